@@ -1,0 +1,408 @@
+package wire
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Client owns the connections to a Kafka cluster and the metadata cache.
+// It is safe for concurrent use.
+type Client struct {
+	cfg Config
+	log *slog.Logger
+
+	ctx    context.Context // cancelled by Close; parent of every dial
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // every goroutine the client or its conns start
+
+	meta      atomic.Pointer[metaSnapshot]
+	metaMu    sync.Mutex    // serializes metadata writers (merge + store)
+	refreshCh chan struct{} // capacity 1: coalesced RefreshMetadata triggers
+
+	// mu guards the fields below. Lock order: mu, then a Conn's mu.
+	mu           sync.Mutex
+	closed       bool
+	conns        map[int32]*connSlot
+	extraBrokers map[int32]BrokerInfo // learned from FindCoordinator, not yet in metadata
+	coords       map[coordKey]int32
+	dialFails    map[int32]dialFailure // recent failed dials, for reconnect backoff
+}
+
+// dialFailure remembers a node's failed dials so that callers hammering a
+// dead broker get the last error back instead of a fresh dial each time,
+// like Kafka's reconnect.backoff.ms (here RetryBackoff doubling to 1s).
+type dialFailure struct {
+	at    time.Time
+	count int
+	err   error
+}
+
+func (c *Client) reconnectBackoff(count int) time.Duration {
+	d := c.cfg.RetryBackoff
+	for i := 1; i < count && d < maxRetryBackoff; i++ {
+		d *= 2
+	}
+	return min(d, maxRetryBackoff)
+}
+
+// connSlot is one broker's connection, shared by concurrent callers: the
+// first caller creates the slot and a goroutine dials; everyone waits on ready.
+type connSlot struct {
+	ready chan struct{}
+	cn    *Conn // set before ready is closed; nil if err != nil
+	err   error
+}
+
+// SeedNode returns the node id used for the connection to the i-th seed
+// broker: seeds are dialed before their real node ids are known, so they get
+// ids far below any real one (as franz-go does).
+func SeedNode(i int) int32 { return math.MinInt32 + int32(i) }
+
+func seedIndex(node int32) (int, bool) {
+	if node >= 0 || node < math.MinInt32 || int64(node) >= int64(math.MinInt32)+(1<<16) {
+		return 0, false
+	}
+	return int(int64(node) - math.MinInt32), true
+}
+
+// NewClient validates cfg and returns a Client. It does not dial: the first
+// request does.
+func NewClient(cfg Config) (*Client, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &Client{
+		cfg:          cfg,
+		log:          cfg.Logger,
+		ctx:          ctx,
+		cancel:       cancel,
+		refreshCh:    make(chan struct{}, 1),
+		conns:        make(map[int32]*connSlot),
+		extraBrokers: make(map[int32]BrokerInfo),
+		coords:       make(map[coordKey]int32),
+		dialFails:    make(map[int32]dialFailure),
+	}
+	c.meta.Store(emptySnapshot())
+	c.mu.Lock()
+	c.goLocked(c.backgroundLoop)
+	c.mu.Unlock()
+	return c, nil
+}
+
+// goLocked starts fn as a goroutine owned by the client. c.mu must be held
+// and c.closed false, so that Close's wg.Wait never races an Add.
+func (c *Client) goLocked(fn func()) {
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		fn()
+	}()
+}
+
+// Close closes every connection, fails their outstanding requests with
+// errors wrapping ErrConnClosed, and returns once every goroutine the client
+// started has exited. It must not be called from a DoAsync callback.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	slots := make([]*connSlot, 0, len(c.conns))
+	for _, s := range c.conns {
+		slots = append(slots, s)
+	}
+	c.mu.Unlock()
+
+	c.cancel() // aborts dials in progress; their goroutines close what they made
+	for _, s := range slots {
+		select {
+		case <-s.ready:
+			if s.cn != nil {
+				s.cn.fail(ErrClientClosed)
+			}
+		default:
+		}
+	}
+	c.wg.Wait()
+	return nil
+}
+
+// addrLocked returns the address of node: a seed, a broker from metadata,
+// or a coordinator learned from FindCoordinator.
+func (c *Client) addrLocked(node int32) (string, bool) {
+	if i, ok := seedIndex(node); ok {
+		if i < len(c.cfg.SeedBrokers) {
+			return c.cfg.SeedBrokers[i], true
+		}
+		return "", false
+	}
+	if b, ok := c.meta.Load().brokers[node]; ok {
+		return b.addr(), true
+	}
+	if b, ok := c.extraBrokers[node]; ok {
+		return b.addr(), true
+	}
+	return "", false
+}
+
+// Conn returns the shared connection to node, dialing and negotiating
+// versions if there is none or the previous one died. Concurrent callers
+// share one dial. Node ids come from metadata (Brokers, Leader, Coordinator)
+// or SeedNode. After a failed dial, calls within the reconnect backoff
+// (RetryBackoff, doubling per consecutive failure up to 1s) return that
+// failure at once instead of dialing again.
+func (c *Client) Conn(ctx context.Context, node int32) (*Conn, error) {
+	for attempt := 0; ; attempt++ {
+		c.mu.Lock()
+		if c.closed {
+			c.mu.Unlock()
+			return nil, ErrClientClosed
+		}
+		slot := c.conns[node]
+		if slot != nil {
+			select {
+			case <-slot.ready:
+				if slot.cn == nil || slot.cn.isClosed() {
+					delete(c.conns, node)
+					slot = nil
+				}
+			default:
+			}
+		}
+		if slot == nil {
+			addr, ok := c.addrLocked(node)
+			if !ok {
+				c.mu.Unlock()
+				// A node id we have never seen: load broker metadata once
+				// (it may come from a response newer than our cache).
+				if attempt == 0 && node >= 0 {
+					if _, err := c.Metadata(ctx, []string{}); err != nil {
+						return nil, fmt.Errorf("wire: node %d: %w (metadata: %w)", node, ErrUnknownBroker, err)
+					}
+					continue
+				}
+				return nil, fmt.Errorf("wire: node %d: %w", node, ErrUnknownBroker)
+			}
+			if f, ok := c.dialFails[node]; ok && time.Since(f.at) < c.reconnectBackoff(f.count) {
+				c.mu.Unlock()
+				return nil, fmt.Errorf("%w (reconnect backoff)", f.err)
+			}
+			slot = &connSlot{ready: make(chan struct{})}
+			c.conns[node] = slot
+			c.goLocked(func() { c.dial(slot, node, addr) })
+		}
+		c.mu.Unlock()
+
+		select {
+		case <-slot.ready:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if slot.err != nil {
+			return nil, slot.err
+		}
+		return slot.cn, nil
+	}
+}
+
+// dial connects to addr, starts the conn's reader and writer, and runs the
+// ApiVersions handshake, all bounded by DialTimeout and Close.
+func (c *Client) dial(slot *connSlot, node int32, addr string) {
+	ctx, cancel := context.WithTimeout(c.ctx, c.cfg.DialTimeout)
+	defer cancel()
+	start := time.Now()
+	cn, err := c.connect(ctx, node, addr)
+
+	c.mu.Lock()
+	if err == nil && c.closed {
+		err = ErrClientClosed
+	}
+	var failed *Conn // closed after unlocking: fail runs callbacks
+	if err != nil {
+		failed, cn = cn, nil
+		err = fmt.Errorf("wire: connect to node %d (%s): %w", node, addr, err)
+		if c.conns[node] == slot {
+			delete(c.conns, node)
+		}
+		if !errors.Is(err, ErrClientClosed) {
+			f := c.dialFails[node]
+			c.dialFails[node] = dialFailure{at: time.Now(), count: f.count + 1, err: err}
+		}
+	} else {
+		delete(c.dialFails, node)
+	}
+	slot.cn, slot.err = cn, err
+	close(slot.ready)
+	c.mu.Unlock()
+	if failed != nil {
+		failed.fail(err)
+	}
+
+	if err != nil {
+		c.log.Warn("connect failed", "node", node, "addr", addr, "err", err)
+		return
+	}
+	c.log.Debug("connected", "node", node, "addr", addr, "took", time.Since(start))
+}
+
+func (c *Client) connect(ctx context.Context, node int32, addr string) (*Conn, error) {
+	nc, err := c.cfg.Dial(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	cn := newConn(&c.cfg, c.log, node, addr, nc)
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		_ = nc.Close()
+		return nil, ErrClientClosed
+	}
+	c.goLocked(cn.readLoop)
+	c.goLocked(cn.writeLoop)
+	c.mu.Unlock()
+	if err := cn.negotiate(ctx); err != nil {
+		return cn, err
+	}
+	return cn, nil
+}
+
+// RequestNode sends req to the broker with the given node id.
+func (c *Client) RequestNode(ctx context.Context, node int32, req kmsg.Request) (kmsg.Response, error) {
+	cn, err := c.Conn(ctx, node)
+	if err != nil {
+		return nil, err
+	}
+	return cn.Do(ctx, req)
+}
+
+// Request sends req to any broker: a live connection if there is one, else
+// the known brokers and then the seeds in turn, moving on whenever a dial
+// fails and backing off (RetryBackoff, doubling to 1s) after a full round,
+// until ctx ends. A request that reached a broker is not retried.
+func (c *Client) Request(ctx context.Context, req kmsg.Request) (kmsg.Response, error) {
+	cn, err := c.anyConn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return cn.Do(ctx, req)
+}
+
+func (c *Client) anyConn(ctx context.Context) (*Conn, error) {
+	backoff := c.cfg.RetryBackoff
+	for {
+		if cn := c.liveConn(); cn != nil {
+			return cn, nil
+		}
+		var lastErr error
+		for _, node := range c.candidates() {
+			cn, err := c.Conn(ctx, node)
+			if err == nil {
+				return cn, nil
+			}
+			if errors.Is(err, ErrClientClosed) {
+				return nil, err
+			}
+			lastErr = err
+			if ctx.Err() != nil {
+				break
+			}
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("%w: %w (last error: %w)", ErrNoBrokers, ctx.Err(), lastErr)
+		case <-c.ctx.Done():
+			t.Stop()
+			return nil, ErrClientClosed
+		}
+		backoff = min(2*backoff, maxRetryBackoff)
+	}
+}
+
+// liveConn returns any established, healthy connection, preferring real
+// brokers over seed connections.
+func (c *Client) liveConn() *Conn {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var seed *Conn
+	for node, s := range c.conns {
+		select {
+		case <-s.ready:
+		default:
+			continue
+		}
+		if s.cn == nil || s.cn.isClosed() {
+			continue
+		}
+		if node >= 0 {
+			return s.cn
+		}
+		seed = s.cn
+	}
+	return seed
+}
+
+// candidates lists nodes to try for Request: known brokers, then seeds.
+func (c *Client) candidates() []int32 {
+	snap := c.meta.Load()
+	out := make([]int32, 0, len(snap.brokerList)+len(c.cfg.SeedBrokers))
+	for _, b := range snap.brokerList {
+		out = append(out, b.NodeID)
+	}
+	for i := range c.cfg.SeedBrokers {
+		out = append(out, SeedNode(i))
+	}
+	return out
+}
+
+// reapIdle closes connections idle for longer than ConnMaxIdle
+// (connections.max.idle.ms), before the broker does it under us.
+func (c *Client) reapIdle() {
+	now := time.Now()
+	var idle []*Conn
+	c.mu.Lock()
+	for node, s := range c.conns {
+		select {
+		case <-s.ready:
+		default:
+			continue
+		}
+		if s.cn != nil && s.cn.idleFor(now) > c.cfg.ConnMaxIdle {
+			idle = append(idle, s.cn)
+			delete(c.conns, node)
+		}
+	}
+	c.mu.Unlock()
+	for _, cn := range idle {
+		c.log.Debug("closing idle connection", "node", cn.node, "addr", cn.addr)
+		cn.fail(errClosedLocally)
+	}
+}
+
+// BrokerInfo is one broker from a Metadata response.
+type BrokerInfo struct {
+	NodeID int32
+	Host   string
+	Port   int32
+	Rack   *string
+}
+
+func (b BrokerInfo) addr() string {
+	return net.JoinHostPort(b.Host, strconv.Itoa(int(b.Port)))
+}

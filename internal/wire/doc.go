@@ -1,0 +1,59 @@
+// Package wire is skiff's connection layer to Kafka brokers: bootstrap,
+// per-broker pipelined connections, ApiVersions negotiation, the metadata
+// cache and coordinator lookup. Every request and response is a franz-go
+// kmsg struct; wire only frames, versions, routes and matches them.
+//
+// Usage:
+//
+//	cl, err := wire.NewClient(wire.Config{SeedBrokers: []string{"127.0.0.1:9092"}})
+//	if err != nil { ... }
+//	defer cl.Close()
+//
+//	ti, err := cl.Topic(ctx, "orders")              // waits for the topic to exist
+//	leader, _, _ := cl.Leader("orders", 3)           // lock-free cache read
+//	cn, err := cl.Conn(ctx, leader)                  // shared pipelined conn
+//	req := kmsg.NewPtrProduceRequest()               // ...fill it...
+//	cn.DoAsync(wire.MinVersion(req, 3), func(r kmsg.Response, err error) { ... })
+//
+// Connections: one Conn per broker, shared by all callers. A writer goroutine
+// writes everything queued with one writev; a reader goroutine reads
+// size-prefixed frames and matches each to the oldest outstanding request by
+// correlation id. Kafka answers in order, so callbacks run in request order.
+// Produce with acks=0 has no response: it completes when written, and the
+// correlation id sequence simply skips it on the read side.
+//
+// Versions: on connect a Conn sends ApiVersions at kmsg's highest version
+// (with ClientSoftwareName "skiff"); a broker that does not know it answers
+// UNSUPPORTED_VERSION in v0 format and names its own range, and the Conn
+// retries at that version. Each request then goes out at
+// min(kmsg max, broker max); below the broker's min, below a MinVersion the
+// caller asked for, or for a key the broker lacks, the request fails with an
+// error wrapping kerr.UnsupportedVersion. Request header v1/v2 and response
+// header v0/v1 follow the flexible-version rule (KIP-482), ApiVersions
+// responses always use header v0 (KIP-511).
+//
+// Failure model: a Conn never half-recovers. A write/read error, a response
+// over MaxResponseSize, a correlation mismatch or a request that outlives
+// RequestTimeout (plus the request's own timeout field) closes it and fails
+// every outstanding request with an error wrapping ErrConnClosed and the
+// cause (ErrRequestTimeout, ErrResponseTooLarge, ...). The Client dials a new
+// Conn on next use. Requests are never resent by wire: whether a resend is
+// safe depends on the request, so the producer/consumer decide.
+//
+// Metadata: Metadata always asks a broker; Topic serves from the cache while
+// fresh (MetadataMaxAge) and otherwise fetches, waiting out unknown or
+// leaderless topics; CachedTopic and Leader read an atomically swapped
+// snapshot and never block. RefreshMetadata triggers a coalesced background
+// refresh; MetadataUpdated tells when it landed.
+//
+// Caveats:
+//   - No TLS or SASL yet (Config.Dial can supply a TLS conn; SASL is not
+//     implemented).
+//   - Seed connections use ids from SeedNode, not the broker's real id; a
+//     seed broker reached again through metadata gets a second connection.
+//   - After a failed dial a broker is in reconnect backoff (Kafka's
+//     reconnect.backoff.ms, here RetryBackoff doubling to 1s): Conn returns
+//     the last dial error at once until it ends; Request moves on to others.
+//   - Close must not be called from a DoAsync callback (it waits for the
+//     goroutine running the callback); Conn.Close may be.
+package wire

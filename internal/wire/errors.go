@@ -1,0 +1,42 @@
+package wire
+
+import "errors"
+
+// Sentinel errors of the wire package. Callers match them with errors.Is; the
+// returned errors wrap them together with the cause and the broker they came
+// from.
+var (
+	// ErrConnClosed is wrapped by every error of a request that failed
+	// because its connection died: a write or read error, a request timeout,
+	// a response frame that could not be parsed, or Close. The request may or
+	// may not have reached the broker; it is safe to retry for idempotent
+	// requests (and for Produce with idempotence, whose sequence numbers
+	// dedupe). The Client redials on the next use of that broker.
+	ErrConnClosed = errors.New("wire: connection closed")
+
+	// ErrRequestTimeout is the cause (wrapped alongside ErrConnClosed) when a
+	// response did not arrive within Config.RequestTimeout. As in Kafka's
+	// NetworkClient, the connection is closed: responses arrive in order, so
+	// nothing behind a lost response can be trusted either.
+	ErrRequestTimeout = errors.New("wire: request timed out")
+
+	// ErrResponseTooLarge is the cause (wrapped alongside ErrConnClosed) when
+	// a response's size prefix exceeds Config.MaxResponseSize. A peer that is
+	// not Kafka (TLS or HTTP on a plaintext port) usually shows up this way.
+	ErrResponseTooLarge = errors.New("wire: response too large")
+
+	// ErrCorrelationMismatch is the cause (wrapped alongside ErrConnClosed)
+	// when a response's correlation id is not the one of the oldest
+	// outstanding request: the stream is out of sync and must be dropped.
+	ErrCorrelationMismatch = errors.New("wire: correlation id mismatch")
+
+	// ErrClientClosed is returned by every Client method after Close.
+	ErrClientClosed = errors.New("wire: client closed")
+
+	// ErrUnknownBroker is returned when a node id is neither in the cached
+	// metadata nor learned from a FindCoordinator response.
+	ErrUnknownBroker = errors.New("wire: unknown broker")
+
+	// ErrNoBrokers is wrapped when no seed or known broker could be reached.
+	ErrNoBrokers = errors.New("wire: no broker reachable")
+)

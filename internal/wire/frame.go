@@ -1,0 +1,127 @@
+package wire
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Kafka frames every request and response with a 4-byte big-endian size
+// that counts the bytes after it.
+//
+// Request, header v1 (non-flexible versions) and v2 (flexible, KIP-482):
+//
+//	+---------+---------+-------------+----------------+----------------------+----------------+------+
+//	| size    | api_key | api_version | correlation_id | client_id            | tagged fields  | body |
+//	| int32   | int16   | int16       | int32          | int16 len + bytes    | uvarint count  | ...  |
+//	|         |         |             |                | (-1 = null)          | (v2 only; 0)   |      |
+//	+---------+---------+-------------+----------------+----------------------+----------------+------+
+//
+// Response, header v0 (non-flexible, and ApiVersions at every version so
+// that a client can always parse the version error) and v1 (flexible):
+//
+//	+---------+----------------+---------------------------------------+------+
+//	| size    | correlation_id | tagged fields                         | body |
+//	| int32   | int32          | uvarint count, then per field uvarint | ...  |
+//	|         |                | tag, uvarint length, bytes (v1 only)  |      |
+//	+---------+----------------+---------------------------------------+------+
+//
+// The correlation id is chosen by the client and echoed by the broker; Kafka
+// answers requests on one connection strictly in order, so the client only
+// ever compares it with its oldest outstanding request.
+
+const (
+	// corrIDOffset is where the correlation id sits in an encoded request,
+	// patched in after encoding so that ids are assigned in write order.
+	corrIDOffset = 4 + 2 + 2
+	// maxHeaderTags bounds the number of tagged fields we skip in a
+	// response header; Kafka defines none today.
+	maxHeaderTags = 1 << 10
+)
+
+var (
+	errShortFrame   = errors.New("wire: response frame shorter than its correlation id")
+	errNegativeSize = errors.New("wire: negative response size")
+	errBadTags      = errors.New("wire: malformed tagged fields in response header")
+)
+
+// appendRequest appends req as a complete size-prefixed frame with
+// correlation id 0; the caller patches the id at corrIDOffset.
+func appendRequest(dst []byte, req kmsg.Request, clientID string) []byte {
+	start := len(dst)
+	dst = append(dst, 0, 0, 0, 0) // size, patched below
+	dst = binary.BigEndian.AppendUint16(dst, uint16(req.Key()))
+	dst = binary.BigEndian.AppendUint16(dst, uint16(req.GetVersion()))
+	dst = append(dst, 0, 0, 0, 0) // correlation id, patched by the caller
+	dst = binary.BigEndian.AppendUint16(dst, uint16(len(clientID)))
+	dst = append(dst, clientID...)
+	if req.IsFlexible() {
+		dst = append(dst, 0) // no header tagged fields
+	}
+	dst = req.AppendTo(dst)
+	binary.BigEndian.PutUint32(dst[start:], uint32(len(dst)-start-4))
+	return dst
+}
+
+// readFrameSize reads a response's size prefix and checks it against max.
+// The prefix must cover at least the correlation id.
+func readFrameSize(r io.Reader, buf *[4]byte, max int32) (int32, error) {
+	if _, err := io.ReadFull(r, buf[:]); err != nil {
+		return 0, err
+	}
+	size := int32(binary.BigEndian.Uint32(buf[:]))
+	switch {
+	case size < 0:
+		return 0, fmt.Errorf("%w: %d", errNegativeSize, size)
+	case size < 4:
+		return 0, fmt.Errorf("%w: size %d", errShortFrame, size)
+	case size > max:
+		return 0, fmt.Errorf("%w: %d bytes, limit %d", ErrResponseTooLarge, size, max)
+	}
+	return size, nil
+}
+
+// parseResponseHeader splits a frame (the bytes after the size prefix) into
+// its correlation id and body, skipping header tagged fields when flexible.
+func parseResponseHeader(frame []byte, flexible bool) (corrID int32, body []byte, err error) {
+	if len(frame) < 4 {
+		return 0, nil, errShortFrame
+	}
+	corrID = int32(binary.BigEndian.Uint32(frame))
+	body = frame[4:]
+	if !flexible {
+		return corrID, body, nil
+	}
+	n, body, err := readUvarint(body)
+	if err != nil {
+		return corrID, nil, err
+	}
+	if n > maxHeaderTags {
+		return corrID, nil, fmt.Errorf("%w: %d tags", errBadTags, n)
+	}
+	for range n {
+		if _, body, err = readUvarint(body); err != nil { // tag
+			return corrID, nil, err
+		}
+		var size uint64
+		if size, body, err = readUvarint(body); err != nil {
+			return corrID, nil, err
+		}
+		if size > uint64(len(body)) {
+			return corrID, nil, fmt.Errorf("%w: tag of %d bytes, %d left", errBadTags, size, len(body))
+		}
+		body = body[size:]
+	}
+	return corrID, body, nil
+}
+
+func readUvarint(b []byte) (uint64, []byte, error) {
+	v, n := binary.Uvarint(b)
+	if n <= 0 || v > 1<<31 {
+		return 0, nil, errBadTags
+	}
+	return v, b[n:], nil
+}
