@@ -1,0 +1,251 @@
+package coordinator
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/skiffkit/skiff/internal/kerr"
+)
+
+// Client identifies the connection a request came from: the request
+// header's client.id and the peer's IP. Member ids are built from the
+// client id ("<client.id>-<uuid>", as Kafka does) and DescribeGroups reports
+// both.
+type Client struct {
+	ID   string
+	Host string
+}
+
+// Coordinator is the group coordinator of a single-node broker: classic
+// consumer-group membership and rebalances, and durable committed offsets.
+// It is safe for concurrent use.
+//
+// Locking: mu guards groups, closed, outbox and every group and member. Lock
+// order: mu, then offsetStore.mu; timerQueue.mu and offsetStore.qmu are
+// leaves. Responses are never sent with mu held: handlers queue them in
+// outbox and the caller that releases mu sends them (see locked).
+type Coordinator struct {
+	cfg    Config
+	log    *slog.Logger
+	store  *offsetStore
+	timers *timerQueue
+	wg     sync.WaitGroup
+
+	mu     sync.Mutex
+	groups map[string]*group
+	closed bool
+	outbox []reply
+}
+
+type reply struct {
+	respond func(kmsg.Response)
+	resp    kmsg.Response
+}
+
+// New loads the committed offsets from cfg.DataDir and starts the
+// coordinator's two goroutines (the timer queue and the offsets-log writer).
+// Group membership is not durable: after a restart members get
+// UNKNOWN_MEMBER_ID and rejoin, while their committed offsets remain.
+func New(cfg Config) (*Coordinator, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	store, err := openOffsetStore(cfg.DataDir, cfg.Logger)
+	if err != nil {
+		return nil, fmt.Errorf("coordinator: %w", err)
+	}
+	c := &Coordinator{
+		cfg:    cfg,
+		log:    cfg.Logger.With("component", "coordinator"),
+		store:  store,
+		timers: newTimerQueue(),
+		groups: make(map[string]*group),
+	}
+	store.start(&c.wg)
+	c.wg.Go(c.timers.run)
+	c.locked(c.scheduleRetention)
+	return c, nil
+}
+
+// Close answers every parked JoinGroup and SyncGroup with NOT_COORDINATOR
+// (as Kafka does when it unloads a group), stops the timers, then lets the
+// offsets-log writer finish every queued commit and close the file. It
+// returns when both goroutines have exited or ctx is done.
+func (c *Coordinator) Close(ctx context.Context) error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return ErrClosed
+	}
+	c.closed = true
+	for _, g := range c.groups {
+		for _, m := range g.members {
+			c.failParked(m, kerr.NotCoordinator.Code)
+		}
+	}
+	out := c.takeOutbox()
+	c.mu.Unlock()
+	send(out)
+
+	c.timers.stop()
+	c.store.close()
+	done := make(chan struct{})
+	go func() { c.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("coordinator: close: %w", ctx.Err())
+	}
+}
+
+// Handles reports whether Handle serves API key key. The broker routes
+// exactly these keys to the coordinator.
+func Handles(key int16) bool {
+	switch key {
+	case 8, 9, 10, 11, 12, 13, 14, 15, 16, 42:
+		return true
+	}
+	return false
+}
+
+// Handle serves one group-coordinator request: FindCoordinator, JoinGroup,
+// Heartbeat, LeaveGroup, SyncGroup, OffsetCommit, OffsetFetch,
+// DescribeGroups, ListGroups and DeleteGroups, at every version kmsg knows.
+// respond is called exactly once with a response of the request's version,
+// possibly later and from another goroutine: JoinGroup and SyncGroup park
+// until the rebalance progresses, OffsetCommit and DeleteGroups until their
+// log write is durable. respond must not block: it runs on the caller's
+// goroutine, the timer goroutine or the offsets-log writer, so it should
+// only queue the response for the connection's writer. Handle reports
+// false, without calling respond, for any other request.
+func (c *Coordinator) Handle(cl Client, req kmsg.Request, respond func(kmsg.Response)) bool {
+	switch r := req.(type) {
+	case *kmsg.FindCoordinatorRequest:
+		respond(c.findCoordinator(r))
+	case *kmsg.JoinGroupRequest:
+		c.locked(func() { c.joinGroup(cl, r, respond) })
+	case *kmsg.HeartbeatRequest:
+		c.locked(func() { c.heartbeat(r, respond) })
+	case *kmsg.LeaveGroupRequest:
+		c.locked(func() { c.leaveGroup(r, respond) })
+	case *kmsg.SyncGroupRequest:
+		c.locked(func() { c.syncGroup(r, respond) })
+	case *kmsg.OffsetCommitRequest:
+		c.locked(func() { c.offsetCommit(r, respond) })
+	case *kmsg.OffsetFetchRequest:
+		c.locked(func() { c.offsetFetch(r, respond) })
+	case *kmsg.DescribeGroupsRequest:
+		c.locked(func() { c.describeGroups(r, respond) })
+	case *kmsg.ListGroupsRequest:
+		c.locked(func() { c.listGroups(r, respond) })
+	case *kmsg.DeleteGroupsRequest:
+		c.locked(func() { c.deleteGroups(r, respond) })
+	default:
+		return false
+	}
+	return true
+}
+
+// locked runs f with mu held, then sends the responses f queued.
+func (c *Coordinator) locked(f func()) {
+	c.mu.Lock()
+	f()
+	out := c.takeOutbox()
+	c.mu.Unlock()
+	send(out)
+}
+
+// reply queues a response to be sent once mu is released. Callers hold mu.
+func (c *Coordinator) reply(respond func(kmsg.Response), resp kmsg.Response) {
+	c.outbox = append(c.outbox, reply{respond, resp})
+}
+
+func (c *Coordinator) takeOutbox() []reply {
+	out := c.outbox
+	c.outbox = nil
+	return out
+}
+
+func send(out []reply) {
+	for _, r := range out {
+		r.respond(r.resp)
+	}
+}
+
+// after schedules f to run under mu after d.
+func (c *Coordinator) after(d time.Duration, f func()) *timer {
+	return c.timers.after(d, func() {
+		c.locked(func() {
+			if !c.closed {
+				f()
+			}
+		})
+	})
+}
+
+// newMemberID is Kafka's "<client.id>-<uuid v4>".
+func newMemberID(clientID string) string {
+	var b [16]byte
+	rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%s-%x-%x-%x-%x-%x", clientID, b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+func millis(ms int32) time.Duration { return time.Duration(ms) * time.Millisecond }
+
+// scheduleRetention runs the offsets expiry pass every
+// offsets.retention.check.interval.ms. Callers hold mu.
+func (c *Coordinator) scheduleRetention() {
+	if c.closed {
+		return
+	}
+	c.after(c.cfg.OffsetsRetentionCheckInterval, func() {
+		c.expireOffsets()
+		c.scheduleRetention()
+	})
+}
+
+// expireOffsets mirrors Kafka's cleanupGroupMetadata: offsets of groups
+// without members expire offsets.retention.minutes after their commit (or at
+// the explicit expiry an OffsetCommit v2-v4 asked for), and Empty groups with
+// no offsets left are forgotten. KIP-211 measures from the time the group
+// became empty; skiff measures from the commit, which is never later. Callers
+// hold mu.
+func (c *Coordinator) expireOffsets() {
+	if c.closed {
+		return
+	}
+	retention := c.cfg.OffsetsRetention.Milliseconds()
+	c.store.submit(&storeOp{
+		prepare: func() []logEntry {
+			active := make(map[string]bool)
+			c.mu.Lock()
+			for name, g := range c.groups {
+				if len(g.members) > 0 || len(g.pending) > 0 {
+					active[name] = true
+				}
+			}
+			c.mu.Unlock()
+			return c.store.expired(time.Now().UnixMilli(), retention, func(g string) bool { return active[g] })
+		},
+		done: func(err error) {
+			if err != nil {
+				c.log.Error("offsets expiry failed", "err", err)
+			}
+		},
+	})
+	for name, g := range c.groups {
+		if g.state == stateEmpty && len(g.pending) == 0 && !c.store.hasGroup(name) {
+			delete(c.groups, name)
+		}
+	}
+}

@@ -1,0 +1,36 @@
+// Package coordinator is the group coordinator of skiff's bundled
+// single-node broker: the classic consumer-group protocol (FindCoordinator,
+// JoinGroup, SyncGroup, Heartbeat, LeaveGroup, DescribeGroups, ListGroups,
+// DeleteGroups) and durable committed offsets (OffsetCommit, OffsetFetch).
+//
+// The broker decodes a request with kmsg and hands it to Handle together
+// with the client's id and address; the coordinator answers through a
+// callback, immediately or later (a JoinGroup waits for the rebalance, an
+// OffsetCommit for its fsync):
+//
+//	c, err := coordinator.New(coordinator.Config{DataDir: dir, Port: 9092})
+//	...
+//	if coordinator.Handles(key) {
+//		c.Handle(coordinator.Client{ID: clientID, Host: ip}, req, func(resp kmsg.Response) { ... })
+//	}
+//	...
+//	c.Close(ctx)
+//
+// The state machine follows Kafka's GroupCoordinator: states Empty,
+// PreparingRebalance, CompletingRebalance, Stable and Dead; KIP-394 member
+// ids; KIP-345 static membership; group.initial.rebalance.delay.ms; session
+// expiry per member; the most-voted common protocol.
+//
+// Committed offsets live in DataDir/offsets.log, an append-only log of
+// CRC-protected frames (the format is documented in offsetlog.go and
+// docs/coordinator.md), fsynced before a commit is acknowledged, with
+// concurrent commits sharing one fsync. It is replayed by New, truncated at
+// a torn or corrupt tail, and compacted when it grows to four times its live
+// size.
+//
+// Caveats: group membership and generations are kept in memory only, so
+// after a restart members get UNKNOWN_MEMBER_ID and rejoin (their offsets
+// remain). Offsets expire offsets.retention.minutes after their commit once
+// the group has no members, not after the group became empty (KIP-211). The
+// consumer protocol of KIP-848 (ConsumerGroupHeartbeat) is not implemented.
+package coordinator

@@ -1,0 +1,425 @@
+package coordinator
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+)
+
+const (
+	offsetsFile = "offsets.log"
+	// compactRatio: the log is rewritten with only its live entries once it
+	// is this many times larger than they are.
+	compactRatio = 4
+	// defaultCompactMin keeps small logs from being rewritten over and over.
+	defaultCompactMin = 1 << 20
+	// A compacted log is written in frames of at most this many entries
+	// or bytes, so that no frame nears the uint32 length limit.
+	compactFrameEntries = 1024
+	compactFrameBytes   = 1 << 20
+)
+
+type topicPartition struct {
+	topic     string
+	partition int32
+}
+
+// storeOp is one atomic change of the log: its entries become one frame.
+// prepare, when set, computes the entries in the writer goroutine after every
+// earlier op is applied, so that expiry decisions see the latest commits.
+// done is called exactly once, from the writer goroutine, after the frame is
+// durable and applied (or failed).
+type storeOp struct {
+	entries []logEntry
+	prepare func() []logEntry
+	done    func(error)
+}
+
+// offsetStore holds committed offsets in memory and durably in offsets.log.
+// One writer goroutine appends frames and fsyncs: every op queued while a
+// write is in flight shares the next fsync (group commit).
+//
+// Lock order: Coordinator.mu, then offsetStore.mu; qmu is a leaf. The writer
+// goroutine takes Coordinator.mu only in an op's prepare, holding nothing.
+type offsetStore struct {
+	path   string
+	logger *slog.Logger
+
+	// mu guards offsets and liveBytes. Only the writer goroutine (and load,
+	// before it starts) mutates them.
+	mu        sync.Mutex
+	offsets   map[string]map[topicPartition]offsetValue
+	liveBytes int64
+
+	// qmu guards queue and closing.
+	qmu     sync.Mutex
+	queue   []*storeOp
+	closing bool
+	kick    chan struct{}
+	stopped chan struct{}
+
+	// Owned by the writer goroutine once it runs.
+	f    *os.File
+	size int64
+	buf  []byte
+	// compactMin is the smallest log that is compacted; after a failed
+	// compaction the next try waits until the log reaches retryAt.
+	compactMin int64
+	retryAt    int64
+
+	// syncs counts appends (one fsync each); beforeWrite, if set by a
+	// test, runs in the writer before each append.
+	syncs       atomic.Int64
+	beforeWrite func()
+}
+
+// openOffsetStore loads dir/offsets.log, truncating a torn or corrupt tail,
+// and creates the file if it does not exist. A file that does not start with
+// the log's magic is an error rather than overwritten: it is not ours.
+func openOffsetStore(dir string, logger *slog.Logger) (*offsetStore, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("offsets log: %w", err)
+	}
+	s := &offsetStore{
+		path:       filepath.Join(dir, offsetsFile),
+		logger:     logger,
+		offsets:    make(map[string]map[topicPartition]offsetValue),
+		kick:       make(chan struct{}, 1),
+		stopped:    make(chan struct{}),
+		compactMin: defaultCompactMin,
+	}
+	// A leftover of a compaction that crashed before its rename: the
+	// original log is still complete.
+	if err := os.Remove(s.path + ".compact"); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("offsets log: %w", err)
+	}
+	data, err := os.ReadFile(s.path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("offsets log: %w", err)
+	}
+	valid, rerr := replayLog(data, s.apply)
+	if valid == 0 && errors.Is(rerr, errCorrupt) {
+		return nil, fmt.Errorf("offsets log %s: %w", s.path, rerr)
+	}
+	f, err := os.OpenFile(s.path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("offsets log: %w", err)
+	}
+	if valid == 0 {
+		// New file, or one torn while its magic was written.
+		if err := writeFresh(f, []byte(logMagic)); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("offsets log %s: %w", s.path, err)
+		}
+		valid = len(logMagic)
+		if err := syncDir(dir); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("offsets log: %w", err)
+		}
+	} else if rerr != nil {
+		logger.Warn("offsets log: truncating invalid tail", "path", s.path,
+			"valid_bytes", valid, "dropped_bytes", len(data)-valid, "reason", rerr)
+		if err := f.Truncate(int64(valid)); err == nil {
+			err = f.Sync()
+		}
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("offsets log %s: truncate: %w", s.path, err)
+		}
+	}
+	s.f = f
+	s.size = int64(valid)
+	return s, nil
+}
+
+// writeFresh replaces f's content with data, durably.
+func writeFresh(f *os.File, data []byte) error {
+	if err := f.Truncate(0); err != nil {
+		return err
+	}
+	if _, err := f.WriteAt(data, 0); err != nil {
+		return err
+	}
+	return f.Sync()
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// apply changes the in-memory state by one entry. Callers hold mu, or own
+// the store exclusively (load).
+func (s *offsetStore) apply(e *logEntry) {
+	switch e.kind {
+	case entryCommit:
+		tps := s.offsets[e.key.group]
+		if tps == nil {
+			tps = make(map[topicPartition]offsetValue)
+			s.offsets[e.key.group] = tps
+		}
+		tp := topicPartition{e.key.topic, e.key.partition}
+		if old, ok := tps[tp]; ok {
+			s.liveBytes -= int64(liveSize(e.key, old))
+		}
+		tps[tp] = e.value
+		s.liveBytes += int64(liveSize(e.key, e.value))
+	case entryPartitionDelete:
+		tps := s.offsets[e.key.group]
+		tp := topicPartition{e.key.topic, e.key.partition}
+		if old, ok := tps[tp]; ok {
+			s.liveBytes -= int64(liveSize(e.key, old))
+			delete(tps, tp)
+			if len(tps) == 0 {
+				delete(s.offsets, e.key.group)
+			}
+		}
+	case entryGroupDelete:
+		for tp, old := range s.offsets[e.key.group] {
+			s.liveBytes -= int64(liveSize(offsetKey{e.key.group, tp.topic, tp.partition}, old))
+		}
+		delete(s.offsets, e.key.group)
+	}
+}
+
+func liveSize(k offsetKey, v offsetValue) int {
+	return entrySize(&logEntry{kind: entryCommit, key: k, value: v})
+}
+
+// start runs the writer goroutine; wg is the coordinator's.
+func (s *offsetStore) start(wg *sync.WaitGroup) {
+	wg.Go(s.run)
+}
+
+// submit queues op. After close began, op fails with ErrClosed at once.
+func (s *offsetStore) submit(op *storeOp) {
+	s.qmu.Lock()
+	if s.closing {
+		s.qmu.Unlock()
+		op.done(ErrClosed)
+		return
+	}
+	s.queue = append(s.queue, op)
+	s.qmu.Unlock()
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+// close makes the writer finish every queued op, close the file and exit.
+func (s *offsetStore) close() {
+	s.qmu.Lock()
+	s.closing = true
+	s.qmu.Unlock()
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (s *offsetStore) run() {
+	defer close(s.stopped)
+	for range s.kick {
+		s.qmu.Lock()
+		ops, closing := s.queue, s.closing
+		s.queue = nil
+		s.qmu.Unlock()
+		s.process(ops)
+		if closing {
+			if err := s.f.Close(); err != nil {
+				s.logger.Error("offsets log: close", "path", s.path, "err", err)
+			}
+			return
+		}
+	}
+}
+
+// process writes ops in order: plain ops are batched into one write and one
+// fsync; an op with prepare first flushes everything before it.
+func (s *offsetStore) process(ops []*storeOp) {
+	start := 0
+	for i, op := range ops {
+		if op.prepare == nil {
+			continue
+		}
+		s.write(ops[start:i])
+		op.entries = op.prepare()
+		s.write(ops[i : i+1])
+		start = i + 1
+	}
+	s.write(ops[start:])
+}
+
+func (s *offsetStore) write(ops []*storeOp) {
+	s.buf = s.buf[:0]
+	for _, op := range ops {
+		if len(op.entries) > 0 {
+			s.buf = appendFrame(s.buf, op.entries)
+		}
+	}
+	var err error
+	if len(s.buf) > 0 {
+		if s.beforeWrite != nil {
+			s.beforeWrite()
+		}
+		s.syncs.Add(1)
+		if _, err = s.f.WriteAt(s.buf, s.size); err == nil {
+			err = s.f.Sync()
+		}
+		if err != nil {
+			// Drop a partial append so the next frame starts where the
+			// loader expects one.
+			if terr := s.f.Truncate(s.size); terr != nil {
+				err = errors.Join(err, terr)
+			}
+			err = fmt.Errorf("offsets log %s: append: %w", s.path, err)
+			s.logger.Error("offsets log: append failed", "err", err)
+		} else {
+			s.size += int64(len(s.buf))
+			s.mu.Lock()
+			for _, op := range ops {
+				for i := range op.entries {
+					s.apply(&op.entries[i])
+				}
+			}
+			s.mu.Unlock()
+		}
+	}
+	for _, op := range ops {
+		op.done(err)
+	}
+	if err == nil {
+		s.maybeCompact()
+	}
+}
+
+// maybeCompact rewrites the log with only live entries once it is
+// compactRatio times their size, like a compacted __consumer_offsets.
+func (s *offsetStore) maybeCompact() {
+	s.mu.Lock()
+	live := int64(len(logMagic)) + s.liveBytes
+	s.mu.Unlock()
+	if s.size < s.compactMin || s.size < s.retryAt || s.size < compactRatio*live {
+		return
+	}
+	if err := s.compact(); err != nil {
+		// Keep appending to the old file; retry once it has doubled.
+		s.logger.Error("offsets log: compaction failed", "path", s.path, "err", err)
+		s.retryAt = 2 * s.size
+		return
+	}
+	s.retryAt = 0
+}
+
+func (s *offsetStore) compact() error {
+	tmp := s.path + ".compact"
+	buf := append(s.buf[:0], logMagic...)
+	batch := make([]logEntry, 0, compactFrameEntries)
+	batchBytes := 0
+	s.mu.Lock()
+	for group, tps := range s.offsets {
+		for tp, v := range tps {
+			batch = append(batch, logEntry{kind: entryCommit, key: offsetKey{group, tp.topic, tp.partition}, value: v})
+			batchBytes += entrySize(&batch[len(batch)-1])
+			if len(batch) == compactFrameEntries || batchBytes >= compactFrameBytes {
+				buf = appendFrame(buf, batch)
+				batch, batchBytes = batch[:0], 0
+			}
+		}
+	}
+	s.mu.Unlock()
+	if len(batch) > 0 {
+		buf = appendFrame(buf, batch)
+	}
+	s.buf = buf
+	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	if err := writeFresh(f, buf); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, s.path); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if err := syncDir(filepath.Dir(s.path)); err != nil {
+		s.logger.Warn("offsets log: sync dir after compaction", "err", err)
+	}
+	old := s.f
+	s.f, s.size = f, int64(len(buf))
+	s.logger.Debug("offsets log: compacted", "path", s.path, "bytes", s.size)
+	return old.Close()
+}
+
+// fetch returns the committed offset of one partition.
+func (s *offsetStore) fetch(group string, tp topicPartition) (offsetValue, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.offsets[group][tp]
+	return v, ok
+}
+
+// groupOffsets returns a copy of every committed offset of group.
+func (s *offsetStore) groupOffsets(group string) map[topicPartition]offsetValue {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[topicPartition]offsetValue, len(s.offsets[group]))
+	for tp, v := range s.offsets[group] {
+		out[tp] = v
+	}
+	return out
+}
+
+func (s *offsetStore) hasGroup(group string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.offsets[group]) > 0
+}
+
+func (s *offsetStore) groupNames() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.offsets))
+	for g := range s.offsets {
+		out = append(out, g)
+	}
+	return out
+}
+
+// expired lists tombstones for offsets past their retention in groups for
+// which keep returns false. An explicit expire time (OffsetCommit v2-v4
+// retention) wins over the default retention.
+func (s *offsetStore) expired(nowMs, retentionMs int64, keep func(group string) bool) []logEntry {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []logEntry
+	for group, tps := range s.offsets {
+		if keep(group) {
+			continue
+		}
+		for tp, v := range tps {
+			deadline := v.expireTime
+			if deadline < 0 {
+				deadline = v.commitTime + retentionMs
+			}
+			if nowMs >= deadline {
+				out = append(out, logEntry{kind: entryPartitionDelete, key: offsetKey{group, tp.topic, tp.partition}})
+			}
+		}
+	}
+	return out
+}
