@@ -328,3 +328,15 @@ func BenchmarkDecode(b *testing.B) {
 		_ = d.Records(raw, func(*Header, *Record) error { return nil })
 	}
 }
+
+func BenchmarkCheck(b *testing.B) {
+	raw := build(b, sampleRecords(200), NoProducer)
+	var d Decoder
+	b.ReportAllocs()
+	b.SetBytes(int64(len(raw)))
+	for b.Loop() {
+		if err := d.Check(raw); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -41,6 +41,54 @@ type Decoder struct {
 // lengths within bounds, offset deltas strictly increasing within
 // lastOffsetDelta, and the record count; it does not check the CRC.
 func (d *Decoder) Records(b []byte, fn func(h *Header, r *Record) error) error {
+	var it iterator
+	if err := d.begin(&it, b); err != nil {
+		return err
+	}
+	var rec Record
+	for {
+		ok, err := it.next(&rec)
+		if err != nil || !ok {
+			return err
+		}
+		if err := fn(&it.h, &rec); err != nil {
+			return err
+		}
+	}
+}
+
+// Check decodes every record only to validate the batch's structure: what the
+// broker does before it appends a produced batch. Unlike Records it
+// allocates nothing for an uncompressed batch.
+func (d *Decoder) Check(b []byte) error {
+	reuse := d.ReuseBuffer
+	d.ReuseBuffer = true
+	defer func() { d.ReuseBuffer = reuse }()
+	var it iterator
+	if err := d.begin(&it, b); err != nil {
+		return err
+	}
+	it.noHeaders = true
+	var rec Record
+	for {
+		ok, err := it.next(&rec)
+		if err != nil || !ok {
+			return err
+		}
+	}
+}
+
+// iterator walks the records of one batch; Records and Check share it.
+type iterator struct {
+	d         *Decoder
+	h         Header
+	body      []byte
+	i         int32
+	prevDelta int64
+	noHeaders bool // Check validates headers without materialising them
+}
+
+func (d *Decoder) begin(it *iterator, b []byte) error {
 	h, err := ParseHeader(b)
 	if err != nil {
 		return err
@@ -67,44 +115,39 @@ func (d *Decoder) Records(b []byte, fn func(h *Header, r *Record) error) error {
 		}
 		body = out
 	}
-	var rec Record
-	prevDelta := int64(-1)
-	for i := int32(0); i < h.NumRecords; i++ {
-		n, err := d.decodeRecord(body, &h, &rec)
-		if err != nil {
-			return fmt.Errorf("record %d: %w", i, err)
-		}
-		body = body[n:]
-		delta := rec.Offset - h.BaseOffset
-		if delta <= prevDelta || delta > int64(h.LastOffsetDelta) {
-			return fmt.Errorf("%w: record %d has offset delta %d after %d (last offset delta %d)", ErrCorrupt, i, delta, prevDelta, h.LastOffsetDelta)
-		}
-		prevDelta = delta
-		if err := fn(&h, &rec); err != nil {
-			return err
-		}
-	}
-	if len(body) != 0 {
-		return fmt.Errorf("%w: %d bytes after the last of %d records", ErrCorrupt, len(body), h.NumRecords)
-	}
-	if h.NumRecords > 0 && prevDelta != int64(h.LastOffsetDelta) && !h.IsControl() {
-		// Compaction can leave gaps, but the last record keeps its delta.
-		return fmt.Errorf("%w: last record has offset delta %d, header says %d", ErrCorrupt, prevDelta, h.LastOffsetDelta)
-	}
+	*it = iterator{d: d, h: h, body: body, prevDelta: -1}
 	return nil
 }
 
-// Check decodes every record only to validate the batch's structure: what the
-// broker does before it appends a produced batch.
-func (d *Decoder) Check(b []byte) error {
-	reuse := d.ReuseBuffer
-	d.ReuseBuffer = true
-	err := d.Records(b, func(*Header, *Record) error { return nil })
-	d.ReuseBuffer = reuse
-	return err
+// next decodes the next record into rec; false at the end of the batch,
+// after checking that nothing is left over.
+func (it *iterator) next(rec *Record) (bool, error) {
+	h := &it.h
+	if it.i == h.NumRecords {
+		if len(it.body) != 0 {
+			return false, fmt.Errorf("%w: %d bytes after the last of %d records", ErrCorrupt, len(it.body), h.NumRecords)
+		}
+		if h.NumRecords > 0 && it.prevDelta != int64(h.LastOffsetDelta) && !h.IsControl() {
+			// Compaction can leave gaps, but the last record keeps its delta.
+			return false, fmt.Errorf("%w: last record has offset delta %d, header says %d", ErrCorrupt, it.prevDelta, h.LastOffsetDelta)
+		}
+		return false, nil
+	}
+	n, err := it.d.decodeRecord(it.body, h, rec, it.noHeaders)
+	if err != nil {
+		return false, fmt.Errorf("record %d: %w", it.i, err)
+	}
+	it.body = it.body[n:]
+	delta := rec.Offset - h.BaseOffset
+	if delta <= it.prevDelta || delta > int64(h.LastOffsetDelta) {
+		return false, fmt.Errorf("%w: record %d has offset delta %d after %d (last offset delta %d)", ErrCorrupt, it.i, delta, it.prevDelta, h.LastOffsetDelta)
+	}
+	it.prevDelta = delta
+	it.i++
+	return true, nil
 }
 
-func (d *Decoder) decodeRecord(b []byte, h *Header, r *Record) (int, error) {
+func (d *Decoder) decodeRecord(b []byte, h *Header, r *Record, noHeaders bool) (int, error) {
 	length, n := readVarint(b)
 	if n == 0 {
 		return 0, fmt.Errorf("%w: bad record length varint", ErrCorrupt)
@@ -150,7 +193,9 @@ func (d *Decoder) decodeRecord(b []byte, h *Header, r *Record) (int, error) {
 		if v, rb, err = readBytes(rb); err != nil {
 			return 0, fmt.Errorf("header %d value: %w", i, err)
 		}
-		hdrs = append(hdrs, RecordHeader{Key: string(k), Value: v})
+		if !noHeaders {
+			hdrs = append(hdrs, RecordHeader{Key: string(k), Value: v})
+		}
 	}
 	d.headers = hdrs
 	r.Headers = hdrs
