@@ -1,0 +1,106 @@
+package log
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/skiffkit/skiff/internal/batch"
+)
+
+// batch16K is one uncompressed batch of 16 records of 1 KiB, about 16 KiB.
+func batch16K(b *testing.B, pid int64) []byte {
+	return makeBatch(b, batchSpec{records: 16, valueSize: 1000, pid: pid}, "bench")
+}
+
+// BenchmarkAppend measures Append of 16 KiB batches into the page cache
+// (no fsync): validation (CRC + record structure), the producer check, one
+// pwrite, index upkeep.
+func BenchmarkAppend(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		pid  int64
+	}{{"plain", -1}, {"idempotent", 1}} {
+		b.Run(bc.name, func(b *testing.B) {
+			l, err := Open(b.TempDir(), Config{SegmentBytes: 256 << 20, RetentionMs: -1})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer l.Close()
+			set := batch16K(b, bc.pid)
+			b.SetBytes(int64(len(set)))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if bc.pid >= 0 {
+					// Costs one CRC of the batch, as a producer's retry would.
+					batch.SetProducer(set, bc.pid, 0, int32(i*16))
+				}
+				if _, err := l.Append(set, t0); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)*16/b.Elapsed().Seconds(), "records/s")
+		})
+	}
+}
+
+// BenchmarkAppendSync is Append followed by Sync from one goroutine: the
+// latency of acks=all on this disk without any group commit sharing.
+func BenchmarkAppendSync(b *testing.B) {
+	l, err := Open(b.TempDir(), Config{RetentionMs: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	set := batch16K(b, -1)
+	b.SetBytes(int64(len(set)))
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if _, err := l.Append(set, t0); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := l.Sync(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkRead reads from random offsets of a 64 MiB log through the
+// sparse index into a reused buffer: one batch (a consumer at the tail
+// with small fetches) and 1 MiB (a catching-up consumer).
+func BenchmarkRead(b *testing.B) {
+	l, err := Open(b.TempDir(), Config{SegmentBytes: 16 << 20, RetentionMs: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	set := batch16K(b, -1)
+	for l.Size() < 64<<20 {
+		if _, err := l.Append(set, t0); err != nil {
+			b.Fatal(err)
+		}
+	}
+	end := l.EndOffset()
+	for _, bc := range []struct {
+		name     string
+		maxBytes int
+	}{{"one batch", 1}, {"1MiB", 1 << 20}} {
+		b.Run(bc.name, func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(1, 2))
+			buf := make([]byte, 0, 2<<20)
+			var n int64
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				buf, err = l.Read(rng.Int64N(end), bc.maxBytes, buf[:0])
+				if err != nil {
+					b.Fatal(err)
+				}
+				n += int64(len(buf))
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(n)/b.Elapsed().Seconds()/1e6, "MB/s")
+		})
+	}
+}

@@ -1,0 +1,47 @@
+// Package log is the commit log of the bundled broker: one *Log per
+// partition, stored in Kafka's own on-disk layout so that the files of a
+// skiff broker look like those of a Kafka broker (docs/storage.md has every
+// byte).
+//
+// A partition directory <dataDir>/<topic>-<partition>/ holds segments named
+// by their base offset in 20 digits: a .log of record batches exactly as
+// produced (base offset and leader epoch assigned), a sparse .index
+// (relative offset -> file position, one entry per index.interval.bytes), a
+// .timeindex (timestamp -> relative offset), plus producer-state .snapshot
+// files that let idempotent deduplication survive restarts.
+//
+// Usage:
+//
+//	l, err := log.Open(filepath.Join(dataDir, "orders-0"), log.Config{SegmentBytes: 64 << 20})
+//	...
+//	info, err := l.Append(recordSet, time.Now()) // Produce
+//	if errors.Is(err, kerr.OutOfOrderSequenceNumber) { ... }
+//	if _, err := l.Sync(); err != nil { ... }      // acks=all
+//	buf, err = l.Read(fetchOffset, maxBytes, buf[:0]) // Fetch
+//	...
+//	err = l.Close()
+//
+// Concurrency: Append, Read, Sync, OffsetForTime and EnforceRetention may be
+// called from any number of goroutines. Appends serialize on one mutex;
+// reads take no lock on the log data at all: they pread the segment files
+// up to an atomically published size, so a reader never sees a partially
+// written batch and never waits behind an append or an fsync. Sync is a
+// group commit: callers arriving during an fsync share the next one.
+//
+// Durability: Append writes to the page cache (one pwrite per call); only
+// Sync makes data durable. After an unclean stop (no clean-shutdown marker)
+// Open rescans with CRCs the segments written since the newest producer
+// snapshot, truncates at the first torn or corrupt batch, rebuilds their
+// indexes, and replays the producer state from that snapshot.
+//
+// Caveats:
+//   - Append rewrites the caller's record set in place (offsets, leader
+//     epoch, LogAppendTime): pass a buffer nobody else reads.
+//   - The sparse indexes of all segments are kept in memory (about 0.5% of
+//     the log size with the default index.interval.bytes).
+//   - No compaction, no transactions (control batches are refused), no
+//     producer-id expiration: the state of every idempotent producer seen
+//     is kept (5 batches each, about 200 bytes).
+//   - A producer without state is accepted at any sequence, as Kafka 2.5+
+//     does since KIP-360; kerr.UnknownProducerID is never returned.
+package log

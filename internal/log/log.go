@@ -1,0 +1,211 @@
+package log
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	"github.com/skiffkit/skiff/internal/batch"
+	"github.com/skiffkit/skiff/internal/kerr"
+)
+
+// cleanShutdownFile marks a log closed cleanly: its indexes and newest
+// snapshot can be trusted. Kafka keeps one such marker per log directory;
+// skiff keeps one per partition because a Log is opened on its own.
+const cleanShutdownFile = ".kafka_cleanshutdown"
+
+// Log is the commit log of one partition. See the package doc for the
+// concurrency model.
+//
+// Lock order: mu, then a segment's idxMu. The group-commit mutex is never
+// held together with either: Close waits for the running fsync and releases
+// it before taking mu, and the fsync itself only takes idxMu.
+type Log struct {
+	dir    string
+	cfg    Config
+	logger *slog.Logger
+
+	// mu guards the append state: writes to the active segment, rolls,
+	// retention, the producer state, closed and failed.
+	mu        sync.Mutex
+	producers producers
+	closed    bool
+	failed    error // sticky: an append I/O error that left the log unknown
+
+	// Published for lock-free readers; written under mu.
+	segs      atomic.Pointer[[]*segment] // ascending base offset; last is active
+	endOffset atomic.Int64
+	logStart  atomic.Int64
+	size      atomic.Int64
+	synced    atomic.Int64
+	isClosed  atomic.Bool // set by Close, for the lock-free readers
+
+	decoders sync.Pool // *batch.Decoder for Append's validation
+
+	group groupCommit
+}
+
+// Open opens the log in dir, creating the directory when it does not exist
+// and recovering it when it was not closed cleanly.
+func Open(dir string, cfg Config) (*Log, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("log %s: %w", dir, err)
+	}
+	l := &Log{
+		dir:       dir,
+		cfg:       cfg,
+		logger:    cfg.Logger.With("log", filepath.Base(dir)),
+		producers: make(producers),
+	}
+	l.decoders.New = func() any { return &batch.Decoder{ReuseBuffer: true} }
+	l.group.init()
+	if err := l.load(); err != nil {
+		if segs := l.segs.Load(); segs != nil {
+			for _, s := range *segs {
+				s.closeFiles()
+			}
+		}
+		return nil, fmt.Errorf("log %s: open: %w", dir, err)
+	}
+	return l, nil
+}
+
+// Dir is the partition directory.
+func (l *Log) Dir() string { return l.dir }
+
+// EndOffset is the offset the next appended record gets; on a single node
+// it is also the high watermark.
+func (l *Log) EndOffset() int64 { return l.endOffset.Load() }
+
+// LogStartOffset is the first offset still in the log.
+func (l *Log) LogStartOffset() int64 { return l.logStart.Load() }
+
+// SyncedOffset is the end offset the last completed fsync covered.
+func (l *Log) SyncedOffset() int64 { return l.synced.Load() }
+
+// Size is the total size of the .log files in bytes (Kafka's log size,
+// which retention.bytes bounds; index files are not counted).
+func (l *Log) Size() int64 { return l.size.Load() }
+
+// NumSegments is how many segments the log has.
+func (l *Log) NumSegments() int { return len(*l.segs.Load()) }
+
+// ProducerState returns the epoch and last sequence the log knows for an
+// idempotent producer; lastSeq is -1 when no batch of the epoch is known.
+func (l *Log) ProducerState(pid int64) (epoch int16, lastSeq int32, ok bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e := l.producers[pid]
+	if e == nil {
+		return 0, 0, false
+	}
+	lastSeq = -1
+	if m := e.last(); m != nil {
+		lastSeq = m.lastSeq
+	}
+	return e.epoch, lastSeq, true
+}
+
+// segmentFor returns the segment holding offset in segs (sorted by base):
+// the last one whose base offset is <= offset.
+func segmentFor(segs []*segment, offset int64) int {
+	return sort.Search(len(segs), func(i int) bool { return segs[i].base > offset }) - 1
+}
+
+func (l *Log) active() *segment {
+	segs := *l.segs.Load()
+	return segs[len(segs)-1]
+}
+
+// publish replaces the segment list readers see.
+func (l *Log) publish(segs []*segment) {
+	l.segs.Store(&segs)
+}
+
+// Close seals the active segment, persists its indexes, writes a
+// producer-state snapshot at the end offset, fsyncs everything, writes the
+// clean-shutdown marker and closes the files. Reads still running finish on
+// their own references; later calls return ErrClosed.
+func (l *Log) Close() error {
+	if !l.group.close() {
+		return ErrClosed
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return ErrClosed
+	}
+	l.closed = true
+	l.isClosed.Store(true)
+	segs := *l.segs.Load()
+	var errs []error
+	if l.failed == nil {
+		act := segs[len(segs)-1]
+		act.seal()
+		for _, s := range segs {
+			if s.dirty.Swap(false) {
+				errs = append(errs, s.log.Sync())
+			}
+			errs = append(errs, s.persistIndexes(true))
+		}
+		end := l.endOffset.Load()
+		errs = append(errs, writeSnapshot(l.dir, end, l.producers, true))
+		if err := errors.Join(errs...); err == nil {
+			l.synced.Store(end)
+			errs = append(errs, l.writeCleanMarker())
+		}
+	}
+	for _, s := range segs {
+		s.release()
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("log %s: close: %w", l.dir, err)
+	}
+	return nil
+}
+
+// Delete closes the log and removes its directory.
+func (l *Log) Delete() error {
+	err := l.Close()
+	if err != nil && !errors.Is(err, ErrClosed) {
+		l.logger.Warn("close before delete failed", "err", err)
+	}
+	if err := os.RemoveAll(l.dir); err != nil {
+		return fmt.Errorf("log %s: delete: %w", l.dir, err)
+	}
+	return nil
+}
+
+func (l *Log) writeCleanMarker() error {
+	f, err := os.OpenFile(filepath.Join(l.dir, cleanShutdownFile), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	err = errors.Join(f.Sync(), f.Close())
+	if err != nil {
+		return err
+	}
+	return syncDir(l.dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	return errors.Join(d.Sync(), d.Close())
+}
+
+// storageError wraps an I/O failure as KAFKA_STORAGE_ERROR.
+func storageError(op string, err error) error {
+	return fmt.Errorf("%w: %s: %w", kerr.KafkaStorageError, op, err)
+}

@@ -1,0 +1,235 @@
+package log
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+
+	"github.com/skiffkit/skiff/internal/batch"
+	"github.com/skiffkit/skiff/internal/kerr"
+)
+
+// Read appends to dst whole batches starting with the one that holds
+// offset, up to maxBytes, but always at least one whole batch when there is
+// one (KIP-74: a batch larger than the fetch size must not stall a
+// consumer). The batches come from the segment files through pread (no log
+// data is held in memory) and never extend past a fully written batch; a
+// Read never waits for an Append or a Sync.
+//
+// offset == EndOffset returns dst unchanged and no error; an offset outside
+// [LogStartOffset, EndOffset] returns an error wrapping kerr.OffsetOutOfRange.
+func (l *Log) Read(offset int64, maxBytes int, dst []byte) ([]byte, error) {
+	if l.isClosed.Load() {
+		return dst, ErrClosed
+	}
+	end := l.endOffset.Load()
+	if offset == end {
+		return dst, nil
+	}
+	if err := l.checkRange(offset, end); err != nil {
+		return dst, err
+	}
+	segs := *l.segs.Load()
+	i := segmentFor(segs, offset)
+	if i < 0 {
+		return dst, l.outOfRange(offset)
+	}
+	startLen := len(dst)
+	for ; i < len(segs); i++ {
+		s := segs[i]
+		if !s.acquire() {
+			// Retention dropped the segment since segs was loaded.
+			if len(dst) > startLen {
+				return dst, nil
+			}
+			return dst, l.outOfRange(offset)
+		}
+		var full bool
+		var err error
+		dst, full, err = s.read(offset, maxBytes-(len(dst)-startLen), len(dst) == startLen, dst)
+		s.release()
+		if err != nil {
+			if l.logStart.Load() > offset {
+				return dst[:startLen], l.outOfRange(offset)
+			}
+			return dst[:startLen], fmt.Errorf("log %s: read offset %d: %w", l.dir, offset, err)
+		}
+		if full {
+			break
+		}
+		if i+1 < len(segs) {
+			offset = segs[i+1].base
+		}
+	}
+	return dst, nil
+}
+
+func (l *Log) checkRange(offset, end int64) error {
+	if offset < l.logStart.Load() || offset > end {
+		return l.outOfRange(offset)
+	}
+	return nil
+}
+
+func (l *Log) outOfRange(offset int64) error {
+	if l.isClosed.Load() {
+		return ErrClosed
+	}
+	return fmt.Errorf("log %s: offset %d: %w: the log holds [%d, %d)", l.dir, offset, kerr.OffsetOutOfRange, l.logStart.Load(), l.endOffset.Load())
+}
+
+// read appends the batches of s from the one holding offset on, up to
+// budget bytes (at least one batch when atLeastOne). full reports that the
+// budget stopped it, so the caller must not continue with the next segment.
+func (s *segment) read(offset int64, budget int, atLeastOne bool, dst []byte) (out []byte, full bool, err error) {
+	limit := s.size.Load()
+	pos := int64(0)
+	if offset > s.base {
+		pos = s.lookup(offset)
+	}
+	// Find the batch holding offset by walking headers from the indexed
+	// position: at most index.interval.bytes plus one batch away. The
+	// header is read into dst's spare capacity, which the batch data
+	// overwrites afterwards, so the walk allocates nothing.
+	dst = slices.Grow(dst, batch.HeaderSize)
+	hb := dst[len(dst) : len(dst)+batch.HeaderSize]
+	var h batch.Header
+	for {
+		if pos >= limit {
+			return dst, false, nil // offset is past this segment's last batch
+		}
+		if limit-pos < batch.HeaderSize {
+			return dst, false, corruptSegment(s, pos, batch.ErrShort)
+		}
+		if _, err := s.log.ReadAt(hb, pos); err != nil {
+			return dst, false, storageError("read", err)
+		}
+		if h, err = batch.ParseHeader(hb); err != nil {
+			return dst, false, corruptSegment(s, pos, err)
+		}
+		if pos+int64(h.Size()) > limit {
+			return dst, false, corruptSegment(s, pos, batch.ErrShort)
+		}
+		if h.LastOffset() >= offset {
+			break
+		}
+		pos += int64(h.Size())
+	}
+	want := int64(max(budget, 0))
+	if want < int64(h.Size()) {
+		if !atLeastOne {
+			return dst, true, nil
+		}
+		want = int64(h.Size())
+	}
+	want = min(want, limit-pos)
+	start := len(dst)
+	dst = slices.Grow(dst, int(want))[:start+int(want)]
+	if _, err := s.log.ReadAt(dst[start:], pos); err != nil && !errors.Is(err, io.EOF) {
+		return dst[:start], false, storageError("read", err)
+	}
+	// Keep only whole batches.
+	n := wholeBatches(dst[start:])
+	dst = dst[:start+n]
+	return dst, pos+int64(n) < limit, nil
+}
+
+// wholeBatches is the length of the prefix of b made of complete batches.
+func wholeBatches(b []byte) int {
+	n := 0
+	for len(b)-n >= batch.LogOverhead {
+		size := batch.LogOverhead + int(int32(binary.BigEndian.Uint32(b[n+8:])))
+		if size < batch.HeaderSize || size > len(b)-n {
+			break
+		}
+		n += size
+	}
+	return n
+}
+
+func corruptSegment(s *segment, pos int64, err error) error {
+	return storageError(fmt.Sprintf("segment %d position %d", s.base, pos), err)
+}
+
+// OffsetForTime returns the first offset whose record timestamp is >= ts and
+// that timestamp (ListOffsets by timestamp); ok is false when no record is
+// that recent. It skips segments whose largest timestamp is below ts, starts
+// in the next one from the last time index entry below ts, and decodes the
+// records of the first batch whose max timestamp reaches ts.
+func (l *Log) OffsetForTime(ts int64) (offset int64, timestamp int64, ok bool, err error) {
+	if l.isClosed.Load() {
+		return 0, 0, false, ErrClosed
+	}
+	segs := *l.segs.Load()
+	var dec batch.Decoder
+	var buf []byte
+	for _, s := range segs {
+		if s.largestTimestamp() < ts {
+			continue
+		}
+		if !s.acquire() {
+			continue
+		}
+		offset, timestamp, ok, err = s.offsetForTime(ts, &dec, &buf)
+		s.release()
+		if err != nil {
+			return 0, 0, false, fmt.Errorf("log %s: offset for time %d: %w", l.dir, ts, err)
+		}
+		if ok {
+			return offset, timestamp, true, nil
+		}
+	}
+	return 0, 0, false, nil
+}
+
+var errFound = errors.New("found")
+
+func (s *segment) offsetForTime(ts int64, dec *batch.Decoder, buf *[]byte) (int64, int64, bool, error) {
+	s.idxMu.RLock()
+	rel, found := lookupTimeBefore(s.timeIdx, ts)
+	pos := int64(0)
+	if found {
+		pos = lookupOffset(s.offIdx, int64(rel))
+	}
+	s.idxMu.RUnlock()
+	limit := s.size.Load()
+	var hb [batch.HeaderSize]byte
+	for pos < limit {
+		if _, err := s.log.ReadAt(hb[:], pos); err != nil {
+			return 0, 0, false, storageError("read", err)
+		}
+		h, err := batch.ParseHeader(hb[:])
+		if err != nil {
+			return 0, 0, false, corruptSegment(s, pos, err)
+		}
+		size := int64(h.Size())
+		if pos+size > limit {
+			return 0, 0, false, corruptSegment(s, pos, batch.ErrShort)
+		}
+		if h.MaxTimestamp >= ts {
+			b := slices.Grow((*buf)[:0], int(size))[:size]
+			*buf = b
+			if _, err := s.log.ReadAt(b, pos); err != nil {
+				return 0, 0, false, storageError("read", err)
+			}
+			var off, at int64
+			err := dec.Records(b, func(_ *batch.Header, r *batch.Record) error {
+				if r.Timestamp >= ts {
+					off, at = r.Offset, r.Timestamp
+					return errFound
+				}
+				return nil
+			})
+			if errors.Is(err, errFound) {
+				return off, at, true, nil
+			}
+			if err != nil {
+				return 0, 0, false, corruptSegment(s, pos, err)
+			}
+		}
+		pos += size
+	}
+	return 0, 0, false, nil
+}

@@ -1,0 +1,412 @@
+package log
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/skiffkit/skiff/internal/batch"
+)
+
+// keepSnapshots is how many producer snapshots survive a new one: the newest
+// may be ahead of a log that lost its unsynced tail in a machine crash, and
+// then the one before it still saves a replay from the start.
+const keepSnapshots = 2
+
+type snapshotFile struct {
+	offset int64
+	state  producers
+}
+
+// load opens the segments in l.dir and recovers them. After a clean Close
+// it trusts the indexes (checking they are sane and that the active
+// segment's tail past its last index entry is valid) and the snapshot at
+// the end offset. After an unclean stop it rescans, with CRCs, every segment
+// that is not entirely below the newest valid snapshot (at least the active
+// one), truncates the first segment with a torn or corrupt batch there and
+// drops the segments after it, rebuilds the indexes of what it scanned, and
+// replays the producer state from the newest usable snapshot.
+func (l *Log) load() error {
+	entries, err := os.ReadDir(l.dir)
+	if err != nil {
+		return err
+	}
+	var bases []int64
+	snapOffsets := map[int64]bool{}
+	indexFiles := map[int64][]string{}
+	clean := false
+	for _, e := range entries {
+		name := e.Name()
+		switch {
+		case name == cleanShutdownFile:
+			clean = true
+		case strings.HasSuffix(name, tmpSuffix):
+			// An interrupted snapshot write.
+			os.Remove(filepath.Join(l.dir, name))
+		default:
+			if off, ok := parseFileName(name, logSuffix); ok {
+				bases = append(bases, off)
+			} else if off, ok := parseFileName(name, snapshotSuffix); ok {
+				snapOffsets[off] = true
+			} else if off, ok := parseFileName(name, indexSuffix); ok {
+				indexFiles[off] = append(indexFiles[off], name)
+			} else if off, ok := parseFileName(name, timeIndexSuffix); ok {
+				indexFiles[off] = append(indexFiles[off], name)
+			}
+		}
+	}
+	slices.Sort(bases)
+	for off, names := range indexFiles {
+		if _, found := slices.BinarySearch(bases, off); !found {
+			for _, n := range names {
+				os.Remove(filepath.Join(l.dir, n))
+			}
+		}
+	}
+	if clean {
+		// From here on a crash must be seen as unclean.
+		if err := os.Remove(filepath.Join(l.dir, cleanShutdownFile)); err != nil {
+			return err
+		}
+		if err := syncDir(l.dir); err != nil {
+			return err
+		}
+	}
+
+	snaps := l.readSnapshots(snapOffsets)
+	scanFrom := int64(-1) // segments reaching past this offset are rescanned
+	switch {
+	case clean:
+		scanFrom = math.MaxInt64
+	case len(snaps) > 0:
+		scanFrom = snaps[0].offset
+	}
+	if !clean {
+		l.logger.Warn("recovering log after an unclean shutdown", "segments", len(bases), "snapshot", scanFrom)
+	}
+
+	var segs []*segment
+	closeFrom := func(i int) {
+		for _, s := range segs[i:] {
+			s.closeFiles()
+		}
+	}
+	for i, base := range bases {
+		s, err := openSegmentFiles(l.dir, base, false)
+		if err != nil {
+			closeFrom(0)
+			return err
+		}
+		last := i == len(bases)-1
+		var truncated bool
+		if clean || (!last && bases[i+1] <= scanFrom) {
+			truncated, err = l.loadTrusted(s, last)
+		} else {
+			truncated, err = l.rebuild(s, true)
+		}
+		if err != nil {
+			s.closeFiles()
+			closeFrom(0)
+			return fmt.Errorf("segment %d: %w", base, err)
+		}
+		if n := len(segs); n > 0 && s.base < segs[n-1].next {
+			l.logger.Warn("segment overlaps its predecessor; dropping it and its successors", "segment", base, "previous_end", segs[n-1].next)
+			s.closeFiles()
+			l.dropSegments(bases[i:])
+			break
+		}
+		if n := len(segs); n > 0 && s.base > segs[n-1].next {
+			// Kafka tolerates gaps (compaction makes them); here they mean
+			// a lost tail, and readers simply skip to the next segment.
+			l.logger.Warn("offset gap before segment", "segment", base, "previous_end", segs[n-1].next)
+		}
+		if s.size.Load() == 0 && !last {
+			l.logger.Warn("dropping empty segment", "segment", base)
+			s.closeFiles()
+			s.removeFiles(l.dir)
+			continue
+		}
+		segs = append(segs, s)
+		if truncated && !last {
+			l.logger.Warn("segment truncated; dropping the segments after it", "segment", base)
+			l.dropSegments(bases[i+1:])
+			break
+		}
+	}
+	if len(segs) == 0 {
+		s, err := openSegmentFiles(l.dir, 0, true)
+		if err != nil {
+			return err
+		}
+		segs = append(segs, s)
+	}
+	l.publish(segs)
+	var total int64
+	for _, s := range segs {
+		total += s.size.Load()
+	}
+	l.size.Store(total)
+	l.logStart.Store(segs[0].base)
+	end := segs[len(segs)-1].next
+	l.endOffset.Store(end)
+
+	if err := l.loadProducers(snaps, end, clean); err != nil {
+		return err
+	}
+	// What an unclean recovery kept or rewrote is made durable before
+	// anyone relies on it; after a clean Close it already is.
+	for _, s := range segs {
+		if !clean {
+			s.dirty.Store(true)
+		}
+		if err := l.syncSegment(s, s != segs[len(segs)-1]); err != nil {
+			return err
+		}
+	}
+	l.synced.Store(end)
+	return nil
+}
+
+// readSnapshots decodes the snapshots, newest first, deleting invalid ones.
+func (l *Log) readSnapshots(offsets map[int64]bool) []snapshotFile {
+	var out []snapshotFile
+	for off := range offsets {
+		name := fileName(l.dir, off, snapshotSuffix)
+		b, err := os.ReadFile(name)
+		var got int64
+		var p producers
+		if err == nil {
+			got, p, err = decodeSnapshot(b)
+		}
+		if err == nil && got != off {
+			err = fmt.Errorf("%w: names offset %d, holds %d", errSnapshot, off, got)
+		}
+		if err != nil {
+			l.logger.Warn("ignoring producer snapshot", "file", filepath.Base(name), "err", err)
+			os.Remove(name)
+			continue
+		}
+		out = append(out, snapshotFile{offset: off, state: p})
+	}
+	slices.SortFunc(out, func(a, b snapshotFile) int { return cmp.Compare(b.offset, a.offset) })
+	return out
+}
+
+// loadProducers restores the producer state from the newest snapshot
+// inside [log start, end] and the batches after it, and removes snapshots
+// that are ahead of the (possibly truncated) log.
+func (l *Log) loadProducers(snaps []snapshotFile, end int64, clean bool) error {
+	start := l.logStart.Load()
+	from := start
+	l.producers = make(producers)
+	found := false
+	for _, s := range snaps {
+		if s.offset > end {
+			l.logger.Warn("dropping producer snapshot beyond the log end", "snapshot", s.offset, "end", end)
+			os.Remove(fileName(l.dir, s.offset, snapshotSuffix))
+			continue
+		}
+		if !found && s.offset >= start {
+			l.producers, from, found = s.state, s.offset, true
+		}
+	}
+	replayed := 0
+	segs := *l.segs.Load()
+	for i := segmentFor(segs, from); i < len(segs); i++ {
+		if i < 0 {
+			i = 0
+		}
+		s := segs[i]
+		if s.next <= from {
+			continue
+		}
+		sc := newScanner(s.log, s.lookup(from), s.size.Load(), false)
+		for {
+			h, _, err := sc.next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return fmt.Errorf("replay producer state in segment %d: %w", s.base, err)
+			}
+			if h.BaseOffset < from || !h.Idempotent() || h.IsControl() {
+				continue
+			}
+			l.producers.apply(&h, h.MaxTimestamp)
+			replayed++
+		}
+	}
+	if replayed > 0 || !found {
+		l.logger.Info("rebuilt producer state", "from", from, "snapshot", found, "batches", replayed, "producers", len(l.producers))
+	}
+	if !clean || !found || from != end {
+		if err := writeSnapshot(l.dir, end, l.producers, false); err != nil {
+			return err
+		}
+		l.pruneSnapshots(end)
+	}
+	return nil
+}
+
+// pruneSnapshots keeps the newest keepSnapshots snapshots not above upto.
+func (l *Log) pruneSnapshots(upto int64) {
+	entries, err := os.ReadDir(l.dir)
+	if err != nil {
+		return
+	}
+	var offs []int64
+	for _, e := range entries {
+		if off, ok := parseFileName(e.Name(), snapshotSuffix); ok && off <= upto {
+			offs = append(offs, off)
+		}
+	}
+	slices.Sort(offs)
+	for len(offs) > keepSnapshots {
+		os.Remove(fileName(l.dir, offs[0], snapshotSuffix))
+		offs = offs[1:]
+	}
+}
+
+func (l *Log) dropSegments(bases []int64) {
+	for _, b := range bases {
+		(&segment{base: b}).removeFiles(l.dir)
+	}
+}
+
+// loadTrusted opens a segment whose files are believed consistent: the
+// indexes pass their sanity checks, the batch at the last index entry is the
+// one it names, and the tail after it parses (with CRCs for the active
+// segment). Anything else falls back to a rebuild.
+func (l *Log) loadTrusted(s *segment, active bool) (truncated bool, err error) {
+	st, err := s.log.Stat()
+	if err != nil {
+		return false, err
+	}
+	logSize := st.Size()
+	if logSize > math.MaxInt32 {
+		return false, fmt.Errorf("segment of %d bytes exceeds the int32 positions of its index", logSize)
+	}
+	off, err := readOffsetIndex(s.idx, logSize)
+	if err != nil {
+		l.logger.Warn("rebuilding offset index", "segment", s.base, "err", err)
+		return l.rebuild(s, true)
+	}
+	var startPos int64
+	if n := len(off); n > 0 {
+		startPos = int64(off[n-1].pos)
+	}
+	sc := newScanner(s.log, startPos, logSize, active)
+	next, tailMax, tailMaxRel := s.base, int64(-1), int32(0)
+	first := true
+	for {
+		h, _, err := sc.next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err == nil && first && len(off) > 0 && h.LastOffset()-s.base != int64(off[len(off)-1].rel) {
+			err = fmt.Errorf("last offset index entry names offset %d, the batch there ends at %d", s.base+int64(off[len(off)-1].rel), h.LastOffset())
+		}
+		if err == nil && !batchFits(s, next, &h) {
+			err = fmt.Errorf("batch at offset %d does not follow %d", h.BaseOffset, next)
+		}
+		if err != nil {
+			l.logger.Warn("segment tail invalid; rescanning it", "segment", s.base, "err", err)
+			return l.rebuild(s, true)
+		}
+		first = false
+		next = h.LastOffset() + 1
+		if h.MaxTimestamp > tailMax {
+			tailMax, tailMaxRel = h.MaxTimestamp, int32(h.LastOffset()-s.base)
+		}
+	}
+	if len(off) > 0 && first {
+		return l.rebuild(s, true)
+	}
+	tim, err := readTimeIndex(s.tidx, next-1-s.base)
+	if err == nil && len(tim) == 0 && len(off) > 0 {
+		err = errors.New("time index empty while the offset index is not")
+	}
+	if err != nil {
+		l.logger.Warn("rebuilding time index", "segment", s.base, "err", err)
+		return l.rebuild(s, true)
+	}
+	rollTs := int64(-1)
+	if logSize > 0 {
+		var hb [batch.HeaderSize]byte
+		if _, err := s.log.ReadAt(hb[:], 0); err != nil {
+			return l.rebuild(s, true)
+		}
+		h, err := batch.ParseHeader(hb[:])
+		if err != nil || h.BaseOffset < s.base {
+			return l.rebuild(s, true)
+		}
+		rollTs = h.MaxTimestamp
+	}
+	if err := s.resetIndexes(off, tim, true); err != nil {
+		return false, err
+	}
+	s.idxMu.Lock()
+	if tailMax > s.maxTs {
+		s.maxTs, s.maxTsRel = tailMax, tailMaxRel
+	}
+	s.idxMu.Unlock()
+	s.next = next
+	s.rollBaseTs = rollTs
+	s.bytesSinceIdx = int(logSize - startPos)
+	s.size.Store(logSize)
+	return false, nil
+}
+
+// batchFits checks that a batch read from disk can follow offset next in s.
+func batchFits(s *segment, next int64, h *batch.Header) bool {
+	return h.BaseOffset >= next && h.BaseOffset <= math.MaxInt64-math.MaxInt32 && s.canHold(h.LastOffset())
+}
+
+// rebuild rescans a whole segment, truncates it at the first batch that is
+// torn, corrupt (with crc) or out of order, and rebuilds its indexes.
+func (l *Log) rebuild(s *segment, crc bool) (truncated bool, err error) {
+	st, err := s.log.Stat()
+	if err != nil {
+		return false, err
+	}
+	logSize := min(st.Size(), math.MaxInt32)
+	if err := s.resetIndexes(nil, nil, false); err != nil {
+		return false, err
+	}
+	s.next, s.rollBaseTs, s.bytesSinceIdx = s.base, -1, 0
+	sc := newScanner(s.log, 0, logSize, crc)
+	var valid int64
+	for {
+		h, pos, err := sc.next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err == nil && !batchFits(s, s.next, &h) {
+			err = fmt.Errorf("%w at position %d: batch at offset %d does not follow %d", errTorn, pos, h.BaseOffset, s.next)
+		}
+		if errors.Is(err, errTorn) {
+			l.logger.Warn("truncating segment at an invalid batch", "segment", s.base, "position", pos, "dropped_bytes", st.Size()-pos, "err", err)
+			truncated = true
+			break
+		}
+		if err != nil {
+			return false, err
+		}
+		s.trackBatch(pos, h.Size(), h.LastOffset(), h.MaxTimestamp, l.cfg.IndexIntervalBytes)
+		valid = pos + int64(h.Size())
+	}
+	if valid != st.Size() {
+		truncated = true
+		if err := s.log.Truncate(valid); err != nil {
+			return false, err
+		}
+	}
+	s.size.Store(valid)
+	return truncated, nil
+}
