@@ -1,0 +1,152 @@
+package purgatory
+
+import (
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// countOp completes once ready is set; it counts its callbacks.
+type countOp struct {
+	ready     atomic.Bool
+	tries     atomic.Int32
+	completed atomic.Int32
+	expired   atomic.Int32
+	at        atomic.Int64 // unix nanos of the callback
+}
+
+func (o *countOp) TryComplete() bool { o.tries.Add(1); return o.ready.Load() }
+func (o *countOp) OnComplete()       { o.completed.Add(1); o.at.Store(time.Now().UnixNano()) }
+func (o *countOp) OnExpire()         { o.expired.Add(1); o.at.Store(time.Now().UnixNano()) }
+
+var k0, k1 = Key{Topic: "t", Partition: 0}, Key{Topic: "t", Partition: 1}
+
+func TestWatchCompletesImmediately(t *testing.T) {
+	p := New()
+	defer p.Close()
+	op := &countOp{}
+	op.ready.Store(true)
+	assert.True(t, p.Watch([]Key{k0}, op, time.Now().Add(time.Hour)))
+	assert.EqualValues(t, 1, op.completed.Load())
+	assert.Zero(t, p.Len())
+}
+
+func TestNotifyCompletesOnlyReadyOps(t *testing.T) {
+	p := New()
+	defer p.Close()
+	a, b := &countOp{}, &countOp{}
+	require.False(t, p.Watch([]Key{k0, k1}, a, time.Now().Add(time.Hour)))
+	require.False(t, p.Watch([]Key{k1}, b, time.Time{}))
+	assert.Equal(t, 2, p.Len())
+
+	assert.Zero(t, p.Notify(k0), "nothing is ready yet")
+	a.ready.Store(true)
+	assert.Equal(t, 1, p.Notify(k1))
+	assert.EqualValues(t, 1, a.completed.Load())
+	assert.Zero(t, b.completed.Load())
+	assert.Equal(t, 1, p.Len(), "a is gone from both keys and the heap")
+
+	triesBefore := a.tries.Load()
+	p.Notify(k0)
+	assert.Equal(t, triesBefore, a.tries.Load(), "a completed op is not tried again")
+	assert.Zero(t, p.Notify(Key{Topic: "other"}))
+}
+
+func TestExpiresAtDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := New()
+		defer p.Close()
+		start := time.Now()
+		late, early := &countOp{}, &countOp{}
+		p.Watch([]Key{k0}, late, start.Add(300*time.Millisecond))
+		p.Watch([]Key{k0}, early, start.Add(100*time.Millisecond))
+
+		time.Sleep(150 * time.Millisecond)
+		synctest.Wait()
+		assert.EqualValues(t, 1, early.expired.Load())
+		assert.Equal(t, start.Add(100*time.Millisecond).UnixNano(), early.at.Load())
+		assert.Zero(t, late.expired.Load())
+
+		time.Sleep(200 * time.Millisecond)
+		synctest.Wait()
+		assert.EqualValues(t, 1, late.expired.Load())
+		assert.Equal(t, start.Add(300*time.Millisecond).UnixNano(), late.at.Load())
+		assert.Zero(t, late.completed.Load()+early.completed.Load())
+		assert.Zero(t, p.Len())
+	})
+}
+
+func TestCompletedOpDoesNotExpire(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := New()
+		defer p.Close()
+		op := &countOp{}
+		p.Watch([]Key{k0}, op, time.Now().Add(time.Second))
+		op.ready.Store(true)
+		p.Notify(k0)
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		assert.EqualValues(t, 1, op.completed.Load())
+		assert.Zero(t, op.expired.Load())
+	})
+}
+
+// TestExactlyOnce races notifiers on two keys against the deadline.
+func TestExactlyOnce(t *testing.T) {
+	p := New()
+	defer p.Close()
+	const n = 200
+	ops := make([]*countOp, n)
+	for i := range ops {
+		ops[i] = &countOp{}
+		p.Watch([]Key{k0, k1}, ops[i], time.Now().Add(time.Duration(i%5)*time.Millisecond))
+	}
+	var wg sync.WaitGroup
+	for _, op := range ops {
+		op.ready.Store(true)
+	}
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < 20; j++ {
+				p.Notify([]Key{k0, k1}[j%2])
+			}
+		}()
+	}
+	wg.Wait()
+	require.Eventually(t, func() bool { return p.Len() == 0 }, 5*time.Second, time.Millisecond)
+	for i, op := range ops {
+		assert.EqualValues(t, 1, op.completed.Load()+op.expired.Load(), "op %d", i)
+	}
+}
+
+func TestCloseDropsPending(t *testing.T) {
+	p := New()
+	op := &countOp{}
+	p.Watch([]Key{k0}, op, time.Now().Add(time.Hour))
+	p.Close()
+	p.Close()
+	op.ready.Store(true)
+	assert.Zero(t, p.Notify(k0))
+	assert.False(t, p.Watch([]Key{k0}, op, time.Time{}))
+	assert.Zero(t, op.completed.Load()+op.expired.Load())
+}
+
+func BenchmarkWatchNotify(b *testing.B) {
+	p := New()
+	defer p.Close()
+	keys := []Key{k0}
+	b.ReportAllocs()
+	for b.Loop() {
+		op := &countOp{}
+		p.Watch(keys, op, time.Now().Add(time.Minute))
+		op.ready.Store(true)
+		p.Notify(k0)
+	}
+}
