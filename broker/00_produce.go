@@ -1,0 +1,189 @@
+package broker
+
+import (
+	"errors"
+	"time"
+
+	"github.com/skiffkit/skiff/internal/kerr"
+	"github.com/skiffkit/skiff/internal/log"
+	"github.com/skiffkit/skiff/internal/purgatory"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// handleProduce appends each partition's record set to its log. The log
+// validates every batch (CRC, structure, max.message.bytes, producer
+// sequence) and appends nothing of a set that fails.
+//
+// When the answer is sent depends on acks and the fsync policy:
+//
+//	acks=0                     no answer at all (a failure closes the connection, as Kafka does)
+//	acks=1                     after the append
+//	acks=all, fsync interval   after the append: the single node is the whole ISR
+//	acks=all, fsync always     parked in the purgatory until a group-commit
+//	                           fsync covers the last offset of every partition
+//
+// With replication, acks=all gains one more completion condition in
+// produceOp.TryComplete (the high watermark reaching the last offset);
+// nothing else changes.
+func handleProduce(b *Broker, w *worker, r *request) kmsg.Response {
+	req := r.kreq.(*kmsg.ProduceRequest)
+	resp := req.ResponseKind().(*kmsg.ProduceResponse)
+	now := time.Now()
+
+	var failCode int16
+	switch {
+	case req.Acks != 0 && req.Acks != 1 && req.Acks != -1:
+		failCode = kerr.InvalidRequiredAcks.Code
+	case req.TransactionID != nil:
+		// Transactions are not implemented: InitProducerId refuses
+		// transactional ids, so a transactional produce has no transaction.
+		failCode = kerr.InvalidTxnState.Code
+	}
+
+	var (
+		waitAll = req.Acks == -1 && b.cfg.Fsync == FsyncAlways
+		pending []pendingSync
+		failed  bool
+	)
+	resp.Topics = make([]kmsg.ProduceResponseTopic, 0, len(req.Topics))
+	for ti := range req.Topics {
+		rt := &req.Topics[ti]
+		st := kmsg.NewProduceResponseTopic()
+		st.Topic, st.TopicID = rt.Topic, rt.TopicID
+		var t *topic
+		unknown := kerr.UnknownTopicOrPartition.Code
+		if r.version >= 13 {
+			t = b.topics.byID(rt.TopicID)
+			unknown = kerr.UnknownTopicID.Code
+		} else {
+			t = b.topics.byName(rt.Topic)
+		}
+		st.Partitions = make([]kmsg.ProduceResponseTopicPartition, len(rt.Partitions))
+		for pi := range rt.Partitions {
+			rp := &rt.Partitions[pi]
+			sp := &st.Partitions[pi]
+			sp.Default()
+			sp.Partition = rp.Partition
+			sp.BaseOffset = -1
+			sp.LogAppendTime = -1
+			sp.LogStartOffset = -1
+			switch {
+			case failCode != 0:
+				sp.ErrorCode = failCode
+			case t == nil:
+				sp.ErrorCode = unknown
+			case rp.Partition < 0 || int(rp.Partition) >= len(t.parts):
+				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			default:
+				p := t.parts[rp.Partition]
+				info, err := p.log.Append(rp.Records, now)
+				if err != nil {
+					sp.ErrorCode = produceErrorCode(err)
+					if r.version >= 8 {
+						sp.ErrorMessage = kmsg.StringPtr(err.Error())
+					}
+					b.log.Debug("produce failed", "topic", t.name, "partition", rp.Partition, "client", r.clientID, "err", err)
+					break
+				}
+				sp.BaseOffset = info.BaseOffset
+				sp.LogAppendTime = info.LogAppendTime
+				sp.LogStartOffset = info.LogStartOffset
+				if !info.Duplicate {
+					p.appended.Add(int64(len(rp.Records)))
+					b.flush.appended(p)
+					b.purg.Notify(p.key) // parked fetches
+				}
+				if waitAll {
+					pending = append(pending, pendingSync{p: p, ti: len(resp.Topics), pi: pi, last: info.LastOffset})
+				}
+			}
+			if sp.ErrorCode != 0 {
+				failed = true
+			}
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+
+	if req.Acks == 0 {
+		if failed {
+			r.drop()
+		} else {
+			r.skip()
+		}
+		return nil
+	}
+	if len(pending) == 0 {
+		return resp
+	}
+	op := &produceOp{r: r, resp: resp, pending: pending}
+	keys := make([]purgatory.Key, len(pending))
+	for i := range pending {
+		keys[i] = pending[i].p.key
+	}
+	b.purg.Watch(keys, op, now.Add(time.Duration(req.TimeoutMillis)*time.Millisecond))
+	return nil
+}
+
+// produceErrorCode maps an append error to its response code. A closed log
+// means its partition is being deleted or the broker is stopping: the
+// client should refresh metadata and retry, as after a leader move.
+func produceErrorCode(err error) int16 {
+	if errors.Is(err, log.ErrClosed) {
+		return kerr.NotLeaderForPartition.Code
+	}
+	return kerr.Code(err)
+}
+
+// pendingSync is one appended partition of a parked acks=all produce.
+type pendingSync struct {
+	p      *partition
+	ti, pi int   // its place in the response
+	last   int64 // last offset appended
+}
+
+// produceOp is an acks=all produce waiting for fsync (FsyncAlways).
+type produceOp struct {
+	r       *request
+	resp    *kmsg.ProduceResponse
+	pending []pendingSync
+}
+
+func (o *produceOp) synced(ps *pendingSync) bool {
+	// Replication adds: && ps.p.highWatermark() > ps.last.
+	return ps.p.deleted.Load() || ps.p.log.SyncedOffset() > ps.last
+}
+
+func (o *produceOp) TryComplete() bool {
+	for i := range o.pending {
+		if !o.synced(&o.pending[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func (o *produceOp) OnComplete() {
+	for i := range o.pending {
+		if ps := &o.pending[i]; ps.p.deleted.Load() {
+			// Deleted before its fsync: the records are gone with it.
+			o.resp.Topics[ps.ti].Partitions[ps.pi].ErrorCode = kerr.UnknownTopicOrPartition.Code
+		}
+	}
+	o.r.respond(o.resp)
+}
+
+// OnExpire answers REQUEST_TIMED_OUT (Kafka's DelayedProduce) for every
+// partition the fsync did not reach within the request's timeout; the
+// records are appended and a retry will be deduplicated.
+func (o *produceOp) OnExpire() {
+	for i := range o.pending {
+		ps := &o.pending[i]
+		switch {
+		case ps.p.deleted.Load():
+			o.resp.Topics[ps.ti].Partitions[ps.pi].ErrorCode = kerr.UnknownTopicOrPartition.Code
+		case !o.synced(ps):
+			o.resp.Topics[ps.ti].Partitions[ps.pi].ErrorCode = kerr.RequestTimedOut.Code
+		}
+	}
+	o.r.respond(o.resp)
+}

@@ -1,0 +1,193 @@
+package broker
+
+import (
+	"errors"
+	"time"
+
+	"github.com/skiffkit/skiff/internal/kerr"
+	"github.com/skiffkit/skiff/internal/log"
+	"github.com/skiffkit/skiff/internal/purgatory"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// handleFetch reads every requested partition; when fewer than
+// fetch.min.bytes are there it parks the request in the purgatory, where an
+// append to any of its partitions or fetch.max.wait.ms answers it.
+//
+// Fetch sessions (KIP-227) are declined the way a Kafka broker with a full
+// session cache declines them: every response carries session id 0, so
+// clients keep sending full fetches.
+func handleFetch(b *Broker, w *worker, r *request) kmsg.Response {
+	req := r.kreq.(*kmsg.FetchRequest)
+	if r.version >= 7 && req.SessionID != 0 {
+		resp := req.ResponseKind().(*kmsg.FetchResponse)
+		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
+		return resp
+	}
+
+	// Resolve partitions once; the parked op re-reads the same ones.
+	parts := make([][]*partition, len(req.Topics))
+	keys := make([]purgatory.Key, 0, len(req.Topics))
+	for i := range req.Topics {
+		rt := &req.Topics[i]
+		var t *topic
+		if r.version >= 13 {
+			t = b.topics.byID(rt.TopicID)
+		} else {
+			t = b.topics.byName(rt.Topic)
+		}
+		parts[i] = make([]*partition, len(rt.Partitions))
+		if t == nil {
+			continue
+		}
+		for j, rp := range rt.Partitions {
+			if rp.Partition >= 0 && int(rp.Partition) < len(t.parts) {
+				p := t.parts[rp.Partition]
+				parts[i][j] = p
+				keys = append(keys, p.key)
+			}
+		}
+	}
+
+	op := &fetchOp{b: b, r: r, req: req, parts: parts}
+	op.snapshot()
+	resp, bytes, errored := op.read()
+	if errored || bytes >= int(req.MinBytes) || req.MaxWaitMillis <= 0 || len(keys) == 0 {
+		return resp
+	}
+	op.have = bytes
+	b.purg.Watch(keys, op, time.Now().Add(time.Duration(req.MaxWaitMillis)*time.Millisecond))
+	return nil
+}
+
+// fetchOp is a fetch waiting for fetch.min.bytes.
+type fetchOp struct {
+	b     *Broker
+	r     *request
+	req   *kmsg.FetchRequest
+	parts [][]*partition // by request topic and partition; nil when unknown
+
+	// base is each partition's appended counter before the first read, and
+	// have the bytes that read found: have plus what was appended since is
+	// what a read would find now, without reading (fetch.min.bytes).
+	base [][]int64
+	have int
+}
+
+func (o *fetchOp) snapshot() {
+	o.base = make([][]int64, len(o.parts))
+	for i, ps := range o.parts {
+		o.base[i] = make([]int64, len(ps))
+		for j, p := range ps {
+			if p != nil {
+				o.base[i][j] = p.appended.Load()
+			}
+		}
+	}
+}
+
+func (o *fetchOp) TryComplete() bool {
+	n := int64(o.have)
+	for i, ps := range o.parts {
+		for j, p := range ps {
+			if p == nil {
+				continue
+			}
+			if p.deleted.Load() {
+				return true // answer UNKNOWN_TOPIC_OR_PARTITION now
+			}
+			n += p.appended.Load() - o.base[i][j]
+		}
+	}
+	return n >= int64(o.req.MinBytes)
+}
+
+func (o *fetchOp) OnComplete() { o.answer() }
+func (o *fetchOp) OnExpire()   { o.answer() }
+
+func (o *fetchOp) answer() {
+	resp, _, _ := o.read()
+	o.r.respond(resp)
+}
+
+// read builds the response from the logs as they are now. It reports the
+// record bytes read and whether any partition failed (which answers the
+// fetch at once, as Kafka does).
+//
+// Limits (KIP-74): the response holds at most MaxBytes of batches and each
+// partition at most PartitionMaxBytes, except that the first batch of the
+// first partition with data is returned whole, however large, so a big
+// batch cannot stall a consumer. Later partitions only get what fits.
+func (o *fetchOp) read() (resp *kmsg.FetchResponse, total int, errored bool) {
+	req, version := o.req, o.r.version
+	resp = req.ResponseKind().(*kmsg.FetchResponse)
+	budget := int(req.MaxBytes)
+	if version < 3 || budget <= 0 {
+		budget = int(^uint32(0) >> 1)
+	}
+	resp.Topics = make([]kmsg.FetchResponseTopic, len(req.Topics))
+	for i := range req.Topics {
+		rt := &req.Topics[i]
+		st := &resp.Topics[i]
+		st.Default()
+		st.Topic, st.TopicID = rt.Topic, rt.TopicID
+		st.Partitions = make([]kmsg.FetchResponseTopicPartition, len(rt.Partitions))
+		for j := range rt.Partitions {
+			rp := &rt.Partitions[j]
+			sp := &st.Partitions[j]
+			sp.Default()
+			sp.Partition = rp.Partition
+			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
+			sp.PreferredReadReplica = -1
+			// Empty, not null: Kafka sends a zero-length record set, and
+			// librdkafka 2.0 rejects a null one ("invalid MessageSetSize -1").
+			sp.RecordBatches = []byte{}
+			if req.IsolationLevel == 1 {
+				sp.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
+			}
+			p := o.parts[i][j]
+			switch {
+			case p == nil || p.deleted.Load():
+				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				if version >= 13 && o.b.topics.byID(rt.TopicID) == nil {
+					sp.ErrorCode = kerr.UnknownTopicID.Code
+				}
+				errored = true
+				continue
+			case version >= 9 && rp.CurrentLeaderEpoch > 0:
+				// Single node: the leader epoch is always 0.
+				sp.ErrorCode = kerr.UnknownLeaderEpoch.Code
+				errored = true
+				continue
+			}
+			hw := p.log.EndOffset()
+			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = hw, hw, p.log.LogStartOffset()
+			limit := min(int(rp.PartitionMaxBytes), budget)
+			if limit <= 0 && total > 0 {
+				continue
+			}
+			first := total == 0
+			data, err := p.log.Read(rp.FetchOffset, max(limit, 1), sp.RecordBatches)
+			if err != nil {
+				switch {
+				case errors.Is(err, kerr.OffsetOutOfRange):
+					sp.ErrorCode = kerr.OffsetOutOfRange.Code
+				case errors.Is(err, log.ErrClosed):
+					sp.ErrorCode = kerr.NotLeaderForPartition.Code
+				default:
+					sp.ErrorCode = kerr.Code(err)
+					o.b.log.Warn("fetch read failed", "topic", p.t.name, "partition", p.index, "err", err)
+				}
+				errored = true
+				continue
+			}
+			if !first && len(data) > limit {
+				continue // only the first partition may overshoot (KIP-74)
+			}
+			sp.RecordBatches = data
+			total += len(data)
+			budget -= len(data)
+		}
+	}
+	return resp, total, errored
+}

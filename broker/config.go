@@ -1,0 +1,247 @@
+package broker
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"time"
+)
+
+// FsyncPolicy says when partition logs are fsynced.
+type FsyncPolicy int
+
+const (
+	// FsyncInterval fsyncs dirty logs every FlushInterval
+	// (log.flush.interval.ms). acks=all is answered after the append. It is
+	// the zero value: unlike Kafka, which never fsyncs by default and relies
+	// on replicas, a single node has no replica to recover from.
+	FsyncInterval FsyncPolicy = iota
+	// FsyncAlways answers acks=all only once a group-commit fsync covers the
+	// produced offsets: one fsync serves every request waiting on a log.
+	FsyncAlways
+	// FsyncNone leaves flushing to the operating system (Kafka's default);
+	// logs are still fsynced on a clean Close.
+	FsyncNone
+)
+
+func (p FsyncPolicy) String() string {
+	switch p {
+	case FsyncInterval:
+		return "interval"
+	case FsyncAlways:
+		return "always"
+	case FsyncNone:
+		return "none"
+	}
+	return fmt.Sprintf("FsyncPolicy(%d)", int(p))
+}
+
+// ParseFsyncPolicy parses "interval", "always" or "none".
+func ParseFsyncPolicy(s string) (FsyncPolicy, error) {
+	switch s {
+	case "interval", "":
+		return FsyncInterval, nil
+	case "always":
+		return FsyncAlways, nil
+	case "none":
+		return FsyncNone, nil
+	}
+	return 0, fmt.Errorf("broker: unknown fsync policy %q (want interval, always or none)", s)
+}
+
+// Config configures a Broker. The zero value of every field except DataDir
+// means Kafka's default for the property the field names.
+type Config struct {
+	// Listen is the TCP address to accept clients on (listeners).
+	// Empty means 127.0.0.1:9092; port 0 picks a free port (see Addr).
+	Listen string
+	// AdvertisedAddr is the host:port returned in Metadata
+	// (advertised.listeners). Empty means the listener's address, with
+	// 127.0.0.1 standing in for an unspecified IP.
+	AdvertisedAddr string
+	// DataDir holds topic metadata and one directory per partition
+	// (log.dirs). Required.
+	DataDir string
+	// NodeID is node.id. Default 0.
+	NodeID int32
+
+	// NumPartitions is num.partitions, the partition count of auto-created
+	// topics and of CreateTopics asking for -1. Zero means 1.
+	NumPartitions int32
+	// DisableAutoCreateTopics turns auto.create.topics.enable off; the zero
+	// value keeps Kafka's default, enabled.
+	DisableAutoCreateTopics bool
+
+	// Fsync is the flush policy; the zero value is FsyncInterval.
+	Fsync FsyncPolicy
+	// FlushInterval is log.flush.interval.ms for FsyncInterval. Zero means 1s.
+	FlushInterval time.Duration
+
+	// SegmentBytes is log.segment.bytes. Zero means 1 GiB.
+	SegmentBytes int64
+	// SegmentMs is log.roll.ms. Zero means 7 days.
+	SegmentMs time.Duration
+	// RetentionMs is log.retention.ms. Zero means 7 days; negative means
+	// keep forever.
+	RetentionMs time.Duration
+	// RetentionBytes is log.retention.bytes per partition. Zero means -1,
+	// no size limit.
+	RetentionBytes int64
+	// RetentionCheckInterval is log.retention.check.interval.ms. Zero means
+	// 5 minutes.
+	RetentionCheckInterval time.Duration
+	// IndexIntervalBytes is log.index.interval.bytes. Zero means 4096.
+	IndexIntervalBytes int32
+	// MessageMaxBytes is message.max.bytes, the largest record batch
+	// accepted. Zero means 1048588.
+	MessageMaxBytes int32
+
+	// QueuedMaxRequests is queued.max.requests, the request queue between
+	// connection readers and I/O workers; a full queue blocks the readers.
+	// Zero means 500.
+	QueuedMaxRequests int
+	// NumIOThreads is num.io.threads, the I/O worker goroutines. Zero means
+	// max(8, 2×GOMAXPROCS).
+	NumIOThreads int
+	// SocketRequestMaxBytes is socket.request.max.bytes; a larger request
+	// closes its connection. Zero means 100 MiB.
+	SocketRequestMaxBytes int32
+	// MaxConnections is max.connections; connections beyond it are closed
+	// on accept. Zero means unlimited.
+	MaxConnections int
+	// ConnectionsMaxIdle is connections.max.idle.ms. Zero means 10 minutes.
+	ConnectionsMaxIdle time.Duration
+
+	// GroupInitialRebalanceDelay is group.initial.rebalance.delay.ms: how
+	// long the first rebalance of an empty group waits for more members.
+	// Zero means 3s; negative means no delay (what tests want).
+	GroupInitialRebalanceDelay time.Duration
+
+	// Logger receives the broker's logs. Nil means slog.Default().
+	Logger *slog.Logger
+
+	// Faults, when set, is asked about every request before it is handled;
+	// skifftest uses it to inject errors, delays and dropped connections.
+	// Nil costs one pointer check per request.
+	Faults Faults
+}
+
+// Kafka defaults for the zero values above.
+const (
+	defaultListen                 = "127.0.0.1:9092"
+	defaultFlushInterval          = time.Second
+	defaultSegmentBytes           = 1 << 30
+	defaultSegmentMs              = 7 * 24 * time.Hour
+	defaultRetentionMs            = 7 * 24 * time.Hour
+	defaultRetentionCheckInterval = 5 * time.Minute
+	defaultIndexIntervalBytes     = 4096
+	defaultMessageMaxBytes        = 1048588
+	defaultQueuedMaxRequests      = 500
+	defaultSocketRequestMaxBytes  = 100 << 20
+	defaultConnectionsMaxIdle     = 10 * time.Minute
+)
+
+// withDefaults returns c with every zero value replaced by its default.
+func (c Config) withDefaults() Config {
+	if c.Listen == "" {
+		c.Listen = defaultListen
+	}
+	if c.NumPartitions == 0 {
+		c.NumPartitions = 1
+	}
+	if c.FlushInterval == 0 {
+		c.FlushInterval = defaultFlushInterval
+	}
+	if c.SegmentBytes == 0 {
+		c.SegmentBytes = defaultSegmentBytes
+	}
+	if c.SegmentMs == 0 {
+		c.SegmentMs = defaultSegmentMs
+	}
+	if c.RetentionMs == 0 {
+		c.RetentionMs = defaultRetentionMs
+	}
+	if c.RetentionBytes == 0 {
+		c.RetentionBytes = -1
+	}
+	if c.RetentionCheckInterval == 0 {
+		c.RetentionCheckInterval = defaultRetentionCheckInterval
+	}
+	if c.IndexIntervalBytes == 0 {
+		c.IndexIntervalBytes = defaultIndexIntervalBytes
+	}
+	if c.MessageMaxBytes == 0 {
+		c.MessageMaxBytes = defaultMessageMaxBytes
+	}
+	if c.QueuedMaxRequests == 0 {
+		c.QueuedMaxRequests = defaultQueuedMaxRequests
+	}
+	if c.NumIOThreads == 0 {
+		c.NumIOThreads = max(8, 2*runtime.GOMAXPROCS(0))
+	}
+	if c.SocketRequestMaxBytes == 0 {
+		c.SocketRequestMaxBytes = defaultSocketRequestMaxBytes
+	}
+	if c.ConnectionsMaxIdle == 0 {
+		c.ConnectionsMaxIdle = defaultConnectionsMaxIdle
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// validate checks a defaulted config and names every problem it finds.
+func (c Config) validate() error {
+	var errs []error
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("DataDir (log.dirs) is required"))
+	}
+	if c.NodeID < 0 {
+		errs = append(errs, fmt.Errorf("NodeID %d: must be >= 0", c.NodeID))
+	}
+	if c.NumPartitions < 1 {
+		errs = append(errs, fmt.Errorf("NumPartitions %d: must be >= 1", c.NumPartitions))
+	}
+	if c.Fsync < FsyncInterval || c.Fsync > FsyncNone {
+		errs = append(errs, fmt.Errorf("Fsync: unknown policy %d", int(c.Fsync)))
+	}
+	if c.FlushInterval < 0 {
+		errs = append(errs, fmt.Errorf("FlushInterval %v: must be positive", c.FlushInterval))
+	}
+	if c.SegmentBytes < 14 || c.SegmentBytes > 1<<31-1 {
+		errs = append(errs, fmt.Errorf("SegmentBytes %d: must be in [14, 2^31-1]", c.SegmentBytes))
+	}
+	if c.SegmentMs < 0 {
+		errs = append(errs, fmt.Errorf("SegmentMs %v: must be positive", c.SegmentMs))
+	}
+	if c.RetentionCheckInterval < 0 {
+		errs = append(errs, fmt.Errorf("RetentionCheckInterval %v: must be positive", c.RetentionCheckInterval))
+	}
+	if c.IndexIntervalBytes < 0 {
+		errs = append(errs, fmt.Errorf("IndexIntervalBytes %d: must be positive", c.IndexIntervalBytes))
+	}
+	if c.MessageMaxBytes < 0 {
+		errs = append(errs, fmt.Errorf("MessageMaxBytes %d: must be positive", c.MessageMaxBytes))
+	}
+	if c.QueuedMaxRequests < 0 {
+		errs = append(errs, fmt.Errorf("QueuedMaxRequests %d: must be positive", c.QueuedMaxRequests))
+	}
+	if c.NumIOThreads < 0 {
+		errs = append(errs, fmt.Errorf("NumIOThreads %d: must be positive", c.NumIOThreads))
+	}
+	if c.SocketRequestMaxBytes < 0 {
+		errs = append(errs, fmt.Errorf("SocketRequestMaxBytes %d: must be positive", c.SocketRequestMaxBytes))
+	}
+	if c.MaxConnections < 0 {
+		errs = append(errs, fmt.Errorf("MaxConnections %d: must be >= 0", c.MaxConnections))
+	}
+	if c.ConnectionsMaxIdle < 0 {
+		errs = append(errs, fmt.Errorf("ConnectionsMaxIdle %v: must be positive", c.ConnectionsMaxIdle))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, errors.Join(errs...))
+	}
+	return nil
+}

@@ -1,0 +1,259 @@
+package broker
+
+import (
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"time"
+)
+
+// maxInFlight bounds the requests of one connection between its reader and
+// its writer. Kafka mutes a connection until its one request is answered;
+// pipelining up to this many with ordered responses is the equivalent that
+// lets a client's in-flight produce requests (5 for an idempotent producer)
+// overlap with the writes of earlier answers. It also bounds what a client
+// that stops reading can make the broker hold (this many encoded answers),
+// and sizes respCh, so answering a request never blocks, even on a dead
+// connection.
+const maxInFlight = 16
+
+// response is one answer on its way to the writer. A nil frame with close
+// false is an acks=0 produce: nothing is written, the order moves on.
+type response struct {
+	seq   uint64
+	frame *[]byte
+	close bool
+}
+
+// conn is one client connection: a reader goroutine that parses requests in
+// order and queues them, and a writer goroutine that writes the answers back
+// in request order whatever order the workers and the purgatory finish them.
+type conn struct {
+	b      *Broker
+	nc     net.Conn
+	remote string
+
+	respCh   chan response // answers, any order; capacity maxInFlight
+	inflight chan struct{} // semaphore: a slot per request read and not yet written
+	// turn is held from enqueueing a request until its handler returned:
+	// a connection's requests are handled one after another, in order, as
+	// Kafka does (an idempotent producer pipelines produce requests on one
+	// connection and relies on them being appended in that order). Only
+	// answers that wait in the purgatory overlap with later requests.
+	turn chan struct{}
+	done chan struct{} // closed by shutdown
+	once sync.Once
+}
+
+func newConn(b *Broker, nc net.Conn) *conn {
+	return &conn{
+		b:        b,
+		nc:       nc,
+		remote:   nc.RemoteAddr().String(),
+		respCh:   make(chan response, maxInFlight),
+		inflight: make(chan struct{}, maxInFlight),
+		turn:     make(chan struct{}, 1),
+		done:     make(chan struct{}),
+	}
+}
+
+// shutdown closes the connection; the reader and writer return.
+func (c *conn) shutdown() {
+	c.once.Do(func() {
+		close(c.done)
+		c.nc.Close()
+	})
+}
+
+// endTurn lets the reader hand over the connection's next request.
+func (c *conn) endTurn() {
+	select {
+	case <-c.turn:
+	default:
+	}
+}
+
+func (c *conn) closed() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// send hands an answer to the writer. It never blocks: at most maxInFlight
+// requests are outstanding, and respCh has room for all of them.
+func (c *conn) send(r response) {
+	select {
+	case c.respCh <- r:
+	default:
+		c.b.log.Error("bug: response channel full", "remote", c.remote)
+		c.shutdown()
+	}
+}
+
+// readLoop reads size-prefixed requests until the connection fails, idles
+// out, or sends bytes that do not parse.
+func (c *conn) readLoop() {
+	defer c.shutdown()
+	var (
+		size [4]byte
+		seq  uint64
+		max  = c.b.cfg.SocketRequestMaxBytes
+		idle = c.b.cfg.ConnectionsMaxIdle
+	)
+	for {
+		select {
+		case c.inflight <- struct{}{}:
+		case <-c.done:
+			return
+		}
+		// connections.max.idle.ms: a client silent that long is gone.
+		c.nc.SetReadDeadline(time.Now().Add(idle))
+		if _, err := io.ReadFull(c.nc, size[:]); err != nil {
+			c.logReadErr(err)
+			return
+		}
+		n := int32(binary.BigEndian.Uint32(size[:]))
+		if n < 0 || n > max {
+			c.b.log.Warn("closing connection: request size out of bounds (socket.request.max.bytes)",
+				"remote", c.remote, "size", n, "max", max)
+			return
+		}
+		frame, err := readBody(c.nc, int(n))
+		if err != nil {
+			c.logReadErr(err)
+			return
+		}
+		r, err := parseRequest(frame)
+		if err != nil {
+			c.b.log.Warn("closing connection: unparseable request", "remote", c.remote, "err", err)
+			return
+		}
+		r.c, r.seq = c, seq
+		seq++
+		select {
+		case c.turn <- struct{}{}:
+		case <-c.done:
+			return
+		}
+		if !c.b.enqueue(r, c.done) {
+			return
+		}
+	}
+}
+
+// readBody reads an n-byte request body into a buffer that grows as the
+// bytes arrive, so a size prefix alone (up to socket.request.max.bytes)
+// cannot make the broker allocate memory the client never sends.
+func readBody(r io.Reader, n int) ([]byte, error) {
+	const initial = 64 << 10
+	buf := make([]byte, 0, min(n, initial))
+	for len(buf) < n {
+		if len(buf) == cap(buf) {
+			buf = append(buf, make([]byte, min(cap(buf), n-len(buf)))...)[:len(buf)]
+		}
+		m, err := r.Read(buf[len(buf):min(cap(buf), n)])
+		buf = buf[:len(buf)+m]
+		if err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+	}
+	return buf, nil
+}
+
+func (c *conn) logReadErr(err error) {
+	switch {
+	case c.closed(), errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		c.b.log.Debug("closing idle connection (connections.max.idle.ms)", "remote", c.remote)
+	default:
+		c.b.log.Debug("connection read failed", "remote", c.remote, "err", err)
+	}
+}
+
+// writeLoop puts answers back in request order (a ring indexed by sequence
+// number: at most maxInFlight are outstanding) and writes every answer that
+// is ready in one vectored write.
+func (c *conn) writeLoop() {
+	defer c.shutdown()
+	var (
+		ring    [maxInFlight]*response
+		slots   [maxInFlight]response
+		next    uint64
+		bufs    net.Buffers
+		written []*[]byte
+	)
+	place := func(r response) {
+		i := r.seq % maxInFlight
+		slots[i] = r
+		ring[i] = &slots[i]
+	}
+	for {
+		select {
+		case r := <-c.respCh:
+			place(r)
+		case <-c.done:
+			return
+		}
+	drain:
+		for {
+			select {
+			case r := <-c.respCh:
+				place(r)
+			default:
+				break drain
+			}
+		}
+		closeAfter, consumed := false, 0
+		for {
+			i := next % maxInFlight
+			r := ring[i]
+			if r == nil {
+				break
+			}
+			ring[i] = nil
+			next++
+			consumed++
+			if r.frame != nil {
+				bufs = append(bufs, *r.frame)
+				written = append(written, r.frame)
+			}
+			if r.close {
+				closeAfter = true
+				break
+			}
+		}
+		if len(bufs) > 0 {
+			c.nc.SetWriteDeadline(time.Now().Add(c.b.cfg.ConnectionsMaxIdle))
+			_, err := bufs.WriteTo(c.nc)
+			for _, bp := range written {
+				framePool.Put(bp)
+			}
+			clear(written)
+			written = written[:0]
+			bufs = bufs[:0]
+			if err != nil {
+				if !c.closed() {
+					c.b.log.Debug("connection write failed", "remote", c.remote, "err", err)
+				}
+				return
+			}
+		}
+		if closeAfter {
+			c.b.log.Info("closing connection instead of answering (fault injection)", "remote", c.remote)
+			return
+		}
+		// Written and skipped (acks=0) answers free their reader slots.
+		for ; consumed > 0; consumed-- {
+			<-c.inflight
+		}
+	}
+}

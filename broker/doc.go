@@ -1,0 +1,54 @@
+// Package broker is skiff's bundled Kafka broker: a single node that speaks
+// the Kafka wire protocol to any client (franz-go, sarama, kafka-go,
+// librdkafka, kafka-python, skiff) and stores records for real, in Kafka's
+// on-disk layout, with purgatory semantics for acks=all and
+// fetch.min.bytes.
+//
+//	b, err := broker.Start(ctx, broker.Config{Listen: "127.0.0.1:0", DataDir: dir})
+//	if err != nil { ... }
+//	defer b.Close(context.Background())
+//	cl, _ := kgo.NewClient(kgo.SeedBrokers(b.Addr()))
+//
+// The command line runs the same broker: skiff broker --listen
+// 127.0.0.1:9092 --data ./data. For tests, package skifftest wraps it with
+// t.TempDir, t.Cleanup and fault injection.
+//
+// # Request flow
+//
+// One file per API key (00_produce.go, 01_fetch.go, ...) says what happens
+// to that request. Around them:
+//
+//   - conn.go: per connection a reader goroutine parses size-prefixed
+//     requests in order (request.go: header v1/v2, kmsg bodies) and a writer
+//     goroutine writes answers back in request order with vectored writes,
+//     whatever order they finish in. Bytes that do not parse close that
+//     connection only.
+//   - worker.go: requests pass a bounded queue (queued.max.requests; a full
+//     queue blocks readers) to num.io.threads worker goroutines. Injected
+//     faults (Config.Faults) apply here.
+//   - internal/purgatory: requests that must wait (a fetch below
+//     fetch.min.bytes, an acks=all produce waiting for fsync) park under
+//     their partitions and complete on an append or fsync notification, or
+//     at their deadline.
+//   - flusher.go: the fsync policy; with FsyncAlways one fsync per log
+//     covers every request waiting on it (group commit).
+//   - topics.go: topics, their ids and configs in skiff-metadata.json, one
+//     internal/log per partition in <DataDir>/<topic>-<partition>/.
+//
+// # Versions
+//
+// Record batch v2 only. ApiVersions advertises: Produce 0-13 (0-2 answered
+// UNSUPPORTED_VERSION, as Kafka 4.0), Fetch 4-18, ListOffsets 1-8,
+// Metadata 0-13, ApiVersions 0-4, CreateTopics 0-7, DeleteTopics 0-6,
+// InitProducerId 0-5, OffsetForLeaderEpoch 0-4, DescribeConfigs 0-4. The
+// consumer group APIs (FindCoordinator, JoinGroup, SyncGroup, Heartbeat,
+// LeaveGroup, OffsetCommit, OffsetFetch, DescribeGroups, ListGroups,
+// DeleteGroups) go to internal/coordinator at every version kmsg knows
+// (groups.go); committed offsets live in <DataDir>/__consumer_offsets.
+//
+// # Caveats
+//
+// A single node: replication factor 1, leader epoch 0. No transactions,
+// compaction, fetch sessions (clients fall back to full fetches), ACLs,
+// SASL or TLS.
+package broker

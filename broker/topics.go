@@ -1,0 +1,359 @@
+package broker
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/skiffkit/skiff/internal/kerr"
+	"github.com/skiffkit/skiff/internal/log"
+	"github.com/skiffkit/skiff/internal/purgatory"
+)
+
+// metadataFile holds the cluster id and every topic's id, partition count
+// and configs: the broker's equivalent of Kafka's metadata log. It is
+// rewritten whole (write, fsync, rename, fsync the directory) on every
+// topic change, so a crash leaves either the old or the new version.
+const metadataFile = "skiff-metadata.json"
+
+// defaultMaxPartitions bounds the partitions of one topic.
+const defaultMaxPartitions = 10000
+
+type metadataJSON struct {
+	Version   int         `json:"version"`
+	ClusterID string      `json:"cluster_id"`
+	Topics    []topicJSON `json:"topics"`
+}
+
+type topicJSON struct {
+	Name       string            `json:"name"`
+	ID         string            `json:"id"` // hex of the 16-byte topic id
+	Partitions int32             `json:"partitions"`
+	Configs    map[string]string `json:"configs,omitempty"`
+}
+
+// topic is one topic; its fields never change after creation, so readers
+// need no lock once they hold the pointer.
+type topic struct {
+	name    string
+	id      [16]byte
+	configs map[string]string // explicitly set topic configs
+	parts   []*partition
+}
+
+// partition is one partition's log plus what the purgatory needs.
+type partition struct {
+	t     *topic
+	index int32
+	key   purgatory.Key
+	log   *log.Log
+	// appended counts bytes appended since the broker started: a parked
+	// fetch compares it with its value at parking time to learn how many
+	// bytes arrived without reading them (fetch.min.bytes).
+	appended atomic.Int64
+	// deleted is set when the topic is deleted, so parked requests answer.
+	deleted atomic.Bool
+}
+
+// topicTable is the set of topics. mu guards the maps and the metadata
+// file; it is never held during I/O on a partition log except while
+// creating and deleting topics, which are rare and serialised by it.
+type topicTable struct {
+	b         *Broker
+	clusterID string
+
+	// maxPartitions caps one topic's partitions, so a single request
+	// cannot make the broker open millions of files.
+	maxPartitions int32
+
+	mu     sync.RWMutex
+	names  map[string]*topic
+	ids    map[[16]byte]*topic
+	closed bool // set by closeAll: no topic may be created after it
+}
+
+// openTopics loads the metadata file and opens every partition log,
+// recovering those not closed cleanly.
+func openTopics(ctx context.Context, b *Broker) (*topicTable, error) {
+	tt := &topicTable{b: b, names: make(map[string]*topic), ids: make(map[[16]byte]*topic), maxPartitions: defaultMaxPartitions}
+	raw, err := os.ReadFile(filepath.Join(b.cfg.DataDir, metadataFile))
+	var md metadataJSON
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		tt.clusterID = newClusterID()
+		if err := tt.persistLocked(); err != nil {
+			return nil, err
+		}
+		return tt, nil
+	case err != nil:
+		return nil, fmt.Errorf("broker: read %s: %w", metadataFile, err)
+	}
+	if err := json.Unmarshal(raw, &md); err != nil {
+		return nil, fmt.Errorf("broker: parse %s: %w", metadataFile, err)
+	}
+	tt.clusterID = md.ClusterID
+	for _, tj := range md.Topics {
+		if err := ctx.Err(); err != nil {
+			tt.closeAll()
+			return nil, err
+		}
+		idb, err := hex.DecodeString(tj.ID)
+		if err != nil || len(idb) != 16 || validateTopicName(tj.Name) != nil || tj.Partitions < 1 {
+			tt.closeAll()
+			return nil, fmt.Errorf("broker: %s: bad topic entry %q", metadataFile, tj.Name)
+		}
+		t := &topic{name: tj.Name, configs: tj.Configs}
+		copy(t.id[:], idb)
+		if t.configs == nil {
+			t.configs = map[string]string{}
+		}
+		if err := tt.openPartitions(t, tj.Partitions, false); err != nil {
+			tt.closeAll()
+			return nil, err
+		}
+		tt.names[t.name] = t
+		tt.ids[t.id] = t
+	}
+	return tt, nil
+}
+
+func newClusterID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return "skiff-" + hex.EncodeToString(b[:8])
+}
+
+func (tt *topicTable) partitionDir(topic string, p int32) string {
+	return filepath.Join(tt.b.cfg.DataDir, topic+"-"+strconv.Itoa(int(p)))
+}
+
+// openPartitions opens n partition logs of t. fresh means the topic is
+// being created: a directory left by a deleted topic of the same name (the
+// metadata file is the truth) is removed first.
+func (tt *topicTable) openPartitions(t *topic, n int32, fresh bool) error {
+	cfg, err := tt.b.logConfig(t.configs)
+	if err != nil {
+		return err
+	}
+	for i := int32(0); i < n; i++ {
+		dir := tt.partitionDir(t.name, i)
+		if fresh {
+			if err := os.RemoveAll(dir); err != nil {
+				return fmt.Errorf("%w: remove stale %s: %v", kerr.KafkaStorageError, dir, err)
+			}
+		}
+		l, err := log.Open(dir, cfg)
+		if err != nil {
+			for _, p := range t.parts {
+				p.log.Close()
+			}
+			t.parts = nil
+			return fmt.Errorf("open %s[%d]: %w", t.name, i, err)
+		}
+		t.parts = append(t.parts, &partition{t: t, index: i, key: purgatory.Key{Topic: t.name, Partition: i}, log: l})
+	}
+	return nil
+}
+
+func (tt *topicTable) byName(name string) *topic {
+	tt.mu.RLock()
+	defer tt.mu.RUnlock()
+	return tt.names[name]
+}
+
+func (tt *topicTable) byID(id [16]byte) *topic {
+	tt.mu.RLock()
+	defer tt.mu.RUnlock()
+	return tt.ids[id]
+}
+
+// partition returns the partition, or nil when the topic or partition does
+// not exist.
+func (tt *topicTable) partition(name string, p int32) *partition {
+	t := tt.byName(name)
+	if t == nil || p < 0 || int(p) >= len(t.parts) {
+		return nil
+	}
+	return t.parts[p]
+}
+
+// all returns every topic sorted by name.
+func (tt *topicTable) all() []*topic {
+	tt.mu.RLock()
+	ts := make([]*topic, 0, len(tt.names))
+	for _, t := range tt.names {
+		ts = append(ts, t)
+	}
+	tt.mu.RUnlock()
+	sort.Slice(ts, func(i, j int) bool { return ts[i].name < ts[j].name })
+	return ts
+}
+
+// create creates a topic with its logs and persists it. It returns the
+// topic already there, with TOPIC_ALREADY_EXISTS, when the name is taken.
+func (tt *topicTable) create(name string, partitions int32, configs map[string]string) (*topic, error) {
+	if err := validateTopicName(name); err != nil {
+		return nil, err
+	}
+	if partitions < 1 || partitions > tt.maxPartitions {
+		return nil, fmt.Errorf("%w: %d partitions, must be 1..%d", kerr.InvalidPartitions, partitions, tt.maxPartitions)
+	}
+	tt.mu.Lock()
+	defer tt.mu.Unlock()
+	if tt.closed {
+		return nil, ErrClosed
+	}
+	if t, ok := tt.names[name]; ok {
+		return t, fmt.Errorf("%w: %s", kerr.TopicAlreadyExists, name)
+	}
+	t := &topic{name: name, configs: configs}
+	if t.configs == nil {
+		t.configs = map[string]string{}
+	}
+	for {
+		rand.Read(t.id[:])
+		if _, dup := tt.ids[t.id]; !dup && t.id != [16]byte{} {
+			break
+		}
+	}
+	if err := tt.openPartitions(t, partitions, true); err != nil {
+		return nil, err
+	}
+	tt.names[name] = t
+	tt.ids[t.id] = t
+	if err := tt.persistLocked(); err != nil {
+		delete(tt.names, name)
+		delete(tt.ids, t.id)
+		for _, p := range t.parts {
+			p.log.Delete()
+		}
+		return nil, err
+	}
+	tt.b.log.Info("topic created", "topic", name, "partitions", partitions, "configs", configs)
+	return t, nil
+}
+
+// delete removes a topic from the metadata first (so a crash cannot bring
+// it back) and then deletes its logs; parked requests on it are woken.
+func (tt *topicTable) delete(t *topic) error {
+	tt.mu.Lock()
+	if tt.names[t.name] != t {
+		tt.mu.Unlock()
+		return fmt.Errorf("%w: %s", kerr.UnknownTopicOrPartition, t.name)
+	}
+	delete(tt.names, t.name)
+	delete(tt.ids, t.id)
+	if err := tt.persistLocked(); err != nil {
+		tt.names[t.name] = t
+		tt.ids[t.id] = t
+		tt.mu.Unlock()
+		return err
+	}
+	tt.mu.Unlock()
+	var errs []error
+	for _, p := range t.parts {
+		p.deleted.Store(true)
+		tt.b.flush.forget(p)
+		if err := p.log.Delete(); err != nil {
+			errs = append(errs, err)
+		}
+		tt.b.purg.Notify(p.key)
+	}
+	tt.b.log.Info("topic deleted", "topic", t.name)
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("%w: delete %s: %v", kerr.KafkaStorageError, t.name, err)
+	}
+	return nil
+}
+
+// persistLocked rewrites the metadata file; tt.mu must be held (or tt not
+// yet shared).
+func (tt *topicTable) persistLocked() error {
+	md := metadataJSON{Version: 1, ClusterID: tt.clusterID, Topics: []topicJSON{}}
+	for _, t := range tt.names {
+		md.Topics = append(md.Topics, topicJSON{Name: t.name, ID: hex.EncodeToString(t.id[:]), Partitions: int32(len(t.parts)), Configs: t.configs})
+	}
+	sort.Slice(md.Topics, func(i, j int) bool { return md.Topics[i].Name < md.Topics[j].Name })
+	raw, err := json.MarshalIndent(md, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(tt.b.cfg.DataDir, metadataFile, raw); err != nil {
+		return fmt.Errorf("%w: persist topic metadata: %v", kerr.KafkaStorageError, err)
+	}
+	return nil
+}
+
+// closeAll closes every partition log (fsyncing it) and reports every
+// failure.
+func (tt *topicTable) closeAll() error {
+	tt.mu.Lock()
+	defer tt.mu.Unlock()
+	tt.closed = true
+	var errs []error
+	for _, t := range tt.names {
+		for _, p := range t.parts {
+			if err := p.log.Close(); err != nil && !errors.Is(err, log.ErrClosed) {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// writeFileAtomic replaces dir/name with data so that a crash leaves the
+// old or the new contents, never a mix.
+func writeFileAtomic(dir, name string, data []byte) error {
+	tmp := filepath.Join(dir, name+".tmp")
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, filepath.Join(dir, name))
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	d.Close()
+	return err
+}
+
+// validateTopicName applies Kafka's Topic.validate rules.
+func validateTopicName(name string) error {
+	if name == "" || name == "." || name == ".." {
+		return fmt.Errorf("%w: topic name %q is illegal", kerr.InvalidTopicException, name)
+	}
+	if len(name) > 249 {
+		return fmt.Errorf("%w: topic name is %d characters long, the maximum is 249", kerr.InvalidTopicException, len(name))
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return fmt.Errorf("%w: topic name %q contains a character other than ASCII alphanumerics, '.', '_' and '-'", kerr.InvalidTopicException, name)
+		}
+	}
+	return nil
+}
