@@ -87,7 +87,8 @@ func (l *Log) load() error {
 	case len(snaps) > 0:
 		scanFrom = snaps[0].offset
 	}
-	if !clean {
+	if !clean && len(bases) > 0 {
+		// A brand-new partition has nothing to recover: no warning.
 		l.logger.Warn("recovering log after an unclean shutdown", "segments", len(bases), "snapshot", scanFrom)
 	}
 
