@@ -33,6 +33,10 @@ type Decoder struct {
 
 	buf     []byte
 	headers []RecordHeader
+	// it and rec live in the Decoder so that handing them to the callback
+	// does not move them to the heap once per batch.
+	it  iterator
+	rec Record
 }
 
 // Records decodes every record of one batch (b holds exactly the batch, as
@@ -41,17 +45,16 @@ type Decoder struct {
 // lengths within bounds, offset deltas strictly increasing within
 // lastOffsetDelta, and the record count; it does not check the CRC.
 func (d *Decoder) Records(b []byte, fn func(h *Header, r *Record) error) error {
-	var it iterator
-	if err := d.begin(&it, b); err != nil {
+	it, rec := &d.it, &d.rec
+	if err := d.begin(it, b); err != nil {
 		return err
 	}
-	var rec Record
 	for {
-		ok, err := it.next(&rec)
+		ok, err := it.next(rec)
 		if err != nil || !ok {
 			return err
 		}
-		if err := fn(&it.h, &rec); err != nil {
+		if err := fn(&it.h, rec); err != nil {
 			return err
 		}
 	}
@@ -197,7 +200,9 @@ func (d *Decoder) decodeRecord(b []byte, h *Header, r *Record, noHeaders bool) (
 			hdrs = append(hdrs, RecordHeader{Key: string(k), Value: v})
 		}
 	}
-	d.headers = hdrs
+	if cap(hdrs) != cap(d.headers) {
+		d.headers = hdrs
+	}
 	r.Headers = hdrs
 	if len(rb) != 0 {
 		return 0, fmt.Errorf("%w: %d stray bytes in record", ErrCorrupt, len(rb))
