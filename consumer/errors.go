@@ -1,0 +1,32 @@
+package consumer
+
+import "errors"
+
+// Sentinel errors. Kafka error codes are returned as internal/kerr values
+// wrapped with the partition or group they concern; test them with
+// errors.Is against these sentinels or the kerr values.
+var (
+	// ErrClosed is returned by every method after Close.
+	ErrClosed = errors.New("consumer: closed")
+	// ErrNoGroup is returned by commit methods when Config.GroupID is empty.
+	ErrNoGroup = errors.New("consumer: no group id configured")
+	// ErrNotAssigned is returned by Seek, Pause and Resume for a partition
+	// the consumer does not own.
+	ErrNotAssigned = errors.New("consumer: partition not assigned")
+	// ErrOffsetOutOfRange is returned from Poll when a fetch position is out
+	// of range and auto.offset.reset is "none". The partition stops until
+	// Seek gives it a new position.
+	ErrOffsetOutOfRange = errors.New("consumer: offset out of range and auto.offset.reset is none")
+	// ErrNoOffset is returned from Poll when a partition has no committed
+	// offset and auto.offset.reset is "none".
+	ErrNoOffset = errors.New("consumer: no committed offset and auto.offset.reset is none")
+	// ErrCommitFailed means a commit was rejected because the group
+	// rebalanced (ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID,
+	// REBALANCE_IN_PROGRESS); the partitions may now belong to another member,
+	// and the records since the last successful commit may be consumed again.
+	ErrCommitFailed = errors.New("consumer: commit failed: the group rebalanced")
+	// ErrFenced is returned from Poll when another consumer with the same
+	// group.instance.id took over (FENCED_INSTANCE_ID); the consumer stops
+	// consuming and must be closed.
+	ErrFenced = errors.New("consumer: fenced by another member with the same group.instance.id")
+)
