@@ -319,7 +319,8 @@ func (cn *Conn) fail(cause error) {
 	cn.mu.Unlock()
 
 	_ = cn.nc.Close()
-	if errors.Is(cause, errClosedLocally) {
+	if errors.Is(cause, errClosedLocally) || errors.Is(cause, ErrClientClosed) {
+		// Closing our own client is not a failure worth a warning.
 		cn.log.Debug("connection closed")
 	} else {
 		cn.log.Warn("connection failed", "err", cause)
