@@ -1,0 +1,369 @@
+package accumulator
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/skiffkit/skiff/internal/batch"
+	"github.com/skiffkit/skiff/internal/compress"
+	"github.com/skiffkit/skiff/internal/kerr"
+)
+
+// Accumulator holds the records waiting to be sent, per partition.
+//
+// Locks: each partition's mu guards its deque, open batch and in-flight
+// count; pool.mu guards the memory budget; incompleteMu guards the set of
+// unreleased batches. A partition lock may be held while taking
+// incompleteMu or the pending pool's lock, never the other way round, and
+// pool.get (which may block) is never called with a partition lock held.
+type Accumulator struct {
+	cfg   Config
+	codec compress.Codec
+	pool  *pool
+
+	wirePool    bufPool
+	pendingPool pendingPool
+
+	// topics maps a topic to its partitions; copy-on-write so the append
+	// path looks partitions up without a lock.
+	topics  atomic.Pointer[map[string]*[]*partition]
+	all     atomic.Pointer[[]*partition] // every partition, for Ready/Drain/Expire
+	topicMu sync.Mutex                   // serializes writers of topics and all
+
+	wake chan struct{} // cap 1: something may have become ready
+
+	closed   atomic.Bool
+	flushing atomic.Int32
+	paused   atomic.Bool
+	inFlight atomic.Int64 // drained batches not yet Done or re-enqueued
+
+	incompleteMu sync.Mutex
+	incomplete   map[*Batch]struct{}
+
+	// Producer identity for idempotence, set by the sender while nothing is
+	// in flight.
+	pid   atomic.Int64
+	epoch atomic.Int32
+
+	drainStart int // rotates where Drain starts, so no partition starves; sender-owned
+}
+
+// partition is one partition's queue.
+type partition struct {
+	topic string
+	id    int32
+
+	mu        sync.Mutex
+	q         []*Batch // q[0] is the oldest
+	open      *Batch   // the batch records are appended to, also q[len(q)-1]
+	inFlight  int
+	nextOrder uint64
+	nextSeq   int32 // base sequence of the next newly drained batch
+	ackedSeq  int32 // sequence after the last acknowledged batch
+}
+
+// New returns an accumulator for cfg.
+func New(cfg Config) (*Accumulator, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	a := &Accumulator{
+		cfg:        cfg,
+		codec:      compress.Codec(cfg.Codec),
+		pool:       newPool(cfg.BatchSize, cfg.BufferMemory),
+		wake:       make(chan struct{}, 1),
+		incomplete: make(map[*Batch]struct{}),
+	}
+	// An appender starting to wait is memory pressure: Ready then treats
+	// every batch as sendable so memory comes back (Kafka's "exhausted").
+	a.pool.onWait = a.signal
+	a.topics.Store(&map[string]*[]*partition{})
+	a.all.Store(&[]*partition{})
+	a.pid.Store(-1)
+	a.epoch.Store(-1)
+	return a, nil
+}
+
+// Wakeup receives a value whenever the sender should call Ready again: a
+// batch filled or was opened (a linger deadline starts), a batch came back
+// for retry or completed, memory ran out, a flush or close began.
+func (a *Accumulator) Wakeup() <-chan struct{} { return a.wake }
+
+func (a *Accumulator) signal() {
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Config returns the effective configuration, defaults filled in.
+func (a *Accumulator) Config() Config { return a.cfg }
+
+// partitionFor finds or creates the queue of topic/partition.
+func (a *Accumulator) partitionFor(topic string, id int32) *partition {
+	if ps, ok := (*a.topics.Load())[topic]; ok && int(id) < len(*ps) {
+		if p := (*ps)[id]; p != nil {
+			return p
+		}
+	}
+	a.topicMu.Lock()
+	defer a.topicMu.Unlock()
+	old := *a.topics.Load()
+	var parts []*partition
+	if ps, ok := old[topic]; ok {
+		parts = *ps
+	}
+	if int(id) < len(parts) && parts[id] != nil {
+		return parts[id]
+	}
+	grown := make([]*partition, max(len(parts), int(id)+1))
+	copy(grown, parts)
+	p := &partition{topic: topic, id: id}
+	grown[id] = p
+	next := make(map[string]*[]*partition, len(old)+1)
+	for k, v := range old {
+		next[k] = v
+	}
+	next[topic] = &grown
+	all := append(append([]*partition(nil), *a.all.Load()...), p)
+	a.all.Store(&all)
+	a.topics.Store(&next)
+	return p
+}
+
+// CheckSize fails with an error wrapping kerr.MessageTooLarge and
+// ErrRecordTooLarge when a record could never be sent: Kafka's
+// RECORD_TOO_LARGE check against max.request.size and buffer.memory.
+func (a *Accumulator) CheckSize(r *Record) error {
+	n := batch.HeaderSize + batch.EstimateRecordSize(r.Key, r.Value, r.Headers)
+	if n > a.cfg.MaxRequestSize {
+		return fmt.Errorf("%w: %w: %d bytes serialized exceed max.request.size %d", ErrRecordTooLarge, kerr.MessageTooLarge, n, a.cfg.MaxRequestSize)
+	}
+	if int64(n) > a.cfg.BufferMemory {
+		return fmt.Errorf("%w: %w: %d bytes serialized exceed buffer.memory %d", ErrRecordTooLarge, kerr.MessageTooLarge, n, a.cfg.BufferMemory)
+	}
+	return nil
+}
+
+// Append adds one record to topic/partition. It blocks while buffer.memory
+// is exhausted, up to max.block or ctx, and then fails with ErrBufferFull.
+func (a *Accumulator) Append(ctx context.Context, topic string, partition int32, r *Record) error {
+	if err := a.CheckSize(r); err != nil {
+		return err
+	}
+	p := a.partitionFor(topic, partition)
+	p.mu.Lock()
+	if a.closed.Load() {
+		p.mu.Unlock()
+		return ErrClosed
+	}
+	if a.tryAppend(p, r) {
+		p.mu.Unlock()
+		return nil
+	}
+	p.mu.Unlock()
+	return a.appendSlow(ctx, p, r)
+}
+
+// AppendN adds n records to one partition under one acquisition of the
+// partition lock (it is released only to wait for memory). rec fills in
+// the i-th record. It returns how many records were accepted; on an error
+// the first accepted ones stay accepted.
+func (a *Accumulator) AppendN(ctx context.Context, topic string, partition int32, n int, rec func(i int, r *Record)) (int, error) {
+	p := a.partitionFor(topic, partition)
+	var r Record
+	p.mu.Lock()
+	for i := 0; i < n; i++ {
+		rec(i, &r)
+		if err := a.CheckSize(&r); err != nil {
+			p.mu.Unlock()
+			return i, err
+		}
+		if a.closed.Load() {
+			p.mu.Unlock()
+			return i, ErrClosed
+		}
+		if a.tryAppend(p, &r) {
+			continue
+		}
+		p.mu.Unlock()
+		if err := a.appendSlow(ctx, p, &r); err != nil {
+			return i, err
+		}
+		p.mu.Lock()
+	}
+	p.mu.Unlock()
+	return n, nil
+}
+
+// appendSlow opens a new batch for r, waiting for memory without holding
+// the partition lock.
+func (a *Accumulator) appendSlow(ctx context.Context, p *partition, r *Record) error {
+	size := max(a.cfg.BatchSize, batch.HeaderSize+batch.EstimateRecordSize(r.Key, r.Value, r.Headers))
+	buf, err := a.pool.get(ctx, size, a.cfg.MaxBlock)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if a.closed.Load() {
+		a.pool.put(buf)
+		return ErrClosed
+	}
+	// Another appender may have opened a batch while we waited.
+	if a.tryAppend(p, r) {
+		a.pool.put(buf)
+		return nil
+	}
+	now := time.Now()
+	b := &Batch{
+		p:        p,
+		buf:      buf,
+		created:  now,
+		deadline: now.Add(a.cfg.DeliveryTimeout),
+		seq:      -1,
+		done:     make(chan struct{}),
+	}
+	b.b.Reset(buf[:0], r.Timestamp)
+	p.q = append(p.q, b)
+	p.open = b
+	a.incompleteMu.Lock()
+	a.incomplete[b] = struct{}{}
+	a.incompleteMu.Unlock()
+	if !a.tryAppend(p, r) {
+		// Cannot happen: the buffer was sized from the record's upper bound.
+		panic("accumulator: record does not fit a batch sized for it")
+	}
+	a.signal() // a linger deadline starts
+	return nil
+}
+
+// tryAppend encodes r into p's open batch if it fits; p.mu must be held.
+// A batch that cannot take the record is closed, and the sender woken.
+func (a *Accumulator) tryAppend(p *partition, r *Record) bool {
+	b := p.open
+	if b == nil {
+		return false
+	}
+	n := batch.RecordSize(&b.b, r.Timestamp, r.Key, r.Value, r.Headers)
+	if b.b.Len()+n > cap(b.buf) {
+		b.full = true
+		p.open = nil
+		a.signal()
+		return false
+	}
+	delta := batch.Append(&b.b, r.Timestamp, r.Key, r.Value, r.Headers)
+	b.recordsN++
+	b.sizeBytes = b.b.Len()
+	if r.Callback != nil {
+		if b.pending == nil {
+			b.pending = a.pendingPool.get()
+		}
+		b.pending = append(b.pending, Pending{Callback: r.Callback, OffsetDelta: delta, Timestamp: r.Timestamp})
+	}
+	return true
+}
+
+// BeginFlush makes every batch sendable at once until EndFlush, as
+// KafkaProducer.flush does.
+func (a *Accumulator) BeginFlush() {
+	a.flushing.Add(1)
+	a.signal()
+}
+
+// EndFlush ends one BeginFlush.
+func (a *Accumulator) EndFlush() { a.flushing.Add(-1) }
+
+// Incomplete appends every batch not yet released to dst: the batches a
+// flush has to wait for.
+func (a *Accumulator) Incomplete(dst []*Batch) []*Batch {
+	a.incompleteMu.Lock()
+	defer a.incompleteMu.Unlock()
+	for b := range a.incomplete {
+		dst = append(dst, b)
+	}
+	return dst
+}
+
+// NumIncomplete is the number of batches not yet released.
+func (a *Accumulator) NumIncomplete() int {
+	a.incompleteMu.Lock()
+	defer a.incompleteMu.Unlock()
+	return len(a.incomplete)
+}
+
+// InFlight is the number of drained batches not yet Done or re-enqueued.
+func (a *Accumulator) InFlight() int { return int(a.inFlight.Load()) }
+
+// MemoryUsed is the part of buffer.memory currently backing batches.
+func (a *Accumulator) MemoryUsed() int64 { return a.pool.used() }
+
+// Close stops accepting records, fails appenders waiting for memory with
+// ErrClosed, and makes every queued batch sendable at once.
+func (a *Accumulator) Close() {
+	a.closed.Store(true)
+	a.pool.close()
+	a.signal()
+}
+
+// Pause stops (true) or resumes (false) Drain. The producer pauses while it
+// bumps its epoch, which needs every partition quiet.
+func (a *Accumulator) Pause(paused bool) {
+	a.paused.Store(paused)
+	if !paused {
+		a.signal()
+	}
+}
+
+// SetProducerID installs a new producer id and epoch and resets every
+// partition's sequences (KIP-360: a new epoch starts each partition at
+// sequence 0). Queued batches keep their order and get new sequences when
+// next drained. Call only while nothing is in flight.
+func (a *Accumulator) SetProducerID(id int64, epoch int16) {
+	a.pid.Store(id)
+	a.epoch.Store(int32(epoch))
+	for _, p := range *a.all.Load() {
+		p.mu.Lock()
+		p.nextSeq, p.ackedSeq = 0, 0
+		for _, b := range p.q {
+			b.seq = -1
+		}
+		p.mu.Unlock()
+	}
+	a.signal()
+}
+
+// ProducerID returns the id and epoch set by SetProducerID (-1, -1 before).
+func (a *Accumulator) ProducerID() (int64, int16) {
+	return a.pid.Load(), int16(a.epoch.Load())
+}
+
+// Topics appends the topics that have had records appended to dst.
+func (a *Accumulator) Topics(dst []string) []string {
+	for t := range *a.topics.Load() {
+		dst = append(dst, t)
+	}
+	return dst
+}
+
+// QueueSizes sets sizes[i] to the number of batches queued (not in flight)
+// for partitions[i] of topic: the load a partitioner weighs partitions by
+// (KIP-794 adaptive partitioning). len(sizes) must be len(partitions).
+func (a *Accumulator) QueueSizes(topic string, partitions, sizes []int32) {
+	ps, ok := (*a.topics.Load())[topic]
+	for i, id := range partitions {
+		sizes[i] = 0
+		if !ok || id < 0 || int(id) >= len(*ps) {
+			continue
+		}
+		if p := (*ps)[id]; p != nil {
+			p.mu.Lock()
+			sizes[i] = int32(len(p.q))
+			p.mu.Unlock()
+		}
+	}
+}

@@ -1,0 +1,137 @@
+package accumulator
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/skiffkit/skiff/internal/batch"
+	"github.com/skiffkit/skiff/internal/compress"
+)
+
+// Header is a record header. The producer's and consumer's Header types are
+// this type, so a []Header reaches the batch encoder without a copy.
+type Header struct {
+	Key   string
+	Value []byte
+}
+
+// Record is one record to append. Timestamp is in Unix milliseconds.
+// Callback is opaque to the accumulator: it is handed back, in record order,
+// through (*Batch).Pending. A nil Callback costs nothing.
+type Record struct {
+	Timestamp int64
+	Key       []byte
+	Value     []byte
+	Headers   []Header
+	Callback  any
+}
+
+// Pending is a record of a batch whose Callback was not nil.
+type Pending struct {
+	Callback    any
+	OffsetDelta int32 // the record's offset is the batch's base offset plus this
+	Timestamp   int64 // Unix milliseconds
+}
+
+// Batch is a record batch of one partition: open while records are appended,
+// then drained, sent, possibly re-enqueued, and finally released.
+//
+// The sender owns a drained batch until it calls Reenqueue or Done.
+type Batch struct {
+	p        *partition
+	b        batch.Builder
+	buf      []byte // budget buffer backing b
+	pending  []Pending
+	created  time.Time
+	deadline time.Time // created + delivery.timeout.ms
+	full     bool      // no more appends (guarded by p.mu)
+
+	// Send state, owned by whoever holds the batch outside the deque.
+	attempts  int
+	retryAt   time.Time
+	order     uint64 // drain order within the partition, for in-order re-enqueue
+	seq       int32  // base sequence, -1 until assigned
+	stampPID  int64
+	stampEp   int16
+	stampSeq  int32
+	wire      []byte // finished batch bytes
+	wireBuf   []byte // pooled compression buffer behind wire, nil when wire aliases buf
+	recordsN  int
+	sizeBytes int
+	lastErr   error
+	done      chan struct{}
+
+	// Split halves: their buffers are outside buffer.memory (see Split),
+	// and the batch they came from completes when both have.
+	unbudgeted bool
+	parent     *Batch
+	splitLeft  atomic.Int32 // on a parent: halves not yet released
+}
+
+// SetLastError records why the latest attempt failed, so an expiry can
+// say more than "timed out".
+func (b *Batch) SetLastError(err error) { b.lastErr = err }
+
+// LastError is the error given to SetLastError, nil if none.
+func (b *Batch) LastError() error { return b.lastErr }
+
+// Topic is the batch's topic.
+func (b *Batch) Topic() string { return b.p.topic }
+
+// Partition is the batch's partition.
+func (b *Batch) Partition() int32 { return b.p.id }
+
+// NumRecords is the number of records in the batch.
+func (b *Batch) NumRecords() int { return b.recordsN }
+
+// Size is the uncompressed encoded size, batch header included.
+func (b *Batch) Size() int { return b.sizeBytes }
+
+// Records is the finished record batch as it goes on the wire, compressed
+// and stamped with producer id, epoch and sequence. Valid after Drain until
+// Release.
+func (b *Batch) Records() []byte { return b.wire }
+
+// Pending lists the records appended with a callback, in append order.
+func (b *Batch) Pending() []Pending { return b.pending }
+
+// Attempts is how many times the batch was drained for sending.
+func (b *Batch) Attempts() int { return b.attempts }
+
+// BaseSequence is the idempotent base sequence, -1 when not assigned.
+func (b *Batch) BaseSequence() int32 { return b.seq }
+
+// Created is when the batch was opened.
+func (b *Batch) Created() time.Time { return b.created }
+
+// Deadline is when delivery.timeout.ms expires for the batch.
+func (b *Batch) Deadline() time.Time { return b.deadline }
+
+// Done is closed once the batch is released: its callbacks have run.
+func (b *Batch) Done() <-chan struct{} { return b.done }
+
+// finish encodes the batch for the wire, once, and afterwards only restamps
+// the producer fields when they changed (an epoch bump resets sequences).
+func (b *Batch) finish(codec compress.Codec, pid int64, epoch int16, wirePool *bufPool) {
+	if b.wire != nil {
+		if pid != b.stampPID || epoch != b.stampEp || b.seq != b.stampSeq {
+			batch.SetProducer(b.wire, pid, epoch, b.seq)
+			b.stampPID, b.stampEp, b.stampSeq = pid, epoch, b.seq
+		}
+		return
+	}
+	params := batch.Params{Codec: codec, ProducerID: pid, ProducerEpoch: epoch, BaseSequence: b.seq, PartitionLeaderEpoch: -1}
+	b.stampPID, b.stampEp, b.stampSeq = pid, epoch, b.seq
+	if codec != compress.None {
+		dst := wirePool.get(b.b.Len())
+		out, err := b.b.AppendCompressed(dst, params)
+		if err == nil {
+			b.wire, b.wireBuf = out, out
+			return
+		}
+		// The codec was validated up front; should a compressor still fail,
+		// sending uncompressed is correct (the attributes say so).
+		wirePool.put(dst)
+	}
+	b.wire = b.b.Finish(params)
+}

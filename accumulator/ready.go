@@ -1,0 +1,301 @@
+package accumulator
+
+import (
+	"math/rand/v2"
+	"time"
+
+	"github.com/skiffkit/skiff/internal/batch"
+)
+
+// Ready appends to nodes the leaders that have at least one sendable batch
+// and returns the earliest time something else may become sendable or
+// expire (zero when nothing is waiting), and whether some partition with
+// data has no known leader (the producer should refresh metadata).
+//
+// A partition's head batch is sendable when it is not backing off, its
+// partition has room in flight, and it is full, or lingered long enough,
+// or a flush or close is in progress, or appenders wait for memory.
+func (a *Accumulator) Ready(now time.Time, nodes []int32) (_ []int32, next time.Time, unknownLeader bool) {
+	if a.paused.Load() {
+		return nodes, time.Time{}, false
+	}
+	urgent := a.flushing.Load() > 0 || a.closed.Load() || a.pool.nwait.Load() > 0
+	for _, p := range *a.all.Load() {
+		p.mu.Lock()
+		if len(p.q) == 0 {
+			p.mu.Unlock()
+			continue
+		}
+		head := p.q[0]
+		next = earliest(next, head.deadline)
+		drainable, at := a.drainable(p, head, now)
+		sendable := drainable && (urgent || head.full || len(p.q) > 1 || !now.Before(head.created.Add(a.cfg.Linger)))
+		if drainable && !sendable {
+			at = head.created.Add(a.cfg.Linger)
+		}
+		p.mu.Unlock()
+		next = earliest(next, at)
+		node, ok := a.cfg.Leader(p.topic, p.id)
+		if !ok {
+			unknownLeader = true
+			continue
+		}
+		if !sendable {
+			continue
+		}
+		if !containsNode(nodes, node) {
+			nodes = append(nodes, node)
+		}
+	}
+	return nodes, next, unknownLeader
+}
+
+// drainable reports whether head may be drained now, and if not because of
+// a backoff, when it may; p.mu must be held.
+func (a *Accumulator) drainable(p *partition, head *Batch, now time.Time) (bool, time.Time) {
+	if limit := a.cfg.MaxInFlightPerPartition; limit > 0 && p.inFlight >= limit {
+		return false, time.Time{} // Done or Reenqueue wakes the sender
+	}
+	// A retried batch goes out only once everything sent before it has
+	// come back, so retries keep the partition's order (with idempotence
+	// the broker would reject anything else as out of order).
+	if head.attempts > 0 && p.inFlight > 0 {
+		return false, time.Time{}
+	}
+	if now.Before(head.retryAt) {
+		return false, head.retryAt
+	}
+	return true, time.Time{}
+}
+
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
+		return b
+	}
+	return a
+}
+
+func containsNode(nodes []int32, n int32) bool {
+	for _, x := range nodes {
+		if x == n {
+			return true
+		}
+	}
+	return false
+}
+
+// Drain takes, for one Produce request to node, at most one batch from
+// each partition it leads, in a rotating order so no partition starves,
+// until the batches' sizes reach maxBytes (the first batch is always
+// taken). With idempotence, batches get their base sequence here. The
+// batches are appended to out, finished for the wire.
+func (a *Accumulator) Drain(node int32, maxBytes int, now time.Time, out []*Batch) []*Batch {
+	if a.paused.Load() {
+		return out
+	}
+	all := *a.all.Load()
+	if len(all) == 0 {
+		return out
+	}
+	pid, epoch := a.ProducerID()
+	start := len(out)
+	size := 0
+	a.drainStart++
+	if a.drainStart >= len(all) {
+		a.drainStart = 0
+	}
+	for i := range all {
+		p := all[(a.drainStart+i)%len(all)]
+		if leader, ok := a.cfg.Leader(p.topic, p.id); !ok || leader != node {
+			continue
+		}
+		p.mu.Lock()
+		if len(p.q) == 0 {
+			p.mu.Unlock()
+			continue
+		}
+		head := p.q[0]
+		if ok, _ := a.drainable(p, head, now); !ok {
+			p.mu.Unlock()
+			continue
+		}
+		if size+head.sizeBytes > maxBytes && len(out) > start {
+			p.mu.Unlock()
+			break
+		}
+		size += head.sizeBytes
+		copy(p.q, p.q[1:])
+		p.q[len(p.q)-1] = nil
+		p.q = p.q[:len(p.q)-1]
+		if p.open == head {
+			p.open = nil
+		}
+		head.full = true
+		if head.attempts == 0 {
+			head.order = p.nextOrder
+			p.nextOrder++
+		}
+		head.attempts++
+		if a.cfg.Idempotent && head.seq < 0 {
+			head.seq = p.nextSeq
+			p.nextSeq = addSeq(p.nextSeq, head.recordsN)
+		}
+		p.inFlight++
+		p.mu.Unlock()
+		a.inFlight.Add(1)
+		if !a.cfg.Idempotent {
+			pid, epoch = -1, -1
+		}
+		head.finish(a.codec, pid, epoch, &a.wirePool)
+		out = append(out, head)
+	}
+	return out
+}
+
+// addSeq advances a sequence; Kafka wraps sequences at MaxInt32 to 0.
+func addSeq(seq int32, n int) int32 {
+	return int32((int64(seq) + int64(n)) % (1 << 31))
+}
+
+// Done reports that a drained batch got its final answer (acknowledged, or
+// failed for good); acked says which. The batch still holds its callbacks
+// until Release.
+func (a *Accumulator) Done(b *Batch, acked bool) {
+	p := b.p
+	p.mu.Lock()
+	p.inFlight--
+	if acked && b.seq >= 0 {
+		if next := addSeq(b.seq, b.recordsN); seqAfter(next, p.ackedSeq) {
+			p.ackedSeq = next
+		}
+	}
+	p.mu.Unlock()
+	a.inFlight.Add(-1)
+	a.signal()
+}
+
+// seqAfter reports whether sequence x comes after y, allowing for wrap.
+func seqAfter(x, y int32) bool {
+	d := int64(x) - int64(y)
+	if d < -(1 << 30) {
+		d += 1 << 31
+	} else if d > 1<<30 {
+		d -= 1 << 31
+	}
+	return d > 0
+}
+
+// IsNextExpected reports whether b is the partition's first unacknowledged
+// batch: its base sequence is the one after the last acknowledged batch.
+// An OUT_OF_ORDER_SEQUENCE_NUMBER for such a batch means the broker lost
+// the producer's state (KIP-360); for any later batch it means an earlier
+// one is still unresolved.
+func (a *Accumulator) IsNextExpected(b *Batch) bool {
+	p := b.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return b.seq >= 0 && b.seq == p.ackedSeq
+}
+
+// Reenqueue puts a drained batch back at the head of its partition, among
+// other retried batches in the order they were first drained, to be sent
+// again after a backoff of retry.backoff.ms doubled per attempt, capped at
+// retry.backoff.max.ms, with ±20% jitter (KIP-580).
+func (a *Accumulator) Reenqueue(b *Batch, now time.Time) {
+	b.retryAt = now.Add(a.Backoff(b.attempts))
+	p := b.p
+	p.mu.Lock()
+	p.inFlight--
+	i := 0
+	for i < len(p.q) && p.q[i].attempts > 0 && p.q[i].order < b.order {
+		i++
+	}
+	p.q = append(p.q, nil)
+	copy(p.q[i+1:], p.q[i:])
+	p.q[i] = b
+	p.mu.Unlock()
+	a.inFlight.Add(-1)
+	a.signal()
+}
+
+// Backoff is the retry backoff before attempt number attempts+1.
+func (a *Accumulator) Backoff(attempts int) time.Duration {
+	d := a.cfg.RetryBackoff
+	for i := 1; i < attempts && d < a.cfg.RetryBackoffMax; i++ {
+		d *= 2
+	}
+	d = min(d, a.cfg.RetryBackoffMax)
+	jitter := 0.8 + 0.4*rand.Float64()
+	return time.Duration(float64(d) * jitter)
+}
+
+// Release returns a finished batch's memory to the pool, after its
+// callbacks ran, and closes its Done channel.
+func (a *Accumulator) Release(b *Batch) {
+	a.incompleteMu.Lock()
+	delete(a.incomplete, b)
+	a.incompleteMu.Unlock()
+	a.pendingPool.put(b.pending)
+	b.pending = nil
+	a.wirePool.put(b.wireBuf)
+	b.wire, b.wireBuf = nil, nil
+	if !b.unbudgeted {
+		a.pool.put(b.buf)
+	}
+	b.buf = nil
+	b.b = batch.Builder{} // drop the buffer reference
+	close(b.done)
+	// A split batch completes with its last half; halves split again
+	// complete theirs in turn.
+	for parent := b.parent; parent != nil && parent.splitLeft.Add(-1) == 0; parent = parent.parent {
+		a.incompleteMu.Lock()
+		delete(a.incomplete, parent)
+		a.incompleteMu.Unlock()
+		close(parent.done)
+	}
+}
+
+// Expire removes from the queues every batch whose delivery.timeout.ms
+// passed and appends it to out. The caller fails and releases them. A
+// returned batch with Attempts() > 0 was sent before with an unknown
+// outcome: an idempotent producer must bump its epoch before the
+// partition's next batch, as the Java client does.
+func (a *Accumulator) Expire(now time.Time, out []*Batch) []*Batch {
+	for _, p := range *a.all.Load() {
+		p.mu.Lock()
+		n := 0
+		for n < len(p.q) && !now.Before(p.q[n].deadline) {
+			n++
+		}
+		if n > 0 {
+			out = a.removeHead(p, n, out)
+		}
+		p.mu.Unlock()
+	}
+	return out
+}
+
+// Abort removes every queued (not in-flight) batch and appends it to out.
+func (a *Accumulator) Abort(out []*Batch) []*Batch {
+	for _, p := range *a.all.Load() {
+		p.mu.Lock()
+		out = a.removeHead(p, len(p.q), out)
+		p.mu.Unlock()
+	}
+	return out
+}
+
+// removeHead takes the first n batches off p; p.mu must be held.
+func (a *Accumulator) removeHead(p *partition, n int, out []*Batch) []*Batch {
+	for _, b := range p.q[:n] {
+		if p.open == b {
+			p.open = nil
+		}
+		b.full = true
+		out = append(out, b)
+	}
+	copy(p.q, p.q[n:])
+	clear(p.q[len(p.q)-n:])
+	p.q = p.q[:len(p.q)-n]
+	return out
+}
