@@ -1,0 +1,36 @@
+package producer
+
+import (
+	"errors"
+
+	"github.com/skiffkit/skiff/accumulator"
+)
+
+var (
+	// ErrClosed is returned by Send after Close began, and is the error
+	// of every record Close could not deliver within its context.
+	ErrClosed = errors.New("producer: closed")
+
+	// ErrBufferFull is wrapped by Send when buffer.memory stayed exhausted
+	// for max.block or until ctx ended (the context's error is wrapped as
+	// well). Records accepted earlier are unaffected; slow down or raise
+	// BufferMemory.
+	ErrBufferFull = accumulator.ErrBufferFull
+
+	// ErrRecordTooLarge is wrapped, with kerr.MessageTooLarge, by Send for
+	// a record above max.request.size or buffer.memory. Nothing is sent.
+	ErrRecordTooLarge = accumulator.ErrRecordTooLarge
+
+	// ErrDeliveryTimeout is wrapped by callbacks of records not
+	// acknowledged within delivery.timeout.ms. With a retry in flight the
+	// outcome is unknown: the record may have been written.
+	ErrDeliveryTimeout = accumulator.ErrDeliveryTimeout
+
+	// ErrUnknownTopic is wrapped, with kerr.UnknownTopicOrPartition, by
+	// Send when the topic's metadata did not appear within max.block.
+	ErrUnknownTopic = errors.New("producer: unknown topic")
+
+	// ErrInvalidPartition is returned by Send for an explicit partition
+	// the topic does not have.
+	ErrInvalidPartition = errors.New("producer: partition out of range")
+)

@@ -1,0 +1,352 @@
+package producer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/skiffkit/skiff/accumulator"
+	"github.com/skiffkit/skiff/internal/batch"
+	"github.com/skiffkit/skiff/internal/kerr"
+	"github.com/skiffkit/skiff/internal/wire"
+	"github.com/skiffkit/skiff/partitioner"
+)
+
+// Producer sends records to Kafka. It is safe for concurrent use.
+//
+// Goroutines: one sender (drains the accumulator, builds and sends Produce
+// requests, handles responses, retries, epoch bumps), one completer (runs
+// callbacks in order and releases batch memory), and short-lived dialers
+// started by the sender. Close stops them all.
+type Producer struct {
+	cfg    Config
+	log    *slog.Logger
+	client *wire.Client
+	acc    *accumulator.Accumulator
+	part   partitioner.Partitioner
+	sized  partitioner.SizeAware // part, if it is size aware
+	hooks  hooks
+
+	ctx    context.Context // cancelled when Close gives up waiting
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // sender, completer, dialers
+
+	closed   atomic.Bool
+	closeMu  sync.Mutex // serializes Close
+	quit     chan struct{}
+	senderOK chan struct{} // closed when the sender has exited
+
+	events    eventQueue
+	completer completer
+
+	senderLoops atomic.Int64 // sender wake-ups, for tests that catch busy loops
+}
+
+// New validates cfg and starts a producer. It does not contact the
+// brokers: the first Send does.
+func New(cfg Config) (*Producer, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	client, err := wire.NewClient(wire.Config{
+		SeedBrokers:    cfg.Brokers,
+		ClientID:       cfg.ClientID,
+		RequestTimeout: cfg.RequestTimeout,
+		MetadataMaxAge: cfg.MetadataMaxAge,
+		RetryBackoff:   cfg.RetryBackoff,
+		Logger:         cfg.Logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("producer: %w", err)
+	}
+	maxPerPartition := 0
+	switch {
+	case !cfg.DisableIdempotence:
+		maxPerPartition = cfg.MaxInFlight
+	case cfg.MaxInFlight == 1:
+		maxPerPartition = 1 // Kafka mutes the partition while a batch is in flight
+	}
+	acc, err := accumulator.New(accumulator.Config{
+		BatchSize:               cfg.BatchSize,
+		BufferMemory:            cfg.BufferMemory,
+		MaxBlock:                cfg.MaxBlock,
+		Linger:                  cfg.Linger,
+		MaxRequestSize:          cfg.MaxRequestSize,
+		RetryBackoff:            cfg.RetryBackoff,
+		RetryBackoffMax:         cfg.RetryBackoffMax,
+		DeliveryTimeout:         cfg.DeliveryTimeout,
+		MaxInFlightPerPartition: maxPerPartition,
+		Idempotent:              !cfg.DisableIdempotence,
+		Codec:                   int8(cfg.Compression),
+		Leader: func(topic string, partition int32) (int32, bool) {
+			node, _, ok := client.Leader(topic, partition)
+			return node, ok
+		},
+	})
+	if err != nil {
+		_ = client.Close()
+		return nil, fmt.Errorf("producer: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &Producer{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		client:   client,
+		acc:      acc,
+		part:     cfg.Partitioner,
+		hooks:    newHooks(cfg.Hooks),
+		ctx:      ctx,
+		cancel:   cancel,
+		quit:     make(chan struct{}),
+		senderOK: make(chan struct{}),
+	}
+	if p.part == nil {
+		// Kafka's built-in partitioner, switching per batch.size bytes.
+		sticky, err := partitioner.NewSticky(partitioner.StickyConfig{BatchSize: acc.Config().BatchSize})
+		if err != nil {
+			_ = client.Close()
+			return nil, fmt.Errorf("producer: %w", err)
+		}
+		p.part = sticky
+	}
+	p.sized, _ = p.part.(partitioner.SizeAware)
+	p.events.init()
+	p.completer.init(p)
+	s := newSender(p)
+	p.goTracked(func() {
+		defer close(p.senderOK)
+		s.run()
+	})
+	p.goTracked(p.completer.run)
+	return p, nil
+}
+
+// goTracked starts fn as a goroutine Close waits for.
+func (p *Producer) goTracked(fn func()) {
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		fn()
+	}()
+}
+
+// Send buffers rec for sending and returns at once; cb (which may be nil)
+// reports the outcome later. Send returns an error only when the record was
+// not accepted: it is too large, buffer.memory stayed full for max.block or
+// until ctx ended, the topic's metadata did not appear within max.block,
+// the partition does not exist, or the producer is closed.
+func (p *Producer) Send(ctx context.Context, rec Record, cb Callback) error {
+	if p.closed.Load() {
+		return ErrClosed
+	}
+	partition, err := p.choosePartition(ctx, &rec)
+	if err != nil {
+		return err
+	}
+	ar := accumulator.Record{Timestamp: millis(rec.Timestamp), Key: rec.Key, Value: rec.Value, Headers: rec.Headers}
+	if cb != nil {
+		ar.Callback = cb
+	}
+	if err := p.acc.Append(ctx, rec.Topic, partition, &ar); err != nil {
+		return p.appendErr(rec.Topic, partition, err)
+	}
+	p.afterAppend(rec.Topic, partition, &rec)
+	return nil
+}
+
+func (p *Producer) afterAppend(topic string, partition int32, rec *Record) {
+	if len(p.hooks.buffered) == 0 {
+		return
+	}
+	n := len(rec.Key) + len(rec.Value)
+	for _, h := range p.hooks.buffered {
+		h.OnRecordBuffered(topic, partition, n)
+	}
+}
+
+func (p *Producer) appendErr(topic string, partition int32, err error) error {
+	if errors.Is(err, accumulator.ErrClosed) {
+		return ErrClosed
+	}
+	return fmt.Errorf("produce %s[%d]: %w", topic, partition, err)
+}
+
+func millis(t time.Time) int64 {
+	if t.IsZero() {
+		return time.Now().UnixMilli()
+	}
+	return t.UnixMilli()
+}
+
+// choosePartition resolves rec's partition, waiting up to max.block (or
+// ctx) for the topic's first metadata.
+func (p *Producer) choosePartition(ctx context.Context, rec *Record) (int32, error) {
+	ti, ok := p.client.CachedTopic(rec.Topic)
+	n := len(ti.Partitions)
+	if !ok || n == 0 {
+		var err error
+		if n, err = p.waitTopic(ctx, rec.Topic); err != nil {
+			return 0, err
+		}
+	}
+	if id, pinned := rec.Partition.ID(); pinned {
+		if id < 0 || int(id) >= n {
+			return 0, fmt.Errorf("produce %s[%d]: %w: topic has %d partitions", rec.Topic, id, ErrInvalidPartition, n)
+		}
+		return id, nil
+	}
+	var id int32
+	if p.sized != nil {
+		id = p.sized.PartitionSized(rec.Topic, rec.Key, batch.EstimateRecordSize(rec.Key, rec.Value, rec.Headers), int32(n))
+	} else {
+		id = p.part.Partition(rec.Topic, rec.Key, int32(n))
+	}
+	if id < 0 || int(id) >= n {
+		return 0, fmt.Errorf("produce %s: partitioner returned %d: %w: topic has %d partitions", rec.Topic, id, ErrInvalidPartition, n)
+	}
+	return id, nil
+}
+
+func (p *Producer) waitTopic(ctx context.Context, topic string) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.MaxBlock)
+	defer cancel()
+	stop := context.AfterFunc(p.ctx, cancel)
+	defer stop()
+	ti, err := p.client.Topic(ctx, topic)
+	if err != nil {
+		if p.closed.Load() {
+			return 0, ErrClosed
+		}
+		var ke *kerr.Error
+		if errors.As(err, &ke) && !ke.Retriable {
+			return 0, fmt.Errorf("produce %s: metadata: %w", topic, err) // e.g. TOPIC_AUTHORIZATION_FAILED
+		}
+		// Whatever the last attempt saw (the topic missing, no leader, a
+		// broker unreachable, the deadline mid-request), the topic did not
+		// become usable in time: Kafka's "Topic not present in metadata
+		// after max.block.ms".
+		if !errors.Is(err, kerr.UnknownTopicOrPartition) {
+			err = fmt.Errorf("%w: %w", kerr.UnknownTopicOrPartition, err)
+		}
+		return 0, fmt.Errorf("produce %s: %w: not in metadata within max.block (%v) or before ctx ended: %w", topic, ErrUnknownTopic, p.cfg.MaxBlock, err)
+	}
+	if len(ti.Partitions) == 0 {
+		return 0, fmt.Errorf("produce %s: %w: no partitions: %w", topic, ErrUnknownTopic, kerr.UnknownTopicOrPartition)
+	}
+	return len(ti.Partitions), nil
+}
+
+// SendBatch sends recs with one callback for all of them (called once per
+// record). Consecutive records for the same partition are appended under
+// one lock acquisition. It returns how many records, from the start, were
+// accepted; on error the rest were not.
+func (p *Producer) SendBatch(ctx context.Context, recs []Record, cb Callback) (int, error) {
+	if p.closed.Load() {
+		return 0, ErrClosed
+	}
+	var cbAny any
+	if cb != nil {
+		cbAny = cb
+	}
+	for i := 0; i < len(recs); {
+		partition, err := p.choosePartition(ctx, &recs[i])
+		if err != nil {
+			return i, err
+		}
+		topic := recs[i].Topic
+		// The run of records going to the same partition.
+		j := i + 1
+		for j < len(recs) && recs[j].Topic == topic {
+			next, err := p.choosePartition(ctx, &recs[j])
+			if err != nil || next != partition {
+				break
+			}
+			j++
+		}
+		base := i
+		n, err := p.acc.AppendN(ctx, topic, partition, j-i, func(k int, r *accumulator.Record) {
+			rec := &recs[base+k]
+			*r = accumulator.Record{Timestamp: millis(rec.Timestamp), Key: rec.Key, Value: rec.Value, Headers: rec.Headers, Callback: cbAny}
+		})
+		for k := range n {
+			p.afterAppend(topic, partition, &recs[base+k])
+		}
+		if err != nil {
+			return base + n, p.appendErr(topic, partition, err)
+		}
+		i = j
+	}
+	return len(recs), nil
+}
+
+// SendSync sends rec and waits for its acknowledgement or failure.
+func (p *Producer) SendSync(ctx context.Context, rec Record) (RecordMetadata, error) {
+	type result struct {
+		md  RecordMetadata
+		err error
+	}
+	ch := make(chan result, 1)
+	if err := p.Send(ctx, rec, func(md RecordMetadata, err error) { ch <- result{md, err} }); err != nil {
+		return RecordMetadata{Topic: rec.Topic, Partition: -1, Offset: -1}, err
+	}
+	select {
+	case r := <-ch:
+		return r.md, r.err
+	case <-ctx.Done():
+		return RecordMetadata{Topic: rec.Topic, Partition: -1, Offset: -1}, fmt.Errorf("produce %s: waiting for acknowledgement: %w", rec.Topic, ctx.Err())
+	}
+}
+
+// Flush sends every buffered record at once, ignoring linger, and waits
+// until all records sent before the call have completed (their callbacks
+// have run), or ctx ends.
+func (p *Producer) Flush(ctx context.Context) error {
+	p.acc.BeginFlush()
+	defer p.acc.EndFlush()
+	return p.waitIncomplete(ctx)
+}
+
+func (p *Producer) waitIncomplete(ctx context.Context) error {
+	for _, b := range p.acc.Incomplete(nil) {
+		select {
+		case <-b.Done():
+		case <-ctx.Done():
+			return fmt.Errorf("producer: flush: %w", ctx.Err())
+		}
+	}
+	return nil
+}
+
+// Close stops accepting records, sends what is buffered and waits for it
+// within ctx; records still undelivered when ctx ends fail with ErrClosed.
+// It returns once every callback has run and every goroutine of the
+// producer has exited; the error is ctx's if it ended first. Later calls
+// return nil at once.
+//
+// Order: refuse new Sends; flush (linger ignored, appenders waiting for
+// memory fail with ErrClosed); on ctx end stop retries and fail queued
+// batches; close the connections (failing in-flight requests); fail what
+// they carried; run the last callbacks; stop the completer.
+func (p *Producer) Close(ctx context.Context) error {
+	p.closeMu.Lock()
+	defer p.closeMu.Unlock()
+	if p.closed.Swap(true) {
+		return nil
+	}
+	p.acc.Close()
+	err := p.waitIncomplete(ctx)
+	if err != nil {
+		err = fmt.Errorf("producer: close: %w", ctx.Err())
+	}
+	p.cancel()
+	close(p.quit)
+	<-p.senderOK
+	p.completer.stop()
+	p.wg.Wait()
+	return err
+}
