@@ -1,0 +1,310 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/skiffkit/skiff/internal/kerr"
+	"github.com/skiffkit/skiff/internal/wire"
+)
+
+func init() {
+	register("topics", "list, create, delete or describe topics", runTopics)
+}
+
+func runTopics(ctx context.Context, args []string) int {
+	return topicsMain(ctx, args, os.Stdout, os.Stderr)
+}
+
+const topicsUsage = `usage: skiff topics <list|create|delete|describe> [flags]
+  skiff topics list
+  skiff topics create NAME [--partitions N] [--replication-factor R] [--config k=v ...]
+  skiff topics delete NAME...
+  skiff topics describe NAME...`
+
+func topicsMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, topicsUsage)
+		return 2
+	}
+	sub, args := args[0], args[1:]
+	fs := flag.NewFlagSet("skiff topics "+sub, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	brokers := fs.String("brokers", brokersFlagDefault(), "comma-separated seed brokers (bootstrap.servers)")
+	timeout := fs.Duration("timeout", 30*time.Second, "how long to wait for the cluster")
+	var (
+		partitions  *int
+		replication *int
+		configs     configFlag
+	)
+	switch sub {
+	case "create":
+		partitions = fs.Int("partitions", 1, "number of partitions")
+		replication = fs.Int("replication-factor", 1, "replication factor")
+		fs.Var(&configs, "config", "topic config k=v (repeatable)")
+	case "list", "delete", "describe":
+	default:
+		fmt.Fprintf(stderr, "skiff topics: unknown subcommand %q\n%s\n", sub, topicsUsage)
+		return 2
+	}
+	names, err := parseInterleaved(fs, args)
+	if err != nil {
+		return 2
+	}
+	if (sub == "list") != (len(names) == 0) || (sub == "create" && len(names) != 1) {
+		fmt.Fprintln(stderr, topicsUsage)
+		return 2
+	}
+	cl, err := newAdminClient(splitBrokers(*brokers), slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	if err != nil {
+		fmt.Fprintf(stderr, "skiff topics: %v\n", err)
+		return 1
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	switch sub {
+	case "list":
+		err = topicsList(ctx, cl, stdout)
+	case "create":
+		err = topicsCreate(ctx, cl, names[0], int32(*partitions), int16(*replication), configs, stdout)
+	case "delete":
+		err = topicsDelete(ctx, cl, names, stdout)
+	case "describe":
+		err = topicsDescribe(ctx, cl, names, stdout)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "skiff topics %s: %v\n", sub, err)
+		return 1
+	}
+	return 0
+}
+
+func topicsList(ctx context.Context, cl *wire.Client, stdout io.Writer) error {
+	md, err := cl.Metadata(ctx, nil)
+	if err != nil {
+		return err
+	}
+	names := make([]string, 0, len(md.Topics))
+	for n, t := range md.Topics {
+		if t.Err == nil {
+			names = append(names, n)
+		}
+	}
+	slices.Sort(names)
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TOPIC\tPARTITIONS")
+	for _, n := range names {
+		fmt.Fprintf(tw, "%s\t%d\n", n, len(md.Topics[n].Partitions))
+	}
+	return tw.Flush()
+}
+
+func topicsCreate(ctx context.Context, cl *wire.Client, name string, partitions int32, replication int16, configs configFlag, stdout io.Writer) error {
+	req := kmsg.NewPtrCreateTopicsRequest()
+	req.TimeoutMillis = 30000
+	t := kmsg.NewCreateTopicsRequestTopic()
+	t.Topic = name
+	t.NumPartitions = partitions
+	t.ReplicationFactor = replication
+	for _, kv := range configs {
+		c := kmsg.NewCreateTopicsRequestTopicConfig()
+		c.Name = kv[0]
+		v := kv[1]
+		c.Value = &v
+		t.Configs = append(t.Configs, c)
+	}
+	req.Topics = append(req.Topics, t)
+	kresp, err := requestController(ctx, cl, req)
+	if err != nil {
+		return err
+	}
+	resp := kresp.(*kmsg.CreateTopicsResponse)
+	for _, rt := range resp.Topics {
+		if err := kerr.ForCode(rt.ErrorCode); err != nil {
+			return fmt.Errorf("%s: %w%s", rt.Topic, err, errMessage(rt.ErrorMessage))
+		}
+	}
+	fmt.Fprintf(stdout, "created topic %s with %d partitions\n", name, partitions)
+	return nil
+}
+
+func topicsDelete(ctx context.Context, cl *wire.Client, names []string, stdout io.Writer) error {
+	req := kmsg.NewPtrDeleteTopicsRequest()
+	req.TimeoutMillis = 30000
+	req.TopicNames = names // v0-v5
+	for _, n := range names {
+		t := kmsg.NewDeleteTopicsRequestTopic()
+		t.Topic = &n // v6+
+		req.Topics = append(req.Topics, t)
+	}
+	kresp, err := requestController(ctx, cl, req)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, rt := range kresp.(*kmsg.DeleteTopicsResponse).Topics {
+		name := ""
+		if rt.Topic != nil {
+			name = *rt.Topic
+		}
+		if err := kerr.ForCode(rt.ErrorCode); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w%s", name, err, errMessage(rt.ErrorMessage)))
+			continue
+		}
+		fmt.Fprintf(stdout, "deleted topic %s\n", name)
+	}
+	return errors.Join(errs...)
+}
+
+func topicsDescribe(ctx context.Context, cl *wire.Client, names []string, stdout io.Writer) error {
+	md, err := cl.Metadata(ctx, names)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TOPIC\tPARTITION\tLEADER\tEPOCH\tREPLICAS\tISR\tSTART\tEND")
+	var errs []error
+	for _, n := range names {
+		t, ok := md.Topics[n]
+		if !ok || t.Err != nil {
+			err := t.Err
+			if !ok {
+				err = kerr.UnknownTopicOrPartition
+			}
+			errs = append(errs, fmt.Errorf("%s: %w", n, err))
+			continue
+		}
+		parts := slices.Clone(t.Partitions)
+		slices.SortFunc(parts, func(a, b wire.PartitionInfo) int { return int(a.Partition - b.Partition) })
+		starts, err := listOffsets(ctx, cl, n, parts, -2)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s start offsets: %w", n, err))
+		}
+		ends, err := listOffsets(ctx, cl, n, parts, -1)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s end offsets: %w", n, err))
+		}
+		for _, p := range parts {
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%v\t%v\t%d\t%d\n", n, p.Partition, p.Leader, p.LeaderEpoch, p.Replicas, p.ISR, starts[p.Partition], ends[p.Partition])
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return errors.Join(errs...)
+}
+
+// listOffsets asks each partition's leader for an offset (-1 end, -2 start).
+func listOffsets(ctx context.Context, cl *wire.Client, topic string, parts []wire.PartitionInfo, ts int64) (map[int32]int64, error) {
+	byLeader := map[int32][]int32{}
+	for _, p := range parts {
+		byLeader[p.Leader] = append(byLeader[p.Leader], p.Partition)
+	}
+	out := map[int32]int64{}
+	var errs []error
+	for leader, ps := range byLeader {
+		req := kmsg.NewPtrListOffsetsRequest()
+		req.ReplicaID = -1
+		t := kmsg.NewListOffsetsRequestTopic()
+		t.Topic = topic
+		for _, p := range ps {
+			rp := kmsg.NewListOffsetsRequestTopicPartition()
+			rp.Partition = p
+			rp.Timestamp = ts
+			rp.MaxNumOffsets = 1
+			t.Partitions = append(t.Partitions, rp)
+		}
+		req.Topics = append(req.Topics, t)
+		kresp, err := cl.RequestNode(ctx, leader, req)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, rt := range kresp.(*kmsg.ListOffsetsResponse).Topics {
+			for _, rp := range rt.Partitions {
+				if err := kerr.ForCode(rp.ErrorCode); err != nil {
+					errs = append(errs, fmt.Errorf("%s[%d]: %w", topic, rp.Partition, err))
+					continue
+				}
+				out[rp.Partition] = rp.Offset
+			}
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+// requestController sends an admin request to the controller when the
+// metadata names one (Kafka requires it for CreateTopics/DeleteTopics on
+// ZooKeeper clusters), else to any broker.
+func requestController(ctx context.Context, cl *wire.Client, req kmsg.Request) (kmsg.Response, error) {
+	if _, err := cl.Metadata(ctx, []string{}); err != nil {
+		return nil, err
+	}
+	if id := cl.ControllerID(); id >= 0 {
+		return cl.RequestNode(ctx, id, req)
+	}
+	return cl.Request(ctx, req)
+}
+
+func newAdminClient(brokers []string, logger *slog.Logger) (*wire.Client, error) {
+	return wire.NewClient(wire.Config{SeedBrokers: brokers, ClientID: "skiff-cli", Logger: logger})
+}
+
+func splitBrokers(s string) []string {
+	var out []string
+	for _, b := range strings.Split(s, ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+func errMessage(msg *string) string {
+	if msg == nil || *msg == "" {
+		return ""
+	}
+	return " (" + *msg + ")"
+}
+
+// parseInterleaved parses flags that may come after positional arguments
+// (skiff topics create NAME --partitions 3), returning the positionals.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+// configFlag collects repeated --config k=v.
+type configFlag [][2]string
+
+func (c *configFlag) String() string { return fmt.Sprint(*c) }
+
+func (c *configFlag) Set(s string) error {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok || k == "" {
+		return fmt.Errorf("want key=value, got %q", s)
+	}
+	*c = append(*c, [2]string{k, v})
+	return nil
+}
