@@ -1,0 +1,140 @@
+// Command consumer-group runs two members of one consumer group on a
+// 4-partition topic: the group coordinator splits the partitions between
+// them, and each member reads only its own.
+//
+//	go run ./examples/consumer-group
+//
+// Without SKIFF_BROKERS it starts the bundled broker in a temporary
+// directory; with SKIFF_BROKERS=host:port it uses that cluster (create the
+// topic first: skiff topics create payments --partitions 4).
+package main
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/skiffkit/skiff/broker"
+	"github.com/skiffkit/skiff/consumer"
+	"github.com/skiffkit/skiff/producer"
+)
+
+const records = 1000
+
+func main() {
+	if err := run(); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func run() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	brokers, stop, err := cluster(ctx, "payments", 4)
+	if err != nil {
+		return err
+	}
+	defer stop()
+
+	// Records of this run carry its id, so leftovers in a reused topic are not counted.
+	run := fmt.Sprint(time.Now().UnixNano())
+	var (
+		total atomic.Int64
+		owned [2]atomic.Int64 // partitions each member holds now
+		wg    sync.WaitGroup
+	)
+	defer wg.Wait()
+	pctx, stopPolling := context.WithCancel(ctx)
+	defer stopPolling()
+	for i, name := range []string{"member-1", "member-2"} {
+		c, err := consumer.New(consumer.Config{
+			Brokers: brokers, GroupID: "payments-" + run, Topics: []string{"payments"}, AutoOffsetReset: "earliest",
+			Rebalance: consumer.RebalanceFuncs{
+				Assigned: func(_ context.Context, _ *consumer.Consumer, ps []consumer.TopicPartition) {
+					fmt.Printf("%s assigned %v\n", name, ps)
+					owned[i].Add(int64(len(ps)))
+				},
+				Revoked: func(_ context.Context, _ *consumer.Consumer, ps []consumer.TopicPartition) {
+					fmt.Printf("%s revoked %v\n", name, ps)
+					owned[i].Add(-int64(len(ps)))
+				},
+			},
+		})
+		if err != nil {
+			return err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer c.Close(context.Background())
+			n := 0
+			for {
+				recs, err := c.Poll(pctx)
+				if err != nil {
+					fmt.Printf("%s consumed %d records\n", name, n)
+					return
+				}
+				for _, r := range recs {
+					if strings.HasPrefix(string(r.Value), run) {
+						n++
+						if total.Add(1) == records {
+							stopPolling()
+						}
+					}
+				}
+			}
+		}()
+	}
+	// Produce once the two members share the four partitions.
+	for deadline := time.Now().Add(30 * time.Second); owned[0].Load() == 0 || owned[1].Load() == 0 || owned[0].Load()+owned[1].Load() != 4; {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the members did not share the partitions within 30s (see the consumer's log)")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	p, err := producer.New(producer.Config{Brokers: brokers})
+	if err != nil {
+		return err
+	}
+	for i := range records {
+		if err := p.Send(ctx, producer.Record{Topic: "payments", Key: fmt.Append(nil, i), Value: fmt.Append(nil, run, " payment ", i)}, nil); err != nil {
+			return err
+		}
+	}
+	if err := p.Close(ctx); err != nil {
+		return err
+	}
+	wg.Wait()
+	fmt.Printf("group consumed %d of %d records\n", total.Load(), records)
+	return nil
+}
+
+// cluster returns $SKIFF_BROKERS, or the bundled broker started in a temporary
+// directory with the topic created; stop shuts it down and deletes its data.
+func cluster(ctx context.Context, topic string, partitions int32) ([]string, func(), error) {
+	if env := os.Getenv("SKIFF_BROKERS"); env != "" {
+		return strings.Split(env, ","), func() {}, nil
+	}
+	dir, err := os.MkdirTemp("", "skiff-example-")
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := broker.Start(ctx, broker.Config{Listen: "127.0.0.1:0", DataDir: dir, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	stop := func() { b.Close(context.Background()); os.RemoveAll(dir) }
+	if err := b.CreateTopic(topic, partitions, nil); err != nil {
+		stop()
+		return nil, nil, err
+	}
+	return []string{b.Addr()}, stop, nil
+}
