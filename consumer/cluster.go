@@ -51,13 +51,14 @@ type wireCluster struct {
 
 func newWireCluster(cfg Config) (*wireCluster, error) {
 	cl, err := wire.NewClient(wire.Config{
-		SeedBrokers:    cfg.Brokers,
-		ClientID:       cfg.ClientID,
-		DialTimeout:    cfg.DialTimeout,
-		RequestTimeout: cfg.RequestTimeout,
-		MetadataMaxAge: cfg.MetadataMaxAge,
-		RetryBackoff:   cfg.RetryBackoff,
-		Logger:         cfg.Logger,
+		SeedBrokers:            cfg.Brokers,
+		ClientID:               cfg.ClientID,
+		DialTimeout:            cfg.DialTimeout,
+		RequestTimeout:         cfg.RequestTimeout,
+		MetadataMaxAge:         cfg.MetadataMaxAge,
+		RetryBackoff:           cfg.RetryBackoff,
+		Logger:                 cfg.Logger,
+		AllowAutoTopicCreation: !cfg.DisableAutoTopicCreation,
 	})
 	if err != nil {
 		return nil, err

@@ -54,6 +54,11 @@ type Config struct {
 	// (range, roundrobin) and cooperative assignors is allowed as in Java;
 	// the member follows the protocol the group picks.
 	Assignors []string
+	// DisableAutoTopicCreation is allow.auto.create.topics=false (KIP-361):
+	// subscribing to a missing topic no longer asks the broker to create
+	// it. By default (false) the broker's auto.create.topics.enable decides,
+	// as with the Java consumer.
+	DisableAutoTopicCreation bool
 	// Rebalance receives rebalance callbacks. Optional.
 	Rebalance RebalanceListener
 
@@ -108,7 +113,7 @@ type Config struct {
 	// ClientRack is client.rack, sent in the subscription (v3). Optional.
 	ClientRack string
 
-	// Logger receives the consumer's logs. Zero means slog.Default().
+	// Logger receives the consumer's logs. Nil discards them, as for the producer.
 	Logger *slog.Logger
 }
 
@@ -150,7 +155,7 @@ func (c Config) withDefaults() Config {
 	def(&c.RequestTimeout, 30*time.Second)
 	def(&c.DialTimeout, 10*time.Second)
 	if c.Logger == nil {
-		c.Logger = slog.Default()
+		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	return c
 }

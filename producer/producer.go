@@ -60,6 +60,9 @@ func New(cfg Config) (*Producer, error) {
 		MetadataMaxAge: cfg.MetadataMaxAge,
 		RetryBackoff:   cfg.RetryBackoff,
 		Logger:         cfg.Logger,
+		// The Java producer always lets the broker auto-create a topic it
+		// sends to (auto.create.topics.enable decides).
+		AllowAutoTopicCreation: true,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("producer: %w", err)
