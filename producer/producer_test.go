@@ -285,6 +285,19 @@ func TestUnknownTopicFailsAfterMaxBlock(t *testing.T) {
 	assert.Contains(t, err.Error(), "nope")
 }
 
+// A broker that auto-creates topics gets asked to: the first Send to a new
+// topic succeeds instead of waiting out max.block.
+func TestBrokerAutoCreatesTopic(t *testing.T) {
+	c := newCluster(t, kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(3))
+	p := newProducer(t, Config{Brokers: c.ListenAddrs(), MaxBlock: 5 * time.Second})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	md, err := p.SendSync(ctx, Record{Topic: "fresh", Value: []byte("v")})
+	require.NoError(t, err)
+	assert.Equal(t, "fresh", md.Topic)
+	assert.Len(t, consume(t, c.ListenAddrs(), "fresh", 1), 1)
+}
+
 func TestOversizedRecordFailsAtOnce(t *testing.T) {
 	c := newCluster(t, kfake.SeedTopics(1, "big"))
 	p := newProducer(t, Config{Brokers: c.ListenAddrs(), MaxRequestSize: 10_000, BatchSize: 1000})
