@@ -229,8 +229,13 @@ func (p *Producer) waitTopic(ctx context.Context, topic string) (int, error) {
 		if errors.As(err, &ke) && !ke.Retriable {
 			return 0, fmt.Errorf("produce %s: metadata: %w", topic, err) // e.g. TOPIC_AUTHORIZATION_FAILED
 		}
-		// Whatever the last attempt saw (the topic missing, no leader, a
-		// broker unreachable, the deadline mid-request), the topic did not
+		if errors.Is(err, wire.ErrNoBrokers) {
+			// Say so first: "unknown topic" would send users looking for
+			// a topic when the cluster is not there at all.
+			return 0, fmt.Errorf("produce %s: no broker reachable within max.block (%v): %w", topic, p.cfg.MaxBlock, err)
+		}
+		// Whatever the last attempt saw (the topic missing, no leader, the
+		// deadline mid-request), the topic did not
 		// become usable in time: Kafka's "Topic not present in metadata
 		// after max.block.ms".
 		if !errors.Is(err, kerr.UnknownTopicOrPartition) {

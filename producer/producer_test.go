@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/skiffkit/skiff/internal/kerr"
+	"github.com/skiffkit/skiff/internal/wire"
 	"github.com/skiffkit/skiff/serializer"
 )
 
@@ -283,6 +284,16 @@ func TestUnknownTopicFailsAfterMaxBlock(t *testing.T) {
 	assert.ErrorIs(t, err, ErrUnknownTopic)
 	assert.ErrorIs(t, err, kerr.UnknownTopicOrPartition)
 	assert.Contains(t, err.Error(), "nope")
+}
+
+// With no broker up, the error says so rather than blaming the topic.
+func TestNoBrokerReachable(t *testing.T) {
+	p := newProducer(t, Config{Brokers: []string{"127.0.0.1:1"}, MaxBlock: 300 * time.Millisecond})
+	err := p.Send(context.Background(), Record{Topic: "t", Value: []byte("v")}, nil)
+	require.Error(t, err)
+	assert.ErrorIs(t, err, wire.ErrNoBrokers)
+	assert.Contains(t, err.Error(), "no broker reachable")
+	assert.NotErrorIs(t, err, ErrUnknownTopic)
 }
 
 // A broker that auto-creates topics gets asked to: the first Send to a new
