@@ -57,6 +57,9 @@ func handleProduce(b *Broker, w *worker, r *request) kmsg.Response {
 			unknown = kerr.UnknownTopicID.Code
 		} else {
 			t = b.topics.byName(rt.Topic)
+			if t == nil {
+				t = b.autoCreateForProduce(rt.Topic)
+			}
 		}
 		st.Partitions = make([]kmsg.ProduceResponseTopicPartition, len(rt.Partitions))
 		for pi := range rt.Partitions {
@@ -122,6 +125,26 @@ func handleProduce(b *Broker, w *worker, r *request) kmsg.Response {
 	}
 	b.purg.Watch(keys, op, now.Add(time.Duration(req.TimeoutMillis)*time.Millisecond))
 	return nil
+}
+
+// autoCreateForProduce creates a topic a Produce names before any Metadata
+// did (auto.create.topics.enable, num.partitions). Clients normally learn a
+// topic through Metadata first, which auto-creates it already; this covers
+// those that produce to a partition they assume exists. Nil when disabled,
+// invalid or failed: the partition then answers UNKNOWN_TOPIC_OR_PARTITION.
+func (b *Broker) autoCreateForProduce(name string) *topic {
+	if b.cfg.DisableAutoCreateTopics || validateTopicName(name) != nil {
+		return nil
+	}
+	t, err := b.topics.create(name, b.cfg.NumPartitions, nil)
+	if errors.Is(err, kerr.TopicAlreadyExists) {
+		return b.topics.byName(name) // created concurrently
+	}
+	if err != nil {
+		b.log.Warn("auto-create failed", "topic", name, "err", err)
+		return nil
+	}
+	return t
 }
 
 // produceErrorCode maps an append error to its response code. A closed log

@@ -54,7 +54,7 @@ func endOffset(t *testing.T, b *Broker, topic string, p int32) int64 {
 }
 
 func TestBadProduceInput(t *testing.T) {
-	b := startBroker(t, Config{MessageMaxBytes: 4096})
+	b := startBroker(t, Config{MessageMaxBytes: 4096, DisableAutoCreateTopics: true})
 	require.NoError(t, b.CreateTopic("t", 1, nil))
 	good := makeBatch(3, 10, batch.NoProducer)
 
@@ -165,6 +165,34 @@ func TestBadFramesCloseOnlyTheirConnection(t *testing.T) {
 			after := dialRaw(t, b)
 			after.roundTrip(kmsg.NewPtrApiVersionsRequest(), 3)
 			bystander.roundTrip(kmsg.NewPtrMetadataRequest(), 12)
+		})
+	}
+}
+
+// Produce to a topic no Metadata named yet creates it when auto-create is on
+// (num.partitions), and answers UNKNOWN_TOPIC_OR_PARTITION when it is off.
+func TestProduceAutoCreatesTopic(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		disable bool
+		want    int16
+	}{
+		{"enabled", false, 0},
+		{"disabled", true, kerr.UnknownTopicOrPartition.Code},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := startBroker(t, Config{NumPartitions: 2, DisableAutoCreateTopics: tc.disable})
+			rc := dialRaw(t, b)
+			code, off := produceCode(t, rc, produceReq("fresh", 1, makeBatch(2, 10, batch.NoProducer)), 7)
+			assert.Equal(t, tc.want, code)
+			if tc.disable {
+				assert.Nil(t, b.topics.byName("fresh"))
+				return
+			}
+			assert.Equal(t, int64(0), off)
+			require.NotNil(t, b.topics.byName("fresh"))
+			assert.Len(t, b.topics.byName("fresh").parts, 2)
+			assert.Equal(t, int64(2), endOffset(t, b, "fresh", 1))
 		})
 	}
 }
