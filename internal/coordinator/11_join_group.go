@@ -66,11 +66,12 @@ func (c *Coordinator) joinUnknownMember(g *group, cl Client, req *kmsg.JoinGroup
 		c.reply(join.respond, joinError(req.Version, id, kerr.MemberIDRequired.Code))
 		return
 	}
-	c.addMember(g, c.newMember(id, cl, req, session, rebalance), join)
+	c.addMember(g, c.newMember(g, id, cl, req, session, rebalance), join)
 }
 
-func (c *Coordinator) newMember(id string, cl Client, req *kmsg.JoinGroupRequest, session, rebalance time.Duration) *member {
+func (c *Coordinator) newMember(g *group, id string, cl Client, req *kmsg.JoinGroupRequest, session, rebalance time.Duration) *member {
 	m := &member{id: id, clientID: cl.ID, clientHost: cl.Host}
+	m.live.keys = memberKeys(g.name, id)
 	if req.InstanceID != nil {
 		inst := *req.InstanceID
 		m.instanceID = &inst
@@ -86,7 +87,7 @@ func (c *Coordinator) joinKnownMember(g *group, cl Client, req *kmsg.JoinGroupRe
 		return
 	}
 	if c.removePending(g, req.MemberID) {
-		c.addMember(g, c.newMember(req.MemberID, cl, req, session, rebalance), join)
+		c.addMember(g, c.newMember(g, req.MemberID, cl, req, session, rebalance), join)
 		return
 	}
 	m := g.members[req.MemberID]
@@ -131,6 +132,7 @@ func (c *Coordinator) joinKnownMember(g *group, cl Client, req *kmsg.JoinGroupRe
 // the selected protocol unchanged.
 func (c *Coordinator) replaceStaticMember(g *group, m *member, id string, req *kmsg.JoinGroupRequest, join *parked, session, rebalance time.Duration) {
 	c.failParked(m, kerr.FencedInstanceID.Code)
+	c.stopSession(m) // the old id's session op; the new id gets its own below
 	old := m.id
 	g.rename(m, id)
 	c.log.Info("static member rejoined", "group", g.name, "instance", *m.instanceID, "old_member", old, "member", id)

@@ -53,7 +53,7 @@ func (c *Coordinator) leaveOne(g *group, lm kmsg.LeaveGroupRequestMember) int16 
 		id = static
 	}
 	if c.removePending(g, id) {
-		c.tryCompleteJoin(g)
+		c.checkJoin(g)
 		return 0
 	}
 	m := g.members[id]

@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/skiffkit/skiff/internal/kerr"
+	"github.com/skiffkit/skiff/internal/purgatory"
 )
 
 // Client identifies the connection a request came from: the request
@@ -26,21 +27,29 @@ type Client struct {
 // consumer-group membership and rebalances, and durable committed offsets.
 // It is safe for concurrent use.
 //
-// Locking: mu guards groups, closed, outbox and every group and member. Lock
-// order: mu, then offsetStore.mu; timerQueue.mu and offsetStore.qmu are
-// leaves. Responses are never sent with mu held: handlers queue them in
-// outbox and the caller that releases mu sends them (see locked).
+// Locking: mu guards groups, closed, outbox, acts and every group and
+// member (except liveness.seq, an atomic). Lock order: mu, then
+// offsetStore.mu; offsetStore.qmu is a leaf. Neither responses nor
+// purgatory calls are made with mu held: handlers queue them in outbox and
+// acts, and the caller that releases mu sends and runs them (see locked).
+// The purgatory's lock is thus never taken under mu, and the delayed ops'
+// callbacks, which take mu, never run under it (delayed.go has the
+// details).
 type Coordinator struct {
-	cfg    Config
-	log    *slog.Logger
-	store  *offsetStore
-	timers *timerQueue
-	wg     sync.WaitGroup
+	cfg   Config
+	log   *slog.Logger
+	store *offsetStore
+	// purg holds every delayed operation of the coordinator: join
+	// phases, sessions, the offsets expiry pass. Its timer goroutine is
+	// created by New and stopped by Close.
+	purg *purgatory.Purgatory
+	wg   sync.WaitGroup
 
 	mu     sync.Mutex
 	groups map[string]*group
 	closed bool
 	outbox []reply
+	acts   *[]act // from actsPool; nil when nothing is queued
 }
 
 type reply struct {
@@ -49,7 +58,8 @@ type reply struct {
 }
 
 // New loads the committed offsets from cfg.DataDir and starts the
-// coordinator's two goroutines (the timer queue and the offsets-log writer).
+// coordinator's two goroutines (its purgatory's timer goroutine and the
+// offsets-log writer).
 // Group membership is not durable: after a restart members get
 // UNKNOWN_MEMBER_ID and rejoin, while their committed offsets remain.
 func New(cfg Config) (*Coordinator, error) {
@@ -65,17 +75,18 @@ func New(cfg Config) (*Coordinator, error) {
 		cfg:    cfg,
 		log:    cfg.Logger.With("component", "coordinator"),
 		store:  store,
-		timers: newTimerQueue(),
+		purg:   purgatory.New(),
 		groups: make(map[string]*group),
 	}
 	store.start(&c.wg)
-	c.wg.Go(c.timers.run)
 	c.locked(c.scheduleRetention)
 	return c, nil
 }
 
 // Close answers every parked JoinGroup and SyncGroup with NOT_COORDINATOR
-// (as Kafka does when it unloads a group), stops the timers, then lets the
+// (as Kafka does when it unloads a group), closes the purgatory (dropping
+// every delayed op: the requests they stood for are answered already, and a
+// callback that still runs sees closed and does nothing) and lets the
 // offsets-log writer finish every queued commit and close the file. It
 // returns when both goroutines have exited or ctx is done.
 func (c *Coordinator) Close(ctx context.Context) error {
@@ -91,13 +102,19 @@ func (c *Coordinator) Close(ctx context.Context) error {
 		}
 	}
 	out := c.takeOutbox()
+	c.acts = nil // the purgatory is closing: nothing more to park
 	c.mu.Unlock()
 	send(out)
 
-	c.timers.stop()
 	c.store.close()
 	done := make(chan struct{})
-	go func() { c.wg.Wait(); close(done) }()
+	go func() {
+		// purgatory.Close waits for its timer goroutine, which may be
+		// waiting for mu in an OnExpire: never call it with mu held.
+		c.purg.Close()
+		c.wg.Wait()
+		close(done)
+	}()
 	select {
 	case <-done:
 		return nil
@@ -154,12 +171,19 @@ func (c *Coordinator) Handle(cl Client, req kmsg.Request, respond func(kmsg.Resp
 	return true
 }
 
-// locked runs f with mu held, then sends the responses f queued.
+// locked runs f with mu held, then makes the purgatory calls f queued and
+// sends the responses it queued. The purgatory calls go first so that what
+// a request sets off at once (a join phase that can complete now, as when
+// the last member leaves) has happened before the request is answered, as
+// it would under Kafka's group lock.
 func (c *Coordinator) locked(f func()) {
 	c.mu.Lock()
 	f()
 	out := c.takeOutbox()
+	acts := c.acts
+	c.acts = nil
 	c.mu.Unlock()
+	c.runActs(acts)
 	send(out)
 }
 
@@ -180,17 +204,6 @@ func send(out []reply) {
 	}
 }
 
-// after schedules f to run under mu after d.
-func (c *Coordinator) after(d time.Duration, f func()) *timer {
-	return c.timers.after(d, func() {
-		c.locked(func() {
-			if !c.closed {
-				f()
-			}
-		})
-	})
-}
-
 // newMemberID is Kafka's "<client.id>-<uuid v4>".
 func newMemberID(clientID string) string {
 	var b [16]byte
@@ -201,18 +214,6 @@ func newMemberID(clientID string) string {
 }
 
 func millis(ms int32) time.Duration { return time.Duration(ms) * time.Millisecond }
-
-// scheduleRetention runs the offsets expiry pass every
-// offsets.retention.check.interval.ms. Callers hold mu.
-func (c *Coordinator) scheduleRetention() {
-	if c.closed {
-		return
-	}
-	c.after(c.cfg.OffsetsRetentionCheckInterval, func() {
-		c.expireOffsets()
-		c.scheduleRetention()
-	})
-}
 
 // expireOffsets mirrors Kafka's cleanupGroupMetadata: offsets of groups
 // without members expire offsets.retention.minutes after their commit (or at

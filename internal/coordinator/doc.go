@@ -21,6 +21,16 @@
 // ids; KIP-345 static membership; group.initial.rebalance.delay.ms; session
 // expiry per member; the most-voted common protocol.
 //
+// Every deadline is a delayed operation in an internal/purgatory owned by
+// the coordinator, as Kafka's DelayedJoin, InitialDelayedJoin and
+// DelayedHeartbeat are: the join phase is parked under the group's key
+// ("group/<group>") and completes when every member has rejoined or expires
+// at the rebalance timeout; each member's session is parked under its key
+// ("member/<group>/<member>"), and each sign of life (Heartbeat, JoinGroup,
+// SyncGroup, OffsetCommit) completes it through Notify and parks the next.
+// The purgatory is never called with the coordinator's lock held, so the
+// ops' callbacks may take it (delayed.go documents the lock order).
+//
 // Committed offsets live in DataDir/offsets.log, an append-only log of
 // CRC-protected frames (the format is documented in offsetlog.go and
 // docs/coordinator.md), fsynced before a commit is acknowledged, with

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/skiffkit/skiff/internal/purgatory"
 )
 
 // groupState is a classic group's state, as Kafka's GroupState names them.
@@ -46,7 +48,7 @@ type parked struct {
 }
 
 // member is one consumer of a group. All fields are guarded by
-// Coordinator.mu.
+// Coordinator.mu, except live.seq (see liveness).
 type member struct {
 	id               string
 	instanceID       *string // group.instance.id of a static member
@@ -61,10 +63,9 @@ type member struct {
 	join *parked // JoinGroup parked until the join phase completes
 	sync *parked // SyncGroup parked until the leader assigns
 
-	// session is the member's expiry timer and deadline the time its
-	// session ends; a fired timer that is no longer m.session is stale.
-	session  *timer
-	deadline time.Time
+	// live identifies the member's session op (a delayedHeartbeat) in
+	// the coordinator's purgatory.
+	live liveness
 }
 
 // metadataFor returns the member's metadata for protocol name.
@@ -117,12 +118,13 @@ type group struct {
 	// pending holds KIP-394 member ids handed out with MEMBER_ID_REQUIRED
 	// whose second JoinGroup has not arrived yet; each expires after the
 	// session timeout. A rebalance waits for them, as Kafka's does.
-	pending map[string]*timer
+	pending map[string]*liveness
 
-	// joinTimer ends the join phase: the rebalance timeout, or one step of
-	// group.initial.rebalance.delay.ms. joinSeq invalidates fired callbacks.
-	joinTimer *timer
-	joinSeq   uint64
+	// keys is the group key its delayedJoin ops are parked under.
+	keys []purgatory.Key
+	// joinSeq names the current join phase: a delayedJoin parked with an
+	// older value is stale. Every start and end of a join phase bumps it.
+	joinSeq uint64
 	// The initial delay of a group rebalancing from Empty (Kafka's
 	// InitialDelayedJoin): each step that saw a new member arrive is
 	// followed by another, until the rebalance timeout is used up.
@@ -136,7 +138,8 @@ func newGroup(name string) *group {
 		name:    name,
 		members: make(map[string]*member),
 		static:  make(map[string]string),
-		pending: make(map[string]*timer),
+		pending: make(map[string]*liveness),
+		keys:    groupKeys(name),
 	}
 }
 
@@ -258,10 +261,20 @@ func (g *group) rename(m *member, newID string) {
 		g.leader = newID
 	}
 	m.id = newID
+	// A new slice, not an update in place: ops parked under the old id
+	// keep the keys they were watched with.
+	m.live.keys = memberKeys(g.name, newID)
 	g.members[newID] = m
 	if m.instanceID != nil {
 		g.static[*m.instanceID] = newID
 	}
+}
+
+// joinReady is delayedJoin's completion condition (Kafka's
+// DelayedJoin.tryComplete): the group is in its join phase, past any
+// initial delay, and every member has rejoined.
+func (g *group) joinReady() bool {
+	return g.state == statePreparingRebalance && !g.initialDelay && g.allJoined()
 }
 
 func (g *group) allJoined() bool {

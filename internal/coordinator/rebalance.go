@@ -15,7 +15,10 @@ import (
 //
 // Any membership change in CompletingRebalance or Stable goes back to
 // PreparingRebalance; a join phase that ends with no members goes to Empty.
-// Every function here is called with Coordinator.mu held.
+// The join phase is a delayedJoin parked in the purgatory (delayed.go):
+// changes that may let it end call checkJoin, Kafka's
+// joinPurgatory.checkAndComplete. Every function here is called with
+// Coordinator.mu held.
 
 // addMember adds a new member whose JoinGroup is parked as join and starts
 // or joins a rebalance.
@@ -45,7 +48,7 @@ func (c *Coordinator) maybePrepareRebalance(g *group, reason string) {
 	case stateEmpty, stateStable, stateCompletingRebalance:
 		c.prepareRebalance(g, reason)
 	}
-	c.tryCompleteJoin(g)
+	c.checkJoin(g)
 }
 
 func (c *Coordinator) prepareRebalance(g *group, reason string) {
@@ -60,51 +63,57 @@ func (c *Coordinator) prepareRebalance(g *group, reason string) {
 			}
 		}
 	}
-	c.timers.cancel(g.joinTimer)
+	// A join op still parked (there should be none outside
+	// PreparingRebalance) goes stale and is flushed.
 	g.joinSeq++
-	seq := g.joinSeq
+	c.notify(g.keys)
 	timeout := g.rebalanceTimeout()
+	wait := timeout
+	g.initialDelay = false
 	if g.state == stateEmpty && c.cfg.InitialRebalanceDelay > 0 {
 		// group.initial.rebalance.delay.ms: let the first members of a
 		// new group arrive together instead of one rebalance each.
-		delay := min(c.cfg.InitialRebalanceDelay, timeout)
-		g.initialDelay, g.newMemberAdded, g.delayRemaining = true, false, timeout-delay
-		g.joinTimer = c.after(delay, func() { c.initialDelayElapsed(g, seq) })
-	} else {
-		g.initialDelay = false
-		g.joinTimer = c.after(timeout, func() { c.joinTimeout(g, seq) })
+		wait = min(c.cfg.InitialRebalanceDelay, timeout)
+		g.initialDelay, g.newMemberAdded, g.delayRemaining = true, false, timeout-wait
 	}
 	c.log.Info("preparing rebalance", "group", g.name, "generation", g.generation, "reason", reason)
 	g.state = statePreparingRebalance
+	if wait <= 0 {
+		// Nothing to wait for (no member has a rebalance timeout, as
+		// when the last one left): end the join phase now, as Kafka's
+		// tryCompleteElseWatch ends an op that is complete before it is
+		// parked, instead of parking an op that is due already and that
+		// the timer goroutine could expire after this request is
+		// answered.
+		c.completeJoin(g)
+		return
+	}
+	c.watchJoin(g, g.initialDelay, time.Now().Add(wait))
 }
 
 func (c *Coordinator) current(g *group) bool { return c.groups[g.name] == g }
 
-func (c *Coordinator) initialDelayElapsed(g *group, seq uint64) {
-	if !c.current(g) || g.joinSeq != seq {
-		return
-	}
+// initialDelayElapsed ends one step of the initial delay, as Kafka's
+// InitialDelayedJoin.onComplete: while members keep arriving the delay is
+// extended by another step, bounded by the rebalance timeout; then the join
+// phase completes, waiting for no one (every member of a group rebalancing
+// from Empty is new and parked).
+func (c *Coordinator) initialDelayElapsed(g *group) {
 	if g.newMemberAdded && g.delayRemaining > 0 {
 		delay := min(c.cfg.InitialRebalanceDelay, g.delayRemaining)
 		g.newMemberAdded = false
 		g.delayRemaining -= delay
-		g.joinTimer = c.after(delay, func() { c.initialDelayElapsed(g, seq) })
+		c.watchJoin(g, true, time.Now().Add(delay))
 		return
 	}
 	g.initialDelay = false
 	c.completeJoin(g)
 }
 
-func (c *Coordinator) joinTimeout(g *group, seq uint64) {
-	if !c.current(g) || g.joinSeq != seq {
-		return
-	}
-	c.completeJoin(g)
-}
-
-func (c *Coordinator) tryCompleteJoin(g *group) {
-	if g.state == statePreparingRebalance && !g.initialDelay && g.allJoined() {
-		c.completeJoin(g)
+// checkJoin asks the purgatory to re-check g's join op once mu is released.
+func (c *Coordinator) checkJoin(g *group) {
+	if g.state == statePreparingRebalance {
+		c.notify(g.keys)
 	}
 }
 
@@ -115,9 +124,8 @@ func (c *Coordinator) completeJoin(g *group) {
 	if g.state != statePreparingRebalance {
 		return
 	}
-	c.timers.cancel(g.joinTimer)
-	g.joinTimer = nil
-	g.joinSeq++
+	g.joinSeq++ // the join op that called us, or a stale one, is done
+	c.notify(g.keys)
 	g.initialDelay = false
 	for _, id := range append([]string(nil), g.order...) {
 		if m := g.members[id]; m.join == nil {
@@ -198,73 +206,8 @@ func (c *Coordinator) removeMember(g *group, m *member, reason string) {
 	switch g.state {
 	case stateStable, stateCompletingRebalance:
 		c.prepareRebalance(g, reason)
-		c.tryCompleteJoin(g)
+		c.checkJoin(g)
 	case statePreparingRebalance:
-		c.tryCompleteJoin(g)
+		c.checkJoin(g)
 	}
-}
-
-// scheduleSession pushes m's session deadline out by its session timeout:
-// Kafka's completeAndScheduleNextHeartbeatExpiration. A heartbeat only
-// moves the deadline; the member's one timer, when it fires early, re-arms
-// itself for the rest, so the hot path touches no heap.
-func (c *Coordinator) scheduleSession(g *group, m *member) {
-	m.deadline = time.Now().Add(m.sessionTimeout)
-	if m.session == nil {
-		c.armSession(g, m, m.sessionTimeout)
-	}
-}
-
-func (c *Coordinator) armSession(g *group, m *member, d time.Duration) {
-	var t *timer
-	t = c.after(d, func() { c.sessionTimerFired(g, m, t) })
-	m.session = t
-}
-
-func (c *Coordinator) stopSession(m *member) {
-	c.timers.cancel(m.session)
-	m.session = nil
-}
-
-func (c *Coordinator) sessionTimerFired(g *group, m *member, t *timer) {
-	if !c.current(g) || g.members[m.id] != m || m.session != t {
-		return
-	}
-	m.session = nil
-	if m.join != nil || m.sync != nil {
-		// A member parked in JoinGroup or SyncGroup cannot heartbeat;
-		// Kafka counts the parked request as its heartbeat.
-		c.scheduleSession(g, m)
-		return
-	}
-	if left := time.Until(m.deadline); left > 0 {
-		c.armSession(g, m, left)
-		return
-	}
-	c.log.Info("member session expired", "group", g.name, "member", m.id, "session_timeout", m.sessionTimeout)
-	c.removeMember(g, m, "member "+m.id+" session expired")
-}
-
-// addPending records a KIP-394 member id handed out with
-// MEMBER_ID_REQUIRED; it expires if its JoinGroup does not come back within
-// the session timeout.
-func (c *Coordinator) addPending(g *group, id string, session time.Duration) {
-	var t *timer
-	t = c.after(session, func() {
-		if !c.current(g) || g.pending[id] != t {
-			return
-		}
-		delete(g.pending, id)
-		c.tryCompleteJoin(g)
-	})
-	g.pending[id] = t
-}
-
-func (c *Coordinator) removePending(g *group, id string) bool {
-	t, ok := g.pending[id]
-	if ok {
-		c.timers.cancel(t)
-		delete(g.pending, id)
-	}
-	return ok
 }
