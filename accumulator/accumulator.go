@@ -24,14 +24,21 @@ type Accumulator struct {
 	codec compress.Codec
 	pool  *pool
 
+	sizeLimit int // min(max.request.size, buffer.memory): CheckSize's bound
+
 	wirePool    bufPool
 	pendingPool pendingPool
 
 	// topics maps a topic to its partitions; copy-on-write so the append
-	// path looks partitions up without a lock.
-	topics  atomic.Pointer[map[string]*[]*partition]
-	all     atomic.Pointer[[]*partition] // every partition, for Ready/Drain/Expire
-	topicMu sync.Mutex                   // serializes writers of topics and all
+	// path looks partitions up without a lock. lastTopic is the entry the
+	// latest append used: most producers send to one topic at a time, and
+	// a string compare is cheaper than hashing the topic per record. An
+	// entry is never mutated once published and a partition never
+	// replaced, so a stale lastTopic only sends a lookup to the slow path.
+	topics    atomic.Pointer[map[string]*topicParts]
+	lastTopic atomic.Pointer[topicParts]
+	all       atomic.Pointer[[]*partition] // every partition, for Ready/Drain/Expire
+	topicMu   sync.Mutex                   // serializes writers of topics and all
 
 	wake chan struct{} // cap 1: something may have become ready
 
@@ -49,6 +56,13 @@ type Accumulator struct {
 	epoch atomic.Int32
 
 	drainStart int // rotates where Drain starts, so no partition starves; sender-owned
+}
+
+// topicParts is one topic's partitions, indexed by partition id (nil for
+// ids not appended to yet).
+type topicParts struct {
+	name  string
+	parts []*partition
 }
 
 // partition is one partition's queue.
@@ -74,6 +88,7 @@ func New(cfg Config) (*Accumulator, error) {
 	a := &Accumulator{
 		cfg:        cfg,
 		codec:      compress.Codec(cfg.Codec),
+		sizeLimit:  int(min(int64(cfg.MaxRequestSize), cfg.BufferMemory)),
 		pool:       newPool(cfg.BatchSize, cfg.BufferMemory),
 		wake:       make(chan struct{}, 1),
 		incomplete: make(map[*Batch]struct{}),
@@ -81,7 +96,7 @@ func New(cfg Config) (*Accumulator, error) {
 	// An appender starting to wait is memory pressure: Ready then treats
 	// every batch as sendable so memory comes back (Kafka's "exhausted").
 	a.pool.onWait = a.signal
-	a.topics.Store(&map[string]*[]*partition{})
+	a.topics.Store(&map[string]*topicParts{})
 	a.all.Store(&[]*partition{})
 	a.pid.Store(-1)
 	a.epoch.Store(-1)
@@ -105,8 +120,14 @@ func (a *Accumulator) Config() Config { return a.cfg }
 
 // partitionFor finds or creates the queue of topic/partition.
 func (a *Accumulator) partitionFor(topic string, id int32) *partition {
-	if ps, ok := (*a.topics.Load())[topic]; ok && int(id) < len(*ps) {
-		if p := (*ps)[id]; p != nil {
+	if tp := a.lastTopic.Load(); tp != nil && tp.name == topic {
+		if p := tp.get(id); p != nil {
+			return p
+		}
+	}
+	if tp, ok := (*a.topics.Load())[topic]; ok {
+		if p := tp.get(id); p != nil {
+			a.lastTopic.Store(tp)
 			return p
 		}
 	}
@@ -114,31 +135,52 @@ func (a *Accumulator) partitionFor(topic string, id int32) *partition {
 	defer a.topicMu.Unlock()
 	old := *a.topics.Load()
 	var parts []*partition
-	if ps, ok := old[topic]; ok {
-		parts = *ps
-	}
-	if int(id) < len(parts) && parts[id] != nil {
-		return parts[id]
+	if tp, ok := old[topic]; ok {
+		if p := tp.get(id); p != nil {
+			return p
+		}
+		parts = tp.parts
 	}
 	grown := make([]*partition, max(len(parts), int(id)+1))
 	copy(grown, parts)
 	p := &partition{topic: topic, id: id}
 	grown[id] = p
-	next := make(map[string]*[]*partition, len(old)+1)
+	next := make(map[string]*topicParts, len(old)+1)
 	for k, v := range old {
 		next[k] = v
 	}
-	next[topic] = &grown
+	tp := &topicParts{name: topic, parts: grown}
+	next[topic] = tp
 	all := append(append([]*partition(nil), *a.all.Load()...), p)
 	a.all.Store(&all)
 	a.topics.Store(&next)
+	a.lastTopic.Store(tp)
 	return p
 }
+
+// get is partition id's queue, nil if none.
+func (tp *topicParts) get(id int32) *partition {
+	if id < 0 || int(id) >= len(tp.parts) {
+		return nil
+	}
+	return tp.parts[id]
+}
+
+// maxFixedRecordBytes bounds the bytes EstimateRecordSize adds to a
+// header-less record's key and value: length prefix (5), attributes (1),
+// timestamp delta (10), offset delta (5), key and value lengths (5 each),
+// header count (1).
+const maxFixedRecordBytes = 5 + 1 + 10 + 5 + 5 + 5 + 1
 
 // CheckSize fails with an error wrapping kerr.MessageTooLarge and
 // ErrRecordTooLarge when a record could never be sent: Kafka's
 // RECORD_TOO_LARGE check against max.request.size and buffer.memory.
 func (a *Accumulator) CheckSize(r *Record) error {
+	// Without headers EstimateRecordSize is at most maxFixedRecordBytes
+	// plus key and value, so most records pass without sizing every field.
+	if len(r.Headers) == 0 && batch.HeaderSize+maxFixedRecordBytes+len(r.Key)+len(r.Value) <= a.sizeLimit {
+		return nil
+	}
 	n := batch.HeaderSize + batch.EstimateRecordSize(r.Key, r.Value, r.Headers)
 	if n > a.cfg.MaxRequestSize {
 		return fmt.Errorf("%w: %w: %d bytes serialized exceed max.request.size %d", ErrRecordTooLarge, kerr.MessageTooLarge, n, a.cfg.MaxRequestSize)
@@ -249,14 +291,13 @@ func (a *Accumulator) tryAppend(p *partition, r *Record) bool {
 	if b == nil {
 		return false
 	}
-	n := batch.RecordSize(&b.b, r.Timestamp, r.Key, r.Value, r.Headers)
-	if b.b.Len()+n > cap(b.buf) {
+	delta, ok := batch.AppendIfFits(&b.b, cap(b.buf), r.Timestamp, r.Key, r.Value, r.Headers)
+	if !ok {
 		b.full = true
 		p.open = nil
 		a.signal()
 		return false
 	}
-	delta := batch.Append(&b.b, r.Timestamp, r.Key, r.Value, r.Headers)
 	b.recordsN++
 	b.sizeBytes = b.b.Len()
 	if r.Callback != nil {
@@ -354,13 +395,13 @@ func (a *Accumulator) Topics(dst []string) []string {
 // for partitions[i] of topic: the load a partitioner weighs partitions by
 // (KIP-794 adaptive partitioning). len(sizes) must be len(partitions).
 func (a *Accumulator) QueueSizes(topic string, partitions, sizes []int32) {
-	ps, ok := (*a.topics.Load())[topic]
+	tp, ok := (*a.topics.Load())[topic]
 	for i, id := range partitions {
 		sizes[i] = 0
-		if !ok || id < 0 || int(id) >= len(*ps) {
+		if !ok {
 			continue
 		}
-		if p := (*ps)[id]; p != nil {
+		if p := tp.get(id); p != nil {
 			p.mu.Lock()
 			sizes[i] = int32(len(p.q))
 			p.mu.Unlock()

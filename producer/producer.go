@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/skiffkit/skiff/accumulator"
 	"github.com/skiffkit/skiff/internal/batch"
@@ -20,8 +19,9 @@ import (
 //
 // Goroutines: one sender (drains the accumulator, builds and sends Produce
 // requests, handles responses, retries, epoch bumps), one completer (runs
-// callbacks in order and releases batch memory), and short-lived dialers
-// started by the sender. Close stops them all.
+// callbacks in order and releases batch memory), the record clock (ticks
+// only while records without a timestamp are being sent), and short-lived
+// dialers started by the sender. Close stops them all.
 type Producer struct {
 	cfg    Config
 	log    *slog.Logger
@@ -29,7 +29,11 @@ type Producer struct {
 	acc    *accumulator.Accumulator
 	part   partitioner.Partitioner
 	sized  partitioner.SizeAware // part, if it is size aware
-	hooks  hooks
+	// hashKeys: part is the default sticky partitioner, which sends a
+	// keyed record to KeyPartition(key, n) whatever its size, so Send
+	// hashes directly and skips sizing the record.
+	hashKeys bool
+	hooks    hooks
 
 	ctx    context.Context // cancelled when Close gives up waiting
 	cancel context.CancelFunc
@@ -42,6 +46,10 @@ type Producer struct {
 
 	events    eventQueue
 	completer completer
+	clock     recordClock // stamps records sent without a Timestamp
+
+	topicCache  atomic.Pointer[topicCount] // see partitionCount
+	topicMisses atomic.Uint32
 
 	senderLoops atomic.Int64 // sender wake-ups, for tests that catch busy loops
 }
@@ -116,16 +124,19 @@ func New(cfg Config) (*Producer, error) {
 			return nil, fmt.Errorf("producer: %w", err)
 		}
 		p.part = sticky
+		p.hashKeys = true
 	}
 	p.sized, _ = p.part.(partitioner.SizeAware)
 	p.events.init()
 	p.completer.init(p)
+	p.clock.init()
 	s := newSender(p)
 	p.goTracked(func() {
 		defer close(p.senderOK)
 		s.run()
 	})
 	p.goTracked(p.completer.run)
+	p.goTracked(func() { p.clock.run(p.quit) })
 	return p, nil
 }
 
@@ -151,7 +162,7 @@ func (p *Producer) Send(ctx context.Context, rec Record, cb Callback) error {
 	if err != nil {
 		return err
 	}
-	ar := accumulator.Record{Timestamp: millis(rec.Timestamp), Key: rec.Key, Value: rec.Value, Headers: rec.Headers}
+	ar := accumulator.Record{Timestamp: p.clock.millis(rec.Timestamp), Key: rec.Key, Value: rec.Value, Headers: rec.Headers}
 	if cb != nil {
 		ar.Callback = cb
 	}
@@ -179,19 +190,11 @@ func (p *Producer) appendErr(topic string, partition int32, err error) error {
 	return fmt.Errorf("produce %s[%d]: %w", topic, partition, err)
 }
 
-func millis(t time.Time) int64 {
-	if t.IsZero() {
-		return time.Now().UnixMilli()
-	}
-	return t.UnixMilli()
-}
-
 // choosePartition resolves rec's partition, waiting up to max.block (or
 // ctx) for the topic's first metadata.
 func (p *Producer) choosePartition(ctx context.Context, rec *Record) (int32, error) {
-	ti, ok := p.client.CachedTopic(rec.Topic)
-	n := len(ti.Partitions)
-	if !ok || n == 0 {
+	n := p.partitionCount(rec.Topic)
+	if n == 0 {
 		var err error
 		if n, err = p.waitTopic(ctx, rec.Topic); err != nil {
 			return 0, err
@@ -204,7 +207,9 @@ func (p *Producer) choosePartition(ctx context.Context, rec *Record) (int32, err
 		return id, nil
 	}
 	var id int32
-	if p.sized != nil {
+	if p.hashKeys && rec.Key != nil {
+		id = partitioner.KeyPartition(rec.Key, int32(n))
+	} else if p.sized != nil {
 		id = p.sized.PartitionSized(rec.Topic, rec.Key, batch.EstimateRecordSize(rec.Key, rec.Value, rec.Headers), int32(n))
 	} else {
 		id = p.part.Partition(rec.Topic, rec.Key, int32(n))
@@ -213,6 +218,41 @@ func (p *Producer) choosePartition(ctx context.Context, rec *Record) (int32, err
 		return 0, fmt.Errorf("produce %s: partitioner returned %d: %w: topic has %d partitions", rec.Topic, id, ErrInvalidPartition, n)
 	}
 	return id, nil
+}
+
+// topicCount caches one topic's partition count for one metadata snapshot
+// (identified by its MetadataUpdated channel, which each snapshot has its
+// own of).
+type topicCount struct {
+	snapshot <-chan struct{}
+	topic    string
+	n        int
+}
+
+// partitionCount is the topic's number of partitions in the cached
+// metadata, 0 if it has none yet. Most producers send to one topic at a
+// time, so the last answer is kept and reused while the metadata snapshot
+// is the same: a pointer and a string compare instead of hashing the topic
+// per record. A miss replaces the entry (one small allocation) only when
+// it is for the same topic, or there is none, or on every 64th miss, so a
+// producer alternating between topics does not allocate per record, and
+// one that moved to another topic adopts it soon.
+func (p *Producer) partitionCount(topic string) int {
+	snapshot := p.client.MetadataUpdated()
+	if tc := p.topicCache.Load(); tc != nil && tc.snapshot == snapshot && tc.topic == topic {
+		return tc.n
+	}
+	ti, ok := p.client.CachedTopic(topic)
+	if !ok || len(ti.Partitions) == 0 {
+		return 0
+	}
+	n := len(ti.Partitions)
+	// The snapshot read first may be older than the one CachedTopic read:
+	// then the entry is stale at once and only costs a later miss.
+	if tc := p.topicCache.Load(); tc == nil || tc.topic == topic || p.topicMisses.Add(1)%64 == 0 {
+		p.topicCache.Store(&topicCount{snapshot: snapshot, topic: topic, n: n})
+	}
+	return n
 }
 
 func (p *Producer) waitTopic(ctx context.Context, topic string) (int, error) {
@@ -279,7 +319,7 @@ func (p *Producer) SendBatch(ctx context.Context, recs []Record, cb Callback) (i
 		base := i
 		n, err := p.acc.AppendN(ctx, topic, partition, j-i, func(k int, r *accumulator.Record) {
 			rec := &recs[base+k]
-			*r = accumulator.Record{Timestamp: millis(rec.Timestamp), Key: rec.Key, Value: rec.Value, Headers: rec.Headers, Callback: cbAny}
+			*r = accumulator.Record{Timestamp: p.clock.millis(rec.Timestamp), Key: rec.Key, Value: rec.Value, Headers: rec.Headers, Callback: cbAny}
 		})
 		for k := range n {
 			p.afterAppend(topic, partition, &recs[base+k])

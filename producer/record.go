@@ -32,7 +32,9 @@ type Record struct {
 	Key       []byte // nil is a null key
 	Value     []byte // nil is a null value (a tombstone)
 	Headers   []Header
-	// Timestamp is the record's CreateTime; zero means now.
+	// Timestamp is the record's CreateTime; zero means now, read from a
+	// millisecond clock the producer refreshes every millisecond while
+	// records flow (within about a millisecond of time.Now; see clock.go).
 	Timestamp time.Time
 }
 

@@ -99,9 +99,28 @@ func appendBytes(dst, p []byte) []byte {
 // Append encodes one record at the end of the batch and returns its offset
 // delta. A timestamp below the base timestamp is legal (negative delta).
 func Append[H ~RecordHeader](b *Builder, ts int64, key, value []byte, headers []H) int32 {
-	delta := b.numRecords
 	tsDelta := ts - b.baseTS
-	body := bodySize(tsDelta, delta, key, value, headers)
+	body := bodySize(tsDelta, b.numRecords, key, value, headers)
+	return appendRecord(b, ts, tsDelta, body, key, value, headers)
+}
+
+// AppendIfFits appends a record as Append does when the batch, header
+// included, stays within limit bytes; otherwise it writes nothing and ok is
+// false. It sizes the record once, where RecordSize then Append would
+// twice: this is the accumulator's per-record path.
+func AppendIfFits[H ~RecordHeader](b *Builder, limit int, ts int64, key, value []byte, headers []H) (delta int32, ok bool) {
+	tsDelta := ts - b.baseTS
+	body := bodySize(tsDelta, b.numRecords, key, value, headers)
+	if len(b.buf)+varintLen(int64(body))+body > limit {
+		return 0, false
+	}
+	return appendRecord(b, ts, tsDelta, body, key, value, headers), true
+}
+
+// appendRecord writes a record whose body (everything after the length
+// prefix) is body bytes long.
+func appendRecord[H ~RecordHeader](b *Builder, ts, tsDelta int64, body int, key, value []byte, headers []H) int32 {
+	delta := b.numRecords
 	start := len(b.buf)
 	buf := appendVarint(b.buf, int64(body))
 	buf = append(buf, 0) // record attributes, unused
