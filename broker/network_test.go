@@ -69,7 +69,7 @@ func TestAcksZero(t *testing.T) {
 	assert.Zero(t, resp.ErrorCode, "the acks=0 produce got no answer; the next request did")
 	assert.EqualValues(t, 2, endOffset(t, b, "t", 0))
 
-	bad := produceReq("missing", 0, makeBatch(1, 10, batch.NoProducer))
+	bad := produceReq("t", 5, makeBatch(1, 10, batch.NoProducer)) // no such partition
 	bad.Acks = 0
 	rc.write(frame(bad, 7, 9))
 	rc.requireClosed()
