@@ -262,6 +262,8 @@ func (l *Log) roll(next int64) (*segment, error) {
 	old.seal()
 	if err := old.persistIndexes(false); err != nil {
 		l.logger.Warn("persisting indexes of the rolled segment", "segment", old.base, "err", err)
+	} else {
+		old.evictIndexes()
 	}
 	if err := writeSnapshot(l.dir, next, l.producers, false); err != nil {
 		l.logger.Warn("producer snapshot at roll", "err", err)

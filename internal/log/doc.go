@@ -37,8 +37,10 @@
 // Caveats:
 //   - Append rewrites the caller's record set in place (offsets, leader
 //     epoch, LogAppendTime): pass a buffer nobody else reads.
-//   - The sparse indexes of all segments are kept in memory (about 0.5% of
-//     the log size with the default index.interval.bytes).
+//   - The sparse indexes of the active segment are kept in memory (at most
+//     about 0.5% of segment.bytes with the default index.interval.bytes);
+//     those of sealed segments are read from their files, so the heap does
+//     not grow with the log.
 //   - No compaction, no transactions (control batches are refused), no
 //     producer-id expiration: the state of every idempotent producer seen
 //     is kept (5 batches each, about 200 bytes).

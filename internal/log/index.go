@@ -13,10 +13,13 @@ import (
 //	.timeindex  timestamp int64      | relativeOffset int32   12 bytes
 //
 // Kafka preallocates both files and memory-maps them. skiff keeps the sparse
-// entries of every segment in memory (8 bytes per index.interval.bytes of
-// log, 0.2% of the log with the default interval, plus 0.3% for the time
-// index) and writes the not-yet-persisted tail to the files with WriteAt on
-// Sync, roll and Close. So an Append costs exactly one write syscall, and
+// entries of the active segment in memory (8 bytes per index.interval.bytes
+// of log, 0.2% of the segment with the default interval, plus 0.3% for the
+// time index) and writes the not-yet-persisted tail to the files with
+// WriteAt on Sync, roll and Close. Once a segment is sealed and its entries
+// are in the files, they leave the heap (evictIndexes) and lookups
+// binary-search the files with pread (lookupOffsetFile), so memory is
+// bounded by segment.bytes, not by the log. So an Append costs exactly one write syscall, and
 // the files never hold preallocated zeroes: their size is always a whole
 // number of valid entries. An unclean stop may leave the files of the active
 // segment behind the log; recovery rebuilds them from the log itself.
@@ -57,6 +60,48 @@ func lookupTimeBefore(idx []timeEntry, ts int64) (int32, bool) {
 		return 0, false
 	}
 	return idx[i-1].rel, true
+}
+
+// lookupOffsetFile is lookupOffset over the n entries of an .index file.
+// A failed read answers 0: scanning the segment from its start is slower,
+// never wrong.
+func lookupOffsetFile(f *os.File, n int, rel int64) int64 {
+	var e [offsetEntrySize]byte
+	failed := false
+	i := sort.Search(n, func(i int) bool {
+		if _, err := f.ReadAt(e[:], int64(i)*offsetEntrySize); err != nil {
+			failed = true
+		}
+		return failed || int64(int32(binary.BigEndian.Uint32(e[:]))) > rel
+	})
+	if failed || i == 0 {
+		return 0
+	}
+	if _, err := f.ReadAt(e[:], int64(i-1)*offsetEntrySize); err != nil {
+		return 0
+	}
+	return int64(int32(binary.BigEndian.Uint32(e[4:])))
+}
+
+// lookupTimeBeforeFile is lookupTimeBefore over the n entries of a
+// .timeindex file. A failed read answers "none": the caller then scans
+// the segment from its start.
+func lookupTimeBeforeFile(f *os.File, n int, ts int64) (int32, bool) {
+	var e [timeEntrySize]byte
+	failed := false
+	i := sort.Search(n, func(i int) bool {
+		if _, err := f.ReadAt(e[:], int64(i)*timeEntrySize); err != nil {
+			failed = true
+		}
+		return failed || int64(binary.BigEndian.Uint64(e[:])) >= ts
+	})
+	if failed || i == 0 {
+		return 0, false
+	}
+	if _, err := f.ReadAt(e[:], int64(i-1)*timeEntrySize); err != nil {
+		return 0, false
+	}
+	return int32(binary.BigEndian.Uint32(e[8:])), true
 }
 
 func appendOffsetEntries(dst []byte, es []offsetEntry) []byte {

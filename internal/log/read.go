@@ -187,13 +187,7 @@ func (l *Log) OffsetForTime(ts int64) (offset int64, timestamp int64, ok bool, e
 var errFound = errors.New("found")
 
 func (s *segment) offsetForTime(ts int64, dec *batch.Decoder, buf *[]byte) (int64, int64, bool, error) {
-	s.idxMu.RLock()
-	rel, found := lookupTimeBefore(s.timeIdx, ts)
-	pos := int64(0)
-	if found {
-		pos = lookupOffset(s.offIdx, int64(rel))
-	}
-	s.idxMu.RUnlock()
+	pos := s.lookupTime(ts)
 	limit := s.size.Load()
 	var hb [batch.HeaderSize]byte
 	for pos < limit {

@@ -70,6 +70,11 @@ type segment struct {
 	tidxSaved  int           // idxMu: entries of timeIdx already in the file
 	idxSynced  bool          // idxMu: index files fsynced since their last write
 	persistBuf []byte        // idxMu: scratch for persistIndexes
+	// evicted says offIdx and timeIdx of this sealed segment were dropped
+	// from memory: its index files hold exactly offN and timeN entries,
+	// and lookups binary-search the files (see evictIndexes).
+	evicted     bool // idxMu
+	offN, timeN int  // idxMu, when evicted
 
 	next          int64 // log.mu: offset after the segment's last batch
 	rollBaseTs    int64 // log.mu: max timestamp of the first batch, -1 when empty
@@ -214,11 +219,29 @@ func (s *segment) persistIndexes(sync bool) error {
 	return nil
 }
 
+// evictIndexes drops the in-memory indexes of a sealed segment once every
+// entry is in its files, so the heap does not grow with the log: a sealed
+// segment's index never changes again, and lookups in it (a consumer
+// catching up, ListOffsets by time) binary-search the files with pread,
+// about 20 small reads served from the page cache for a 1 GiB segment.
+// Kafka memory-maps the same files for the same reason. Only the active
+// segment keeps its indexes in memory, where appends extend them.
+func (s *segment) evictIndexes() {
+	s.idxMu.Lock()
+	if !s.evicted && s.idxSaved == len(s.offIdx) && s.tidxSaved == len(s.timeIdx) {
+		s.offN, s.timeN = len(s.offIdx), len(s.timeIdx)
+		s.offIdx, s.timeIdx = nil, nil
+		s.evicted = true
+	}
+	s.idxMu.Unlock()
+}
+
 // resetIndexes replaces the in-memory indexes (after a rebuild) and
 // truncates the files so that persistIndexes rewrites them whole.
 func (s *segment) resetIndexes(off []offsetEntry, tim []timeEntry, saved bool) error {
 	s.idxMu.Lock()
 	s.offIdx, s.timeIdx = off, tim
+	s.evicted, s.offN, s.timeN = false, 0, 0
 	s.maxTs, s.maxTsRel = -1, 0
 	if n := len(tim); n > 0 {
 		s.maxTs, s.maxTsRel = tim[n-1].ts, tim[n-1].rel
@@ -238,9 +261,35 @@ func (s *segment) resetIndexes(off []offsetEntry, tim []timeEntry, saved bool) e
 // lookup returns the file position to scan from for offset.
 func (s *segment) lookup(offset int64) int64 {
 	s.idxMu.RLock()
+	if s.evicted {
+		n := s.offN
+		s.idxMu.RUnlock()
+		return lookupOffsetFile(s.idx, n, offset-s.base)
+	}
 	pos := lookupOffset(s.offIdx, offset-s.base)
 	s.idxMu.RUnlock()
 	return pos
+}
+
+// lookupTime returns the position to scan from for the first record with
+// a timestamp >= ts (see lookupTimeBefore).
+func (s *segment) lookupTime(ts int64) int64 {
+	s.idxMu.RLock()
+	if s.evicted {
+		on, tn := s.offN, s.timeN
+		s.idxMu.RUnlock()
+		rel, found := lookupTimeBeforeFile(s.tidx, tn, ts)
+		if !found {
+			return 0
+		}
+		return lookupOffsetFile(s.idx, on, int64(rel))
+	}
+	defer s.idxMu.RUnlock()
+	rel, found := lookupTimeBefore(s.timeIdx, ts)
+	if !found {
+		return 0
+	}
+	return lookupOffset(s.offIdx, int64(rel))
 }
 
 // largestTimestamp is the segment's largest batch max timestamp, -1 if empty.

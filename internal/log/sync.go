@@ -1,7 +1,6 @@
 package log
 
 import (
-	"errors"
 	"sync"
 )
 
@@ -111,5 +110,11 @@ func (l *Log) syncSegment(s *segment, sealed bool) error {
 	}
 	// The active segment's index files are rebuilt by recovery anyway;
 	// those of sealed segments are trusted, so they are made durable once.
-	return errors.Join(s.persistIndexes(sealed))
+	if err := s.persistIndexes(sealed); err != nil {
+		return err
+	}
+	if sealed {
+		s.evictIndexes()
+	}
+	return nil
 }
