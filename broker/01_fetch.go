@@ -2,6 +2,7 @@ package broker
 
 import (
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/skiffkit/skiff/internal/kerr"
@@ -53,8 +54,10 @@ func handleFetch(b *Broker, w *worker, r *request) kmsg.Response {
 	op.snapshot()
 	resp, bytes, errored := op.read()
 	if errored || bytes >= int(req.MinBytes) || req.MaxWaitMillis <= 0 || len(keys) == 0 {
-		return resp
+		op.respond(resp)
+		return nil
 	}
+	op.releaseData()
 	op.have = bytes
 	b.purg.Watch(keys, op, time.Now().Add(time.Duration(req.MaxWaitMillis)*time.Millisecond))
 	return nil
@@ -72,6 +75,39 @@ type fetchOp struct {
 	// what a read would find now, without reading (fetch.min.bytes).
 	base [][]int64
 	have int
+
+	// data holds the record batches of every partition of the response
+	// being built, from fetchDataPool; the response's RecordBatches alias
+	// it until the response is encoded into its frame.
+	data *[]byte
+}
+
+// fetchDataPool recycles the buffers fetches read the log into: under
+// consume load every fetch reads up to fetch.max.bytes (kgo's default
+// per-partition size is 1 MiB), and encoding copies them into the response
+// frame anyway, so the read buffer is garbage as soon as the frame is built.
+var fetchDataPool = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
+
+// maxPooledFetchData keeps a fetch of a huge fetch.max.bytes from pinning
+// its buffer in the pool.
+const maxPooledFetchData = 8 << 20
+
+// respond encodes resp, which aliases o.data, and gives o.data back.
+func (o *fetchOp) respond(resp *kmsg.FetchResponse) {
+	o.r.respond(resp)
+	o.releaseData()
+}
+
+func (o *fetchOp) releaseData() {
+	bp := o.data
+	if bp == nil {
+		return
+	}
+	o.data = nil
+	if cap(*bp) <= maxPooledFetchData {
+		*bp = (*bp)[:0]
+		fetchDataPool.Put(bp)
+	}
 }
 
 func (o *fetchOp) snapshot() {
@@ -107,7 +143,7 @@ func (o *fetchOp) OnExpire()   { o.answer() }
 
 func (o *fetchOp) answer() {
 	resp, _, _ := o.read()
-	o.r.respond(resp)
+	o.respond(resp)
 }
 
 // read builds the response from the logs as they are now. It reports the
@@ -126,6 +162,24 @@ func (o *fetchOp) read() (resp *kmsg.FetchResponse, total int, errored bool) {
 		budget = int(^uint32(0) >> 1)
 	}
 	resp.Topics = make([]kmsg.FetchResponseTopic, len(req.Topics))
+	// Every partition's batches are read into one pooled buffer; a
+	// partition's slice is taken only once the buffer stops growing.
+	if o.data == nil {
+		o.data = fetchDataPool.Get().(*[]byte)
+	}
+	buf := (*o.data)[:0]
+	type span struct {
+		sp         *kmsg.FetchResponseTopicPartition
+		start, end int
+	}
+	var spansArr [8]span
+	spans := spansArr[:0]
+	defer func() {
+		for _, x := range spans {
+			x.sp.RecordBatches = buf[x.start:x.end:x.end]
+		}
+		*o.data = buf
+	}()
 	for i := range req.Topics {
 		rt := &req.Topics[i]
 		st := &resp.Topics[i]
@@ -167,7 +221,8 @@ func (o *fetchOp) read() (resp *kmsg.FetchResponse, total int, errored bool) {
 				continue
 			}
 			first := total == 0
-			data, err := p.log.Read(rp.FetchOffset, max(limit, 1), sp.RecordBatches)
+			start := len(buf)
+			data, err := p.log.Read(rp.FetchOffset, max(limit, 1), buf)
 			if err != nil {
 				switch {
 				case errors.Is(err, kerr.OffsetOutOfRange):
@@ -181,12 +236,17 @@ func (o *fetchOp) read() (resp *kmsg.FetchResponse, total int, errored bool) {
 				errored = true
 				continue
 			}
-			if !first && len(data) > limit {
+			n := len(data) - start
+			if !first && n > limit {
+				buf = data[:start]
 				continue // only the first partition may overshoot (KIP-74)
 			}
-			sp.RecordBatches = data
-			total += len(data)
-			budget -= len(data)
+			buf = data
+			if n > 0 {
+				spans = append(spans, span{sp, start, len(buf)})
+			}
+			total += n
+			budget -= n
 		}
 	}
 	return resp, total, errored

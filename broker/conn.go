@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"bufio"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -105,6 +106,10 @@ func (c *conn) readLoop() {
 		seq  uint64
 		max  = c.b.cfg.SocketRequestMaxBytes
 		idle = c.b.cfg.ConnectionsMaxIdle
+		// One read syscall usually brings a whole produce request (and
+		// often several small ones) instead of one for the size prefix
+		// and one for the body.
+		rd = bufio.NewReaderSize(c.nc, readBufferSize)
 	)
 	for {
 		select {
@@ -114,7 +119,7 @@ func (c *conn) readLoop() {
 		}
 		// connections.max.idle.ms: a client silent that long is gone.
 		c.nc.SetReadDeadline(time.Now().Add(idle))
-		if _, err := io.ReadFull(c.nc, size[:]); err != nil {
+		if _, err := io.ReadFull(rd, size[:]); err != nil {
 			c.logReadErr(err)
 			return
 		}
@@ -124,7 +129,19 @@ func (c *conn) readLoop() {
 				"remote", c.remote, "size", n, "max", max)
 			return
 		}
-		frame, err := readBody(c.nc, int(n))
+		// Only produce frames are pooled (see reqPool); the api key is
+		// the first field of the body.
+		var pooled *[]byte
+		if n >= 2 {
+			if key, err := rd.Peek(2); err == nil && int16(binary.BigEndian.Uint16(key)) == produceKey {
+				pooled = reqPool.Get().(*[]byte)
+			}
+		}
+		var start []byte
+		if pooled != nil {
+			start = (*pooled)[:0]
+		}
+		frame, err := readBody(rd, int(n), start)
 		if err != nil {
 			c.logReadErr(err)
 			return
@@ -133,6 +150,10 @@ func (c *conn) readLoop() {
 		if err != nil {
 			c.b.log.Warn("closing connection: unparseable request", "remote", c.remote, "err", err)
 			return
+		}
+		if pooled != nil {
+			*pooled = frame
+			r.pooled = pooled
 		}
 		r.c, r.seq = c, seq
 		seq++
@@ -147,12 +168,19 @@ func (c *conn) readLoop() {
 	}
 }
 
-// readBody reads an n-byte request body into a buffer that grows as the
-// bytes arrive, so a size prefix alone (up to socket.request.max.bytes)
-// cannot make the broker allocate memory the client never sends.
-func readBody(r io.Reader, n int) ([]byte, error) {
+// readBufferSize is the per-connection read buffer: a 16 KiB produce
+// request and its size prefix arrive in one read.
+const readBufferSize = 32 << 10
+
+// readBody reads an n-byte request body into buf (nil, or an empty pooled
+// buffer) that grows as the bytes arrive, so a size prefix alone (up to
+// socket.request.max.bytes) cannot make the broker allocate memory the
+// client never sends.
+func readBody(r io.Reader, n int, buf []byte) ([]byte, error) {
 	const initial = 64 << 10
-	buf := make([]byte, 0, min(n, initial))
+	if cap(buf) == 0 {
+		buf = make([]byte, 0, min(n, initial))
+	}
 	for len(buf) < n {
 		if len(buf) == cap(buf) {
 			buf = append(buf, make([]byte, min(cap(buf), n-len(buf)))...)[:len(buf)]

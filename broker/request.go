@@ -36,6 +36,33 @@ type request struct {
 	clientID string
 	kreq     kmsg.Request // nil only for an ApiVersions above what kmsg parses
 	answered atomic.Bool
+	// pooled is the frame of a Produce request, from reqPool: kreq's record
+	// sets alias it until the handler returns (see releaseFrame).
+	pooled *[]byte
+}
+
+// reqPool recycles Produce request frames. Under ingest load every produce
+// request is a fresh 16 KiB or more; its record bytes are dead once the
+// log appended them (the log copies nothing and keeps no reference), so
+// the frame can carry the connection's next produce instead of garbage.
+var reqPool = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
+
+// maxPooledFrame keeps one huge request from pinning its memory in the pool.
+const maxPooledFrame = 1 << 20
+
+// releaseFrame returns a produce request's frame to reqPool once its
+// handler returned. Nothing reads kreq's byte fields after that: a parked
+// acks=all produce holds only its response.
+func (r *request) releaseFrame() {
+	bp := r.pooled
+	if bp == nil {
+		return
+	}
+	r.pooled = nil
+	if cap(*bp) <= maxPooledFrame {
+		*bp = (*bp)[:0]
+		reqPool.Put(bp)
+	}
 }
 
 // parseRequest decodes a frame (without its size prefix). An error means the

@@ -59,6 +59,7 @@ func (b *Broker) serve(w *worker, r *request) {
 		}
 	}
 	b.handle(w, r)
+	r.releaseFrame()
 	r.c.endTurn()
 }
 
