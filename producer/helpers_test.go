@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 func newCluster(tb testing.TB, opts ...kfake.Opt) *kfake.Cluster {
@@ -77,4 +78,21 @@ func (h countingHandler) WithGroup(string) slog.Handler      { return h }
 func logCounter(substr string) (*slog.Logger, *atomic.Int32) {
 	n := &atomic.Int32{}
 	return slog.New(countingHandler{substr: substr, n: n}), n
+}
+
+// produceError answers every partition of req with code, as a broker
+// refusing the whole request would; ControlKey handlers inject it.
+func produceError(req *kmsg.ProduceRequest, code int16) *kmsg.ProduceResponse {
+	resp := req.ResponseKind().(*kmsg.ProduceResponse)
+	for _, rt := range req.Topics {
+		st := kmsg.NewProduceResponseTopic()
+		st.Topic, st.TopicID = rt.Topic, rt.TopicID
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewProduceResponseTopicPartition()
+			sp.Partition, sp.ErrorCode = rp.Partition, code
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return resp
 }

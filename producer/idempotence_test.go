@@ -27,19 +27,7 @@ func failProduce(c *kfake.Cluster, n int32, code int16) *atomic.Int32 {
 		}
 		c.KeepControl()
 		req := kreq.(*kmsg.ProduceRequest)
-		resp := req.ResponseKind().(*kmsg.ProduceResponse)
-		for _, rt := range req.Topics {
-			st := kmsg.NewProduceResponseTopic()
-			st.Topic, st.TopicID = rt.Topic, rt.TopicID
-			for _, rp := range rt.Partitions {
-				sp := kmsg.NewProduceResponseTopicPartition()
-				sp.Partition = rp.Partition
-				sp.ErrorCode = code
-				st.Partitions = append(st.Partitions, sp)
-			}
-			resp.Topics = append(resp.Topics, st)
-		}
-		return resp, nil, true
+		return produceError(req, code), nil, true
 	})
 	return &seen
 }
@@ -190,19 +178,7 @@ func TestMessageTooLargeSplits(t *testing.T) {
 			return nil, nil, false
 		}
 		refused.Add(1)
-		resp := req.ResponseKind().(*kmsg.ProduceResponse)
-		for _, rt := range req.Topics {
-			st := kmsg.NewProduceResponseTopic()
-			st.Topic, st.TopicID = rt.Topic, rt.TopicID
-			for _, rp := range rt.Partitions {
-				sp := kmsg.NewProduceResponseTopicPartition()
-				sp.Partition = rp.Partition
-				sp.ErrorCode = kerr.MessageTooLarge.Code
-				st.Partitions = append(st.Partitions, sp)
-			}
-			resp.Topics = append(resp.Topics, st)
-		}
-		return resp, nil, true
+		return produceError(req, kerr.MessageTooLarge.Code), nil, true
 	})
 	p := newProducer(t, Config{Brokers: c.ListenAddrs(), Linger: 10 * time.Second, RetryBackoff: time.Millisecond, Compression: CompressionGzip})
 	col := newCollector(t)
@@ -223,19 +199,7 @@ func TestMessageTooLargeSplits(t *testing.T) {
 	refusedBefore := refused.Load()
 	c.ControlKey(int16(kmsg.Produce), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
 		req := kreq.(*kmsg.ProduceRequest)
-		resp := req.ResponseKind().(*kmsg.ProduceResponse)
-		for _, rt := range req.Topics {
-			st := kmsg.NewProduceResponseTopic()
-			st.Topic, st.TopicID = rt.Topic, rt.TopicID
-			for _, rp := range rt.Partitions {
-				sp := kmsg.NewProduceResponseTopicPartition()
-				sp.Partition = rp.Partition
-				sp.ErrorCode = kerr.MessageTooLarge.Code
-				st.Partitions = append(st.Partitions, sp)
-			}
-			resp.Topics = append(resp.Topics, st)
-		}
-		return resp, nil, true
+		return produceError(req, kerr.MessageTooLarge.Code), nil, true
 	})
 	errc := make(chan error, 1)
 	require.NoError(t, p.Send(context.Background(), testRecord("split", n), func(_ RecordMetadata, err error) { errc <- err }))
