@@ -356,7 +356,11 @@ func TestBufferFullBlocksThenFails(t *testing.T) {
 	// A context ending first wins, and its error shows.
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	err = p.Send(ctx, testRecord("full", 100_001), nil)
+	// The record needs a fresh batch bigger than what the failed Send could
+	// not get, so it cannot slip into an open batch with room left.
+	big := testRecord("full", 100_001)
+	big.Value = make([]byte, 5000)
+	err = p.Send(ctx, big, nil)
 	assert.ErrorIs(t, err, ErrBufferFull)
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 
