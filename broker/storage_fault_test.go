@@ -178,3 +178,44 @@ func TestStorageFaultTakesOnePartitionOffline(t *testing.T) {
 	_, vals = fetchValues(t, rc2, sick)
 	assert.Equal(t, values("before", "after"), vals)
 }
+
+// TestFailedFsyncAnswersStorageError: under FsyncAlways an acks=all
+// produce waits for the fsync. When that fsync fails, the partition goes
+// offline and the parked produce is answered KAFKA_STORAGE_ERROR at once,
+// not REQUEST_TIMED_OUT after the request's timeout (60 s here, longer than
+// the 10 s the raw connection waits for an answer); the other partition of
+// the same request is answered with success.
+func TestFailedFsyncAnswersStorageError(t *testing.T) {
+	dir := t.TempDir()
+	fsys := errorfs.Wrap(vfs.Default)
+	cfg := Config{DataDir: dir, Fsync: FsyncAlways, Logger: discardLogger()}
+	cfg.logFS = fsys
+	b := startBroker(t, cfg)
+	require.NoError(t, b.CreateTopic("disk", 2, nil))
+	sick, sibling := tp{"disk", 0}, tp{"disk", 1}
+	rc := dialRaw(t, b)
+	for x, code := range produceEach(t, rc, "before", 3, sick, sibling) {
+		require.Zero(t, code, "%v: %v", x, kerr.ForCode(code))
+	}
+
+	fsys.Inject(errorfs.Fault{Ops: errorfs.OpSync, Path: errorfs.Under(filepath.Join(dir, "disk-0"))})
+	req := kmsg.NewPtrProduceRequest()
+	req.Acks, req.TimeoutMillis = -1, 60_000
+	rt := kmsg.NewProduceRequestTopic()
+	rt.Topic = "disk"
+	for _, p := range []int32{sick.p, sibling.p} {
+		rp := kmsg.NewProduceRequestTopicPartition()
+		rp.Partition, rp.Records = p, faultBatch("unsynced", 3)
+		rt.Partitions = append(rt.Partitions, rp)
+	}
+	req.Topics = append(req.Topics, rt)
+	resp := rc.roundTrip(req, 9).(*kmsg.ProduceResponse)
+	codes := map[int32]int16{}
+	for _, rp := range resp.Topics[0].Partitions {
+		codes[rp.Partition] = rp.ErrorCode
+	}
+	assert.Equal(t, kerr.KafkaStorageError.Code, codes[sick.p], "%v", kerr.ForCode(codes[sick.p]))
+	assert.Zero(t, codes[sibling.p], "%v", kerr.ForCode(codes[sibling.p]))
+	assert.Less(t, b.topics.partition("disk", 0).log.SyncedOffset(), b.topics.partition("disk", 0).log.EndOffset(),
+		"the failed fsync covered nothing")
+}
