@@ -332,14 +332,17 @@ func (l *Log) roll(next int64) (*segment, error) {
 	if err != nil {
 		return nil, l.goOffline(storageError("roll", err))
 	}
-	if err := writeSnapshot(l.fs, l.dir, next, l.producers); err != nil {
-		l.logger.Warn("producer snapshot at roll", "err", err)
+	snapErr := writeSnapshot(l.fs, l.dir, next, l.producers)
+	if snapErr != nil {
+		l.logger.Warn("producer snapshot at roll", "err", snapErr)
 	}
 	if err := l.fs.SyncDir(l.dir); err != nil {
 		s.closeFiles()
 		return nil, l.goOffline(storageError("roll: fsync directory", err))
 	}
-	l.pruneSnapshots(next)
+	if snapErr == nil {
+		l.pruneSnapshots(next)
+	}
 	old.seal()
 	if err := old.persistIndexes(false); err != nil {
 		l.logger.Warn("persisting indexes of the rolled segment", "segment", old.base, "err", err)
