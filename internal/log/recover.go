@@ -50,13 +50,7 @@ func (l *Log) load() error {
 		}
 	}
 	snaps := l.readSnapshots(ls.snapshots)
-	scanFrom := int64(-1) // segments reaching past this offset are rescanned
-	switch {
-	case ls.clean:
-		scanFrom = math.MaxInt64
-	case len(snaps) > 0:
-		scanFrom = snaps[0].offset
-	}
+	scanFrom := rescanFrom(ls.clean, snaps)
 	if !ls.clean && len(ls.bases) > 0 {
 		// A brand-new partition has nothing to recover: no warning.
 		l.logger.Warn("recovering log after an unclean shutdown", "segments", len(ls.bases), "snapshot", scanFrom)
@@ -71,6 +65,19 @@ func (l *Log) load() error {
 		return err
 	}
 	return l.syncRecovered(segs, ls.clean, !ls.clean || wroteSnapshot)
+}
+
+// rescanFrom is the offset past which segments are rescanned: none after
+// a clean Close, else those reaching past the newest snapshot (snaps is
+// newest first), or every segment without one.
+func rescanFrom(clean bool, snaps []snapshotFile) int64 {
+	switch {
+	case clean:
+		return math.MaxInt64
+	case len(snaps) > 0:
+		return snaps[0].offset
+	}
+	return -1
 }
 
 // listDir lists the partition directory, deleting what a crash can leave
