@@ -176,9 +176,16 @@ func (o *produceOp) synced(ps *pendingSync) bool {
 	return ps.p.deleted.Load() || ps.p.log.SyncedOffset() > ps.last
 }
 
+// failed reports a partition whose log went offline (a failed fsync)
+// before covering the records: they will never be durable, so the answer
+// is KAFKA_STORAGE_ERROR now rather than a timeout.
+func (o *produceOp) failed(ps *pendingSync) bool {
+	return !o.synced(ps) && ps.p.log.Offline() != nil
+}
+
 func (o *produceOp) TryComplete() bool {
 	for i := range o.pending {
-		if !o.synced(&o.pending[i]) {
+		if ps := &o.pending[i]; !o.synced(ps) && !o.failed(ps) {
 			return false
 		}
 	}
@@ -190,6 +197,8 @@ func (o *produceOp) OnComplete() {
 		if ps := &o.pending[i]; ps.p.deleted.Load() {
 			// Deleted before its fsync: the records are gone with it.
 			o.resp.Topics[ps.ti].Partitions[ps.pi].ErrorCode = kerr.UnknownTopicOrPartition.Code
+		} else if o.failed(ps) {
+			o.resp.Topics[ps.ti].Partitions[ps.pi].ErrorCode = kerr.KafkaStorageError.Code
 		}
 	}
 	o.r.respond(o.resp)
@@ -204,6 +213,8 @@ func (o *produceOp) OnExpire() {
 		switch {
 		case ps.p.deleted.Load():
 			o.resp.Topics[ps.ti].Partitions[ps.pi].ErrorCode = kerr.UnknownTopicOrPartition.Code
+		case o.failed(ps):
+			o.resp.Topics[ps.ti].Partitions[ps.pi].ErrorCode = kerr.KafkaStorageError.Code
 		case !o.synced(ps):
 			o.resp.Topics[ps.ti].Partitions[ps.pi].ErrorCode = kerr.RequestTimedOut.Code
 		}

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"runtime"
 	"time"
+
+	"github.com/skiffkit/skiff/internal/log/vfs"
 )
 
 // FsyncPolicy says when partition logs are fsynced.
@@ -125,6 +127,10 @@ type Config struct {
 	// skifftest uses it to inject errors, delays and dropped connections.
 	// Nil costs one pointer check per request.
 	Faults Faults
+
+	// logFS is the filesystem of the partition logs; nil means the OS.
+	// Only tests set it, to inject disk faults (storage_fault_test.go).
+	logFS vfs.FS
 }
 
 // Kafka defaults for the zero values above.

@@ -109,6 +109,7 @@ func (b *Broker) logConfig(topicCfgs map[string]string) (log.Config, error) {
 		IndexIntervalBytes: int(c.IndexIntervalBytes),
 		MaxMessageBytes:    int(c.MessageMaxBytes),
 		Logger:             b.log,
+		FS:                 c.logFS,
 	}
 	for k, v := range topicCfgs {
 		n, _ := strconv.ParseInt(v, 10, 64)

@@ -42,28 +42,75 @@ const maxBatchesPerAppend = 8
 // for a batch without records, with a record count that does not match its
 // offset range, a control batch or an idempotent batch without sequence;
 // INVALID_PRODUCER_EPOCH and OUT_OF_ORDER_SEQUENCE_NUMBER from the producer
-// state (see checkProducer); KAFKA_STORAGE_ERROR when the write fails.
-// Nothing is appended when any batch fails.
+// state (see checkProducer); KAFKA_STORAGE_ERROR (with ErrOffline) when
+// the write or a roll fails, which takes the log offline, and on every call
+// after that. Nothing is appended when any batch fails.
 func (l *Log) Append(recordSet []byte, now time.Time) (AppendInfo, error) {
-	info := AppendInfo{LogAppendTime: -1}
 	var hdrs [maxBatchesPerAppend]batch.Header
 	headers, err := l.validate(recordSet, hdrs[:0])
 	if err != nil {
-		return info, fmt.Errorf("log %s: append: %w", l.dir, err)
+		return AppendInfo{LogAppendTime: -1}, fmt.Errorf("log %s: append: %w", l.dir, err)
 	}
 
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	info, err := l.appendLocked(recordSet, headers, now)
+	if err != nil && !errors.Is(err, ErrClosed) {
+		err = fmt.Errorf("log %s: append: %w", l.dir, err)
+	}
+	return info, err
+}
+
+// appendLocked is Append after validation, under mu: check the producers,
+// roll when due, assign offsets, write, then index and publish.
+func (l *Log) appendLocked(recordSet []byte, headers []batch.Header, now time.Time) (AppendInfo, error) {
+	info := AppendInfo{LogAppendTime: -1}
 	if l.closed {
 		return info, ErrClosed
 	}
-	if l.failed != nil {
-		return info, fmt.Errorf("log %s: append: %w", l.dir, l.failed)
+	if err := l.Offline(); err != nil {
+		return info, err
 	}
+	l.maybeExpireProducers(now)
 	info.LogStartOffset = l.logStart.Load()
+	if dup, err := l.checkProducers(headers, &info); dup || err != nil {
+		return info, err
+	}
 
-	// Producer checks first: a duplicate anywhere in the set answers for the
-	// whole set, as Kafka's analyzeAndValidateProducerState does.
+	next := l.endOffset.Load()
+	var records int64
+	for i := range headers {
+		records += int64(headers[i].LastOffsetDelta) + 1
+	}
+	act, err := l.maybeRoll(len(recordSet), next, next+records-1, now)
+	if err != nil {
+		return info, err
+	}
+	nowMs := now.UnixMilli()
+	end := l.assignOffsets(recordSet, headers, next, nowMs)
+	pos, err := l.write(act, recordSet)
+	if err != nil {
+		return info, err
+	}
+	l.index(act, pos, headers)
+	act.size.Store(pos + int64(len(recordSet)))
+	l.size.Add(int64(len(recordSet)))
+	l.endOffset.Store(end)
+
+	info.BaseOffset = next
+	info.LastOffset = end - 1
+	info.NumRecords = int(records)
+	if l.cfg.LogAppendTime {
+		info.LogAppendTime = nowMs
+	}
+	return info, nil
+}
+
+// checkProducers runs the idempotent producer checks of every batch. A
+// duplicate anywhere in the set answers for the whole set, as Kafka's
+// analyzeAndValidateProducerState does: dup is true and info holds the
+// offsets of the original.
+func (l *Log) checkProducers(headers []batch.Header, info *AppendInfo) (dup bool, err error) {
 	for i := range headers {
 		h := &headers[i]
 		if !h.Idempotent() {
@@ -72,7 +119,7 @@ func (l *Log) Append(recordSet []byte, now time.Time) (AppendInfo, error) {
 		if prev := earlierOf(headers[:i], h); prev != nil {
 			// Several batches of one producer in one set must chain.
 			if h.ProducerEpoch != prev.ProducerEpoch || !inSequence(lastSequence(prev.BaseSequence, prev.LastOffsetDelta), h.BaseSequence) {
-				return info, fmt.Errorf("log %s: append: %w: producer %d batches in one request do not follow each other", l.dir, kerr.OutOfOrderSequenceNumber, h.ProducerID)
+				return false, fmt.Errorf("%w: producer %d batches in one request do not follow each other", kerr.OutOfOrderSequenceNumber, h.ProducerID)
 			}
 			continue
 		}
@@ -85,26 +132,29 @@ func (l *Log) Append(recordSet []byte, now time.Time) (AppendInfo, error) {
 			if l.cfg.LogAppendTime {
 				info.LogAppendTime = m.timestamp
 			}
-			return info, nil
+			return true, nil
 		}
 		if err := checkProducer(e, h); err != nil {
-			return info, fmt.Errorf("log %s: append: %w", l.dir, err)
+			return false, err
 		}
 	}
+	return false, nil
+}
 
-	next := l.endOffset.Load()
-	var records int64
-	for i := range headers {
-		records += int64(headers[i].LastOffsetDelta) + 1
-	}
+// maybeRoll returns the segment to append size bytes ending at lastOffset
+// to: the active one, or a new one starting at next when it is due.
+func (l *Log) maybeRoll(size int, next, lastOffset int64, now time.Time) (*segment, error) {
 	act := l.active()
-	if l.shouldRoll(act, len(recordSet), next+records-1, now) {
-		if act, err = l.roll(next); err != nil {
-			return info, fmt.Errorf("log %s: append: %w", l.dir, err)
-		}
+	if !l.shouldRoll(act, size, lastOffset, now) {
+		return act, nil
 	}
+	return l.roll(next)
+}
 
-	nowMs := now.UnixMilli()
+// assignOffsets stamps offsets from next on, the leader epoch and, with
+// LogAppendTime, the broker time into the batches of recordSet (and their
+// headers), and returns the offset after the last record.
+func (l *Log) assignOffsets(recordSet []byte, headers []batch.Header, next, nowMs int64) (end int64) {
 	off := next
 	b := recordSet
 	for i := range headers {
@@ -120,41 +170,60 @@ func (l *Log) Append(recordSet []byte, now time.Time) (AppendInfo, error) {
 		off += int64(h.LastOffsetDelta) + 1
 		b = b[size:]
 	}
+	return off
+}
 
-	pos := act.size.Load()
-	if n, err := act.log.WriteAt(recordSet, pos); err != nil {
-		// Take back a partial write so the file ends at a batch boundary;
-		// if even that fails the segment's content is unknown and the log
-		// refuses further appends (Kafka takes the log dir offline).
-		if n > 0 {
-			if terr := act.log.Truncate(pos); terr != nil {
-				l.failed = storageError("write failed and could not be undone", errors.Join(err, terr))
-			}
-		}
-		return info, fmt.Errorf("log %s: append: %w", l.dir, storageError("write", err))
+// write appends recordSet to the end of act in one pwrite and returns the
+// position it starts at. A failed write takes the log offline, as Kafka
+// takes a failed log directory offline, and nothing of it is acknowledged:
+// the segment size and the end offset, which readers and the high
+// watermark follow, are not moved. A partial write is cut off so the file
+// ends at a batch boundary; if even that fails, recovery does it on the
+// next open (a torn batch fails its CRC).
+func (l *Log) write(act *segment, recordSet []byte) (pos int64, err error) {
+	pos = act.size.Load()
+	n, err := act.log.WriteAt(recordSet, pos)
+	if err == nil {
+		act.dirty.Store(true)
+		return pos, nil
 	}
-	act.dirty.Store(true)
+	if n > 0 {
+		if terr := act.log.Truncate(pos); terr != nil {
+			err = errors.Join(err, fmt.Errorf("undo partial write: %w", terr))
+		}
+	}
+	return pos, l.goOffline(storageError("write", err))
+}
 
-	p := pos
+// index adds the batches written at pos to the segment's indexes and the
+// idempotent ones to the producer state.
+func (l *Log) index(act *segment, pos int64, headers []batch.Header) {
 	for i := range headers {
 		h := &headers[i]
-		act.trackBatch(p, h.Size(), h.LastOffset(), h.MaxTimestamp, l.cfg.IndexIntervalBytes)
-		p += int64(h.Size())
+		act.trackBatch(pos, h.Size(), h.LastOffset(), h.MaxTimestamp, l.cfg.IndexIntervalBytes)
+		pos += int64(h.Size())
 		if h.Idempotent() {
 			l.producers.apply(h, h.MaxTimestamp)
 		}
 	}
-	act.size.Store(p)
-	l.size.Add(int64(len(recordSet)))
-	l.endOffset.Store(off)
+}
 
-	info.BaseOffset = next
-	info.LastOffset = off - 1
-	info.NumRecords = int(records)
-	if l.cfg.LogAppendTime {
-		info.LogAppendTime = nowMs
+// maybeExpireProducers sweeps the producer state at most once per
+// producer.id.expiration.check.interval.ms of append time. Caller holds mu.
+func (l *Log) maybeExpireProducers(now time.Time) {
+	nowMs := now.UnixMilli()
+	if nowMs < l.nextExpiry {
+		return
 	}
-	return info, nil
+	l.nextExpiry = nowMs + producerExpirationCheckInterval.Milliseconds()
+	l.expireProducers(nowMs)
+}
+
+// expireProducers drops the expired producer ids. Caller holds mu.
+func (l *Log) expireProducers(nowMs int64) {
+	if n := l.producers.expire(nowMs, l.cfg.ProducerIDExpiration); n > 0 {
+		l.logger.Info("expired idle producer ids", "expired", n, "remaining", len(l.producers), "producer.id.expiration.ms", l.cfg.ProducerIDExpiration.Milliseconds())
+	}
 }
 
 func earlierOf(earlier []batch.Header, h *batch.Header) *batch.Header {
@@ -252,23 +321,33 @@ func (l *Log) shouldRoll(s *segment, size int, lastOffset int64, now time.Time) 
 
 // roll seals the active segment and starts a new one at offset next, with a
 // producer snapshot at next so that crash recovery only rescans the new
-// segment. Caller holds mu.
+// segment. The new files and the snapshot are made durable by one fsync of
+// the directory before any record goes into them: without it a power loss
+// can lose the new segment's name while its data was fsynced, and with it
+// every record acknowledged under acks=all (docs/storage.md, Durability).
+// A failure takes the log offline. Caller holds mu.
 func (l *Log) roll(next int64) (*segment, error) {
 	old := l.active()
-	s, err := openSegmentFiles(l.dir, next, true)
+	s, err := openSegmentFiles(l.fs, l.dir, next, true)
 	if err != nil {
-		return nil, storageError("roll", err)
+		return nil, l.goOffline(storageError("roll", err))
+	}
+	snapErr := writeSnapshot(l.fs, l.dir, next, l.producers)
+	if snapErr != nil {
+		l.logger.Warn("producer snapshot at roll", "err", snapErr)
+	}
+	if err := l.fs.SyncDir(l.dir); err != nil {
+		s.closeFiles()
+		return nil, l.goOffline(storageError("roll: fsync directory", err))
+	}
+	if snapErr == nil {
+		l.pruneSnapshots(next)
 	}
 	old.seal()
 	if err := old.persistIndexes(false); err != nil {
 		l.logger.Warn("persisting indexes of the rolled segment", "segment", old.base, "err", err)
 	} else {
 		old.evictIndexes()
-	}
-	if err := writeSnapshot(l.dir, next, l.producers, false); err != nil {
-		l.logger.Warn("producer snapshot at roll", "err", err)
-	} else {
-		l.pruneSnapshots(next)
 	}
 	segs := *l.segs.Load()
 	nsegs := make([]*segment, len(segs), len(segs)+1)

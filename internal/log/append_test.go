@@ -227,10 +227,11 @@ func TestRollBySegmentMs(t *testing.T) {
 }
 
 func TestConfigValidation(t *testing.T) {
-	_, err := Open(t.TempDir(), Config{SegmentBytes: 1 << 40, IndexIntervalBytes: -1})
+	_, err := Open(t.TempDir(), Config{SegmentBytes: 1 << 40, IndexIntervalBytes: -1, ProducerIDExpiration: -time.Second})
 	require.ErrorIs(t, err, ErrConfig)
 	assert.Contains(t, err.Error(), "segment.bytes")
 	assert.Contains(t, err.Error(), "index.interval.bytes")
+	assert.Contains(t, err.Error(), "producer.id.expiration.ms")
 }
 
 func TestClosed(t *testing.T) {

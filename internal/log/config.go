@@ -8,16 +8,26 @@ import (
 	"time"
 
 	"github.com/skiffkit/skiff/internal/batch"
+	"github.com/skiffkit/skiff/internal/log/vfs"
 )
 
 // Defaults of the Config fields, Kafka's own topic-level defaults.
 const (
-	DefaultSegmentBytes       = 1 << 30            // segment.bytes
-	DefaultSegmentMs          = 7 * 24 * time.Hour // segment.ms
-	DefaultRetentionMs        = 7 * 24 * time.Hour // retention.ms
-	DefaultIndexIntervalBytes = 4096               // index.interval.bytes
-	DefaultMaxMessageBytes    = 1048588            // max.message.bytes (1 MiB + record batch overhead)
+	DefaultSegmentBytes         = 1 << 30            // segment.bytes
+	DefaultSegmentMs            = 7 * 24 * time.Hour // segment.ms
+	DefaultRetentionMs          = 7 * 24 * time.Hour // retention.ms
+	DefaultIndexIntervalBytes   = 4096               // index.interval.bytes
+	DefaultMaxMessageBytes      = 1048588            // max.message.bytes (1 MiB + record batch overhead)
+	DefaultProducerIDExpiration = 24 * time.Hour     // producer.id.expiration.ms
 )
+
+// producerExpirationCheckInterval is Kafka's
+// producer.id.expiration.check.interval.ms (10 minutes): how often an
+// Append sweeps the producer state for expired ids. Kafka runs the sweep on
+// a scheduler; here the first Append after the interval runs it, and
+// EnforceRetention (which the broker calls periodically) covers partitions
+// that receive no appends.
+const producerExpirationCheckInterval = 10 * time.Minute
 
 // Config is the per-partition log configuration, Kafka's topic-level
 // properties. Every zero value means Kafka's default.
@@ -52,8 +62,21 @@ type Config struct {
 	// batch, as Kafka's leader does. Zero is right for a single-node broker
 	// whose leadership never moves.
 	LeaderEpoch int32
+	// ProducerIDExpiration is producer.id.expiration.ms: the state of an
+	// idempotent producer whose last batch has a timestamp older than this
+	// is dropped from memory and from the next snapshot, as Kafka's
+	// ProducerStateManager.removeExpiredProducers does, so the state does
+	// not grow with every producer id ever seen. Like Kafka it compares the
+	// batch's max timestamp (the client's clock with CreateTime). A batch
+	// such a producer sends later is accepted as from a new producer
+	// (KIP-360). Zero means 1 day.
+	ProducerIDExpiration time.Duration
 	// Logger receives recovery and retention events. Nil discards them.
 	Logger *slog.Logger
+	// FS is the filesystem the log's files live on. Nil means the
+	// operating system's (vfs.Default); tests pass an errorfs.FS to inject
+	// storage faults.
+	FS vfs.FS
 }
 
 // withDefaults returns c with every zero field replaced by its default.
@@ -73,8 +96,14 @@ func (c Config) withDefaults() Config {
 	if c.MaxMessageBytes == 0 {
 		c.MaxMessageBytes = DefaultMaxMessageBytes
 	}
+	if c.ProducerIDExpiration == 0 {
+		c.ProducerIDExpiration = DefaultProducerIDExpiration
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.FS == nil {
+		c.FS = vfs.Default
 	}
 	return c
 }
@@ -94,6 +123,9 @@ func (c Config) validate() error {
 	}
 	if c.MaxMessageBytes < 0 {
 		errs = append(errs, fmt.Errorf("MaxMessageBytes (max.message.bytes) %d is negative", c.MaxMessageBytes))
+	}
+	if c.ProducerIDExpiration < 0 {
+		errs = append(errs, fmt.Errorf("ProducerIDExpiration (producer.id.expiration.ms) %v is negative", c.ProducerIDExpiration))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("%w: %w", ErrConfig, err)

@@ -29,10 +29,22 @@
 // group commit: callers arriving during an fsync share the next one.
 //
 // Durability: Append writes to the page cache (one pwrite per call); only
-// Sync makes data durable. After an unclean stop (no clean-shutdown marker)
-// Open rescans with CRCs the segments written since the newest producer
-// snapshot, truncates at the first torn or corrupt batch, rebuilds their
-// indexes, and replays the producer state from that snapshot.
+// Sync makes data durable. Every new name (a partition directory, the files
+// of a rolled segment, a snapshot renamed into place) is made durable by an
+// fsync of its directory before the log relies on it. After an unclean stop
+// (no clean-shutdown marker) Open rescans with CRCs the segments written
+// since the newest producer snapshot, truncates at the first torn or
+// corrupt batch, rebuilds their indexes, and replays the producer state
+// from that snapshot.
+//
+// Storage faults: a failed write, fsync or roll takes the log offline, as
+// Kafka takes a failed log directory offline. It acknowledges nothing it
+// could not write, and every later call returns an error wrapping
+// ErrOffline and kerr.KafkaStorageError until the log is closed and opened
+// again, which recovers it from what is on disk.
+//
+// Every file operation goes through Config.FS (package vfs), the seam where
+// tests inject faults (package vfs/errorfs).
 //
 // Caveats:
 //   - Append rewrites the caller's record set in place (offsets, leader
@@ -41,9 +53,9 @@
 //     about 0.5% of segment.bytes with the default index.interval.bytes);
 //     those of sealed segments are read from their files, so the heap does
 //     not grow with the log.
-//   - No compaction, no transactions (control batches are refused), no
-//     producer-id expiration: the state of every idempotent producer seen
-//     is kept (5 batches each, about 200 bytes).
+//   - No compaction, no transactions (control batches are refused). The
+//     state of an idempotent producer (5 batches, about 200 bytes) is kept
+//     until producer.id.expiration.ms after its last batch.
 //   - A producer without state is accepted at any sequence, as Kafka 2.5+
 //     does since KIP-360; kerr.UnknownProducerID is never returned.
 package log

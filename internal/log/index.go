@@ -3,8 +3,10 @@ package log
 import (
 	"encoding/binary"
 	"fmt"
-	"os"
+	"io"
 	"sort"
+
+	"github.com/skiffkit/skiff/internal/log/vfs"
 )
 
 // Index entry sizes, Kafka's on-disk layout (see docs/storage.md):
@@ -64,20 +66,25 @@ func lookupTimeBefore(idx []timeEntry, ts int64) (int32, bool) {
 
 // lookupOffsetFile is lookupOffset over the n entries of an .index file.
 // A failed read answers 0: scanning the segment from its start is slower,
-// never wrong.
-func lookupOffsetFile(f *os.File, n int, rel int64) int64 {
-	var e [offsetEntrySize]byte
+// never wrong. It reads entries into scratch when that has room for one
+// (a buffer handed to an interface's ReadAt escapes, and a Read must not
+// allocate), else into a buffer of its own.
+func lookupOffsetFile(f io.ReaderAt, n int, rel int64, scratch []byte) int64 {
+	if len(scratch) < offsetEntrySize {
+		scratch = make([]byte, offsetEntrySize)
+	}
+	e := scratch[:offsetEntrySize]
 	failed := false
 	i := sort.Search(n, func(i int) bool {
-		if _, err := f.ReadAt(e[:], int64(i)*offsetEntrySize); err != nil {
+		if _, err := f.ReadAt(e, int64(i)*offsetEntrySize); err != nil {
 			failed = true
 		}
-		return failed || int64(int32(binary.BigEndian.Uint32(e[:]))) > rel
+		return failed || int64(int32(binary.BigEndian.Uint32(e))) > rel
 	})
 	if failed || i == 0 {
 		return 0
 	}
-	if _, err := f.ReadAt(e[:], int64(i-1)*offsetEntrySize); err != nil {
+	if _, err := f.ReadAt(e, int64(i-1)*offsetEntrySize); err != nil {
 		return 0
 	}
 	return int64(int32(binary.BigEndian.Uint32(e[4:])))
@@ -86,7 +93,7 @@ func lookupOffsetFile(f *os.File, n int, rel int64) int64 {
 // lookupTimeBeforeFile is lookupTimeBefore over the n entries of a
 // .timeindex file. A failed read answers "none": the caller then scans
 // the segment from its start.
-func lookupTimeBeforeFile(f *os.File, n int, ts int64) (int32, bool) {
+func lookupTimeBeforeFile(f io.ReaderAt, n int, ts int64) (int32, bool) {
 	var e [timeEntrySize]byte
 	failed := false
 	i := sort.Search(n, func(i int) bool {
@@ -125,7 +132,7 @@ func appendTimeEntries(dst []byte, es []timeEntry) []byte {
 // increasing, positions inside the log. The first batch of a segment never
 // gets an entry (Kafka indexes a batch only after index.interval.bytes were
 // appended), so a position of 0 is as wrong as a zeroed tail.
-func readOffsetIndex(f *os.File, logSize int64) ([]offsetEntry, error) {
+func readOffsetIndex(f vfs.File, logSize int64) ([]offsetEntry, error) {
 	b, err := readWhole(f)
 	if err != nil {
 		return nil, err
@@ -149,7 +156,7 @@ func readOffsetIndex(f *os.File, logSize int64) ([]offsetEntry, error) {
 
 // readTimeIndex loads a .timeindex file: whole entries, timestamps strictly
 // increasing, relative offsets non-decreasing and not beyond maxRel.
-func readTimeIndex(f *os.File, maxRel int64) ([]timeEntry, error) {
+func readTimeIndex(f vfs.File, maxRel int64) ([]timeEntry, error) {
 	b, err := readWhole(f)
 	if err != nil {
 		return nil, err
@@ -175,7 +182,7 @@ func readTimeIndex(f *os.File, maxRel int64) ([]timeEntry, error) {
 // a 1-byte interval would still fit, garbage claiming more does not.
 const maxIndexFile = 1 << 30
 
-func readWhole(f *os.File) ([]byte, error) {
+func readWhole(f vfs.File) ([]byte, error) {
 	st, err := f.Stat()
 	if err != nil {
 		return nil, err

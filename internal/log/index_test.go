@@ -24,7 +24,7 @@ func TestIndexFileLookups(t *testing.T) {
 		of := writeTemp(t, filepath.Join(dir, fmt.Sprintf("%d.index", n)), appendOffsetEntries(nil, off))
 		tf := writeTemp(t, filepath.Join(dir, fmt.Sprintf("%d.timeindex", n)), appendTimeEntries(nil, tim))
 		for rel := int64(-1); rel <= int64(5*n+5); rel++ {
-			assert.Equal(t, lookupOffset(off, rel), lookupOffsetFile(of, n, rel), "n=%d rel=%d", n, rel)
+			assert.Equal(t, lookupOffset(off, rel), lookupOffsetFile(of, n, rel, nil), "n=%d rel=%d", n, rel)
 		}
 		for ts := int64(990); ts <= int64(1000+10*n+10); ts++ {
 			wRel, wOK := lookupTimeBefore(tim, ts)
@@ -35,7 +35,7 @@ func TestIndexFileLookups(t *testing.T) {
 		// A file that cannot be read degrades to "scan from the start".
 		require.NoError(t, of.Close())
 		require.NoError(t, tf.Close())
-		assert.Zero(t, lookupOffsetFile(of, n, int64(5*n)))
+		assert.Zero(t, lookupOffsetFile(of, n, int64(5*n), nil))
 		_, ok := lookupTimeBeforeFile(tf, n, 1<<40)
 		assert.False(t, ok)
 	}

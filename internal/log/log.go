@@ -12,6 +12,7 @@ import (
 
 	"github.com/skiffkit/skiff/internal/batch"
 	"github.com/skiffkit/skiff/internal/kerr"
+	"github.com/skiffkit/skiff/internal/log/vfs"
 )
 
 // cleanShutdownFile marks a log closed cleanly: its indexes and newest
@@ -28,14 +29,25 @@ const cleanShutdownFile = ".kafka_cleanshutdown"
 type Log struct {
 	dir    string
 	cfg    Config
+	fs     vfs.FS
 	logger *slog.Logger
 
 	// mu guards the append state: writes to the active segment, rolls,
-	// retention, the producer state, closed and failed.
+	// retention, the producer state and closed.
 	mu        sync.Mutex
 	producers producers
 	closed    bool
-	failed    error // sticky: an append I/O error that left the log unknown
+	// nextExpiry is when (Unix ms) an Append next sweeps the producer
+	// state for expired ids. The log never reads the clock itself: the
+	// time comes from the callers of Append and EnforceRetention, so the
+	// first of them after Open (nextExpiry 0) drops the ids that expired
+	// while the broker was down, as Kafka's snapshot load skips them.
+	nextExpiry int64
+
+	// fault is the storage error that took the log offline, nil while it
+	// is online. Set once, never cleared (see ErrOffline); atomic because
+	// lock-free readers and the group-commit fsync check it.
+	fault atomic.Pointer[error]
 
 	// Published for lock-free readers; written under mu.
 	segs      atomic.Pointer[[]*segment] // ascending base offset; last is active
@@ -57,12 +69,15 @@ func Open(dir string, cfg Config) (*Log, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("log %s: %w", dir, err)
+	// A new partition directory is an entry of the data directory: it is
+	// fsynced there before anything is written inside it.
+	if err := vfs.MkdirAll(cfg.FS, dir, 0o755); err != nil {
+		return nil, fmt.Errorf("log %s: %w", dir, storageError("create directory", err))
 	}
 	l := &Log{
 		dir:       dir,
 		cfg:       cfg,
+		fs:        cfg.FS,
 		logger:    cfg.Logger.With("log", filepath.Base(dir)),
 		producers: make(producers),
 	}
@@ -77,6 +92,26 @@ func Open(dir string, cfg Config) (*Log, error) {
 		return nil, fmt.Errorf("log %s: open: %w", dir, err)
 	}
 	return l, nil
+}
+
+// Offline returns the storage error that took the log offline (wrapping
+// ErrOffline and kerr.KafkaStorageError), nil while the log is online.
+func (l *Log) Offline() error {
+	if p := l.fault.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// goOffline takes the log offline after a failed write, fsync or roll and
+// returns the error every later call gets. The first failure is the one
+// kept: later ones are consequences.
+func (l *Log) goOffline(cause error) error {
+	err := fmt.Errorf("%w: %w", ErrOffline, cause)
+	if l.fault.CompareAndSwap(nil, &err) {
+		l.logger.Error("log offline after a storage error; it stays offline until reopened", "err", cause)
+	}
+	return *l.fault.Load()
 }
 
 // Dir is the partition directory.
@@ -148,7 +183,9 @@ func (l *Log) Close() error {
 	l.isClosed.Store(true)
 	segs := *l.segs.Load()
 	var errs []error
-	if l.failed == nil {
+	// An offline log is left as it is on disk, without the clean-shutdown
+	// marker, so that opening it again runs the full recovery.
+	if l.Offline() == nil {
 		act := segs[len(segs)-1]
 		act.seal()
 		for _, s := range segs {
@@ -158,7 +195,7 @@ func (l *Log) Close() error {
 			errs = append(errs, s.persistIndexes(true))
 		}
 		end := l.endOffset.Load()
-		errs = append(errs, writeSnapshot(l.dir, end, l.producers, true))
+		errs = append(errs, writeSnapshot(l.fs, l.dir, end, l.producers))
 		if err := errors.Join(errs...); err == nil {
 			l.synced.Store(end)
 			errs = append(errs, l.writeCleanMarker())
@@ -179,14 +216,16 @@ func (l *Log) Delete() error {
 	if err != nil && !errors.Is(err, ErrClosed) {
 		l.logger.Warn("close before delete failed", "err", err)
 	}
-	if err := os.RemoveAll(l.dir); err != nil {
+	if err := l.fs.RemoveAll(l.dir); err != nil {
 		return fmt.Errorf("log %s: delete: %w", l.dir, err)
 	}
 	return nil
 }
 
+// writeCleanMarker creates the clean-shutdown marker; its directory fsync
+// also makes the snapshot Close renamed into place durable.
 func (l *Log) writeCleanMarker() error {
-	f, err := os.OpenFile(filepath.Join(l.dir, cleanShutdownFile), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := l.fs.OpenFile(filepath.Join(l.dir, cleanShutdownFile), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return err
 	}
@@ -194,15 +233,7 @@ func (l *Log) writeCleanMarker() error {
 	if err != nil {
 		return err
 	}
-	return syncDir(l.dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	return errors.Join(d.Sync(), d.Close())
+	return l.fs.SyncDir(l.dir)
 }
 
 // storageError wraps an I/O failure as KAFKA_STORAGE_ERROR.

@@ -3,6 +3,7 @@ package log
 import (
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/skiffkit/skiff/internal/batch"
 	"github.com/skiffkit/skiff/internal/kerr"
@@ -156,4 +157,23 @@ func (p producers) apply(h *batch.Header, ts int64) {
 		lastDelta:   h.LastOffsetDelta,
 		timestamp:   ts,
 	})
+}
+
+// expire drops the producers whose last batch's timestamp is at least ttl
+// before nowMs, Kafka's ProducerStateManager.removeExpiredProducers (there
+// is no transaction that could keep one alive). An entry without batches
+// (an epoch from a snapshot) has no timestamp, -1 in Kafka, so it expires.
+func (p producers) expire(nowMs int64, ttl time.Duration) (n int) {
+	cutoff := nowMs - ttl.Milliseconds()
+	for id, e := range p {
+		last := int64(-1)
+		if m := e.last(); m != nil {
+			last = m.timestamp
+		}
+		if last <= cutoff {
+			delete(p, id)
+			n++
+		}
+	}
+	return n
 }

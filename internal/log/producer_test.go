@@ -2,8 +2,11 @@ package log
 
 import (
 	"math"
+	"os"
 	"path/filepath"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -152,4 +155,91 @@ func TestIdempotenceSurvivesRestart(t *testing.T) {
 			assert.Equal(t, int64(2*n), info.BaseOffset)
 		})
 	}
+}
+
+// newestSnapshot decodes the snapshot with the highest offset in dir.
+func newestSnapshot(t *testing.T, dir string) producers {
+	t.Helper()
+	names := segmentFiles(t, dir, snapshotSuffix)
+	require.NotEmpty(t, names)
+	slices.Sort(names)
+	b, err := os.ReadFile(names[len(names)-1])
+	require.NoError(t, err)
+	_, p, err := decodeSnapshot(b)
+	require.NoError(t, err)
+	return p
+}
+
+// TestProducerIDExpiration: producer.id.expiration.ms after a producer's
+// last batch, its state leaves memory and the next snapshot, whether the
+// partition keeps receiving appends (the periodic check inside Append) or
+// not (EnforceRetention, which the broker runs periodically). Time comes
+// from the callers, so the test drives it.
+func TestProducerIDExpiration(t *testing.T) {
+	day := DefaultProducerIDExpiration
+	at := func(d time.Duration) time.Time { return t0.Add(d) }
+	batchAt := func(pid int64, seq int32, ts time.Time) []byte {
+		return makeBatch(t, batchSpec{records: 2, pid: pid, seq: seq, ts: ts.UnixMilli()}, "p")
+	}
+
+	t.Run("append", func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "t-0")
+		l, err := Open(dir, Config{})
+		require.NoError(t, err)
+		_, err = l.Append(batchAt(1, 0, t0), t0)
+		require.NoError(t, err)
+		_, err = l.Append(batchAt(2, 0, at(23*time.Hour)), at(23*time.Hour))
+		require.NoError(t, err)
+		_, err = l.Append(makeBatch(t, plain(1), "tick"), at(day-30*time.Minute))
+		require.NoError(t, err)
+		_, _, ok := l.ProducerState(1)
+		require.True(t, ok, "not expired before producer.id.expiration.ms")
+
+		_, err = l.Append(makeBatch(t, plain(1), "tick"), at(day+time.Minute))
+		require.NoError(t, err)
+		_, _, ok = l.ProducerState(1)
+		assert.False(t, ok, "expired from memory")
+		_, _, ok = l.ProducerState(2)
+		assert.True(t, ok, "a producer seen within the period stays")
+
+		require.NoError(t, l.Close())
+		snap := newestSnapshot(t, dir)
+		assert.NotContains(t, snap, int64(1), "expired from the snapshot")
+		assert.Contains(t, snap, int64(2))
+		l2 := openLog(t, dir, Config{})
+		_, _, ok = l2.ProducerState(1)
+		assert.False(t, ok, "not back after a restart")
+	})
+
+	t.Run("idle partition", func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "t-0")
+		l, err := Open(dir, Config{ProducerIDExpiration: time.Hour})
+		require.NoError(t, err)
+		_, err = l.Append(batchAt(1, 0, t0), t0)
+		require.NoError(t, err)
+		_, err = l.EnforceRetention(at(time.Hour + time.Millisecond))
+		require.NoError(t, err)
+		_, _, ok := l.ProducerState(1)
+		assert.False(t, ok)
+		require.NoError(t, l.Close())
+		assert.Empty(t, newestSnapshot(t, dir))
+	})
+
+	t.Run("expired ids do not survive a restart", func(t *testing.T) {
+		// The broker was down longer than the period: the first append
+		// after Open sweeps the state loaded from the snapshot.
+		dir := filepath.Join(t.TempDir(), "t-0")
+		l, err := Open(dir, Config{})
+		require.NoError(t, err)
+		_, err = l.Append(batchAt(1, 0, t0), t0)
+		require.NoError(t, err)
+		require.NoError(t, l.Close())
+		l2 := openLog(t, dir, Config{})
+		_, _, ok := l2.ProducerState(1)
+		require.True(t, ok)
+		_, err = l2.Append(batchAt(2, 0, at(2*day)), at(2*day))
+		require.NoError(t, err)
+		_, _, ok = l2.ProducerState(1)
+		assert.False(t, ok)
+	})
 }

@@ -19,10 +19,16 @@ import (
 // Read never waits for an Append or a Sync.
 //
 // offset == EndOffset returns dst unchanged and no error; an offset outside
-// [LogStartOffset, EndOffset] returns an error wrapping kerr.OffsetOutOfRange.
+// [LogStartOffset, EndOffset] returns an error wrapping kerr.OffsetOutOfRange,
+// and an offline log (see ErrOffline) one wrapping kerr.KafkaStorageError.
 func (l *Log) Read(offset int64, maxBytes int, dst []byte) ([]byte, error) {
 	if l.isClosed.Load() {
 		return dst, ErrClosed
+	}
+	if err := l.Offline(); err != nil {
+		// What was never acknowledged may be in the page cache; serve
+		// nothing until recovery has looked at the disk.
+		return dst, fmt.Errorf("log %s: read: %w", l.dir, err)
 	}
 	end := l.endOffset.Load()
 	if offset == end {
@@ -85,16 +91,17 @@ func (l *Log) outOfRange(offset int64) error {
 // budget stopped it, so the caller must not continue with the next segment.
 func (s *segment) read(offset int64, budget int, atLeastOne bool, dst []byte) (out []byte, full bool, err error) {
 	limit := s.size.Load()
-	pos := int64(0)
-	if offset > s.base {
-		pos = s.lookup(offset)
-	}
-	// Find the batch holding offset by walking headers from the indexed
-	// position: at most index.interval.bytes plus one batch away. The
-	// header is read into dst's spare capacity, which the batch data
-	// overwrites afterwards, so the walk allocates nothing.
+	// Index entries and then batch headers are read into dst's spare
+	// capacity, which the batch data overwrites afterwards, so finding the
+	// batch allocates nothing.
 	dst = slices.Grow(dst, batch.HeaderSize)
 	hb := dst[len(dst) : len(dst)+batch.HeaderSize]
+	pos := int64(0)
+	if offset > s.base {
+		pos = s.lookup(offset, hb)
+	}
+	// Find the batch holding offset by walking headers from the indexed
+	// position: at most index.interval.bytes plus one batch away.
 	var h batch.Header
 	for {
 		if pos >= limit {
@@ -161,6 +168,9 @@ func corruptSegment(s *segment, pos int64, err error) error {
 func (l *Log) OffsetForTime(ts int64) (offset int64, timestamp int64, ok bool, err error) {
 	if l.isClosed.Load() {
 		return 0, 0, false, ErrClosed
+	}
+	if err := l.Offline(); err != nil {
+		return 0, 0, false, fmt.Errorf("log %s: offset for time: %w", l.dir, err)
 	}
 	segs := *l.segs.Load()
 	var dec batch.Decoder

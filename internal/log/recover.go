@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/skiffkit/skiff/internal/batch"
+	"github.com/skiffkit/skiff/internal/log/vfs"
 )
 
 // keepSnapshots is how many producer snapshots survive a new one: the newest
@@ -24,6 +24,13 @@ type snapshotFile struct {
 	state  producers
 }
 
+// dirListing is what load finds in a partition directory.
+type dirListing struct {
+	bases     []int64        // segment base offsets, ascending
+	snapshots map[int64]bool // offsets of the .snapshot files
+	clean     bool           // the clean-shutdown marker was there
+}
+
 // load opens the segments in l.dir and recovers them. After a clean Close
 // it trusts the indexes (checking they are sane and that the active
 // segment's tail past its last index entry is valid) and the snapshot at
@@ -33,27 +40,70 @@ type snapshotFile struct {
 // drops the segments after it, rebuilds the indexes of what it scanned, and
 // replays the producer state from the newest usable snapshot.
 func (l *Log) load() error {
-	entries, err := os.ReadDir(l.dir)
+	ls, err := l.listDir()
 	if err != nil {
 		return err
 	}
-	var bases []int64
-	snapOffsets := map[int64]bool{}
+	if ls.clean {
+		if err := l.consumeCleanMarker(); err != nil {
+			return err
+		}
+	}
+	snaps := l.readSnapshots(ls.snapshots)
+	scanFrom := rescanFrom(ls.clean, snaps)
+	if !ls.clean && len(ls.bases) > 0 {
+		// A brand-new partition has nothing to recover: no warning.
+		l.logger.Warn("recovering log after an unclean shutdown", "segments", len(ls.bases), "snapshot", scanFrom)
+	}
+	segs, err := l.openSegments(ls.bases, ls.clean, scanFrom)
+	if err != nil {
+		return err
+	}
+	l.publishLoaded(segs)
+	wroteSnapshot, err := l.loadProducers(snaps, l.endOffset.Load(), ls.clean)
+	if err != nil {
+		return err
+	}
+	return l.syncRecovered(segs, ls.clean, !ls.clean || wroteSnapshot)
+}
+
+// rescanFrom is the offset past which segments are rescanned: none after
+// a clean Close, else those reaching past the newest snapshot (snaps is
+// newest first), or every segment without one.
+func rescanFrom(clean bool, snaps []snapshotFile) int64 {
+	switch {
+	case clean:
+		return math.MaxInt64
+	case len(snaps) > 0:
+		return snaps[0].offset
+	}
+	return -1
+}
+
+// listDir lists the partition directory, deleting what a crash can leave
+// behind: temporary snapshot files of a write interrupted before its rename
+// (the complete snapshots, older, are used instead) and index files without
+// their segment.
+func (l *Log) listDir() (dirListing, error) {
+	ls := dirListing{snapshots: map[int64]bool{}}
+	entries, err := l.fs.ReadDir(l.dir)
+	if err != nil {
+		return ls, err
+	}
 	indexFiles := map[int64][]string{}
-	clean := false
 	for _, e := range entries {
 		name := e.Name()
 		switch {
 		case name == cleanShutdownFile:
-			clean = true
+			ls.clean = true
 		case strings.HasSuffix(name, tmpSuffix):
-			// An interrupted snapshot write.
-			os.Remove(filepath.Join(l.dir, name))
+			l.logger.Info("deleting an interrupted snapshot write", "file", name)
+			l.fs.Remove(filepath.Join(l.dir, name))
 		default:
 			if off, ok := parseFileName(name, logSuffix); ok {
-				bases = append(bases, off)
+				ls.bases = append(ls.bases, off)
 			} else if off, ok := parseFileName(name, snapshotSuffix); ok {
-				snapOffsets[off] = true
+				ls.snapshots[off] = true
 			} else if off, ok := parseFileName(name, indexSuffix); ok {
 				indexFiles[off] = append(indexFiles[off], name)
 			} else if off, ok := parseFileName(name, timeIndexSuffix); ok {
@@ -61,60 +111,49 @@ func (l *Log) load() error {
 			}
 		}
 	}
-	slices.Sort(bases)
+	slices.Sort(ls.bases)
 	for off, names := range indexFiles {
-		if _, found := slices.BinarySearch(bases, off); !found {
+		if _, found := slices.BinarySearch(ls.bases, off); !found {
 			for _, n := range names {
-				os.Remove(filepath.Join(l.dir, n))
+				l.fs.Remove(filepath.Join(l.dir, n))
 			}
 		}
 	}
-	if clean {
-		// From here on a crash must be seen as unclean.
-		if err := os.Remove(filepath.Join(l.dir, cleanShutdownFile)); err != nil {
-			return err
-		}
-		if err := syncDir(l.dir); err != nil {
-			return err
-		}
-	}
+	return ls, nil
+}
 
-	snaps := l.readSnapshots(snapOffsets)
-	scanFrom := int64(-1) // segments reaching past this offset are rescanned
-	switch {
-	case clean:
-		scanFrom = math.MaxInt64
-	case len(snaps) > 0:
-		scanFrom = snaps[0].offset
+// consumeCleanMarker deletes the clean-shutdown marker, durably, before
+// anything changes: from here on a crash must be seen as unclean.
+func (l *Log) consumeCleanMarker() error {
+	if err := l.fs.Remove(filepath.Join(l.dir, cleanShutdownFile)); err != nil {
+		return err
 	}
-	if !clean && len(bases) > 0 {
-		// A brand-new partition has nothing to recover: no warning.
-		l.logger.Warn("recovering log after an unclean shutdown", "segments", len(bases), "snapshot", scanFrom)
-	}
+	return l.fs.SyncDir(l.dir)
+}
 
+// openSegments opens the segments at bases and recovers each: trusted when
+// the log was closed cleanly or the segment ends at or below scanFrom,
+// rescanned otherwise. It stops at the first overlapping or truncated
+// segment, deleting the ones after it, drops empty segments other than the
+// last, and creates segment 0 in an empty directory.
+func (l *Log) openSegments(bases []int64, clean bool, scanFrom int64) ([]*segment, error) {
 	var segs []*segment
-	closeFrom := func(i int) {
-		for _, s := range segs[i:] {
+	fail := func(err error) ([]*segment, error) {
+		for _, s := range segs {
 			s.closeFiles()
 		}
+		return nil, err
 	}
 	for i, base := range bases {
-		s, err := openSegmentFiles(l.dir, base, false)
+		s, err := openSegmentFiles(l.fs, l.dir, base, false)
 		if err != nil {
-			closeFrom(0)
-			return err
+			return fail(err)
 		}
 		last := i == len(bases)-1
-		var truncated bool
-		if clean || (!last && bases[i+1] <= scanFrom) {
-			truncated, err = l.loadTrusted(s, last)
-		} else {
-			truncated, err = l.rebuild(s, true)
-		}
+		truncated, err := l.recoverSegment(s, last, clean || (!last && bases[i+1] <= scanFrom))
 		if err != nil {
 			s.closeFiles()
-			closeFrom(0)
-			return fmt.Errorf("segment %d: %w", base, err)
+			return fail(fmt.Errorf("segment %d: %w", base, err))
 		}
 		if n := len(segs); n > 0 && s.base < segs[n-1].next {
 			l.logger.Warn("segment overlaps its predecessor; dropping it and its successors", "segment", base, "previous_end", segs[n-1].next)
@@ -130,7 +169,7 @@ func (l *Log) load() error {
 		if s.size.Load() == 0 && !last {
 			l.logger.Warn("dropping empty segment", "segment", base)
 			s.closeFiles()
-			s.removeFiles(l.dir)
+			s.removeFiles(l.fs, l.dir)
 			continue
 		}
 		segs = append(segs, s)
@@ -141,12 +180,29 @@ func (l *Log) load() error {
 		}
 	}
 	if len(segs) == 0 {
-		s, err := openSegmentFiles(l.dir, 0, true)
+		// A new log (its files are made durable by syncRecovered).
+		s, err := openSegmentFiles(l.fs, l.dir, 0, true)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		segs = append(segs, s)
 	}
+	return segs, nil
+}
+
+// recoverSegment loads one segment: from its indexes when trusted,
+// otherwise by a CRC rescan that rebuilds them. truncated reports that
+// invalid bytes were cut off its end.
+func (l *Log) recoverSegment(s *segment, active, trusted bool) (truncated bool, err error) {
+	if trusted {
+		return l.loadTrusted(s, active)
+	}
+	return l.rebuild(s, true)
+}
+
+// publishLoaded publishes the recovered segments and the offsets and size
+// they hold.
+func (l *Log) publishLoaded(segs []*segment) {
 	l.publish(segs)
 	var total int64
 	for _, s := range segs {
@@ -154,14 +210,15 @@ func (l *Log) load() error {
 	}
 	l.size.Store(total)
 	l.logStart.Store(segs[0].base)
-	end := segs[len(segs)-1].next
-	l.endOffset.Store(end)
+	l.endOffset.Store(segs[len(segs)-1].next)
+}
 
-	if err := l.loadProducers(snaps, end, clean); err != nil {
-		return err
-	}
-	// What an unclean recovery kept or rewrote is made durable before
-	// anyone relies on it; after a clean Close it already is.
+// syncRecovered makes what recovery kept or rewrote durable before anyone
+// relies on it (after a clean Close the segments already are), and with
+// dirChanged fsyncs the directory, whose entries recovery created (a new
+// log's first segment, the snapshot) or deleted (segments after a torn
+// one, which must not come back after a crash).
+func (l *Log) syncRecovered(segs []*segment, clean, dirChanged bool) error {
 	for _, s := range segs {
 		if !clean {
 			s.dirty.Store(true)
@@ -170,7 +227,12 @@ func (l *Log) load() error {
 			return err
 		}
 	}
-	l.synced.Store(end)
+	if dirChanged {
+		if err := l.fs.SyncDir(l.dir); err != nil {
+			return err
+		}
+	}
+	l.synced.Store(l.endOffset.Load())
 	return nil
 }
 
@@ -179,7 +241,7 @@ func (l *Log) readSnapshots(offsets map[int64]bool) []snapshotFile {
 	var out []snapshotFile
 	for off := range offsets {
 		name := fileName(l.dir, off, snapshotSuffix)
-		b, err := os.ReadFile(name)
+		b, err := vfs.ReadFile(l.fs, name)
 		var got int64
 		var p producers
 		if err == nil {
@@ -190,7 +252,7 @@ func (l *Log) readSnapshots(offsets map[int64]bool) []snapshotFile {
 		}
 		if err != nil {
 			l.logger.Warn("ignoring producer snapshot", "file", filepath.Base(name), "err", err)
-			os.Remove(name)
+			l.fs.Remove(name)
 			continue
 		}
 		out = append(out, snapshotFile{offset: off, state: p})
@@ -201,8 +263,9 @@ func (l *Log) readSnapshots(offsets map[int64]bool) []snapshotFile {
 
 // loadProducers restores the producer state from the newest snapshot
 // inside [log start, end] and the batches after it, and removes snapshots
-// that are ahead of the (possibly truncated) log.
-func (l *Log) loadProducers(snaps []snapshotFile, end int64, clean bool) error {
+// that are ahead of the (possibly truncated) log. wrote reports that it
+// wrote a snapshot at end, whose rename the caller makes durable.
+func (l *Log) loadProducers(snaps []snapshotFile, end int64, clean bool) (wrote bool, err error) {
 	start := l.logStart.Load()
 	from := start
 	l.producers = make(producers)
@@ -210,7 +273,7 @@ func (l *Log) loadProducers(snaps []snapshotFile, end int64, clean bool) error {
 	for _, s := range snaps {
 		if s.offset > end {
 			l.logger.Warn("dropping producer snapshot beyond the log end", "snapshot", s.offset, "end", end)
-			os.Remove(fileName(l.dir, s.offset, snapshotSuffix))
+			l.fs.Remove(fileName(l.dir, s.offset, snapshotSuffix))
 			continue
 		}
 		if !found && s.offset >= start {
@@ -227,14 +290,14 @@ func (l *Log) loadProducers(snaps []snapshotFile, end int64, clean bool) error {
 		if s.next <= from {
 			continue
 		}
-		sc := newScanner(s.log, s.lookup(from), s.size.Load(), false)
+		sc := newScanner(s.log, s.lookup(from, nil), s.size.Load(), false)
 		for {
 			h, _, err := sc.next()
 			if errors.Is(err, io.EOF) {
 				break
 			}
 			if err != nil {
-				return fmt.Errorf("replay producer state in segment %d: %w", s.base, err)
+				return false, fmt.Errorf("replay producer state in segment %d: %w", s.base, err)
 			}
 			if h.BaseOffset < from || !h.Idempotent() || h.IsControl() {
 				continue
@@ -246,18 +309,19 @@ func (l *Log) loadProducers(snaps []snapshotFile, end int64, clean bool) error {
 	if replayed > 0 || !found {
 		l.logger.Info("rebuilt producer state", "from", from, "snapshot", found, "batches", replayed, "producers", len(l.producers))
 	}
-	if !clean || !found || from != end {
-		if err := writeSnapshot(l.dir, end, l.producers, false); err != nil {
-			return err
-		}
-		l.pruneSnapshots(end)
+	if clean && found && from == end {
+		return false, nil
 	}
-	return nil
+	if err := writeSnapshot(l.fs, l.dir, end, l.producers); err != nil {
+		return false, err
+	}
+	l.pruneSnapshots(end)
+	return true, nil
 }
 
 // pruneSnapshots keeps the newest keepSnapshots snapshots not above upto.
 func (l *Log) pruneSnapshots(upto int64) {
-	entries, err := os.ReadDir(l.dir)
+	entries, err := l.fs.ReadDir(l.dir)
 	if err != nil {
 		return
 	}
@@ -269,14 +333,14 @@ func (l *Log) pruneSnapshots(upto int64) {
 	}
 	slices.Sort(offs)
 	for len(offs) > keepSnapshots {
-		os.Remove(fileName(l.dir, offs[0], snapshotSuffix))
+		l.fs.Remove(fileName(l.dir, offs[0], snapshotSuffix))
 		offs = offs[1:]
 	}
 }
 
 func (l *Log) dropSegments(bases []int64) {
 	for _, b := range bases {
-		(&segment{base: b}).removeFiles(l.dir)
+		(&segment{base: b}).removeFiles(l.fs, l.dir)
 	}
 }
 

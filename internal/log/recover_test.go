@@ -13,6 +13,7 @@ import (
 
 	"github.com/skiffkit/skiff/internal/batch"
 	"github.com/skiffkit/skiff/internal/kerr"
+	"github.com/skiffkit/skiff/internal/log/vfs"
 )
 
 // written is what a test appended: per batch its offsets and, for batches
@@ -324,7 +325,7 @@ func TestRecoverWithoutSnapshots(t *testing.T) {
 	l, err := Open(dir, cfg)
 	require.NoError(t, err)
 	end := l.EndOffset()
-	require.NoError(t, writeSnapshot(dir, end+100, producers{1: &producerEntry{epoch: 9}}, true))
+	require.NoError(t, writeSnapshot(vfs.Default, dir, end+100, producers{1: &producerEntry{epoch: 9}}))
 	l.Close()
 	require.NoError(t, os.Remove(filepath.Join(dir, cleanShutdownFile)))
 	checkRecovered(t, dir, cfg, ws, keep)

@@ -2,7 +2,6 @@ package log
 
 import (
 	"fmt"
-	"os"
 	"time"
 )
 
@@ -18,6 +17,13 @@ func (l *Log) EnforceRetention(now time.Time) (deleted int, err error) {
 		l.mu.Unlock()
 		return 0, ErrClosed
 	}
+	if err := l.Offline(); err != nil {
+		l.mu.Unlock()
+		return 0, fmt.Errorf("log %s: retention: %w", l.dir, err)
+	}
+	// The broker calls this periodically: it is the expiration check of
+	// partitions that receive no appends.
+	l.expireProducers(now.UnixMilli())
 	segs := *l.segs.Load()
 	nowMs := now.UnixMilli()
 	total := l.size.Load()
@@ -51,7 +57,7 @@ func (l *Log) EnforceRetention(now time.Time) (deleted int, err error) {
 	var firstErr error
 	for _, s := range gone {
 		l.logger.Info("deleting segment by retention", "segment", s.base, "largest_timestamp", s.largestTimestamp(), "log_start", start)
-		if err := s.removeFiles(l.dir); err != nil && firstErr == nil {
+		if err := s.removeFiles(l.fs, l.dir); err != nil && firstErr == nil {
 			firstErr = err
 		}
 		s.release()
@@ -66,13 +72,13 @@ func (l *Log) EnforceRetention(now time.Time) (deleted int, err error) {
 // removeSnapshotsBelow deletes producer snapshots of offsets no longer in
 // the log; they could never be the starting point of a replay again.
 func (l *Log) removeSnapshotsBelow(start int64) {
-	entries, err := os.ReadDir(l.dir)
+	entries, err := l.fs.ReadDir(l.dir)
 	if err != nil {
 		return
 	}
 	for _, e := range entries {
 		if off, ok := parseFileName(e.Name(), snapshotSuffix); ok && off < start {
-			os.Remove(fileName(l.dir, off, snapshotSuffix))
+			l.fs.Remove(fileName(l.dir, off, snapshotSuffix))
 		}
 	}
 }

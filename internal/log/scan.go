@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/skiffkit/skiff/internal/batch"
 )
@@ -14,7 +13,7 @@ import (
 // beyond the file's size, so garbage cannot make it allocate more than the
 // file holds.
 type scanner struct {
-	f     *os.File
+	f     io.ReaderAt
 	end   int64  // file size
 	pos   int64  // file position of the next batch
 	buf   []byte // buf[r:w] holds the file bytes from pos on
@@ -25,7 +24,7 @@ type scanner struct {
 
 const scanBufSize = 256 << 10
 
-func newScanner(f *os.File, from, end int64, crc bool) *scanner {
+func newScanner(f io.ReaderAt, from, end int64, crc bool) *scanner {
 	return &scanner{f: f, end: end, pos: from, bufAt: from, buf: make([]byte, scanBufSize), crc: crc}
 }
 

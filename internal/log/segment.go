@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+
+	"github.com/skiffkit/skiff/internal/log/vfs"
 )
 
 // File name suffixes of a segment, as in Kafka.
@@ -47,9 +49,9 @@ func parseFileName(name, suffix string) (int64, bool) {
 // always taken after log.mu, never before it.
 type segment struct {
 	base int64
-	log  *os.File
-	idx  *os.File
-	tidx *os.File
+	log  vfs.File
+	idx  vfs.File
+	tidx vfs.File
 
 	// size is the number of bytes of complete batches, published after
 	// the write so that a reader never goes past a fully written batch.
@@ -82,22 +84,23 @@ type segment struct {
 }
 
 // openSegmentFiles opens (creating when asked) the three files of a segment.
-func openSegmentFiles(dir string, base int64, create bool) (*segment, error) {
+// A caller that creates them fsyncs the directory before relying on them.
+func openSegmentFiles(fsys vfs.FS, dir string, base int64, create bool) (*segment, error) {
 	flag := os.O_RDWR
 	if create {
 		flag |= os.O_CREATE
 	}
 	s := &segment{base: base, next: base, rollBaseTs: -1, maxTs: -1}
 	var err error
-	if s.log, err = os.OpenFile(fileName(dir, base, logSuffix), flag, 0o644); err != nil {
+	if s.log, err = fsys.OpenFile(fileName(dir, base, logSuffix), flag, 0o644); err != nil {
 		return nil, err
 	}
 	// Index files are rebuildable, so they are always created when missing.
-	if s.idx, err = os.OpenFile(fileName(dir, base, indexSuffix), os.O_RDWR|os.O_CREATE, 0o644); err != nil {
+	if s.idx, err = fsys.OpenFile(fileName(dir, base, indexSuffix), os.O_RDWR|os.O_CREATE, 0o644); err != nil {
 		s.log.Close()
 		return nil, err
 	}
-	if s.tidx, err = os.OpenFile(fileName(dir, base, timeIndexSuffix), os.O_RDWR|os.O_CREATE, 0o644); err != nil {
+	if s.tidx, err = fsys.OpenFile(fileName(dir, base, timeIndexSuffix), os.O_RDWR|os.O_CREATE, 0o644); err != nil {
 		s.log.Close()
 		s.idx.Close()
 		return nil, err
@@ -130,10 +133,10 @@ func (s *segment) closeFiles() error {
 	return errors.Join(s.log.Close(), s.idx.Close(), s.tidx.Close())
 }
 
-func (s *segment) removeFiles(dir string) error {
+func (s *segment) removeFiles(fsys vfs.FS, dir string) error {
 	var errs []error
 	for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
-		if err := os.Remove(fileName(dir, s.base, suf)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := fsys.Remove(fileName(dir, s.base, suf)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, err)
 		}
 	}
@@ -258,13 +261,14 @@ func (s *segment) resetIndexes(off []offsetEntry, tim []timeEntry, saved bool) e
 	return errors.Join(s.idx.Truncate(0), s.tidx.Truncate(0))
 }
 
-// lookup returns the file position to scan from for offset.
-func (s *segment) lookup(offset int64) int64 {
+// lookup returns the file position to scan from for offset; scratch (may
+// be nil) is room for reading the index file of a sealed segment.
+func (s *segment) lookup(offset int64, scratch []byte) int64 {
 	s.idxMu.RLock()
 	if s.evicted {
 		n := s.offN
 		s.idxMu.RUnlock()
-		return lookupOffsetFile(s.idx, n, offset-s.base)
+		return lookupOffsetFile(s.idx, n, offset-s.base, scratch)
 	}
 	pos := lookupOffset(s.offIdx, offset-s.base)
 	s.idxMu.RUnlock()
@@ -282,7 +286,7 @@ func (s *segment) lookupTime(ts int64) int64 {
 		if !found {
 			return 0
 		}
-		return lookupOffsetFile(s.idx, on, int64(rel))
+		return lookupOffsetFile(s.idx, on, int64(rel), nil)
 	}
 	defer s.idxMu.RUnlock()
 	rel, found := lookupTimeBefore(s.timeIdx, ts)

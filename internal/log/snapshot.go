@@ -7,6 +7,8 @@ import (
 	"hash/crc32"
 	"os"
 	"slices"
+
+	"github.com/skiffkit/skiff/internal/log/vfs"
 )
 
 // Producer-state snapshot, file <20-digit offset>.snapshot: the state of
@@ -131,29 +133,33 @@ func decodeSnapshot(b []byte) (offset int64, p producers, err error) {
 	return offset, p, nil
 }
 
-// writeSnapshot writes the snapshot through a temporary file and a rename,
-// so a crash leaves either the old set of snapshots or the new file whole
-// (a torn one fails its CRC and is ignored anyway).
-func writeSnapshot(dir string, offset int64, p producers, sync bool) error {
+// writeSnapshot writes the snapshot through a temporary file, an fsync and
+// a rename, as Kafka's ProducerStateManager does, so that a crash leaves
+// either the old set of snapshots or the new file whole. A crash before the
+// rename leaves a .tmp file, which recovery deletes (the log is replayed
+// from an older snapshot instead); a torn file fails its CRC and is ignored
+// anyway. The rename is durable only once the caller fsyncs dir, which it
+// does together with the other entries it changed (see roll, Close, load).
+func writeSnapshot(fsys vfs.FS, dir string, offset int64, p producers) error {
 	b := appendSnapshot(nil, offset, p)
 	name := fileName(dir, offset, snapshotSuffix)
 	tmp := name + tmpSuffix
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := fsys.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
-		return err
+		return fmt.Errorf("write producer snapshot %d: %w", offset, err)
 	}
 	_, err = f.Write(b)
-	if err == nil && sync {
+	if err == nil {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp, name)
+		err = fsys.Rename(tmp, name)
 	}
 	if err != nil {
-		os.Remove(tmp)
+		fsys.Remove(tmp)
 		return fmt.Errorf("write producer snapshot %d: %w", offset, err)
 	}
 	return nil

@@ -78,7 +78,16 @@ func (l *Log) Sync() (syncedOffset int64, err error) {
 // syncOnce fsyncs the dirty segments. A segment is marked dirty before the
 // end offset covering its write is published, so every batch below the end
 // offset loaded here is either already durable or in a dirty segment.
+//
+// A failed fsync takes the log offline and the synced offset never moves
+// again: Linux reports a writeback error to one fsync and may then mark the
+// lost pages clean, so a retried fsync could succeed without the data
+// (PostgreSQL's "fsyncgate"). Records the fsync did not cover are never
+// acknowledged to acks=all producers.
 func (l *Log) syncOnce() (int64, error) {
+	if err := l.Offline(); err != nil {
+		return 0, err
+	}
 	end := l.endOffset.Load()
 	segs := *l.segs.Load()
 	active := segs[len(segs)-1]
@@ -89,7 +98,7 @@ func (l *Log) syncOnce() (int64, error) {
 		err := l.syncSegment(s, s != active)
 		s.release()
 		if err != nil {
-			return 0, storageError("fsync", err)
+			return 0, l.goOffline(storageError("fsync", err))
 		}
 	}
 	for {
