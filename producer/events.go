@@ -5,7 +5,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/skiffkit/skiff/accumulator"
 	"github.com/skiffkit/skiff/internal/wire"
 )
 
@@ -23,7 +22,7 @@ type event struct {
 // request is one Produce request in flight.
 type request struct {
 	node    int32
-	batches []*accumulator.Batch
+	batches []*sendBatch
 	sent    int64 // unix nanos
 	req     *kmsg.ProduceRequest
 }

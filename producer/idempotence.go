@@ -7,7 +7,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/skiffkit/skiff/accumulator"
 	"github.com/skiffkit/skiff/internal/kerr"
 )
 
@@ -54,7 +53,7 @@ func (i *idempotence) requestBump(reason string) {
 // (KIP-360): only when the batch is the partition's first unacknowledged
 // one. For later batches an earlier one is still unresolved, and resending
 // in order fixes it.
-func (i *idempotence) onSequenceError(b *accumulator.Batch, err error) {
+func (i *idempotence) onSequenceError(b *sendBatch, err error) {
 	if !i.bump && i.s.acc.IsNextExpected(b) {
 		i.requestBump(fmt.Sprintf("%s[%d] seq %d: %v", b.Topic(), b.Partition(), b.BaseSequence(), err))
 	}

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/skiffkit/skiff/accumulator"
+	"github.com/skiffkit/skiff/internal/accum"
 	"github.com/skiffkit/skiff/internal/batch"
 	"github.com/skiffkit/skiff/internal/kerr"
 	"github.com/skiffkit/skiff/internal/wire"
@@ -26,7 +26,7 @@ type Producer struct {
 	cfg    Config
 	log    *slog.Logger
 	client *wire.Client
-	acc    *accumulator.Accumulator
+	acc    *accum.Accumulator[RecordMetadata]
 	part   partitioner.Partitioner
 	sized  partitioner.SizeAware // part, if it is size aware
 	// hashKeys: part is the default sticky partitioner, which sends a
@@ -82,7 +82,7 @@ func New(cfg Config) (*Producer, error) {
 	case cfg.MaxInFlight == 1:
 		maxPerPartition = 1 // Kafka mutes the partition while a batch is in flight
 	}
-	acc, err := accumulator.New(accumulator.Config{
+	acc, err := accum.New[RecordMetadata](accum.Config{
 		BatchSize:               cfg.BatchSize,
 		BufferMemory:            cfg.BufferMemory,
 		MaxBlock:                cfg.MaxBlock,
@@ -162,10 +162,7 @@ func (p *Producer) Send(ctx context.Context, rec Record, cb Callback) error {
 	if err != nil {
 		return err
 	}
-	ar := accumulator.Record{Timestamp: p.clock.millis(rec.Timestamp), Key: rec.Key, Value: rec.Value, Headers: rec.Headers}
-	if cb != nil {
-		ar.Callback = cb
-	}
+	ar := accum.Record[RecordMetadata]{Timestamp: p.clock.millis(rec.Timestamp), Key: rec.Key, Value: rec.Value, Headers: rec.Headers, Callback: cb}
 	if err := p.acc.Append(ctx, rec.Topic, partition, &ar); err != nil {
 		return p.appendErr(rec.Topic, partition, err)
 	}
@@ -184,7 +181,7 @@ func (p *Producer) afterAppend(topic string, partition int32, rec *Record) {
 }
 
 func (p *Producer) appendErr(topic string, partition int32, err error) error {
-	if errors.Is(err, accumulator.ErrClosed) {
+	if errors.Is(err, accum.ErrClosed) {
 		return ErrClosed
 	}
 	return fmt.Errorf("produce %s[%d]: %w", topic, partition, err)
@@ -297,10 +294,6 @@ func (p *Producer) SendBatch(ctx context.Context, recs []Record, cb Callback) (i
 	if p.closed.Load() {
 		return 0, ErrClosed
 	}
-	var cbAny any
-	if cb != nil {
-		cbAny = cb
-	}
 	for i := 0; i < len(recs); {
 		partition, err := p.choosePartition(ctx, &recs[i])
 		if err != nil {
@@ -317,9 +310,9 @@ func (p *Producer) SendBatch(ctx context.Context, recs []Record, cb Callback) (i
 			j++
 		}
 		base := i
-		n, err := p.acc.AppendN(ctx, topic, partition, j-i, func(k int, r *accumulator.Record) {
+		n, err := p.acc.AppendN(ctx, topic, partition, j-i, func(k int, r *accum.Record[RecordMetadata]) {
 			rec := &recs[base+k]
-			*r = accumulator.Record{Timestamp: p.clock.millis(rec.Timestamp), Key: rec.Key, Value: rec.Value, Headers: rec.Headers, Callback: cbAny}
+			*r = accum.Record[RecordMetadata]{Timestamp: p.clock.millis(rec.Timestamp), Key: rec.Key, Value: rec.Value, Headers: rec.Headers, Callback: cb}
 		})
 		for k := range n {
 			p.afterAppend(topic, partition, &recs[base+k])

@@ -7,7 +7,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/skiffkit/skiff/accumulator"
+	"github.com/skiffkit/skiff/internal/accum"
 	"github.com/skiffkit/skiff/internal/kerr"
 	"github.com/skiffkit/skiff/internal/wire"
 	"github.com/skiffkit/skiff/partitioner"
@@ -20,7 +20,7 @@ import (
 // or expiry deadline) and on metadata updates while a leader is unknown.
 type sender struct {
 	p      *Producer
-	acc    *accumulator.Accumulator
+	acc    *accum.Accumulator[RecordMetadata]
 	client *wire.Client
 	cfg    *Config
 
@@ -29,8 +29,8 @@ type sender struct {
 	next  time.Time // earliest deadline found in this round
 
 	readyBuf  []int32
-	drainBuf  []*accumulator.Batch
-	expireBuf []*accumulator.Batch
+	drainBuf  []*sendBatch
+	expireBuf []*sendBatch
 	eventBuf  []event
 	doneBuf   []completion
 
@@ -179,7 +179,7 @@ func (s *sender) sendTo(node int32, now time.Time) {
 		if len(batches) == 0 {
 			return
 		}
-		r := &request{node: node, batches: append([]*accumulator.Batch(nil), batches...), sent: now.UnixNano()}
+		r := &request{node: node, batches: append([]*sendBatch(nil), batches...), sent: now.UnixNano()}
 		clear(batches)
 		s.drainBuf = batches[:0]
 		req, haveIDs := s.buildRequest(r.batches)
@@ -197,7 +197,7 @@ func (s *sender) sendTo(node int32, now time.Time) {
 	}
 }
 
-func (s *sender) buildRequest(batches []*accumulator.Batch) (*kmsg.ProduceRequest, bool) {
+func (s *sender) buildRequest(batches []*sendBatch) (*kmsg.ProduceRequest, bool) {
 	req := kmsg.NewPtrProduceRequest()
 	req.Acks = s.cfg.Acks.wire()
 	req.TimeoutMillis = int32(s.cfg.RequestTimeout / time.Millisecond)
@@ -346,7 +346,7 @@ func findPartition(resp *kmsg.ProduceResponse, topic string, id [16]byte, partit
 	return nil
 }
 
-func (s *sender) handlePartition(b *accumulator.Batch, rp *kmsg.ProduceResponseTopicPartition, now time.Time) {
+func (s *sender) handlePartition(b *sendBatch, rp *kmsg.ProduceResponseTopicPartition, now time.Time) {
 	err := kerr.ForCode(rp.ErrorCode)
 	switch {
 	case err == nil:
@@ -385,14 +385,14 @@ func needsMetadata(err error) bool {
 		errors.Is(err, kerr.NetworkException)
 }
 
-func (s *sender) succeed(b *accumulator.Batch, baseOffset, appendTime int64) {
+func (s *sender) succeed(b *sendBatch, baseOffset, appendTime int64) {
 	s.acc.Done(b, true)
 	s.doneBuf = append(s.doneBuf, completion{b: b, baseOffset: baseOffset, appendTime: appendTime})
 }
 
 // retryOrFail re-enqueues b after a retriable error, unless retries,
 // delivery.timeout.ms or Close say otherwise, in which case it fails.
-func (s *sender) retryOrFail(b *accumulator.Batch, err error, retriable bool, now time.Time) {
+func (s *sender) retryOrFail(b *sendBatch, err error, retriable bool, now time.Time) {
 	switch {
 	case s.aborting:
 		err = fmt.Errorf("%w: %w", ErrClosed, err)
@@ -416,7 +416,7 @@ func (s *sender) retryOrFail(b *accumulator.Batch, err error, retriable bool, no
 }
 
 // fail completes b with err; sent says whether it was in flight.
-func (s *sender) fail(b *accumulator.Batch, err error, sent bool) {
+func (s *sender) fail(b *sendBatch, err error, sent bool) {
 	if sent {
 		s.acc.Done(b, false)
 	}

@@ -1,4 +1,4 @@
-package accumulator
+package accum
 
 import (
 	"math/rand/v2"
@@ -15,7 +15,7 @@ import (
 // A partition's head batch is sendable when it is not backing off, its
 // partition has room in flight, and it is full, or lingered long enough,
 // or a flush or close is in progress, or appenders wait for memory.
-func (a *Accumulator) Ready(now time.Time, nodes []int32) (_ []int32, next time.Time, unknownLeader bool) {
+func (a *Accumulator[M]) Ready(now time.Time, nodes []int32) (_ []int32, next time.Time, unknownLeader bool) {
 	if a.paused.Load() {
 		return nodes, time.Time{}, false
 	}
@@ -52,7 +52,7 @@ func (a *Accumulator) Ready(now time.Time, nodes []int32) (_ []int32, next time.
 
 // drainable reports whether head may be drained now, and if not because of
 // a backoff, when it may; p.mu must be held.
-func (a *Accumulator) drainable(p *partition, head *Batch, now time.Time) (bool, time.Time) {
+func (a *Accumulator[M]) drainable(p *partition[M], head *Batch[M], now time.Time) (bool, time.Time) {
 	if limit := a.cfg.MaxInFlightPerPartition; limit > 0 && p.inFlight >= limit {
 		return false, time.Time{} // Done or Reenqueue wakes the sender
 	}
@@ -89,7 +89,7 @@ func containsNode(nodes []int32, n int32) bool {
 // until the batches' sizes reach maxBytes (the first batch is always
 // taken). With idempotence, batches get their base sequence here. The
 // batches are appended to out, finished for the wire.
-func (a *Accumulator) Drain(node int32, maxBytes int, now time.Time, out []*Batch) []*Batch {
+func (a *Accumulator[M]) Drain(node int32, maxBytes int, now time.Time, out []*Batch[M]) []*Batch[M] {
 	if a.paused.Load() {
 		return out
 	}
@@ -160,7 +160,7 @@ func addSeq(seq int32, n int) int32 {
 // Done reports that a drained batch got its final answer (acknowledged, or
 // failed for good); acked says which. The batch still holds its callbacks
 // until Release.
-func (a *Accumulator) Done(b *Batch, acked bool) {
+func (a *Accumulator[M]) Done(b *Batch[M], acked bool) {
 	p := b.p
 	p.mu.Lock()
 	p.inFlight--
@@ -190,7 +190,7 @@ func seqAfter(x, y int32) bool {
 // An OUT_OF_ORDER_SEQUENCE_NUMBER for such a batch means the broker lost
 // the producer's state (KIP-360); for any later batch it means an earlier
 // one is still unresolved.
-func (a *Accumulator) IsNextExpected(b *Batch) bool {
+func (a *Accumulator[M]) IsNextExpected(b *Batch[M]) bool {
 	p := b.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -201,7 +201,7 @@ func (a *Accumulator) IsNextExpected(b *Batch) bool {
 // other retried batches in the order they were first drained, to be sent
 // again after a backoff of retry.backoff.ms doubled per attempt, capped at
 // retry.backoff.max.ms, with ±20% jitter (KIP-580).
-func (a *Accumulator) Reenqueue(b *Batch, now time.Time) {
+func (a *Accumulator[M]) Reenqueue(b *Batch[M], now time.Time) {
 	b.retryAt = now.Add(a.Backoff(b.attempts))
 	p := b.p
 	p.mu.Lock()
@@ -219,7 +219,7 @@ func (a *Accumulator) Reenqueue(b *Batch, now time.Time) {
 }
 
 // Backoff is the retry backoff before attempt number attempts+1.
-func (a *Accumulator) Backoff(attempts int) time.Duration {
+func (a *Accumulator[M]) Backoff(attempts int) time.Duration {
 	d := a.cfg.RetryBackoff
 	for i := 1; i < attempts && d < a.cfg.RetryBackoffMax; i++ {
 		d *= 2
@@ -231,7 +231,7 @@ func (a *Accumulator) Backoff(attempts int) time.Duration {
 
 // Release returns a finished batch's memory to the pool, after its
 // callbacks ran, and closes its Done channel.
-func (a *Accumulator) Release(b *Batch) {
+func (a *Accumulator[M]) Release(b *Batch[M]) {
 	a.incompleteMu.Lock()
 	delete(a.incomplete, b)
 	a.incompleteMu.Unlock()
@@ -260,7 +260,7 @@ func (a *Accumulator) Release(b *Batch) {
 // returned batch with Attempts() > 0 was sent before with an unknown
 // outcome: an idempotent producer must bump its epoch before the
 // partition's next batch, as the Java client does.
-func (a *Accumulator) Expire(now time.Time, out []*Batch) []*Batch {
+func (a *Accumulator[M]) Expire(now time.Time, out []*Batch[M]) []*Batch[M] {
 	for _, p := range *a.all.Load() {
 		p.mu.Lock()
 		n := 0
@@ -276,7 +276,7 @@ func (a *Accumulator) Expire(now time.Time, out []*Batch) []*Batch {
 }
 
 // Abort removes every queued (not in-flight) batch and appends it to out.
-func (a *Accumulator) Abort(out []*Batch) []*Batch {
+func (a *Accumulator[M]) Abort(out []*Batch[M]) []*Batch[M] {
 	for _, p := range *a.all.Load() {
 		p.mu.Lock()
 		out = a.removeHead(p, len(p.q), out)
@@ -286,7 +286,7 @@ func (a *Accumulator) Abort(out []*Batch) []*Batch {
 }
 
 // removeHead takes the first n batches off p; p.mu must be held.
-func (a *Accumulator) removeHead(p *partition, n int, out []*Batch) []*Batch {
+func (a *Accumulator[M]) removeHead(p *partition[M], n int, out []*Batch[M]) []*Batch[M] {
 	for _, b := range p.q[:n] {
 		if p.open == b {
 			p.open = nil
