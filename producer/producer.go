@@ -21,7 +21,8 @@ import (
 // requests, handles responses, retries, epoch bumps), one completer (runs
 // callbacks in order and releases batch memory), the record clock (ticks
 // only while records without a timestamp are being sent), and short-lived
-// dialers started by the sender. Close stops them all.
+// dialers and InitProducerId callers started by the sender, so that it
+// never waits on the network itself. Close stops them all.
 type Producer struct {
 	cfg    Config
 	log    *slog.Logger

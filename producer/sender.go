@@ -159,9 +159,6 @@ func (s *sender) node(id int32) *nodeState {
 // sendTo drains one Produce request's worth of batches for node and sends
 // it, if the connection is up and has room in flight.
 func (s *sender) sendTo(node int32, now time.Time) {
-	if s.idem.enabled && !s.idem.ready() {
-		return
-	}
 	ns := s.node(node)
 	if ns.cn != nil {
 		select {
@@ -192,7 +189,7 @@ func (s *sender) sendTo(node int32, now time.Time) {
 		ns.inFlight++
 		events := &s.p.events
 		ns.cn.DoAsync(produceVersions(req, haveIDs), func(resp kmsg.Response, err error) {
-			events.push(event{req: r, resp: resp, err: err})
+			events.push(event{kind: eventResponse, req: r, resp: resp, err: err})
 		})
 	}
 }
@@ -246,7 +243,7 @@ func (s *sender) dial(node int32, ns *nodeState, now time.Time) {
 	p := s.p
 	p.goTracked(func() {
 		cn, err := s.client.Conn(p.ctx, node)
-		p.events.push(event{dialNode: node, cn: cn, err: err})
+		p.events.push(event{kind: eventDial, dialNode: node, cn: cn, err: err})
 	})
 }
 
@@ -254,10 +251,13 @@ func (s *sender) handleEvents() {
 	events := s.p.events.take(s.eventBuf)
 	for i := range events {
 		e := &events[i]
-		if e.req != nil {
+		switch e.kind {
+		case eventResponse:
 			s.handleResponse(e.req, e.resp, e.err)
-		} else {
+		case eventDial:
 			s.handleDial(e)
+		case eventProducerID:
+			s.idem.onProducerID(e)
 		}
 		*e = event{}
 	}
@@ -410,7 +410,7 @@ func (s *sender) retryOrFail(b *sendBatch, err error, retriable bool, now time.T
 	// gap, leaves the partition's sequences unusable: bump the epoch
 	// before the partition's next batch (the Java client does the same).
 	if s.idem.enabled && b.BaseSequence() >= 0 {
-		s.idem.requestBump(fmt.Sprintf("batch for %s[%d] failed: %v", b.Topic(), b.Partition(), err))
+		s.idem.requestBump(b, fmt.Sprintf("batch for %s[%d] failed: %v", b.Topic(), b.Partition(), err))
 	}
 	s.fail(b, err, true)
 }
@@ -434,7 +434,7 @@ func (s *sender) expire(now time.Time) {
 	expired := s.acc.Expire(now, s.expireBuf[:0])
 	for i, b := range expired {
 		if s.idem.enabled && b.Attempts() > 0 {
-			s.idem.requestBump(fmt.Sprintf("batch for %s[%d] expired after being sent", b.Topic(), b.Partition()))
+			s.idem.requestBump(b, fmt.Sprintf("batch for %s[%d] expired after being sent", b.Topic(), b.Partition()))
 		}
 		err := fmt.Errorf("%w (%v)", ErrDeliveryTimeout, s.cfg.DeliveryTimeout)
 		if last := b.LastError(); last != nil {

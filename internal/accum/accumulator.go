@@ -44,16 +44,14 @@ type Accumulator[M any] struct {
 
 	closed   atomic.Bool
 	flushing atomic.Int32
-	paused   atomic.Bool
 	inFlight atomic.Int64 // drained batches not yet Done or re-enqueued
 
 	incompleteMu sync.Mutex
 	incomplete   map[*Batch[M]]struct{}
 
-	// Producer identity for idempotence, set by the sender while nothing is
-	// in flight.
-	pid   atomic.Int64
-	epoch atomic.Int32
+	// ident is the producer identity new sequences are assigned under
+	// (idempotence); partitions adopt it one by one (see SetProducerID).
+	ident atomic.Pointer[identity]
 
 	drainStart int // rotates where Drain starts, so no partition starves; sender-owned
 }
@@ -75,9 +73,21 @@ type partition[M any] struct {
 	open      *Batch[M]   // the batch records are appended to, also q[len(q)-1]
 	inFlight  int
 	nextOrder uint64
-	nextSeq   int32 // base sequence of the next newly drained batch
-	ackedSeq  int32 // sequence after the last acknowledged batch
+	nextSeq   int32     // base sequence of the next newly drained batch
+	ackedSeq  int32     // sequence after the last acknowledged batch
+	ident     *identity // the producer identity nextSeq and ackedSeq belong to
+	fenced    bool      // ident may not be used any more (see Fence)
 }
+
+// identity is a producer id and epoch. Immutable once published; compared
+// by pointer, since each SetProducerID publishes a new one.
+type identity struct {
+	id    int64
+	epoch int16
+}
+
+// noIdentity is the identity before the first SetProducerID.
+var noIdentity = &identity{id: -1, epoch: -1}
 
 // New returns an accumulator for cfg.
 func New[M any](cfg Config) (*Accumulator[M], error) {
@@ -98,8 +108,7 @@ func New[M any](cfg Config) (*Accumulator[M], error) {
 	a.pool.onWait = a.signal
 	a.topics.Store(&map[string]*topicParts[M]{})
 	a.all.Store(&[]*partition[M]{})
-	a.pid.Store(-1)
-	a.epoch.Store(-1)
+	a.ident.Store(noIdentity)
 	return a, nil
 }
 
@@ -143,7 +152,7 @@ func (a *Accumulator[M]) partitionFor(topic string, id int32) *partition[M] {
 	}
 	grown := make([]*partition[M], max(len(parts), int(id)+1))
 	copy(grown, parts)
-	p := &partition[M]{topic: topic, id: id}
+	p := &partition[M]{topic: topic, id: id, ident: noIdentity}
 	grown[id] = p
 	next := make(map[string]*topicParts[M], len(old)+1)
 	for k, v := range old {
@@ -351,36 +360,34 @@ func (a *Accumulator[M]) Close() {
 	a.signal()
 }
 
-// Pause stops (true) or resumes (false) Drain. The producer pauses while it
-// bumps its epoch, which needs every partition quiet.
-func (a *Accumulator[M]) Pause(paused bool) {
-	a.paused.Store(paused)
-	if !paused {
-		a.signal()
-	}
+// SetProducerID installs a new producer id and epoch. Partitions move to
+// it one at a time, as the Java client's do: a partition keeps the identity
+// its sequences belong to while it has batches in flight under it, and
+// drains nothing new meanwhile; once they are back it restarts at sequence
+// 0 under the new identity (KIP-360), its queued batches keeping their
+// order and getting new sequences. So an epoch bump never needs every
+// partition quiet at once.
+func (a *Accumulator[M]) SetProducerID(id int64, epoch int16) {
+	a.ident.Store(&identity{id: id, epoch: epoch})
+	a.signal()
 }
 
-// SetProducerID installs a new producer id and epoch and resets every
-// partition's sequences (KIP-360: a new epoch starts each partition at
-// sequence 0). Queued batches keep their order and get new sequences when
-// next drained. Call only while nothing is in flight.
-func (a *Accumulator[M]) SetProducerID(id int64, epoch int16) {
-	a.pid.Store(id)
-	a.epoch.Store(int32(epoch))
-	for _, p := range *a.all.Load() {
-		p.mu.Lock()
-		p.nextSeq, p.ackedSeq = 0, 0
-		for _, b := range p.q {
-			b.seq = -1
-		}
-		p.mu.Unlock()
-	}
-	a.signal()
+// Fence stops b's partition from draining under its current producer
+// identity: its sequences can no longer be trusted (a batch failed or
+// expired after being sent, or the broker lost the producer's state). It
+// drains again once SetProducerID installed another identity and its
+// in-flight batches are back. Other partitions are not affected.
+func (a *Accumulator[M]) Fence(b *Batch[M]) {
+	p := b.p
+	p.mu.Lock()
+	p.fenced = true
+	p.mu.Unlock()
 }
 
 // ProducerID returns the id and epoch set by SetProducerID (-1, -1 before).
 func (a *Accumulator[M]) ProducerID() (int64, int16) {
-	return a.pid.Load(), int16(a.epoch.Load())
+	id := a.ident.Load()
+	return id.id, id.epoch
 }
 
 // Topics appends the topics that have had records appended to dst.

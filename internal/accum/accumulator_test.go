@@ -566,3 +566,70 @@ func TestSplitSingleRecordRefused(t *testing.T) {
 	assert.Equal(t, 1, a.InFlight(), "a refused split leaves the batch to the caller")
 	assert.NotEmpty(t, bs[0].Records())
 }
+
+// An epoch bump fences only the partition whose sequences broke: the others
+// keep draining under the old identity, and each moves to the new one (at
+// sequence 0) once its batches sent under the old one are back.
+func TestFenceIsPerPartition(t *testing.T) {
+	a := newAcc(t, Config{Linger: -1, Idempotent: true, MaxInFlightPerPartition: 5})
+	ctx := context.Background()
+	assert.Empty(t, a.Drain(1, 1<<20, time.Now(), nil), "nothing drains before the first producer id")
+	a.SetProducerID(7, 0)
+	appendTo := func(part int32, i int) {
+		require.NoError(t, a.Append(ctx, "t", part, rec(i, nil)))
+	}
+	drainOne := func(part int32) *Batch[*int] {
+		t.Helper()
+		for _, b := range a.Drain(1, 1<<20, time.Now(), nil) {
+			require.Equal(t, part, b.Partition(), "only partition %d may drain", part)
+			return b
+		}
+		return nil
+	}
+	stamp := func(b *Batch[*int]) (int16, int32) {
+		h, err := batch.Validate(b.Records())
+		require.NoError(t, err)
+		return h.ProducerEpoch, h.BaseSequence
+	}
+
+	appendTo(0, 0)
+	a0 := drainOne(0)
+	require.NotNil(t, a0)
+	appendTo(1, 1)
+	b0 := drainOne(1) // partition 1 has a batch in flight under epoch 0
+	require.NotNil(t, b0)
+
+	// Partition 0's batch fails for good: fence it, ask for a new epoch.
+	a.Fence(a0)
+	a.Done(a0, false)
+	a.Release(a0)
+	appendTo(0, 2)
+	appendTo(1, 3)
+	b1 := drainOne(1)
+	require.NotNil(t, b1, "partition 1 keeps flowing while the bump is pending")
+	ep, seq := stamp(b1)
+	assert.Equal(t, int16(0), ep)
+	assert.Equal(t, int32(1), seq)
+	nodes, _, _ := a.Ready(time.Now(), nil)
+	assert.Empty(t, nodes, "fenced partition 0 is not ready")
+
+	a.SetProducerID(7, 1)
+	a0 = drainOne(0)
+	require.NotNil(t, a0, "partition 0 moves to the new epoch at once: nothing in flight")
+	ep, seq = stamp(a0)
+	assert.Equal(t, int16(1), ep)
+	assert.Equal(t, int32(0), seq)
+
+	appendTo(1, 4)
+	assert.Nil(t, drainOne(1), "partition 1 waits for its epoch-0 batches")
+	a.Done(b0, true)
+	a.Release(b0)
+	assert.Nil(t, drainOne(1))
+	a.Done(b1, true)
+	a.Release(b1)
+	b2 := drainOne(1)
+	require.NotNil(t, b2)
+	ep, seq = stamp(b2)
+	assert.Equal(t, int16(1), ep)
+	assert.Equal(t, int32(0), seq, "a new epoch starts at sequence 0")
+}

@@ -16,9 +16,6 @@ import (
 // partition has room in flight, and it is full, or lingered long enough,
 // or a flush or close is in progress, or appenders wait for memory.
 func (a *Accumulator[M]) Ready(now time.Time, nodes []int32) (_ []int32, next time.Time, unknownLeader bool) {
-	if a.paused.Load() {
-		return nodes, time.Time{}, false
-	}
 	urgent := a.flushing.Load() > 0 || a.closed.Load() || a.pool.nwait.Load() > 0
 	for _, p := range *a.all.Load() {
 		p.mu.Lock()
@@ -53,6 +50,19 @@ func (a *Accumulator[M]) Ready(now time.Time, nodes []int32) (_ []int32, next ti
 // drainable reports whether head may be drained now, and if not because of
 // a backoff, when it may; p.mu must be held.
 func (a *Accumulator[M]) drainable(p *partition[M], head *Batch[M], now time.Time) (bool, time.Time) {
+	if a.cfg.Idempotent {
+		cur := a.ident.Load()
+		switch {
+		case cur == noIdentity:
+			return false, time.Time{} // SetProducerID wakes the sender
+		case p.ident != cur && p.inFlight > 0:
+			// Moving to a new identity waits for the batches sent under
+			// the old one (Java's shouldStopDrainBatchesForPartition).
+			return false, time.Time{}
+		case p.ident == cur && p.fenced:
+			return false, time.Time{}
+		}
+	}
 	if limit := a.cfg.MaxInFlightPerPartition; limit > 0 && p.inFlight >= limit {
 		return false, time.Time{} // Done or Reenqueue wakes the sender
 	}
@@ -90,14 +100,10 @@ func containsNode(nodes []int32, n int32) bool {
 // taken). With idempotence, batches get their base sequence here. The
 // batches are appended to out, finished for the wire.
 func (a *Accumulator[M]) Drain(node int32, maxBytes int, now time.Time, out []*Batch[M]) []*Batch[M] {
-	if a.paused.Load() {
-		return out
-	}
 	all := *a.all.Load()
 	if len(all) == 0 {
 		return out
 	}
-	pid, epoch := a.ProducerID()
 	start := len(out)
 	size := 0
 	a.drainStart++
@@ -123,6 +129,11 @@ func (a *Accumulator[M]) Drain(node int32, maxBytes int, now time.Time, out []*B
 			p.mu.Unlock()
 			break
 		}
+		if a.cfg.Idempotent {
+			if cur := a.ident.Load(); p.ident != cur {
+				a.adopt(p, cur) // drainable saw nothing in flight
+			}
+		}
 		size += head.sizeBytes
 		copy(p.q, p.q[1:])
 		p.q[len(p.q)-1] = nil
@@ -136,20 +147,32 @@ func (a *Accumulator[M]) Drain(node int32, maxBytes int, now time.Time, out []*B
 			p.nextOrder++
 		}
 		head.attempts++
-		if a.cfg.Idempotent && head.seq < 0 {
-			head.seq = p.nextSeq
-			p.nextSeq = addSeq(p.nextSeq, head.recordsN)
+		pid, epoch := int64(-1), int16(-1)
+		if a.cfg.Idempotent {
+			if head.seq < 0 {
+				head.seq = p.nextSeq
+				p.nextSeq = addSeq(p.nextSeq, head.recordsN)
+			}
+			pid, epoch = p.ident.id, p.ident.epoch
 		}
 		p.inFlight++
 		p.mu.Unlock()
 		a.inFlight.Add(1)
-		if !a.cfg.Idempotent {
-			pid, epoch = -1, -1
-		}
 		head.finish(a.codec, pid, epoch, &a.wirePool)
 		out = append(out, head)
 	}
 	return out
+}
+
+// adopt moves p, with nothing in flight, to identity id: its sequences
+// restart at 0 and its queued batches get new ones when drained; p.mu must
+// be held.
+func (a *Accumulator[M]) adopt(p *partition[M], id *identity) {
+	p.ident, p.fenced = id, false
+	p.nextSeq, p.ackedSeq = 0, 0
+	for _, b := range p.q {
+		b.seq = -1
+	}
 }
 
 // addSeq advances a sequence; Kafka wraps sequences at MaxInt32 to 0.
