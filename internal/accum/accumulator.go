@@ -16,9 +16,10 @@ import (
 //
 // Locks: each partition's mu guards its deque, open batch and in-flight
 // count; pool.mu guards the memory budget; incompleteMu guards the set of
-// unreleased batches. A partition lock may be held while taking
-// incompleteMu or the pending pool's lock, never the other way round, and
-// pool.get (which may block) is never called with a partition lock held.
+// unreleased batches; closeMu guards the count of appends opening a batch.
+// A partition lock may be held while taking incompleteMu, closeMu or the
+// pending pool's lock, never the other way round, and pool.get (which may
+// block) is never called with a partition lock held.
 type Accumulator[M any] struct {
 	cfg   Config
 	codec compress.Codec
@@ -48,6 +49,10 @@ type Accumulator[M any] struct {
 
 	incompleteMu sync.Mutex
 	incomplete   map[*Batch[M]]struct{}
+
+	closeMu     sync.Mutex // guards opening; orders Close with beginOpen
+	opening     int        // appends between beginOpen and endOpen
+	openingDone sync.Cond  // opening dropped to 0 (L is closeMu)
 
 	// ident is the producer identity new sequences are assigned under
 	// (idempotence); partitions adopt it one by one (see SetProducerID).
@@ -106,6 +111,7 @@ func New[M any](cfg Config) (*Accumulator[M], error) {
 	// An appender starting to wait is memory pressure: Ready then treats
 	// every batch as sendable so memory comes back (Kafka's "exhausted").
 	a.pool.onWait = a.signal
+	a.openingDone.L = &a.closeMu
 	a.topics.Store(&map[string]*topicParts[M]{})
 	a.all.Store(&[]*partition[M]{})
 	a.ident.Store(noIdentity)
@@ -261,9 +267,13 @@ func (a *Accumulator[M]) appendSlow(ctx context.Context, p *partition[M], r *Rec
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if a.closed.Load() {
+	if !a.beginOpen() {
 		a.pool.put(buf)
 		return ErrClosed
+	}
+	defer a.endOpen() // after the batch is registered
+	if testHookOpening != nil {
+		testHookOpening()
 	}
 	// Another appender may have opened a batch while we waited.
 	if a.tryAppend(p, r) {
@@ -354,11 +364,48 @@ func (a *Accumulator[M]) MemoryUsed() int64 { return a.pool.used() }
 
 // Close stops accepting records, fails appenders waiting for memory with
 // ErrClosed, and makes every queued batch sendable at once.
+//
+// When Close returns, every accepted record is in a batch listed by
+// Incomplete, so a caller that then waits for those (the producer's Close)
+// cannot miss one and abort a record it accepted with ErrClosed. Appends
+// into an open batch need nothing for that: the batch is listed already.
+// An append opening a new batch checks closed and registers the batch in
+// two steps, so Close waits for those in between (see beginOpen).
 func (a *Accumulator[M]) Close() {
+	a.closeMu.Lock()
 	a.closed.Store(true)
+	for a.opening > 0 {
+		a.openingDone.Wait()
+	}
+	a.closeMu.Unlock()
 	a.pool.close()
 	a.signal()
 }
+
+// beginOpen is an append's closed check before it opens a batch: false
+// once Close began; otherwise Close waits until the matching endOpen.
+func (a *Accumulator[M]) beginOpen() bool {
+	a.closeMu.Lock()
+	defer a.closeMu.Unlock()
+	if a.closed.Load() {
+		return false
+	}
+	a.opening++
+	return true
+}
+
+func (a *Accumulator[M]) endOpen() {
+	a.closeMu.Lock()
+	a.opening--
+	if a.opening == 0 {
+		a.openingDone.Broadcast()
+	}
+	a.closeMu.Unlock()
+}
+
+// testHookOpening, nil outside tests, runs between beginOpen and endOpen,
+// so a test can hold an append inside the window Close must wait out.
+var testHookOpening func()
 
 // SetProducerID installs a new producer id and epoch. Partitions move to
 // it one at a time, as the Java client's do: a partition keeps the identity

@@ -633,3 +633,39 @@ func TestFenceIsPerPartition(t *testing.T) {
 	assert.Equal(t, int16(1), ep)
 	assert.Equal(t, int32(0), seq, "a new epoch starts at sequence 0")
 }
+
+// TestCloseWaitsForOpeningAppend holds an Append between its closed check
+// and the registration of the batch it opens, then closes. Close must wait
+// for it: its caller lists Incomplete right after to know what to wait
+// for, and a batch missing there would be aborted with ErrClosed although
+// its record was accepted and Close's context had time.
+func TestCloseWaitsForOpeningAppend(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a := newAcc(t, Config{})
+		inWindow, release := make(chan struct{}), make(chan struct{})
+		testHookOpening = func() {
+			close(inWindow)
+			<-release
+		}
+		defer func() { testHookOpening = nil }()
+
+		appended := make(chan error, 1)
+		go func() { appended <- a.Append(context.Background(), "t", 0, rec(0, nil)) }()
+		<-inWindow
+		closed := make(chan []*Batch[*int], 1)
+		go func() {
+			a.Close()
+			closed <- a.Incomplete(nil) // what the producer's Close waits for
+		}()
+		synctest.Wait()
+		select {
+		case <-closed:
+			t.Fatal("Close returned while an accepted Append was still registering its batch")
+		default:
+		}
+		close(release)
+		require.NoError(t, <-appended, "the Append saw the accumulator open")
+		assert.Len(t, <-closed, 1, "Close's caller sees the accepted record's batch")
+		assert.ErrorIs(t, a.Append(context.Background(), "t", 0, rec(1, nil)), ErrClosed)
+	})
+}
