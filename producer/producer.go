@@ -328,19 +328,25 @@ func (p *Producer) SendBatch(ctx context.Context, recs []Record, cb Callback) (i
 
 // SendSync sends rec and waits for its acknowledgement or failure.
 func (p *Producer) SendSync(ctx context.Context, rec Record) (RecordMetadata, error) {
+	return sendSync(ctx, rec.Topic, func(cb Callback) error { return p.Send(ctx, rec, cb) })
+}
+
+// sendSync runs send with a callback and waits for that callback or ctx:
+// the one implementation of SendSync, for Producer and Typed alike.
+func sendSync(ctx context.Context, topic string, send func(Callback) error) (RecordMetadata, error) {
 	type result struct {
 		md  RecordMetadata
 		err error
 	}
 	ch := make(chan result, 1)
-	if err := p.Send(ctx, rec, func(md RecordMetadata, err error) { ch <- result{md, err} }); err != nil {
-		return RecordMetadata{Topic: rec.Topic, Partition: -1, Offset: -1}, err
+	if err := send(func(md RecordMetadata, err error) { ch <- result{md, err} }); err != nil {
+		return RecordMetadata{Topic: topic, Partition: -1, Offset: -1}, err
 	}
 	select {
 	case r := <-ch:
 		return r.md, r.err
 	case <-ctx.Done():
-		return RecordMetadata{Topic: rec.Topic, Partition: -1, Offset: -1}, fmt.Errorf("produce %s: waiting for acknowledgement: %w", rec.Topic, ctx.Err())
+		return RecordMetadata{Topic: topic, Partition: -1, Offset: -1}, fmt.Errorf("produce %s: waiting for acknowledgement: %w", topic, ctx.Err())
 	}
 }
 
@@ -367,8 +373,11 @@ func (p *Producer) waitIncomplete(ctx context.Context) error {
 // Close stops accepting records, sends what is buffered and waits for it
 // within ctx; records still undelivered when ctx ends fail with ErrClosed.
 // It returns once every callback has run and every goroutine of the
-// producer has exited; the error is ctx's if it ended first. Later calls
-// return nil at once.
+// producer has exited; the error is ctx's if it ended first.
+//
+// Close is idempotent, like every Close in skiff: only the first call does
+// the work and may return an error; later calls, including concurrent
+// ones (which wait for the first to finish), return nil.
 //
 // Order: refuse new Sends; flush (linger ignored, appenders waiting for
 // memory fail with ErrClosed); on ctx end stop retries and fail queued
