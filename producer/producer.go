@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"sync"
 	"sync/atomic"
 
@@ -69,6 +70,7 @@ func New(cfg Config) (*Producer, error) {
 		MetadataMaxAge: cfg.MetadataMaxAge,
 		RetryBackoff:   cfg.RetryBackoff,
 		Logger:         cfg.Logger,
+		Dial:           testDial,
 		// The Java producer always lets the broker auto-create a topic it
 		// sends to (auto.create.topics.enable decides).
 		AllowAutoTopicCreation: true,
@@ -140,6 +142,10 @@ func New(cfg Config) (*Producer, error) {
 	p.goTracked(func() { p.clock.run(p.quit) })
 	return p, nil
 }
+
+// testDial, nil outside tests, replaces the network: tests run the
+// producer against an in-memory broker inside a testing/synctest bubble.
+var testDial func(ctx context.Context, network, addr string) (net.Conn, error)
 
 // goTracked starts fn as a goroutine Close waits for.
 func (p *Producer) goTracked(fn func()) {
