@@ -28,10 +28,13 @@
 //     broker found too large are split in two (Split), and batches that
 //     outlive delivery.timeout.ms are handed back by Expire.
 //   - With idempotence, base sequences are assigned when a batch is first
-//     drained, so sequences follow the order batches are sent.
+//     drained, so sequences follow the order batches are sent. A partition
+//     whose sequences broke is fenced (Fence) until SetProducerID installs
+//     a new epoch; every partition moves to a new epoch, at sequence 0, once
+//     its in-flight batches are back, so the others never stop for a bump.
 //
 // The accumulator does no network I/O. One sender goroutine owns the calls
-// to Ready, Drain, Done, Reenqueue, Split, Expire, Abort, Pause and
+// to Ready, Drain, Done, Reenqueue, Split, Expire, Abort, Fence and
 // SetProducerID; Append, AppendN, BeginFlush/EndFlush, Close and Release are
 // safe from any goroutine.
 //
