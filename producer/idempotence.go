@@ -38,9 +38,12 @@ func (i *idempotence) init(s *sender) {
 	i.enabled = !s.cfg.DisableIdempotence
 }
 
-// requestBump fences b's partition and asks for a new epoch.
+// requestBump fences b's partition and asks for a new epoch, unless one
+// arrived since the partition's sequences began.
 func (i *idempotence) requestBump(b *sendBatch, reason string) {
-	i.s.acc.Fence(b)
+	if !i.s.acc.Fence(b) {
+		return
+	}
 	if !i.bump {
 		i.s.p.log.Info("producer: bumping producer epoch", "reason", reason)
 		i.bump = true

@@ -17,34 +17,39 @@ import (
 func TestSendSyncContract(t *testing.T) {
 	c := newCluster(t, kfake.SeedTopics(1, "sync"))
 	p := newProducer(t, Config{Brokers: c.ListenAddrs()})
-	typed := NewTyped(p, serializer.String(), serializer.String())
-	variants := map[string]func(context.Context, string) (RecordMetadata, error){
-		"Producer": func(ctx context.Context, v string) (RecordMetadata, error) {
+	// A record of this producer waits an hour for its batch to fill unless
+	// flushed: its acknowledgement cannot come before a short ctx ends.
+	lingering := newProducer(t, Config{Brokers: c.ListenAddrs(), Linger: time.Hour, DeliveryTimeout: 2 * time.Hour})
+	type sendSyncFunc func(context.Context, *Producer, string) (RecordMetadata, error)
+	for name, sendSync := range map[string]sendSyncFunc{
+		"Producer": func(ctx context.Context, p *Producer, v string) (RecordMetadata, error) {
 			return p.SendSync(ctx, Record{Topic: "sync", Partition: ToPartition(0), Value: []byte(v)})
 		},
-		"Typed": func(ctx context.Context, v string) (RecordMetadata, error) {
+		"Typed": func(ctx context.Context, p *Producer, v string) (RecordMetadata, error) {
+			typed := NewTyped(p, serializer.String(), serializer.String())
 			return typed.SendSync(ctx, TypedRecord[string, string]{Topic: "sync", Partition: ToPartition(0), NullKey: true, Value: v})
 		},
-	}
-	for name, sendSync := range variants {
+	} {
 		t.Run(name, func(t *testing.T) {
-			md, err := sendSync(context.Background(), "acked")
+			md, err := sendSync(context.Background(), p, "acked")
 			require.NoError(t, err)
 			assert.Equal(t, "sync", md.Topic)
 			assert.Equal(t, int32(0), md.Partition)
 			assert.GreaterOrEqual(t, md.Offset, int64(0))
 
-			// A held Produce: the wait ends with ctx, wrapped with the topic.
-			release := make(chan struct{})
-			stallProduce(c, release)
+			// The wait ends with ctx, wrapped with the topic.
 			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-			md, err = sendSync(ctx, "held")
+			md, err = sendSync(ctx, lingering, "lingering")
 			cancel()
 			assert.ErrorIs(t, err, context.DeadlineExceeded)
 			assert.Contains(t, err.Error(), "produce sync: waiting for acknowledgement")
 			assert.Equal(t, RecordMetadata{Topic: "sync", Partition: -1, Offset: -1}, md)
-			close(release)
-			require.NoError(t, p.Flush(context.Background()))
+			require.NoError(t, lingering.Flush(context.Background()))
+
+			// A record that is not accepted fails at once, with Send's error.
+			md, err = sendSync(context.Background(), p, string(make([]byte, 2<<20)))
+			assert.ErrorIs(t, err, ErrRecordTooLarge)
+			assert.Equal(t, RecordMetadata{Topic: "sync", Partition: -1, Offset: -1}, md)
 		})
 	}
 }

@@ -423,12 +423,15 @@ func (a *Accumulator[M]) SetProducerID(id int64, epoch int16) {
 // identity: its sequences can no longer be trusted (a batch failed or
 // expired after being sent, or the broker lost the producer's state). It
 // drains again once SetProducerID installed another identity and its
-// in-flight batches are back. Other partitions are not affected.
-func (a *Accumulator[M]) Fence(b *Batch[M]) {
+// in-flight batches are back. Other partitions are not affected. It reports
+// whether a new identity is needed for that: false when one was installed
+// since the partition's sequences began, which it moves to anyway.
+func (a *Accumulator[M]) Fence(b *Batch[M]) (needNew bool) {
 	p := b.p
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	p.fenced = true
-	p.mu.Unlock()
+	return p.ident == a.ident.Load()
 }
 
 // ProducerID returns the id and epoch set by SetProducerID (-1, -1 before).
