@@ -600,7 +600,7 @@ func TestFenceIsPerPartition(t *testing.T) {
 	require.NotNil(t, b0)
 
 	// Partition 0's batch fails for good: fence it, ask for a new epoch.
-	a.Fence(a0)
+	assert.True(t, a.Fence(a0), "partition 0 used the current identity: a new one is needed")
 	a.Done(a0, false)
 	a.Release(a0)
 	appendTo(0, 2)
@@ -622,6 +622,7 @@ func TestFenceIsPerPartition(t *testing.T) {
 
 	appendTo(1, 4)
 	assert.Nil(t, drainOne(1), "partition 1 waits for its epoch-0 batches")
+	assert.False(t, a.Fence(b0), "epoch 1 is installed already: partition 1 moves to it anyway")
 	a.Done(b0, true)
 	a.Release(b0)
 	assert.Nil(t, drainOne(1))
