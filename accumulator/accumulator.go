@@ -3,408 +3,184 @@ package accumulator
 import (
 	"context"
 	"fmt"
-	"sync"
-	"sync/atomic"
+	"iter"
 	"time"
 
-	"github.com/skiffkit/skiff/internal/batch"
-	"github.com/skiffkit/skiff/internal/compress"
-	"github.com/skiffkit/skiff/internal/kerr"
+	"github.com/skiffkit/skiff/internal/accum"
 )
 
-// Accumulator holds the records waiting to be sent, per partition.
-//
-// Locks: each partition's mu guards its deque, open batch and in-flight
-// count; pool.mu guards the memory budget; incompleteMu guards the set of
-// unreleased batches. A partition lock may be held while taking
-// incompleteMu or the pending pool's lock, never the other way round, and
-// pool.get (which may block) is never called with a partition lock held.
-type Accumulator struct {
+// Header is a record header. It is the batch encoder's own header struct
+// (an alias, not a new type), so headers reach the encoder without a copy;
+// the producer's Header is this type too.
+type Header = struct {
+	Key   string
+	Value []byte
+}
+
+// Record is one record to append. Timestamp is its CreateTime in Unix
+// milliseconds. Callback, which may be nil at no cost, is handed back with
+// the record's offset within its batch through (*Batch).Pending; the
+// accumulator never calls it.
+type Record[M any] struct {
+	Timestamp int64
+	Key       []byte // nil is a null key
+	Value     []byte // nil is a null value
+	Headers   []Header
+	Callback  func(M, error)
+}
+
+// Pending is a record of a drained batch that was appended with a callback.
+type Pending[M any] struct {
+	Callback    func(M, error)
+	OffsetDelta int32 // the record's offset is the batch's base offset plus this
+	Timestamp   int64 // Unix milliseconds, as appended
+}
+
+// Batch is one partition's record batch, handed out by Drain. It is the
+// sender's until it calls Release.
+type Batch[M any] accum.Batch[M]
+
+func (b *Batch[M]) inner() *accum.Batch[M] { return (*accum.Batch[M])(b) }
+
+// Topic is the batch's topic.
+func (b *Batch[M]) Topic() string { return b.inner().Topic() }
+
+// Partition is the batch's partition.
+func (b *Batch[M]) Partition() int32 { return b.inner().Partition() }
+
+// NumRecords is the number of records in the batch.
+func (b *Batch[M]) NumRecords() int { return b.inner().NumRecords() }
+
+// Size is the uncompressed size, batch header included.
+func (b *Batch[M]) Size() int { return b.inner().Size() }
+
+// Records is the record batch as it goes into a Produce request's
+// partition, compressed with Config.Codec. It is valid until Release.
+func (b *Batch[M]) Records() []byte { return b.inner().Records() }
+
+// Pending yields the records appended with a callback, in offset order.
+func (b *Batch[M]) Pending() iter.Seq[Pending[M]] {
+	return func(yield func(Pending[M]) bool) {
+		for _, p := range b.inner().Pending() {
+			if !yield(Pending[M](p)) {
+				return
+			}
+		}
+	}
+}
+
+// Created is when the batch was opened: its first record was appended.
+func (b *Batch[M]) Created() time.Time { return b.inner().Created() }
+
+// Done is closed once the batch is released.
+func (b *Batch[M]) Done() <-chan struct{} { return b.inner().Done() }
+
+// Accumulator holds the records waiting to be sent, per partition. M is the
+// metadata type record callbacks receive.
+type Accumulator[M any] struct {
+	a     *accum.Accumulator[M]
 	cfg   Config
-	codec compress.Codec
-	pool  *pool
-
-	sizeLimit int // min(max.request.size, buffer.memory): CheckSize's bound
-
-	wirePool    bufPool
-	pendingPool pendingPool
-
-	// topics maps a topic to its partitions; copy-on-write so the append
-	// path looks partitions up without a lock. lastTopic is the entry the
-	// latest append used: most producers send to one topic at a time, and
-	// a string compare is cheaper than hashing the topic per record. An
-	// entry is never mutated once published and a partition never
-	// replaced, so a stale lastTopic only sends a lookup to the slow path.
-	topics    atomic.Pointer[map[string]*topicParts]
-	lastTopic atomic.Pointer[topicParts]
-	all       atomic.Pointer[[]*partition] // every partition, for Ready/Drain/Expire
-	topicMu   sync.Mutex                   // serializes writers of topics and all
-
-	wake chan struct{} // cap 1: something may have become ready
-
-	closed   atomic.Bool
-	flushing atomic.Int32
-	paused   atomic.Bool
-	inFlight atomic.Int64 // drained batches not yet Done or re-enqueued
-
-	incompleteMu sync.Mutex
-	incomplete   map[*Batch]struct{}
-
-	// Producer identity for idempotence, set by the sender while nothing is
-	// in flight.
-	pid   atomic.Int64
-	epoch atomic.Int32
-
-	drainStart int // rotates where Drain starts, so no partition starves; sender-owned
+	drain []*accum.Batch[M] // Drain's scratch; Drain has one caller
 }
 
-// topicParts is one topic's partitions, indexed by partition id (nil for
-// ids not appended to yet).
-type topicParts struct {
-	name  string
-	parts []*partition
-}
-
-// partition is one partition's queue.
-type partition struct {
-	topic string
-	id    int32
-
-	mu        sync.Mutex
-	q         []*Batch // q[0] is the oldest
-	open      *Batch   // the batch records are appended to, also q[len(q)-1]
-	inFlight  int
-	nextOrder uint64
-	nextSeq   int32 // base sequence of the next newly drained batch
-	ackedSeq  int32 // sequence after the last acknowledged batch
-}
-
-// New returns an accumulator for cfg.
-func New(cfg Config) (*Accumulator, error) {
-	if err := cfg.validate(); err != nil {
+// New returns an accumulator for cfg, or every problem found in cfg.
+func New[M any](cfg Config) (*Accumulator[M], error) {
+	a, err := accum.New[M](cfg.internal())
+	if err != nil {
 		return nil, err
 	}
-	cfg = cfg.withDefaults()
-	a := &Accumulator{
-		cfg:        cfg,
-		codec:      compress.Codec(cfg.Codec),
-		sizeLimit:  int(min(int64(cfg.MaxRequestSize), cfg.BufferMemory)),
-		pool:       newPool(cfg.BatchSize, cfg.BufferMemory),
-		wake:       make(chan struct{}, 1),
-		incomplete: make(map[*Batch]struct{}),
-	}
-	// An appender starting to wait is memory pressure: Ready then treats
-	// every batch as sendable so memory comes back (Kafka's "exhausted").
-	a.pool.onWait = a.signal
-	a.topics.Store(&map[string]*topicParts{})
-	a.all.Store(&[]*partition{})
-	a.pid.Store(-1)
-	a.epoch.Store(-1)
-	return a, nil
-}
-
-// Wakeup receives a value whenever the sender should call Ready again: a
-// batch filled or was opened (a linger deadline starts), a batch came back
-// for retry or completed, memory ran out, a flush or close began.
-func (a *Accumulator) Wakeup() <-chan struct{} { return a.wake }
-
-func (a *Accumulator) signal() {
-	select {
-	case a.wake <- struct{}{}:
-	default:
-	}
+	return &Accumulator[M]{a: a, cfg: fromInternal(a.Config(), cfg.Leader)}, nil
 }
 
 // Config returns the effective configuration, defaults filled in.
-func (a *Accumulator) Config() Config { return a.cfg }
+func (a *Accumulator[M]) Config() Config { return a.cfg }
 
-// partitionFor finds or creates the queue of topic/partition.
-func (a *Accumulator) partitionFor(topic string, id int32) *partition {
-	if tp := a.lastTopic.Load(); tp != nil && tp.name == topic {
-		if p := tp.get(id); p != nil {
-			return p
-		}
-	}
-	if tp, ok := (*a.topics.Load())[topic]; ok {
-		if p := tp.get(id); p != nil {
-			a.lastTopic.Store(tp)
-			return p
-		}
-	}
-	a.topicMu.Lock()
-	defer a.topicMu.Unlock()
-	old := *a.topics.Load()
-	var parts []*partition
-	if tp, ok := old[topic]; ok {
-		if p := tp.get(id); p != nil {
-			return p
-		}
-		parts = tp.parts
-	}
-	grown := make([]*partition, max(len(parts), int(id)+1))
-	copy(grown, parts)
-	p := &partition{topic: topic, id: id}
-	grown[id] = p
-	next := make(map[string]*topicParts, len(old)+1)
-	for k, v := range old {
-		next[k] = v
-	}
-	tp := &topicParts{name: topic, parts: grown}
-	next[topic] = tp
-	all := append(append([]*partition(nil), *a.all.Load()...), p)
-	a.all.Store(&all)
-	a.topics.Store(&next)
-	a.lastTopic.Store(tp)
-	return p
+// CheckSize fails with an error wrapping ErrRecordTooLarge (and
+// kerr.MessageTooLarge) when r could never be sent: it is larger than
+// max.request.size or buffer.memory. Append checks this itself; CheckSize
+// lets a caller reject a record before choosing its partition.
+func (a *Accumulator[M]) CheckSize(r *Record[M]) error {
+	return a.a.CheckSize((*accum.Record[M])(r))
 }
 
-// get is partition id's queue, nil if none.
-func (tp *topicParts) get(id int32) *partition {
-	if id < 0 || int(id) >= len(tp.parts) {
-		return nil
-	}
-	return tp.parts[id]
+// Append encodes r into topic/partition's open batch, opening a new one when
+// it is full. The accumulator copies r's bytes: the caller may reuse them
+// at once. While buffer.memory is exhausted Append waits up to max.block or
+// until ctx ends, then fails with ErrBufferFull; after Close it fails with
+// ErrClosed.
+func (a *Accumulator[M]) Append(ctx context.Context, topic string, partition int32, r *Record[M]) error {
+	return a.a.Append(ctx, topic, partition, (*accum.Record[M])(r))
 }
 
-// maxFixedRecordBytes bounds the bytes EstimateRecordSize adds to a
-// header-less record's key and value: length prefix (5), attributes (1),
-// timestamp delta (10), offset delta (5), key and value lengths (5 each),
-// header count (1).
-const maxFixedRecordBytes = 5 + 1 + 10 + 5 + 5 + 5 + 1
+// AppendN appends n records to one partition, taking the partition's lock
+// once (it lets go only to wait for memory); rec fills in the i-th record.
+// It returns how many records were accepted; on an error the accepted ones
+// stay accepted.
+func (a *Accumulator[M]) AppendN(ctx context.Context, topic string, partition int32, n int, rec func(i int, r *Record[M])) (int, error) {
+	return a.a.AppendN(ctx, topic, partition, n, func(i int, r *accum.Record[M]) { rec(i, (*Record[M])(r)) })
+}
 
-// CheckSize fails with an error wrapping kerr.MessageTooLarge and
-// ErrRecordTooLarge when a record could never be sent: Kafka's
-// RECORD_TOO_LARGE check against max.request.size and buffer.memory.
-func (a *Accumulator) CheckSize(r *Record) error {
-	// Without headers EstimateRecordSize is at most maxFixedRecordBytes
-	// plus key and value, so most records pass without sizing every field.
-	if len(r.Headers) == 0 && batch.HeaderSize+maxFixedRecordBytes+len(r.Key)+len(r.Value) <= a.sizeLimit {
-		return nil
+// Wakeup receives a value whenever Ready may have a new answer: a batch
+// filled or was opened (its linger started), a batch was released, an
+// appender is waiting for memory, or a flush or Close began. A sender
+// sleeps on it and on the time Ready returned.
+func (a *Accumulator[M]) Wakeup() <-chan struct{} { return a.a.Wakeup() }
+
+// Ready appends to nodes the leaders (from Config.Leader) of partitions
+// with a batch to send now, and returns when to ask again if nothing else
+// wakes the sender (zero when nothing waits) and whether some partition
+// with records has no known leader (refresh metadata).
+//
+// A partition's oldest batch is ready when the partition has room in flight
+// (MaxInFlightPerPartition) and the batch is full, or it lingered for
+// linger.ms, or a Flush or Close is in progress, or an Append is waiting
+// for memory.
+func (a *Accumulator[M]) Ready(now time.Time, nodes []int32) (_ []int32, next time.Time, unknownLeader bool) {
+	return a.a.Ready(now, nodes)
+}
+
+// Drain takes, for one Produce request to node, the oldest batch of each
+// partition node leads, in an order that rotates between calls so no
+// partition starves, until their sizes reach maxBytes (the first is always
+// taken). The batches, finished for the wire, are appended to out. Each
+// stays in flight, counting against MaxInFlightPerPartition, until Release.
+func (a *Accumulator[M]) Drain(node int32, maxBytes int, now time.Time, out []*Batch[M]) []*Batch[M] {
+	a.drain = a.a.Drain(node, maxBytes, now, a.drain[:0])
+	for i, b := range a.drain {
+		out = append(out, (*Batch[M])(b))
+		a.drain[i] = nil
 	}
-	n := batch.HeaderSize + batch.EstimateRecordSize(r.Key, r.Value, r.Headers)
-	if n > a.cfg.MaxRequestSize {
-		return fmt.Errorf("%w: %w: %d bytes serialized exceed max.request.size %d", ErrRecordTooLarge, kerr.MessageTooLarge, n, a.cfg.MaxRequestSize)
-	}
-	if int64(n) > a.cfg.BufferMemory {
-		return fmt.Errorf("%w: %w: %d bytes serialized exceed buffer.memory %d", ErrRecordTooLarge, kerr.MessageTooLarge, n, a.cfg.BufferMemory)
+	return out
+}
+
+// Release ends a drained batch's life once its outcome is final and its
+// callbacks have run: its memory returns to the pool, its partition may
+// send again, and b.Done() is closed. b must not be used afterwards.
+func (a *Accumulator[M]) Release(b *Batch[M]) {
+	a.a.Done(b.inner(), true)
+	a.a.Release(b.inner())
+}
+
+// Flush makes every batch ready at once, ignoring linger.ms, and waits
+// until the batches holding the records appended before the call have been
+// released, or ctx ends.
+func (a *Accumulator[M]) Flush(ctx context.Context) error {
+	a.a.BeginFlush()
+	defer a.a.EndFlush()
+	for _, b := range a.a.Incomplete(nil) {
+		select {
+		case <-b.Done():
+		case <-ctx.Done():
+			return fmt.Errorf("accumulator: flush: %w", ctx.Err())
+		}
 	}
 	return nil
 }
 
-// Append adds one record to topic/partition. It blocks while buffer.memory
-// is exhausted, up to max.block or ctx, and then fails with ErrBufferFull.
-func (a *Accumulator) Append(ctx context.Context, topic string, partition int32, r *Record) error {
-	if err := a.CheckSize(r); err != nil {
-		return err
-	}
-	p := a.partitionFor(topic, partition)
-	p.mu.Lock()
-	if a.closed.Load() {
-		p.mu.Unlock()
-		return ErrClosed
-	}
-	if a.tryAppend(p, r) {
-		p.mu.Unlock()
-		return nil
-	}
-	p.mu.Unlock()
-	return a.appendSlow(ctx, p, r)
-}
-
-// AppendN adds n records to one partition under one acquisition of the
-// partition lock (it is released only to wait for memory). rec fills in
-// the i-th record. It returns how many records were accepted; on an error
-// the first accepted ones stay accepted.
-func (a *Accumulator) AppendN(ctx context.Context, topic string, partition int32, n int, rec func(i int, r *Record)) (int, error) {
-	p := a.partitionFor(topic, partition)
-	var r Record
-	p.mu.Lock()
-	for i := 0; i < n; i++ {
-		rec(i, &r)
-		if err := a.CheckSize(&r); err != nil {
-			p.mu.Unlock()
-			return i, err
-		}
-		if a.closed.Load() {
-			p.mu.Unlock()
-			return i, ErrClosed
-		}
-		if a.tryAppend(p, &r) {
-			continue
-		}
-		p.mu.Unlock()
-		if err := a.appendSlow(ctx, p, &r); err != nil {
-			return i, err
-		}
-		p.mu.Lock()
-	}
-	p.mu.Unlock()
-	return n, nil
-}
-
-// appendSlow opens a new batch for r, waiting for memory without holding
-// the partition lock.
-func (a *Accumulator) appendSlow(ctx context.Context, p *partition, r *Record) error {
-	size := max(a.cfg.BatchSize, batch.HeaderSize+batch.EstimateRecordSize(r.Key, r.Value, r.Headers))
-	buf, err := a.pool.get(ctx, size, a.cfg.MaxBlock)
-	if err != nil {
-		return err
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if a.closed.Load() {
-		a.pool.put(buf)
-		return ErrClosed
-	}
-	// Another appender may have opened a batch while we waited.
-	if a.tryAppend(p, r) {
-		a.pool.put(buf)
-		return nil
-	}
-	now := time.Now()
-	b := &Batch{
-		p:        p,
-		buf:      buf,
-		created:  now,
-		deadline: now.Add(a.cfg.DeliveryTimeout),
-		seq:      -1,
-		done:     make(chan struct{}),
-	}
-	b.b.Reset(buf[:0], r.Timestamp)
-	p.q = append(p.q, b)
-	p.open = b
-	a.incompleteMu.Lock()
-	a.incomplete[b] = struct{}{}
-	a.incompleteMu.Unlock()
-	if !a.tryAppend(p, r) {
-		// Cannot happen: the buffer was sized from the record's upper bound.
-		panic("accumulator: record does not fit a batch sized for it")
-	}
-	a.signal() // a linger deadline starts
-	return nil
-}
-
-// tryAppend encodes r into p's open batch if it fits; p.mu must be held.
-// A batch that cannot take the record is closed, and the sender woken.
-func (a *Accumulator) tryAppend(p *partition, r *Record) bool {
-	b := p.open
-	if b == nil {
-		return false
-	}
-	delta, ok := batch.AppendIfFits(&b.b, cap(b.buf), r.Timestamp, r.Key, r.Value, r.Headers)
-	if !ok {
-		b.full = true
-		p.open = nil
-		a.signal()
-		return false
-	}
-	b.recordsN++
-	b.sizeBytes = b.b.Len()
-	if r.Callback != nil {
-		if b.pending == nil {
-			b.pending = a.pendingPool.get()
-		}
-		b.pending = append(b.pending, Pending{Callback: r.Callback, OffsetDelta: delta, Timestamp: r.Timestamp})
-	}
-	return true
-}
-
-// BeginFlush makes every batch sendable at once until EndFlush, as
-// KafkaProducer.flush does.
-func (a *Accumulator) BeginFlush() {
-	a.flushing.Add(1)
-	a.signal()
-}
-
-// EndFlush ends one BeginFlush.
-func (a *Accumulator) EndFlush() { a.flushing.Add(-1) }
-
-// Incomplete appends every batch not yet released to dst: the batches a
-// flush has to wait for.
-func (a *Accumulator) Incomplete(dst []*Batch) []*Batch {
-	a.incompleteMu.Lock()
-	defer a.incompleteMu.Unlock()
-	for b := range a.incomplete {
-		dst = append(dst, b)
-	}
-	return dst
-}
-
-// NumIncomplete is the number of batches not yet released.
-func (a *Accumulator) NumIncomplete() int {
-	a.incompleteMu.Lock()
-	defer a.incompleteMu.Unlock()
-	return len(a.incomplete)
-}
-
-// InFlight is the number of drained batches not yet Done or re-enqueued.
-func (a *Accumulator) InFlight() int { return int(a.inFlight.Load()) }
+// Close refuses further appends with ErrClosed, fails appenders waiting for
+// memory with ErrClosed, and makes every queued batch ready at once, so a
+// sender drains what is left.
+func (a *Accumulator[M]) Close() { a.a.Close() }
 
 // MemoryUsed is the part of buffer.memory currently backing batches.
-func (a *Accumulator) MemoryUsed() int64 { return a.pool.used() }
-
-// Close stops accepting records, fails appenders waiting for memory with
-// ErrClosed, and makes every queued batch sendable at once.
-func (a *Accumulator) Close() {
-	a.closed.Store(true)
-	a.pool.close()
-	a.signal()
-}
-
-// Pause stops (true) or resumes (false) Drain. The producer pauses while it
-// bumps its epoch, which needs every partition quiet.
-func (a *Accumulator) Pause(paused bool) {
-	a.paused.Store(paused)
-	if !paused {
-		a.signal()
-	}
-}
-
-// SetProducerID installs a new producer id and epoch and resets every
-// partition's sequences (KIP-360: a new epoch starts each partition at
-// sequence 0). Queued batches keep their order and get new sequences when
-// next drained. Call only while nothing is in flight.
-func (a *Accumulator) SetProducerID(id int64, epoch int16) {
-	a.pid.Store(id)
-	a.epoch.Store(int32(epoch))
-	for _, p := range *a.all.Load() {
-		p.mu.Lock()
-		p.nextSeq, p.ackedSeq = 0, 0
-		for _, b := range p.q {
-			b.seq = -1
-		}
-		p.mu.Unlock()
-	}
-	a.signal()
-}
-
-// ProducerID returns the id and epoch set by SetProducerID (-1, -1 before).
-func (a *Accumulator) ProducerID() (int64, int16) {
-	return a.pid.Load(), int16(a.epoch.Load())
-}
-
-// Topics appends the topics that have had records appended to dst.
-func (a *Accumulator) Topics(dst []string) []string {
-	for t := range *a.topics.Load() {
-		dst = append(dst, t)
-	}
-	return dst
-}
-
-// QueueSizes sets sizes[i] to the number of batches queued (not in flight)
-// for partitions[i] of topic: the load a partitioner weighs partitions by
-// (KIP-794 adaptive partitioning). len(sizes) must be len(partitions).
-func (a *Accumulator) QueueSizes(topic string, partitions, sizes []int32) {
-	tp, ok := (*a.topics.Load())[topic]
-	for i, id := range partitions {
-		sizes[i] = 0
-		if !ok {
-			continue
-		}
-		if p := tp.get(id); p != nil {
-			p.mu.Lock()
-			sizes[i] = int32(len(p.q))
-			p.mu.Unlock()
-		}
-	}
-}
+func (a *Accumulator[M]) MemoryUsed() int64 { return a.a.MemoryUsed() }

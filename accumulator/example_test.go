@@ -9,10 +9,16 @@ import (
 	"github.com/skiffkit/skiff/accumulator"
 )
 
-// The producer's sender loop in miniature: append, ask who is ready,
-// drain a request's worth, and complete the batches.
+// Ack is what this sender tells a record's callback: where it landed.
+type Ack struct {
+	Partition int32
+	Offset    int64
+}
+
+// A sender loop in miniature: append with typed callbacks, ask who is
+// ready, drain a request's worth, answer the callbacks and release.
 func Example() {
-	acc, err := accumulator.New(accumulator.Config{
+	acc, err := accumulator.New[Ack](accumulator.Config{
 		Linger: 10 * time.Millisecond,
 		Leader: func(topic string, partition int32) (int32, bool) { return 1, true }, // from metadata
 	})
@@ -21,30 +27,38 @@ func Example() {
 	}
 	ctx := context.Background()
 	for i := range 3 {
-		rec := &accumulator.Record{Timestamp: time.Now().UnixMilli(), Value: fmt.Appendf(nil, "v%d", i), Callback: i}
+		rec := &accumulator.Record[Ack]{
+			Timestamp: time.Now().UnixMilli(),
+			Value:     fmt.Appendf(nil, "v%d", i),
+			Callback: func(a Ack, err error) {
+				fmt.Printf("record %d: partition %d offset %d, err %v\n", i, a.Partition, a.Offset, err)
+			},
+		}
 		if err := acc.Append(ctx, "orders", 0, rec); err != nil {
 			log.Fatal(err)
 		}
 	}
 	nodes, next, _ := acc.Ready(time.Now(), nil)
-	fmt.Println("ready now:", len(nodes), "- wake again in <= 10ms:", time.Until(next) <= 10*time.Millisecond)
+	fmt.Println("ready now:", len(nodes), "- ask again within 10ms:", time.Until(next) <= 10*time.Millisecond)
 
-	acc.BeginFlush() // or wait for linger
-	nodes, _, _ = acc.Ready(time.Now(), nil)
+	// Once linger.ms passed, the partition's batch is ready.
+	nodes, _, _ = acc.Ready(time.Now().Add(10*time.Millisecond), nil)
 	for _, node := range nodes {
 		for _, b := range acc.Drain(node, 1<<20, time.Now(), nil) {
-			// b.Records() goes into a Produce request; on the answer:
-			acc.Done(b, true)
-			for _, p := range b.Pending() {
-				fmt.Printf("record %v at base+%d\n", p.Callback, p.OffsetDelta)
+			// Send b.Records() to node in a Produce request; say the
+			// broker answers with base offset 40.
+			const baseOffset = 40
+			for p := range b.Pending() {
+				p.Callback(Ack{Partition: b.Partition(), Offset: baseOffset + int64(p.OffsetDelta)}, nil)
 			}
 			acc.Release(b)
 		}
 	}
-	acc.EndFlush()
+	fmt.Println("memory in use:", acc.MemoryUsed())
 	// Output:
-	// ready now: 0 - wake again in <= 10ms: true
-	// record 0 at base+0
-	// record 1 at base+1
-	// record 2 at base+2
+	// ready now: 0 - ask again within 10ms: true
+	// record 0: partition 0 offset 40, err <nil>
+	// record 1: partition 0 offset 41, err <nil>
+	// record 2: partition 0 offset 42, err <nil>
+	// memory in use: 0
 }

@@ -4,12 +4,15 @@ import (
 	"sync"
 	"time"
 
-	"github.com/skiffkit/skiff/accumulator"
+	"github.com/skiffkit/skiff/internal/accum"
 )
+
+// sendBatch is the accumulator's batch, its callbacks typed as Callback.
+type sendBatch = accum.Batch[RecordMetadata]
 
 // completion is a batch's final outcome.
 type completion struct {
-	b          *accumulator.Batch
+	b          *sendBatch
 	baseOffset int64 // -1 when unknown
 	appendTime int64 // broker LogAppendTime in ms, -1 for CreateTime
 	err        error
@@ -94,7 +97,7 @@ func (c *completer) complete(cp *completion) {
 		if cp.err == nil && cp.baseOffset >= 0 {
 			md.Offset = cp.baseOffset + int64(pe.OffsetDelta)
 		}
-		pe.Callback.(Callback)(md, cp.err)
+		pe.Callback(md, cp.err)
 	}
 	c.p.acc.Release(b)
 }

@@ -46,8 +46,10 @@
 //   - A batch the broker rejects as MESSAGE_TOO_LARGE is split in two and
 //     retried, as the Java client does; a single record that large fails.
 //     The halves' buffers are allocated outside buffer.memory.
-//   - An epoch bump (after a failed or expired batch) restarts every
-//     partition's sequences; a retried batch whose earlier attempt had an
-//     unknown outcome may then be written twice, as with the Java client.
+//   - An epoch bump (after a failed or expired batch) holds back only the
+//     partition whose sequences broke; every partition then moves to the new
+//     epoch at sequence 0 once its in-flight batches are back. A retried
+//     batch whose earlier attempt had an unknown outcome may then be written
+//     twice, as with the Java client.
 //   - Records with acks=0 report offset -1 and no broker-side errors.
 package producer

@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/skiffkit/skiff/accumulator"
+	"github.com/skiffkit/skiff/internal/accum"
 )
 
 var (
@@ -24,7 +25,7 @@ var (
 	// ErrDeliveryTimeout is wrapped by callbacks of records not
 	// acknowledged within delivery.timeout.ms. With a retry in flight the
 	// outcome is unknown: the record may have been written.
-	ErrDeliveryTimeout = accumulator.ErrDeliveryTimeout
+	ErrDeliveryTimeout = accum.ErrDeliveryTimeout
 
 	// ErrUnknownTopic is wrapped, with kerr.UnknownTopicOrPartition, by
 	// Send when the topic's metadata did not appear within max.block.

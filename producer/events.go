@@ -5,25 +5,37 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/skiffkit/skiff/accumulator"
 	"github.com/skiffkit/skiff/internal/wire"
 )
 
 // event is something that happened off the sender goroutine and that the
-// sender must act on: a Produce response (or its failure), or a dial result.
+// sender must act on.
 type event struct {
-	req  *request // a Produce request's outcome when non-nil
-	resp kmsg.Response
+	kind eventKind
 	err  error
 
-	dialNode int32 // a dial's outcome when req is nil
+	req  *request // eventResponse: a Produce request's outcome
+	resp kmsg.Response
+
+	dialNode int32 // eventDial: a connection's outcome
 	cn       *wire.Conn
+
+	producerID int64 // eventProducerID: an InitProducerId's outcome
+	epoch      int16
 }
+
+type eventKind uint8
+
+const (
+	eventResponse eventKind = iota
+	eventDial
+	eventProducerID
+)
 
 // request is one Produce request in flight.
 type request struct {
 	node    int32
-	batches []*accumulator.Batch
+	batches []*sendBatch
 	sent    int64 // unix nanos
 	req     *kmsg.ProduceRequest
 }

@@ -7,26 +7,28 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/skiffkit/skiff/accumulator"
 	"github.com/skiffkit/skiff/internal/kerr"
 )
 
 // idempotence is the sender's producer-id state (Kafka's TransactionManager
 // for a non-transactional idempotent producer): it gets a producer id with
-// InitProducerId before the first batch, and bumps the epoch (KIP-360) when
-// a partition's sequences can no longer be trusted: the broker lost the
+// InitProducerId before the first batch, and a new epoch (KIP-360) when a
+// partition's sequences can no longer be trusted: the broker lost the
 // producer's state, or a batch failed or expired after being sent.
 //
-// Bumping waits for every in-flight batch to come back (the accumulator is
-// paused meanwhile), then asks InitProducerId with the current id and
-// epoch; the accumulator then restarts every partition at sequence 0 and
-// resends queued batches in their original order.
+// InitProducerId runs on its own tracked goroutine and its answer comes back
+// as an event, so the sender goroutine never waits for it: responses,
+// completions, expiry, Flush and Close go on. During a bump only the
+// partitions whose sequences broke are fenced; the others keep sending
+// under the old epoch (the broker checks epochs per partition) and move to
+// the new one, at sequence 0, once their in-flight batches are back, as the
+// Java client does.
 type idempotence struct {
 	s        *sender
 	enabled  bool
 	have     bool // a producer id is installed
-	bump     bool // an epoch bump is pending
-	reason   string
+	bump     bool // a new epoch is wanted
+	pending  bool // an InitProducerId is on its way
 	retryAt  time.Time
 	failures int
 }
@@ -36,17 +38,16 @@ func (i *idempotence) init(s *sender) {
 	i.enabled = !s.cfg.DisableIdempotence
 }
 
-// ready reports whether batches may be drained.
-func (i *idempotence) ready() bool { return i.have && !i.bump }
-
-// requestBump schedules an epoch bump before anything else is sent.
-func (i *idempotence) requestBump(reason string) {
+// requestBump fences b's partition and asks for a new epoch, unless one
+// arrived since the partition's sequences began.
+func (i *idempotence) requestBump(b *sendBatch, reason string) {
+	if !i.s.acc.Fence(b) {
+		return
+	}
 	if !i.bump {
 		i.s.p.log.Info("producer: bumping producer epoch", "reason", reason)
 		i.bump = true
-		i.reason = reason
 	}
-	i.s.acc.Pause(true)
 }
 
 // onSequenceError decides whether an OUT_OF_ORDER_SEQUENCE_NUMBER,
@@ -54,21 +55,18 @@ func (i *idempotence) requestBump(reason string) {
 // (KIP-360): only when the batch is the partition's first unacknowledged
 // one. For later batches an earlier one is still unresolved, and resending
 // in order fixes it.
-func (i *idempotence) onSequenceError(b *accumulator.Batch, err error) {
-	if !i.bump && i.s.acc.IsNextExpected(b) {
-		i.requestBump(fmt.Sprintf("%s[%d] seq %d: %v", b.Topic(), b.Partition(), b.BaseSequence(), err))
+func (i *idempotence) onSequenceError(b *sendBatch, err error) {
+	if i.s.acc.IsNextExpected(b) {
+		i.requestBump(b, fmt.Sprintf("%s[%d] seq %d: %v", b.Topic(), b.Partition(), b.BaseSequence(), err))
 	}
 }
 
-// maintain gets or bumps the producer id when needed and possible. It
-// blocks for at most one InitProducerId round trip.
+// maintain starts an InitProducerId when an id or a new epoch is needed and
+// none is on its way.
 func (i *idempotence) maintain(now time.Time) {
 	acc := i.s.acc
-	if i.have && !i.bump {
+	if i.pending || (i.have && !i.bump) {
 		return
-	}
-	if i.bump && acc.InFlight() > 0 {
-		return // responses wake the sender
 	}
 	if !i.have && acc.NumIncomplete() == 0 {
 		return // like the Java client, ask only once there is something to send
@@ -81,24 +79,37 @@ func (i *idempotence) maintain(now time.Time) {
 	if !i.have {
 		pid, epoch = -1, -1
 	}
-	id, ep, err := i.initProducerID(pid, epoch)
-	if err != nil && pid >= 0 {
-		// A broker that cannot bump (pre-2.5, or it forgot the id) hands out
-		// a fresh id instead, which is just as good for an idempotent producer.
-		id, ep, err = i.initProducerID(-1, -1)
-	}
-	if err != nil {
+	i.pending = true
+	p := i.s.p
+	p.goTracked(func() {
+		id, ep, err := i.initProducerID(pid, epoch)
+		if err != nil && pid >= 0 {
+			// A broker that cannot bump (pre-2.5, or it forgot the id)
+			// hands out a fresh id instead, which is just as good for an
+			// idempotent producer.
+			id, ep, err = i.initProducerID(-1, -1)
+		}
+		p.events.push(event{kind: eventProducerID, producerID: id, epoch: ep, err: err})
+	})
+}
+
+// onProducerID installs the outcome of maintain's InitProducerId. A
+// partition fenced while it was on its way is served by it too: its
+// sequences belong to the older identity, which the answer replaces.
+func (i *idempotence) onProducerID(e *event) {
+	i.pending = false
+	acc := i.s.acc
+	if e.err != nil {
 		i.failures++
 		i.retryAt = time.Now().Add(acc.Backoff(i.failures))
 		i.s.wakeAt(i.retryAt)
-		i.s.p.log.Warn("producer: InitProducerId failed", "err", err, "retry_in", time.Until(i.retryAt))
+		i.s.p.log.Warn("producer: InitProducerId failed", "err", e.err, "retry_in", time.Until(i.retryAt))
 		return
 	}
 	i.failures = 0
-	acc.SetProducerID(id, ep)
+	acc.SetProducerID(e.producerID, e.epoch)
 	i.have, i.bump = true, false
-	acc.Pause(false)
-	i.s.p.log.Debug("producer: producer id", "id", id, "epoch", ep)
+	i.s.p.log.Debug("producer: producer id", "id", e.producerID, "epoch", e.epoch)
 }
 
 func (i *idempotence) initProducerID(pid int64, epoch int16) (int64, int16, error) {

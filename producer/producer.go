@@ -5,10 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"sync"
 	"sync/atomic"
 
-	"github.com/skiffkit/skiff/accumulator"
+	"github.com/skiffkit/skiff/internal/accum"
 	"github.com/skiffkit/skiff/internal/batch"
 	"github.com/skiffkit/skiff/internal/kerr"
 	"github.com/skiffkit/skiff/internal/wire"
@@ -21,12 +22,13 @@ import (
 // requests, handles responses, retries, epoch bumps), one completer (runs
 // callbacks in order and releases batch memory), the record clock (ticks
 // only while records without a timestamp are being sent), and short-lived
-// dialers started by the sender. Close stops them all.
+// dialers and InitProducerId callers started by the sender, so that it
+// never waits on the network itself. Close stops them all.
 type Producer struct {
 	cfg    Config
 	log    *slog.Logger
 	client *wire.Client
-	acc    *accumulator.Accumulator
+	acc    *accum.Accumulator[RecordMetadata]
 	part   partitioner.Partitioner
 	sized  partitioner.SizeAware // part, if it is size aware
 	// hashKeys: part is the default sticky partitioner, which sends a
@@ -68,6 +70,7 @@ func New(cfg Config) (*Producer, error) {
 		MetadataMaxAge: cfg.MetadataMaxAge,
 		RetryBackoff:   cfg.RetryBackoff,
 		Logger:         cfg.Logger,
+		Dial:           testDial,
 		// The Java producer always lets the broker auto-create a topic it
 		// sends to (auto.create.topics.enable decides).
 		AllowAutoTopicCreation: true,
@@ -82,7 +85,7 @@ func New(cfg Config) (*Producer, error) {
 	case cfg.MaxInFlight == 1:
 		maxPerPartition = 1 // Kafka mutes the partition while a batch is in flight
 	}
-	acc, err := accumulator.New(accumulator.Config{
+	acc, err := accum.New[RecordMetadata](accum.Config{
 		BatchSize:               cfg.BatchSize,
 		BufferMemory:            cfg.BufferMemory,
 		MaxBlock:                cfg.MaxBlock,
@@ -140,6 +143,10 @@ func New(cfg Config) (*Producer, error) {
 	return p, nil
 }
 
+// testDial, nil outside tests, replaces the network: tests run the
+// producer against an in-memory broker inside a testing/synctest bubble.
+var testDial func(ctx context.Context, network, addr string) (net.Conn, error)
+
 // goTracked starts fn as a goroutine Close waits for.
 func (p *Producer) goTracked(fn func()) {
 	p.wg.Add(1)
@@ -162,10 +169,7 @@ func (p *Producer) Send(ctx context.Context, rec Record, cb Callback) error {
 	if err != nil {
 		return err
 	}
-	ar := accumulator.Record{Timestamp: p.clock.millis(rec.Timestamp), Key: rec.Key, Value: rec.Value, Headers: rec.Headers}
-	if cb != nil {
-		ar.Callback = cb
-	}
+	ar := accum.Record[RecordMetadata]{Timestamp: p.clock.millis(rec.Timestamp), Key: rec.Key, Value: rec.Value, Headers: rec.Headers, Callback: cb}
 	if err := p.acc.Append(ctx, rec.Topic, partition, &ar); err != nil {
 		return p.appendErr(rec.Topic, partition, err)
 	}
@@ -184,7 +188,7 @@ func (p *Producer) afterAppend(topic string, partition int32, rec *Record) {
 }
 
 func (p *Producer) appendErr(topic string, partition int32, err error) error {
-	if errors.Is(err, accumulator.ErrClosed) {
+	if errors.Is(err, accum.ErrClosed) {
 		return ErrClosed
 	}
 	return fmt.Errorf("produce %s[%d]: %w", topic, partition, err)
@@ -297,10 +301,6 @@ func (p *Producer) SendBatch(ctx context.Context, recs []Record, cb Callback) (i
 	if p.closed.Load() {
 		return 0, ErrClosed
 	}
-	var cbAny any
-	if cb != nil {
-		cbAny = cb
-	}
 	for i := 0; i < len(recs); {
 		partition, err := p.choosePartition(ctx, &recs[i])
 		if err != nil {
@@ -317,9 +317,9 @@ func (p *Producer) SendBatch(ctx context.Context, recs []Record, cb Callback) (i
 			j++
 		}
 		base := i
-		n, err := p.acc.AppendN(ctx, topic, partition, j-i, func(k int, r *accumulator.Record) {
+		n, err := p.acc.AppendN(ctx, topic, partition, j-i, func(k int, r *accum.Record[RecordMetadata]) {
 			rec := &recs[base+k]
-			*r = accumulator.Record{Timestamp: p.clock.millis(rec.Timestamp), Key: rec.Key, Value: rec.Value, Headers: rec.Headers, Callback: cbAny}
+			*r = accum.Record[RecordMetadata]{Timestamp: p.clock.millis(rec.Timestamp), Key: rec.Key, Value: rec.Value, Headers: rec.Headers, Callback: cb}
 		})
 		for k := range n {
 			p.afterAppend(topic, partition, &recs[base+k])
@@ -334,19 +334,25 @@ func (p *Producer) SendBatch(ctx context.Context, recs []Record, cb Callback) (i
 
 // SendSync sends rec and waits for its acknowledgement or failure.
 func (p *Producer) SendSync(ctx context.Context, rec Record) (RecordMetadata, error) {
+	return sendSync(ctx, rec.Topic, func(cb Callback) error { return p.Send(ctx, rec, cb) })
+}
+
+// sendSync runs send with a callback and waits for that callback or ctx:
+// the one implementation of SendSync, for Producer and Typed alike.
+func sendSync(ctx context.Context, topic string, send func(Callback) error) (RecordMetadata, error) {
 	type result struct {
 		md  RecordMetadata
 		err error
 	}
 	ch := make(chan result, 1)
-	if err := p.Send(ctx, rec, func(md RecordMetadata, err error) { ch <- result{md, err} }); err != nil {
-		return RecordMetadata{Topic: rec.Topic, Partition: -1, Offset: -1}, err
+	if err := send(func(md RecordMetadata, err error) { ch <- result{md, err} }); err != nil {
+		return RecordMetadata{Topic: topic, Partition: -1, Offset: -1}, err
 	}
 	select {
 	case r := <-ch:
 		return r.md, r.err
 	case <-ctx.Done():
-		return RecordMetadata{Topic: rec.Topic, Partition: -1, Offset: -1}, fmt.Errorf("produce %s: waiting for acknowledgement: %w", rec.Topic, ctx.Err())
+		return RecordMetadata{Topic: topic, Partition: -1, Offset: -1}, fmt.Errorf("produce %s: waiting for acknowledgement: %w", topic, ctx.Err())
 	}
 }
 
@@ -373,8 +379,11 @@ func (p *Producer) waitIncomplete(ctx context.Context) error {
 // Close stops accepting records, sends what is buffered and waits for it
 // within ctx; records still undelivered when ctx ends fail with ErrClosed.
 // It returns once every callback has run and every goroutine of the
-// producer has exited; the error is ctx's if it ended first. Later calls
-// return nil at once.
+// producer has exited; the error is ctx's if it ended first.
+//
+// Close is idempotent, like every Close in skiff: only the first call does
+// the work and may return an error; later calls, including concurrent
+// ones (which wait for the first to finish), return nil.
 //
 // Order: refuse new Sends; flush (linger ignored, appenders waiting for
 // memory fail with ErrClosed); on ctx end stop retries and fail queued

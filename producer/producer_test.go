@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -528,21 +529,37 @@ func TestConfigValidate(t *testing.T) {
 	assert.NoError(t, p.Close(context.Background()))
 }
 
+// TestIdleSenderSleeps runs the producer in a synctest bubble against an
+// in-memory broker. Once a record is acknowledged and everything is quiet,
+// an hour of (fake) time must not wake the sender once: it has no timer
+// armed and nothing to poll. A busy or polling sender would count wake-ups
+// here; a sender stuck awake would keep the bubble from ever idling.
 func TestIdleSenderSleeps(t *testing.T) {
-	c := newCluster(t, kfake.SeedTopics(1, "idle"))
-	p := newProducer(t, Config{Brokers: c.ListenAddrs()})
-	_, err := p.SendSync(context.Background(), testRecord("idle", 0))
-	require.NoError(t, err)
-	time.Sleep(50 * time.Millisecond)
-	before := p.senderLoops.Load()
-	time.Sleep(300 * time.Millisecond)
-	assert.LessOrEqual(t, p.senderLoops.Load()-before, int64(2), "an idle sender does not poll")
+	synctest.Test(t, func(t *testing.T) {
+		usePipeBroker(t, "idle", 1)
+		p, err := New(Config{Brokers: []string{"pipe:9092"}})
+		require.NoError(t, err)
+		defer func() { require.NoError(t, p.Close(context.Background())) }()
+		md, err := p.SendSync(context.Background(), testRecord("idle", 0))
+		require.NoError(t, err)
+		require.Equal(t, int64(0), md.Offset)
 
-	// Linger is a deadline, not a poll: one record costs a handful of wake-ups.
-	before = p.senderLoops.Load()
-	_, err = p.SendSync(context.Background(), testRecord("idle", 1))
-	require.NoError(t, err)
-	assert.LessOrEqual(t, p.senderLoops.Load()-before, int64(8))
+		synctest.Wait() // every goroutine of the producer is blocked
+		before := p.senderLoops.Load()
+		time.Sleep(time.Hour)
+		synctest.Wait()
+		assert.Equal(t, before, p.senderLoops.Load(), "an idle sender does not wake up")
+
+		// Linger is a deadline, not a poll: one record costs a handful of
+		// wake-ups (append, linger deadline, response, release), not one
+		// per millisecond of linger.
+		before = p.senderLoops.Load()
+		md, err = p.SendSync(context.Background(), testRecord("idle", 1))
+		require.NoError(t, err)
+		require.Equal(t, int64(1), md.Offset)
+		synctest.Wait()
+		assert.LessOrEqual(t, p.senderLoops.Load()-before, int64(6))
+	})
 }
 
 func TestParseAcksAndCompression(t *testing.T) {

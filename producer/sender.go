@@ -7,7 +7,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/skiffkit/skiff/accumulator"
+	"github.com/skiffkit/skiff/internal/accum"
 	"github.com/skiffkit/skiff/internal/kerr"
 	"github.com/skiffkit/skiff/internal/wire"
 	"github.com/skiffkit/skiff/partitioner"
@@ -20,7 +20,7 @@ import (
 // or expiry deadline) and on metadata updates while a leader is unknown.
 type sender struct {
 	p      *Producer
-	acc    *accumulator.Accumulator
+	acc    *accum.Accumulator[RecordMetadata]
 	client *wire.Client
 	cfg    *Config
 
@@ -29,8 +29,8 @@ type sender struct {
 	next  time.Time // earliest deadline found in this round
 
 	readyBuf  []int32
-	drainBuf  []*accumulator.Batch
-	expireBuf []*accumulator.Batch
+	drainBuf  []*sendBatch
+	expireBuf []*sendBatch
 	eventBuf  []event
 	doneBuf   []completion
 
@@ -159,9 +159,6 @@ func (s *sender) node(id int32) *nodeState {
 // sendTo drains one Produce request's worth of batches for node and sends
 // it, if the connection is up and has room in flight.
 func (s *sender) sendTo(node int32, now time.Time) {
-	if s.idem.enabled && !s.idem.ready() {
-		return
-	}
 	ns := s.node(node)
 	if ns.cn != nil {
 		select {
@@ -179,7 +176,7 @@ func (s *sender) sendTo(node int32, now time.Time) {
 		if len(batches) == 0 {
 			return
 		}
-		r := &request{node: node, batches: append([]*accumulator.Batch(nil), batches...), sent: now.UnixNano()}
+		r := &request{node: node, batches: append([]*sendBatch(nil), batches...), sent: now.UnixNano()}
 		clear(batches)
 		s.drainBuf = batches[:0]
 		req, haveIDs := s.buildRequest(r.batches)
@@ -192,12 +189,12 @@ func (s *sender) sendTo(node int32, now time.Time) {
 		ns.inFlight++
 		events := &s.p.events
 		ns.cn.DoAsync(produceVersions(req, haveIDs), func(resp kmsg.Response, err error) {
-			events.push(event{req: r, resp: resp, err: err})
+			events.push(event{kind: eventResponse, req: r, resp: resp, err: err})
 		})
 	}
 }
 
-func (s *sender) buildRequest(batches []*accumulator.Batch) (*kmsg.ProduceRequest, bool) {
+func (s *sender) buildRequest(batches []*sendBatch) (*kmsg.ProduceRequest, bool) {
 	req := kmsg.NewPtrProduceRequest()
 	req.Acks = s.cfg.Acks.wire()
 	req.TimeoutMillis = int32(s.cfg.RequestTimeout / time.Millisecond)
@@ -246,7 +243,7 @@ func (s *sender) dial(node int32, ns *nodeState, now time.Time) {
 	p := s.p
 	p.goTracked(func() {
 		cn, err := s.client.Conn(p.ctx, node)
-		p.events.push(event{dialNode: node, cn: cn, err: err})
+		p.events.push(event{kind: eventDial, dialNode: node, cn: cn, err: err})
 	})
 }
 
@@ -254,10 +251,13 @@ func (s *sender) handleEvents() {
 	events := s.p.events.take(s.eventBuf)
 	for i := range events {
 		e := &events[i]
-		if e.req != nil {
+		switch e.kind {
+		case eventResponse:
 			s.handleResponse(e.req, e.resp, e.err)
-		} else {
+		case eventDial:
 			s.handleDial(e)
+		case eventProducerID:
+			s.idem.onProducerID(e)
 		}
 		*e = event{}
 	}
@@ -346,7 +346,7 @@ func findPartition(resp *kmsg.ProduceResponse, topic string, id [16]byte, partit
 	return nil
 }
 
-func (s *sender) handlePartition(b *accumulator.Batch, rp *kmsg.ProduceResponseTopicPartition, now time.Time) {
+func (s *sender) handlePartition(b *sendBatch, rp *kmsg.ProduceResponseTopicPartition, now time.Time) {
 	err := kerr.ForCode(rp.ErrorCode)
 	switch {
 	case err == nil:
@@ -385,14 +385,14 @@ func needsMetadata(err error) bool {
 		errors.Is(err, kerr.NetworkException)
 }
 
-func (s *sender) succeed(b *accumulator.Batch, baseOffset, appendTime int64) {
+func (s *sender) succeed(b *sendBatch, baseOffset, appendTime int64) {
 	s.acc.Done(b, true)
 	s.doneBuf = append(s.doneBuf, completion{b: b, baseOffset: baseOffset, appendTime: appendTime})
 }
 
 // retryOrFail re-enqueues b after a retriable error, unless retries,
 // delivery.timeout.ms or Close say otherwise, in which case it fails.
-func (s *sender) retryOrFail(b *accumulator.Batch, err error, retriable bool, now time.Time) {
+func (s *sender) retryOrFail(b *sendBatch, err error, retriable bool, now time.Time) {
 	switch {
 	case s.aborting:
 		err = fmt.Errorf("%w: %w", ErrClosed, err)
@@ -410,13 +410,13 @@ func (s *sender) retryOrFail(b *accumulator.Batch, err error, retriable bool, no
 	// gap, leaves the partition's sequences unusable: bump the epoch
 	// before the partition's next batch (the Java client does the same).
 	if s.idem.enabled && b.BaseSequence() >= 0 {
-		s.idem.requestBump(fmt.Sprintf("batch for %s[%d] failed: %v", b.Topic(), b.Partition(), err))
+		s.idem.requestBump(b, fmt.Sprintf("batch for %s[%d] failed: %v", b.Topic(), b.Partition(), err))
 	}
 	s.fail(b, err, true)
 }
 
 // fail completes b with err; sent says whether it was in flight.
-func (s *sender) fail(b *accumulator.Batch, err error, sent bool) {
+func (s *sender) fail(b *sendBatch, err error, sent bool) {
 	if sent {
 		s.acc.Done(b, false)
 	}
@@ -434,7 +434,7 @@ func (s *sender) expire(now time.Time) {
 	expired := s.acc.Expire(now, s.expireBuf[:0])
 	for i, b := range expired {
 		if s.idem.enabled && b.Attempts() > 0 {
-			s.idem.requestBump(fmt.Sprintf("batch for %s[%d] expired after being sent", b.Topic(), b.Partition()))
+			s.idem.requestBump(b, fmt.Sprintf("batch for %s[%d] expired after being sent", b.Topic(), b.Partition()))
 		}
 		err := fmt.Errorf("%w (%v)", ErrDeliveryTimeout, s.cfg.DeliveryTimeout)
 		if last := b.LastError(); last != nil {

@@ -89,20 +89,8 @@ func (t *Typed[K, V]) Send(ctx context.Context, rec TypedRecord[K, V], cb Callba
 	return t.p.Send(ctx, r, cb)
 }
 
-// SendSync serializes rec, sends it and waits for the outcome.
+// SendSync serializes rec, sends it and waits for the outcome, like
+// Producer.SendSync.
 func (t *Typed[K, V]) SendSync(ctx context.Context, rec TypedRecord[K, V]) (RecordMetadata, error) {
-	type result struct {
-		md  RecordMetadata
-		err error
-	}
-	ch := make(chan result, 1)
-	if err := t.Send(ctx, rec, func(md RecordMetadata, err error) { ch <- result{md, err} }); err != nil {
-		return RecordMetadata{Topic: rec.Topic, Partition: -1, Offset: -1}, err
-	}
-	select {
-	case r := <-ch:
-		return r.md, r.err
-	case <-ctx.Done():
-		return RecordMetadata{Topic: rec.Topic, Partition: -1, Offset: -1}, fmt.Errorf("produce %s: waiting for acknowledgement: %w", rec.Topic, ctx.Err())
-	}
+	return sendSync(ctx, rec.Topic, func(cb Callback) error { return t.Send(ctx, rec, cb) })
 }

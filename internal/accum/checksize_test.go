@@ -1,4 +1,4 @@
-package accumulator
+package accum
 
 import (
 	"testing"
@@ -19,7 +19,7 @@ func TestCheckSizeMatchesEstimate(t *testing.T) {
 		limit := int(min(int64(a.cfg.MaxRequestSize), a.cfg.BufferMemory))
 		for _, key := range [][]byte{nil, {}, []byte("0123456789abcdef")} {
 			for v := limit - 120; v <= limit; v++ {
-				r := &Record{Key: key, Value: make([]byte, v)}
+				r := &Record[*int]{Key: key, Value: make([]byte, v)}
 				exact := batch.HeaderSize+batch.EstimateRecordSize[Header](r.Key, r.Value, nil) <= limit
 				assert.Equal(t, exact, a.CheckSize(r) == nil, "limit %d key %d value %d", limit, len(key), v)
 			}

@@ -1,4 +1,4 @@
-package accumulator
+package accum
 
 import "sync"
 
@@ -37,12 +37,12 @@ func (p *bufPool) put(buf []byte) {
 }
 
 // pendingPool recycles the per-batch callback slices.
-type pendingPool struct {
+type pendingPool[M any] struct {
 	mu   sync.Mutex
-	free [][]Pending
+	free [][]Pending[M]
 }
 
-func (p *pendingPool) get() []Pending {
+func (p *pendingPool[M]) get() []Pending[M] {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if n := len(p.free); n > 0 {
@@ -51,10 +51,10 @@ func (p *pendingPool) get() []Pending {
 		p.free = p.free[:n-1]
 		return s
 	}
-	return make([]Pending, 0, 64)
+	return make([]Pending[M], 0, 64)
 }
 
-func (p *pendingPool) put(s []Pending) {
+func (p *pendingPool[M]) put(s []Pending[M]) {
 	if s == nil {
 		return
 	}

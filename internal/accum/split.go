@@ -1,4 +1,4 @@
-package accumulator
+package accum
 
 import (
 	"time"
@@ -22,14 +22,14 @@ import (
 //
 // It returns false, leaving b as it was, if b has a single record or its
 // bytes cannot be decoded; the caller then fails b.
-func (a *Accumulator) Split(b *Batch, now time.Time) bool {
+func (a *Accumulator[M]) Split(b *Batch[M], now time.Time) bool {
 	if b.recordsN < 2 || b.wire == nil {
 		return false
 	}
 	k := int32(b.recordsN / 2)
-	var halves [2]*Batch
+	var halves [2]*Batch[M]
 	for i := range halves {
-		h := &Batch{
+		h := &Batch[M]{
 			p:          b.p,
 			buf:        make([]byte, 0, b.b.Len()),
 			created:    b.created,

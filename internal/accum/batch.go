@@ -1,4 +1,4 @@
-package accumulator
+package accum
 
 import (
 	"sync/atomic"
@@ -8,27 +8,24 @@ import (
 	"github.com/skiffkit/skiff/internal/compress"
 )
 
-// Header is a record header. The producer's and consumer's Header types are
-// this type, so a []Header reaches the batch encoder without a copy.
-type Header struct {
-	Key   string
-	Value []byte
-}
+// Header is a record header. It is an alias of the batch encoder's header
+// struct, so the producer's headers reach the encoder without a copy.
+type Header = batch.RecordHeader
 
 // Record is one record to append. Timestamp is in Unix milliseconds.
 // Callback is opaque to the accumulator: it is handed back, in record order,
 // through (*Batch).Pending. A nil Callback costs nothing.
-type Record struct {
+type Record[M any] struct {
 	Timestamp int64
 	Key       []byte
 	Value     []byte
 	Headers   []Header
-	Callback  any
+	Callback  func(M, error)
 }
 
 // Pending is a record of a batch whose Callback was not nil.
-type Pending struct {
-	Callback    any
+type Pending[M any] struct {
+	Callback    func(M, error)
 	OffsetDelta int32 // the record's offset is the batch's base offset plus this
 	Timestamp   int64 // Unix milliseconds
 }
@@ -37,11 +34,11 @@ type Pending struct {
 // then drained, sent, possibly re-enqueued, and finally released.
 //
 // The sender owns a drained batch until it calls Reenqueue or Done.
-type Batch struct {
-	p        *partition
+type Batch[M any] struct {
+	p        *partition[M]
 	b        batch.Builder
 	buf      []byte // budget buffer backing b
-	pending  []Pending
+	pending  []Pending[M]
 	created  time.Time
 	deadline time.Time // created + delivery.timeout.ms
 	full     bool      // no more appends (guarded by p.mu)
@@ -64,55 +61,55 @@ type Batch struct {
 	// Split halves: their buffers are outside buffer.memory (see Split),
 	// and the batch they came from completes when both have.
 	unbudgeted bool
-	parent     *Batch
+	parent     *Batch[M]
 	splitLeft  atomic.Int32 // on a parent: halves not yet released
 }
 
 // SetLastError records why the latest attempt failed, so an expiry can
 // say more than "timed out".
-func (b *Batch) SetLastError(err error) { b.lastErr = err }
+func (b *Batch[M]) SetLastError(err error) { b.lastErr = err }
 
 // LastError is the error given to SetLastError, nil if none.
-func (b *Batch) LastError() error { return b.lastErr }
+func (b *Batch[M]) LastError() error { return b.lastErr }
 
 // Topic is the batch's topic.
-func (b *Batch) Topic() string { return b.p.topic }
+func (b *Batch[M]) Topic() string { return b.p.topic }
 
 // Partition is the batch's partition.
-func (b *Batch) Partition() int32 { return b.p.id }
+func (b *Batch[M]) Partition() int32 { return b.p.id }
 
 // NumRecords is the number of records in the batch.
-func (b *Batch) NumRecords() int { return b.recordsN }
+func (b *Batch[M]) NumRecords() int { return b.recordsN }
 
 // Size is the uncompressed encoded size, batch header included.
-func (b *Batch) Size() int { return b.sizeBytes }
+func (b *Batch[M]) Size() int { return b.sizeBytes }
 
 // Records is the finished record batch as it goes on the wire, compressed
 // and stamped with producer id, epoch and sequence. Valid after Drain until
 // Release.
-func (b *Batch) Records() []byte { return b.wire }
+func (b *Batch[M]) Records() []byte { return b.wire }
 
 // Pending lists the records appended with a callback, in append order.
-func (b *Batch) Pending() []Pending { return b.pending }
+func (b *Batch[M]) Pending() []Pending[M] { return b.pending }
 
 // Attempts is how many times the batch was drained for sending.
-func (b *Batch) Attempts() int { return b.attempts }
+func (b *Batch[M]) Attempts() int { return b.attempts }
 
 // BaseSequence is the idempotent base sequence, -1 when not assigned.
-func (b *Batch) BaseSequence() int32 { return b.seq }
+func (b *Batch[M]) BaseSequence() int32 { return b.seq }
 
 // Created is when the batch was opened.
-func (b *Batch) Created() time.Time { return b.created }
+func (b *Batch[M]) Created() time.Time { return b.created }
 
 // Deadline is when delivery.timeout.ms expires for the batch.
-func (b *Batch) Deadline() time.Time { return b.deadline }
+func (b *Batch[M]) Deadline() time.Time { return b.deadline }
 
 // Done is closed once the batch is released: its callbacks have run.
-func (b *Batch) Done() <-chan struct{} { return b.done }
+func (b *Batch[M]) Done() <-chan struct{} { return b.done }
 
 // finish encodes the batch for the wire, once, and afterwards only restamps
 // the producer fields when they changed (an epoch bump resets sequences).
-func (b *Batch) finish(codec compress.Codec, pid int64, epoch int16, wirePool *bufPool) {
+func (b *Batch[M]) finish(codec compress.Codec, pid int64, epoch int16, wirePool *bufPool) {
 	if b.wire != nil {
 		if pid != b.stampPID || epoch != b.stampEp || b.seq != b.stampSeq {
 			batch.SetProducer(b.wire, pid, epoch, b.seq)

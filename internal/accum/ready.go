@@ -1,4 +1,4 @@
-package accumulator
+package accum
 
 import (
 	"math/rand/v2"
@@ -15,10 +15,7 @@ import (
 // A partition's head batch is sendable when it is not backing off, its
 // partition has room in flight, and it is full, or lingered long enough,
 // or a flush or close is in progress, or appenders wait for memory.
-func (a *Accumulator) Ready(now time.Time, nodes []int32) (_ []int32, next time.Time, unknownLeader bool) {
-	if a.paused.Load() {
-		return nodes, time.Time{}, false
-	}
+func (a *Accumulator[M]) Ready(now time.Time, nodes []int32) (_ []int32, next time.Time, unknownLeader bool) {
 	urgent := a.flushing.Load() > 0 || a.closed.Load() || a.pool.nwait.Load() > 0
 	for _, p := range *a.all.Load() {
 		p.mu.Lock()
@@ -52,7 +49,20 @@ func (a *Accumulator) Ready(now time.Time, nodes []int32) (_ []int32, next time.
 
 // drainable reports whether head may be drained now, and if not because of
 // a backoff, when it may; p.mu must be held.
-func (a *Accumulator) drainable(p *partition, head *Batch, now time.Time) (bool, time.Time) {
+func (a *Accumulator[M]) drainable(p *partition[M], head *Batch[M], now time.Time) (bool, time.Time) {
+	if a.cfg.Idempotent {
+		cur := a.ident.Load()
+		switch {
+		case cur == noIdentity:
+			return false, time.Time{} // SetProducerID wakes the sender
+		case p.ident != cur && p.inFlight > 0:
+			// Moving to a new identity waits for the batches sent under
+			// the old one (Java's shouldStopDrainBatchesForPartition).
+			return false, time.Time{}
+		case p.ident == cur && p.fenced:
+			return false, time.Time{}
+		}
+	}
 	if limit := a.cfg.MaxInFlightPerPartition; limit > 0 && p.inFlight >= limit {
 		return false, time.Time{} // Done or Reenqueue wakes the sender
 	}
@@ -89,15 +99,11 @@ func containsNode(nodes []int32, n int32) bool {
 // until the batches' sizes reach maxBytes (the first batch is always
 // taken). With idempotence, batches get their base sequence here. The
 // batches are appended to out, finished for the wire.
-func (a *Accumulator) Drain(node int32, maxBytes int, now time.Time, out []*Batch) []*Batch {
-	if a.paused.Load() {
-		return out
-	}
+func (a *Accumulator[M]) Drain(node int32, maxBytes int, now time.Time, out []*Batch[M]) []*Batch[M] {
 	all := *a.all.Load()
 	if len(all) == 0 {
 		return out
 	}
-	pid, epoch := a.ProducerID()
 	start := len(out)
 	size := 0
 	a.drainStart++
@@ -123,6 +129,11 @@ func (a *Accumulator) Drain(node int32, maxBytes int, now time.Time, out []*Batc
 			p.mu.Unlock()
 			break
 		}
+		if a.cfg.Idempotent {
+			if cur := a.ident.Load(); p.ident != cur {
+				a.adopt(p, cur) // drainable saw nothing in flight
+			}
+		}
 		size += head.sizeBytes
 		copy(p.q, p.q[1:])
 		p.q[len(p.q)-1] = nil
@@ -136,20 +147,32 @@ func (a *Accumulator) Drain(node int32, maxBytes int, now time.Time, out []*Batc
 			p.nextOrder++
 		}
 		head.attempts++
-		if a.cfg.Idempotent && head.seq < 0 {
-			head.seq = p.nextSeq
-			p.nextSeq = addSeq(p.nextSeq, head.recordsN)
+		pid, epoch := int64(-1), int16(-1)
+		if a.cfg.Idempotent {
+			if head.seq < 0 {
+				head.seq = p.nextSeq
+				p.nextSeq = addSeq(p.nextSeq, head.recordsN)
+			}
+			pid, epoch = p.ident.id, p.ident.epoch
 		}
 		p.inFlight++
 		p.mu.Unlock()
 		a.inFlight.Add(1)
-		if !a.cfg.Idempotent {
-			pid, epoch = -1, -1
-		}
 		head.finish(a.codec, pid, epoch, &a.wirePool)
 		out = append(out, head)
 	}
 	return out
+}
+
+// adopt moves p, with nothing in flight, to identity id: its sequences
+// restart at 0 and its queued batches get new ones when drained; p.mu must
+// be held.
+func (a *Accumulator[M]) adopt(p *partition[M], id *identity) {
+	p.ident, p.fenced = id, false
+	p.nextSeq, p.ackedSeq = 0, 0
+	for _, b := range p.q {
+		b.seq = -1
+	}
 }
 
 // addSeq advances a sequence; Kafka wraps sequences at MaxInt32 to 0.
@@ -160,7 +183,7 @@ func addSeq(seq int32, n int) int32 {
 // Done reports that a drained batch got its final answer (acknowledged, or
 // failed for good); acked says which. The batch still holds its callbacks
 // until Release.
-func (a *Accumulator) Done(b *Batch, acked bool) {
+func (a *Accumulator[M]) Done(b *Batch[M], acked bool) {
 	p := b.p
 	p.mu.Lock()
 	p.inFlight--
@@ -190,7 +213,7 @@ func seqAfter(x, y int32) bool {
 // An OUT_OF_ORDER_SEQUENCE_NUMBER for such a batch means the broker lost
 // the producer's state (KIP-360); for any later batch it means an earlier
 // one is still unresolved.
-func (a *Accumulator) IsNextExpected(b *Batch) bool {
+func (a *Accumulator[M]) IsNextExpected(b *Batch[M]) bool {
 	p := b.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -201,7 +224,7 @@ func (a *Accumulator) IsNextExpected(b *Batch) bool {
 // other retried batches in the order they were first drained, to be sent
 // again after a backoff of retry.backoff.ms doubled per attempt, capped at
 // retry.backoff.max.ms, with ±20% jitter (KIP-580).
-func (a *Accumulator) Reenqueue(b *Batch, now time.Time) {
+func (a *Accumulator[M]) Reenqueue(b *Batch[M], now time.Time) {
 	b.retryAt = now.Add(a.Backoff(b.attempts))
 	p := b.p
 	p.mu.Lock()
@@ -219,7 +242,7 @@ func (a *Accumulator) Reenqueue(b *Batch, now time.Time) {
 }
 
 // Backoff is the retry backoff before attempt number attempts+1.
-func (a *Accumulator) Backoff(attempts int) time.Duration {
+func (a *Accumulator[M]) Backoff(attempts int) time.Duration {
 	d := a.cfg.RetryBackoff
 	for i := 1; i < attempts && d < a.cfg.RetryBackoffMax; i++ {
 		d *= 2
@@ -231,7 +254,7 @@ func (a *Accumulator) Backoff(attempts int) time.Duration {
 
 // Release returns a finished batch's memory to the pool, after its
 // callbacks ran, and closes its Done channel.
-func (a *Accumulator) Release(b *Batch) {
+func (a *Accumulator[M]) Release(b *Batch[M]) {
 	a.incompleteMu.Lock()
 	delete(a.incomplete, b)
 	a.incompleteMu.Unlock()
@@ -260,7 +283,7 @@ func (a *Accumulator) Release(b *Batch) {
 // returned batch with Attempts() > 0 was sent before with an unknown
 // outcome: an idempotent producer must bump its epoch before the
 // partition's next batch, as the Java client does.
-func (a *Accumulator) Expire(now time.Time, out []*Batch) []*Batch {
+func (a *Accumulator[M]) Expire(now time.Time, out []*Batch[M]) []*Batch[M] {
 	for _, p := range *a.all.Load() {
 		p.mu.Lock()
 		n := 0
@@ -276,7 +299,7 @@ func (a *Accumulator) Expire(now time.Time, out []*Batch) []*Batch {
 }
 
 // Abort removes every queued (not in-flight) batch and appends it to out.
-func (a *Accumulator) Abort(out []*Batch) []*Batch {
+func (a *Accumulator[M]) Abort(out []*Batch[M]) []*Batch[M] {
 	for _, p := range *a.all.Load() {
 		p.mu.Lock()
 		out = a.removeHead(p, len(p.q), out)
@@ -286,7 +309,7 @@ func (a *Accumulator) Abort(out []*Batch) []*Batch {
 }
 
 // removeHead takes the first n batches off p; p.mu must be held.
-func (a *Accumulator) removeHead(p *partition, n int, out []*Batch) []*Batch {
+func (a *Accumulator[M]) removeHead(p *partition[M], n int, out []*Batch[M]) []*Batch[M] {
 	for _, b := range p.q[:n] {
 		if p.open == b {
 			p.open = nil
