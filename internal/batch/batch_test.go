@@ -104,8 +104,8 @@ func TestBuilderMatchesKmsg(t *testing.T) {
 }
 
 func kmsgRecordLen(t testing.TB, b []byte) int {
-	l, n := readVarint(b)
-	require.NotZero(t, n)
+	l, n := binary.Varint(b)
+	require.Positive(t, n)
 	return n + int(l)
 }
 

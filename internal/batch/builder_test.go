@@ -1,6 +1,7 @@
 package batch
 
 import (
+	"encoding/binary"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -38,9 +39,9 @@ func TestVarintLen(t *testing.T) {
 	}
 	vals = append(vals, 0, -1, 1<<63-1, -1<<63)
 	for _, v := range vals {
-		enc := appendVarint(nil, v)
+		enc := binary.AppendVarint(nil, v)
 		assert.Equal(t, len(enc), varintLen(v), "%d", v)
-		got, n := readVarint(enc)
+		got, n := binary.Varint(enc)
 		assert.Equal(t, v, got)
 		assert.Equal(t, len(enc), n)
 	}

@@ -1,6 +1,7 @@
 package batch
 
 import (
+	"encoding/binary"
 	"fmt"
 
 	"github.com/skiffkit/skiff/internal/compress"
@@ -151,8 +152,8 @@ func (it *iterator) next(rec *Record) (bool, error) {
 }
 
 func (d *Decoder) decodeRecord(b []byte, h *Header, r *Record, noHeaders bool) (int, error) {
-	length, n := readVarint(b)
-	if n == 0 {
+	length, n := binary.Varint(b)
+	if n <= 0 {
 		return 0, fmt.Errorf("%w: bad record length varint", ErrCorrupt)
 	}
 	if length < 0 || length > int64(len(b)-n) {
@@ -165,13 +166,13 @@ func (d *Decoder) decodeRecord(b []byte, h *Header, r *Record, noHeaders bool) (
 	}
 	r.Attributes = int8(rb[0])
 	rb = rb[1:]
-	tsDelta, n := readVarint(rb)
-	if n == 0 {
+	tsDelta, n := binary.Varint(rb)
+	if n <= 0 {
 		return 0, fmt.Errorf("%w: bad timestamp delta", ErrCorrupt)
 	}
 	rb = rb[n:]
-	offDelta, n := readVarint(rb)
-	if n == 0 || offDelta < 0 || offDelta > int64(^uint32(0)>>1) {
+	offDelta, n := binary.Varint(rb)
+	if n <= 0 || offDelta < 0 || offDelta > int64(^uint32(0)>>1) {
 		return 0, fmt.Errorf("%w: bad offset delta", ErrCorrupt)
 	}
 	rb = rb[n:]
@@ -182,8 +183,8 @@ func (d *Decoder) decodeRecord(b []byte, h *Header, r *Record, noHeaders bool) (
 	if r.Value, rb, err = readBytes(rb); err != nil {
 		return 0, fmt.Errorf("value: %w", err)
 	}
-	count, n := readVarint(rb)
-	if n == 0 || count < 0 || count > int64(len(rb)) {
+	count, n := binary.Varint(rb)
+	if n <= 0 || count < 0 || count > int64(len(rb)) {
 		return 0, fmt.Errorf("%w: bad header count", ErrCorrupt)
 	}
 	rb = rb[n:]
@@ -217,8 +218,8 @@ func (d *Decoder) decodeRecord(b []byte, h *Header, r *Record, noHeaders bool) (
 }
 
 func readBytes(b []byte) (p, rest []byte, err error) {
-	l, n := readVarint(b)
-	if n == 0 {
+	l, n := binary.Varint(b)
+	if n <= 0 {
 		return nil, nil, fmt.Errorf("%w: bad length varint", ErrCorrupt)
 	}
 	b = b[n:]
