@@ -50,6 +50,54 @@ func classify(mod, pkg string) kind {
 	return public
 }
 
+// Sides of the module that do not import each other: the client speaks to
+// any Kafka broker, and the bundled broker serves any Kafka client.
+var (
+	clientSide = []string{"accumulator/...", "producer/...", "consumer/...", "internal/wire/..."}
+	brokerSide = []string{"broker/...", "internal/log/...", "internal/purgatory/...", "internal/coordinator/..."}
+)
+
+// rule says what the packages matching pkg must not import, directly or
+// through others (only directly when direct is set). Patterns are relative to the module; "x/..." is x and
+// everything below it, "..." the whole module. docs/architecture.md's
+// package table states the same rules.
+type rule struct {
+	pkg    string
+	forbid []string
+	why    string
+	direct bool
+}
+
+var rules = []rule{
+	{"serializer", []string{"..."}, "a leaf: turns values into bytes", false},
+	{"partitioner", []string{"..."}, "a leaf: picks a partition from a key and a count", false},
+	{"accumulator/...", append([]string{"internal/wire/..."}, brokerSide...), "batches in memory; the network is the producer's", false},
+	{"producer/...", append([]string{"consumer/..."}, brokerSide...), "the send path", false},
+	{"consumer/...", append([]string{"producer/...", "accumulator/..."}, brokerSide...), "the consume path", false},
+	{"internal/wire/...", brokerSide, "the client's connections", false},
+	{"broker/...", clientSide, "the bundled broker", false},
+	{"skifftest/...", clientSide, "users' tests bring their own client", false},
+	{"internal/batch/...", []string{"internal/wire/...", "internal/log/..."}, "the record batch codec, shared by both sides", false},
+	{"internal/compress/...", []string{"..."}, "a leaf: the codecs", false},
+	{"internal/kerr/...", []string{"..."}, "a leaf: the error table", false},
+	{"internal/purgatory/...", []string{"..."}, "a leaf: delayed operations, knowing nothing of Kafka requests", false},
+	{"internal/log/...", []string{"internal/purgatory/...", "internal/coordinator/..."}, "storage only; the broker decides what waits", false},
+	{"internal/coordinator/...", []string{"internal/wire/..."}, "group state, routed to by the broker", false},
+	{"examples/...", []string{"internal/..."}, "examples use only what users can import", true},
+}
+
+// match reports whether pkg of module mod matches pattern.
+func match(mod, pattern, pkg string) bool {
+	rel := strings.TrimPrefix(strings.TrimPrefix(pkg, mod), "/")
+	if pattern == "..." {
+		return true
+	}
+	if base, ok := strings.CutSuffix(pattern, "/..."); ok {
+		return rel == base || strings.HasPrefix(rel, base+"/")
+	}
+	return rel == pattern
+}
+
 // violations returns one line per broken rule, each naming the import chain
 // that breaks it, sorted so a failure reads the same on every run.
 func violations(mod string, g graph) []string {
@@ -57,17 +105,28 @@ func violations(mod string, g graph) []string {
 	for _, from := range slices.Sorted(maps.Keys(g)) {
 		fk := classify(mod, from)
 		for to, chain := range reachable(g, from) {
+			path := strings.Join(chain, " → ")
 			tk := classify(mod, to)
 			switch {
 			case fk == core && tk == public:
-				out = append(out, fmt.Sprintf("%s imports public package %s: %s", from, to, strings.Join(chain, " → ")))
+				out = append(out, fmt.Sprintf("%s imports public package %s: %s", from, to, path))
 			case fk != app && tk == app:
-				out = append(out, fmt.Sprintf("%s imports %s under cmd/: %s", from, to, strings.Join(chain, " → ")))
+				out = append(out, fmt.Sprintf("%s imports %s under cmd/: %s", from, to, path))
+			}
+			for _, r := range rules {
+				if !match(mod, r.pkg, from) || (r.direct && len(chain) > 2) {
+					continue
+				}
+				for _, f := range r.forbid {
+					if match(mod, f, to) && !match(mod, r.pkg, to) {
+						out = append(out, fmt.Sprintf("%s must not import %s (%s: %s): %s", from, to, r.pkg, r.why, path))
+					}
+				}
 			}
 		}
 	}
 	slices.Sort(out)
-	return out
+	return slices.Compact(out)
 }
 
 // reachable returns every package reachable from start, each with the
@@ -204,15 +263,48 @@ func TestViolationsCatchesBrokenRules(t *testing.T) {
 		{
 			name: "core imports public through another core package",
 			g: graph{
-				mod + "/internal/batch": {mod + "/internal/wire"},
-				mod + "/internal/wire":  {mod + "/producer"},
-				mod + "/producer":       {},
+				mod + "/internal/a": {mod + "/internal/b"},
+				mod + "/internal/b": {mod + "/producer"},
+				mod + "/producer":   {},
 			},
 			want: []string{
-				mod + "/internal/batch imports public package " + mod + "/producer: " +
-					mod + "/internal/batch → " + mod + "/internal/wire → " + mod + "/producer",
-				mod + "/internal/wire imports public package " + mod + "/producer: " +
-					mod + "/internal/wire → " + mod + "/producer",
+				mod + "/internal/a imports public package " + mod + "/producer: " +
+					mod + "/internal/a → " + mod + "/internal/b → " + mod + "/producer",
+				mod + "/internal/b imports public package " + mod + "/producer: " +
+					mod + "/internal/b → " + mod + "/producer",
+			},
+		},
+		{
+			name: "the broker side imports the client side",
+			g: graph{
+				mod + "/broker":        {mod + "/internal/wire"},
+				mod + "/internal/wire": {},
+			},
+			want: []string{
+				mod + "/broker must not import " + mod + "/internal/wire (broker/...: the bundled broker): " +
+					mod + "/broker → " + mod + "/internal/wire",
+			},
+		},
+		{
+			name: "an example imports the core directly",
+			g: graph{
+				mod + "/examples/hello": {mod + "/internal/kerr"},
+				mod + "/internal/kerr":  {},
+			},
+			want: []string{
+				mod + "/examples/hello must not import " + mod + "/internal/kerr (examples/...: examples use only what users can import): " +
+					mod + "/examples/hello → " + mod + "/internal/kerr",
+			},
+		},
+		{
+			name: "a leaf imports anything",
+			g: graph{
+				mod + "/internal/purgatory": {mod + "/internal/kerr"},
+				mod + "/internal/kerr":      {},
+			},
+			want: []string{
+				mod + "/internal/purgatory must not import " + mod + "/internal/kerr (internal/purgatory/...: " +
+					"a leaf: delayed operations, knowing nothing of Kafka requests): " + mod + "/internal/purgatory → " + mod + "/internal/kerr",
 			},
 		},
 		{
