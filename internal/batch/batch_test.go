@@ -104,7 +104,7 @@ func TestBuilderMatchesKmsg(t *testing.T) {
 }
 
 func kmsgRecordLen(t testing.TB, b []byte) int {
-	l, n := binary.Varint(b)
+	l, n := readVarint(b)
 	require.Positive(t, n)
 	return n + int(l)
 }

@@ -1,7 +1,6 @@
 package batch
 
 import (
-	"encoding/binary"
 	"fmt"
 
 	"github.com/skiffkit/skiff/internal/compress"
@@ -152,7 +151,7 @@ func (it *iterator) next(rec *Record) (bool, error) {
 }
 
 func (d *Decoder) decodeRecord(b []byte, h *Header, r *Record, noHeaders bool) (int, error) {
-	length, n := binary.Varint(b)
+	length, n := readVarint(b)
 	if n <= 0 {
 		return 0, fmt.Errorf("%w: bad record length varint", ErrCorrupt)
 	}
@@ -166,12 +165,12 @@ func (d *Decoder) decodeRecord(b []byte, h *Header, r *Record, noHeaders bool) (
 	}
 	r.Attributes = int8(rb[0])
 	rb = rb[1:]
-	tsDelta, n := binary.Varint(rb)
+	tsDelta, n := readVarint(rb)
 	if n <= 0 {
 		return 0, fmt.Errorf("%w: bad timestamp delta", ErrCorrupt)
 	}
 	rb = rb[n:]
-	offDelta, n := binary.Varint(rb)
+	offDelta, n := readVarint(rb)
 	if n <= 0 || offDelta < 0 || offDelta > int64(^uint32(0)>>1) {
 		return 0, fmt.Errorf("%w: bad offset delta", ErrCorrupt)
 	}
@@ -183,7 +182,7 @@ func (d *Decoder) decodeRecord(b []byte, h *Header, r *Record, noHeaders bool) (
 	if r.Value, rb, err = readBytes(rb); err != nil {
 		return 0, fmt.Errorf("value: %w", err)
 	}
-	count, n := binary.Varint(rb)
+	count, n := readVarint(rb)
 	if n <= 0 || count < 0 || count > int64(len(rb)) {
 		return 0, fmt.Errorf("%w: bad header count", ErrCorrupt)
 	}
@@ -218,7 +217,7 @@ func (d *Decoder) decodeRecord(b []byte, h *Header, r *Record, noHeaders bool) (
 }
 
 func readBytes(b []byte) (p, rest []byte, err error) {
-	l, n := binary.Varint(b)
+	l, n := readVarint(b)
 	if n <= 0 {
 		return nil, nil, fmt.Errorf("%w: bad length varint", ErrCorrupt)
 	}
