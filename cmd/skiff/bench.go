@@ -13,7 +13,7 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/skiffkit/skiff/internal/bench"
+	"github.com/skiffkit/skiff/cmd/skiff/internal/bench"
 )
 
 func init() {

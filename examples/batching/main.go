@@ -5,8 +5,8 @@
 //	go run ./examples/batching
 //
 // Without SKIFF_BROKERS it starts the bundled broker in a temporary
-// directory; with SKIFF_BROKERS=host:port it uses that cluster (create the
-// topic first: skiff topics create batching --partitions 3).
+// directory (examples/internal/cluster); with SKIFF_BROKERS=host:port it uses
+// that cluster (create the topic first: skiff topics create batching --partitions 3).
 // For a full sweep with latency percentiles, run: skiff bench
 package main
 
@@ -14,13 +14,11 @@ import (
 	"context"
 	"fmt"
 	"log"
-	"log/slog"
-	"os"
 	"strings"
 	"sync/atomic"
 	"time"
 
-	"github.com/skiffkit/skiff/broker"
+	"github.com/skiffkit/skiff/examples/internal/cluster"
 	"github.com/skiffkit/skiff/producer"
 )
 
@@ -41,7 +39,7 @@ func main() {
 func run() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	brokers, stop, err := cluster(ctx, "batching", 3)
+	brokers, stop, err := cluster.Start(ctx, "batching", 3)
 	if err != nil {
 		return err
 	}
@@ -75,27 +73,4 @@ func run() error {
 			50_000/elapsed.Seconds(), float64(counter.records.Load())/float64(counter.batches.Load()))
 	}
 	return nil
-}
-
-// cluster returns $SKIFF_BROKERS, or the bundled broker started in a temporary
-// directory with the topic created; stop shuts it down and deletes its data.
-func cluster(ctx context.Context, topic string, partitions int32) ([]string, func(), error) {
-	if env := os.Getenv("SKIFF_BROKERS"); env != "" {
-		return strings.Split(env, ","), func() {}, nil
-	}
-	dir, err := os.MkdirTemp("", "skiff-example-")
-	if err != nil {
-		return nil, nil, err
-	}
-	b, err := broker.Start(ctx, broker.Config{Listen: "127.0.0.1:0", DataDir: dir, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		os.RemoveAll(dir)
-		return nil, nil, err
-	}
-	stop := func() { b.Close(context.Background()); os.RemoveAll(dir) }
-	if err := b.CreateTopic(topic, partitions, nil); err != nil {
-		stop()
-		return nil, nil, err
-	}
-	return []string{b.Addr()}, stop, nil
 }

@@ -5,23 +5,21 @@
 //	go run ./examples/consumer-group
 //
 // Without SKIFF_BROKERS it starts the bundled broker in a temporary
-// directory; with SKIFF_BROKERS=host:port it uses that cluster (create the
-// topic first: skiff topics create payments --partitions 4).
+// directory (examples/internal/cluster); with SKIFF_BROKERS=host:port it uses
+// that cluster (create the topic first: skiff topics create payments --partitions 4).
 package main
 
 import (
 	"context"
 	"fmt"
 	"log"
-	"log/slog"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/skiffkit/skiff/broker"
 	"github.com/skiffkit/skiff/consumer"
+	"github.com/skiffkit/skiff/examples/internal/cluster"
 	"github.com/skiffkit/skiff/producer"
 )
 
@@ -36,7 +34,7 @@ func main() {
 func run() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	brokers, stop, err := cluster(ctx, "payments", 4)
+	brokers, stop, err := cluster.Start(ctx, "payments", 4)
 	if err != nil {
 		return err
 	}
@@ -45,10 +43,17 @@ func run() error {
 	// Records of this run carry its id, so leftovers in a reused topic are not counted.
 	run := fmt.Sprint(time.Now().UnixNano())
 	var (
-		total atomic.Int64
-		owned [2]atomic.Int64 // partitions each member holds now
-		wg    sync.WaitGroup
+		total   atomic.Int64
+		owned   [2]atomic.Int64          // partitions each member holds now
+		changed = make(chan struct{}, 1) // an assignment changed
+		wg      sync.WaitGroup
 	)
+	notify := func() {
+		select {
+		case changed <- struct{}{}:
+		default: // a wake-up is already pending
+		}
+	}
 	defer wg.Wait()
 	pctx, stopPolling := context.WithCancel(ctx)
 	defer stopPolling()
@@ -59,10 +64,12 @@ func run() error {
 				Assigned: func(_ context.Context, _ *consumer.Consumer, ps []consumer.TopicPartition) {
 					fmt.Printf("%s assigned %v\n", name, ps)
 					owned[i].Add(int64(len(ps)))
+					notify()
 				},
 				Revoked: func(_ context.Context, _ *consumer.Consumer, ps []consumer.TopicPartition) {
 					fmt.Printf("%s revoked %v\n", name, ps)
 					owned[i].Add(-int64(len(ps)))
+					notify()
 				},
 			},
 		})
@@ -92,11 +99,13 @@ func run() error {
 		}()
 	}
 	// Produce once the two members share the four partitions.
-	for deadline := time.Now().Add(30 * time.Second); owned[0].Load() == 0 || owned[1].Load() == 0 || owned[0].Load()+owned[1].Load() != 4; {
-		if time.Now().After(deadline) {
+	shared := time.After(30 * time.Second)
+	for owned[0].Load() == 0 || owned[1].Load() == 0 || owned[0].Load()+owned[1].Load() != 4 {
+		select {
+		case <-changed:
+		case <-shared:
 			return fmt.Errorf("the members did not share the partitions within 30s (see the consumer's log)")
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
 
 	p, err := producer.New(producer.Config{Brokers: brokers})
@@ -114,27 +123,4 @@ func run() error {
 	wg.Wait()
 	fmt.Printf("group consumed %d of %d records\n", total.Load(), records)
 	return nil
-}
-
-// cluster returns $SKIFF_BROKERS, or the bundled broker started in a temporary
-// directory with the topic created; stop shuts it down and deletes its data.
-func cluster(ctx context.Context, topic string, partitions int32) ([]string, func(), error) {
-	if env := os.Getenv("SKIFF_BROKERS"); env != "" {
-		return strings.Split(env, ","), func() {}, nil
-	}
-	dir, err := os.MkdirTemp("", "skiff-example-")
-	if err != nil {
-		return nil, nil, err
-	}
-	b, err := broker.Start(ctx, broker.Config{Listen: "127.0.0.1:0", DataDir: dir, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		os.RemoveAll(dir)
-		return nil, nil, err
-	}
-	stop := func() { b.Close(context.Background()); os.RemoveAll(dir) }
-	if err := b.CreateTopic(topic, partitions, nil); err != nil {
-		stop()
-		return nil, nil, err
-	}
-	return []string{b.Addr()}, stop, nil
 }

@@ -3,21 +3,18 @@
 //	go run ./examples/hello
 //
 // Without SKIFF_BROKERS it starts the bundled broker in a temporary
-// directory; with SKIFF_BROKERS=host:port it uses that cluster (create the
-// topic first: skiff topics create hello).
+// directory (examples/internal/cluster); with SKIFF_BROKERS=host:port it uses
+// that cluster (create the topic first: skiff topics create hello).
 package main
 
 import (
 	"context"
 	"fmt"
 	"log"
-	"log/slog"
-	"os"
-	"strings"
 	"time"
 
-	"github.com/skiffkit/skiff/broker"
 	"github.com/skiffkit/skiff/consumer"
+	"github.com/skiffkit/skiff/examples/internal/cluster"
 	"github.com/skiffkit/skiff/producer"
 )
 
@@ -30,7 +27,7 @@ func main() {
 func run() error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	brokers, stop, err := cluster(ctx, "hello", 1)
+	brokers, stop, err := cluster.Start(ctx, "hello", 1)
 	if err != nil {
 		return err
 	}
@@ -74,27 +71,4 @@ func run() error {
 		}
 	}
 	return nil
-}
-
-// cluster returns $SKIFF_BROKERS, or the bundled broker started in a temporary
-// directory with the topic created; stop shuts it down and deletes its data.
-func cluster(ctx context.Context, topic string, partitions int32) ([]string, func(), error) {
-	if env := os.Getenv("SKIFF_BROKERS"); env != "" {
-		return strings.Split(env, ","), func() {}, nil
-	}
-	dir, err := os.MkdirTemp("", "skiff-example-")
-	if err != nil {
-		return nil, nil, err
-	}
-	b, err := broker.Start(ctx, broker.Config{Listen: "127.0.0.1:0", DataDir: dir, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		os.RemoveAll(dir)
-		return nil, nil, err
-	}
-	stop := func() { b.Close(context.Background()); os.RemoveAll(dir) }
-	if err := b.CreateTopic(topic, partitions, nil); err != nil {
-		stop()
-		return nil, nil, err
-	}
-	return []string{b.Addr()}, stop, nil
 }

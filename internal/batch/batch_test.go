@@ -105,7 +105,7 @@ func TestBuilderMatchesKmsg(t *testing.T) {
 
 func kmsgRecordLen(t testing.TB, b []byte) int {
 	l, n := readVarint(b)
-	require.NotZero(t, n)
+	require.Positive(t, n)
 	return n + int(l)
 }
 

@@ -90,9 +90,9 @@ func bodySize[H ~RecordHeader](tsDelta int64, offsetDelta int32, key, value []by
 
 func appendBytes(dst, p []byte) []byte {
 	if p == nil {
-		return appendVarint(dst, -1)
+		return binary.AppendVarint(dst, -1)
 	}
-	dst = appendVarint(dst, int64(len(p)))
+	dst = binary.AppendVarint(dst, int64(len(p)))
 	return append(dst, p...)
 }
 
@@ -122,16 +122,16 @@ func AppendIfFits[H ~RecordHeader](b *Builder, limit int, ts int64, key, value [
 func appendRecord[H ~RecordHeader](b *Builder, ts, tsDelta int64, body int, key, value []byte, headers []H) int32 {
 	delta := b.numRecords
 	start := len(b.buf)
-	buf := appendVarint(b.buf, int64(body))
+	buf := binary.AppendVarint(b.buf, int64(body))
 	buf = append(buf, 0) // record attributes, unused
-	buf = appendVarint(buf, tsDelta)
-	buf = appendVarint(buf, int64(delta))
+	buf = binary.AppendVarint(buf, tsDelta)
+	buf = binary.AppendVarint(buf, int64(delta))
 	buf = appendBytes(buf, key)
 	buf = appendBytes(buf, value)
-	buf = appendVarint(buf, int64(len(headers)))
+	buf = binary.AppendVarint(buf, int64(len(headers)))
 	for _, h := range headers {
 		hh := RecordHeader(h)
-		buf = appendVarint(buf, int64(len(hh.Key)))
+		buf = binary.AppendVarint(buf, int64(len(hh.Key)))
 		buf = append(buf, hh.Key...)
 		buf = appendBytes(buf, hh.Value)
 	}

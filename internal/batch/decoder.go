@@ -152,7 +152,7 @@ func (it *iterator) next(rec *Record) (bool, error) {
 
 func (d *Decoder) decodeRecord(b []byte, h *Header, r *Record, noHeaders bool) (int, error) {
 	length, n := readVarint(b)
-	if n == 0 {
+	if n <= 0 {
 		return 0, fmt.Errorf("%w: bad record length varint", ErrCorrupt)
 	}
 	if length < 0 || length > int64(len(b)-n) {
@@ -166,12 +166,12 @@ func (d *Decoder) decodeRecord(b []byte, h *Header, r *Record, noHeaders bool) (
 	r.Attributes = int8(rb[0])
 	rb = rb[1:]
 	tsDelta, n := readVarint(rb)
-	if n == 0 {
+	if n <= 0 {
 		return 0, fmt.Errorf("%w: bad timestamp delta", ErrCorrupt)
 	}
 	rb = rb[n:]
 	offDelta, n := readVarint(rb)
-	if n == 0 || offDelta < 0 || offDelta > int64(^uint32(0)>>1) {
+	if n <= 0 || offDelta < 0 || offDelta > int64(^uint32(0)>>1) {
 		return 0, fmt.Errorf("%w: bad offset delta", ErrCorrupt)
 	}
 	rb = rb[n:]
@@ -183,7 +183,7 @@ func (d *Decoder) decodeRecord(b []byte, h *Header, r *Record, noHeaders bool) (
 		return 0, fmt.Errorf("value: %w", err)
 	}
 	count, n := readVarint(rb)
-	if n == 0 || count < 0 || count > int64(len(rb)) {
+	if n <= 0 || count < 0 || count > int64(len(rb)) {
 		return 0, fmt.Errorf("%w: bad header count", ErrCorrupt)
 	}
 	rb = rb[n:]
@@ -218,7 +218,7 @@ func (d *Decoder) decodeRecord(b []byte, h *Header, r *Record, noHeaders bool) (
 
 func readBytes(b []byte) (p, rest []byte, err error) {
 	l, n := readVarint(b)
-	if n == 0 {
+	if n <= 0 {
 		return nil, nil, fmt.Errorf("%w: bad length varint", ErrCorrupt)
 	}
 	b = b[n:]

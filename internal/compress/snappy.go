@@ -8,16 +8,26 @@ import (
 	"slices"
 
 	"github.com/golang/snappy"
-	"github.com/klauspost/compress/s2"
 )
+
+// golang/snappy both writes and reads, so one implementation defines the
+// format skiff speaks. It is the strict reference codec: it rejects S2's
+// extensions (a copy with offset 0), as snappy-java does, so a batch the
+// broker validates into its log is one a Java consumer can read. Measured
+// on the JSON-like corpus of records_test.go (-cpu 1, minimum of 5-6 runs):
+// its encoder is 7% (16 KiB) to 15% (1 MiB) slower than s2.EncodeSnappy but
+// compresses 3-6% smaller (ratio 2.59 vs 2.45, 2.71 vs 2.63); decoding is
+// every batch on the broker and the consumer, and there s2's only strict
+// decoder (klauspost/compress/snappy.DecodeStrict) is 1.8x slower than
+// golang/snappy's, while s2.Decode would accept S2-only blocks.
 
 // appendSnappy writes one raw snappy block. See doc.go for why raw and not
 // xerial framing.
 func appendSnappy(dst, src []byte) []byte {
-	dst = slices.Grow(dst, s2.MaxEncodedLen(len(src)))
-	// EncodeSnappy writes standard snappy (no S2 extensions) into the
-	// spare capacity when it is large enough, which we just ensured.
-	block := s2.EncodeSnappy(dst[len(dst):cap(dst)], src)
+	dst = slices.Grow(dst, snappy.MaxEncodedLen(len(src)))
+	// Encode writes into its dst argument when len(dst) is at least
+	// MaxEncodedLen, which the spare capacity now is.
+	block := snappy.Encode(dst[len(dst):cap(dst)], src)
 	return dst[:len(dst)+len(block)]
 }
 
