@@ -280,7 +280,7 @@ func (c *Client) connect(ctx context.Context, node int32, addr string) (*Conn, e
 	if err := cn.negotiate(ctx); err != nil {
 		return cn, c.explainNegotiateFailure(err)
 	}
-	if _, err := c.authenticate(ctx, cn); err != nil {
+	if err := c.login(ctx, cn); err != nil {
 		return cn, err
 	}
 	return cn, nil

@@ -146,7 +146,7 @@ func (c *Client) authenticate(ctx context.Context, cn *Conn) (time.Duration, err
 	if _, ok := cn.versions.Max(int16(kmsg.SASLAuthenticate)); !ok {
 		// SaslHandshake v0 brokers (before Kafka 1.0) expect raw tokens
 		// outside Kafka's framing, which we do not speak.
-		return 0, fmt.Errorf("SASL %s: the broker does not support SaslAuthenticate (Kafka 1.0+ is required): %w", name, kerr.UnsupportedVersion)
+		return 0, fmt.Errorf("SASL %s: %w: it does not support SaslAuthenticate (Kafka 1.0+ is required): %w", name, errNoSASLAuthenticate, kerr.UnsupportedVersion)
 	}
 
 	hreq := kmsg.NewPtrSASLHandshakeRequest()
@@ -206,6 +206,10 @@ func (c *Client) authenticate(ctx context.Context, cn *Conn) (time.Duration, err
 	}
 }
 
+// errNoSASLAuthenticate marks a broker too old for our SASL framing, which
+// no retry fixes.
+var errNoSASLAuthenticate = errors.New("broker too old for SASL")
+
 // finalAnswer ends a login after a mechanism's closing message.
 type finalAnswer struct{}
 
@@ -220,5 +224,6 @@ func isFatalConnectError(err error) bool {
 	return errors.Is(err, kerr.SaslAuthenticationFailed) ||
 		errors.Is(err, kerr.UnsupportedSaslMechanism) ||
 		errors.Is(err, kerr.IllegalSaslState) ||
+		errors.Is(err, errNoSASLAuthenticate) ||
 		errors.Is(err, ErrTLSHandshake)
 }

@@ -205,3 +205,50 @@ func TestSASLToPlaintextListener(t *testing.T) {
 	}
 	assert.True(t, strings.Contains(err.Error(), "SASL"), err.Error())
 }
+
+// A real Kafka broker rejects credentials with SASL_AUTHENTICATION_FAILED
+// and a message, which the error carries; one that does not list
+// SaslHandshake in ApiVersions is not a SASL listener.
+func TestSASLBrokerAnswers(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		keys    map[int16][2]int16
+		authErr int16
+		want    error
+		wantMsg string
+	}{
+		{"error code and message", map[int16][2]int16{18: {0, 3}, 3: {0, 12}, 17: {0, 1}, 36: {0, 2}}, kerr.SaslAuthenticationFailed.Code,
+			kerr.SaslAuthenticationFailed, "SASL PLAIN authentication failed: Authentication failed: Invalid username or password"},
+		{"no SaslHandshake", map[int16][2]int16{18: {0, 3}, 3: {0, 12}}, 0,
+			kerr.IllegalSaslState, "is this a PLAINTEXT or SSL listener?"},
+		{"no SaslAuthenticate", map[int16][2]int16{18: {0, 3}, 3: {0, 12}, 17: {0, 0}}, 0,
+			kerr.UnsupportedVersion, "Kafka 1.0+ is required"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fb := newFakeBroker(t, func(req kmsg.Request, corrID int32) fakeReply {
+				switch r := req.(type) {
+				case *kmsg.ApiVersionsRequest:
+					return fakeReply{resp: apiVersionsReply(r.Version, tc.keys)}
+				case *kmsg.SASLHandshakeRequest:
+					resp := r.ResponseKind().(*kmsg.SASLHandshakeResponse)
+					resp.SupportedMechanisms = []string{"PLAIN"}
+					return fakeReply{resp: resp}
+				case *kmsg.SASLAuthenticateRequest:
+					resp := r.ResponseKind().(*kmsg.SASLAuthenticateResponse)
+					resp.ErrorCode = tc.authErr
+					msg := "Authentication failed: Invalid username or password"
+					resp.ErrorMessage = &msg
+					return fakeReply{resp: resp}
+				}
+				return fakeReply{close: true}
+			})
+			cl := newTestClient(t, Config{SeedBrokers: []string{fb.addr()}, SASL: sasl.Plain("alice", testPassword)})
+			err := metadataOnce(testCtx(t, 30*time.Second), cl)
+			require.Error(t, err)
+			t.Log(err)
+			assert.ErrorIs(t, err, tc.want)
+			assert.Contains(t, err.Error(), tc.wantMsg)
+			assert.NotContains(t, err.Error(), testPassword)
+		})
+	}
+}
