@@ -7,9 +7,9 @@
 // is a type implementing Mechanism:
 //
 //	cfg := producer.Config{
-//		SeedBrokers: []string{"broker:9096"},
-//		TLS:         &tls.Config{},
-//		SASL:        sasl.ScramSHA512("alice", os.Getenv("KAFKA_PASSWORD")),
+//		Brokers: []string{"broker:9096"},
+//		TLS:     &tls.Config{},
+//		SASL:    sasl.ScramSHA512("alice", os.Getenv("KAFKA_PASSWORD")),
 //	}
 //
 // The client runs a mechanism on every new connection, after the TLS

@@ -97,8 +97,12 @@ func (c *Client) reauthLoop(cn *Conn, started time.Time, lifetime time.Duration)
 // reauthenticate logs in again on a live connection, holding new requests
 // meanwhile, and returns the new session lifetime.
 func (c *Client) reauthenticate(cn *Conn) (time.Duration, error) {
+	// The login's own traffic must not count as use, or an idle
+	// connection would never reach connections.max.idle.ms.
+	lastUse := cn.lastUse.Load()
 	cn.mu.Lock()
 	cn.reauth.active = true
+	busy := len(cn.order) > 0
 	cn.mu.Unlock()
 
 	ctx, cancel := context.WithTimeout(c.ctx, c.cfg.RequestTimeout)
@@ -109,6 +113,9 @@ func (c *Client) reauthenticate(cn *Conn) (time.Duration, error) {
 	held := cn.reauth.held
 	cn.reauth = reauthHold{}
 	if err == nil && !cn.dead {
+		if !busy && len(held) == 0 {
+			cn.lastUse.Store(lastUse)
+		}
 		for _, p := range held {
 			cn.enqueueLocked(p)
 		}

@@ -1,7 +1,10 @@
 package wire
 
 import (
+	"crypto/pbkdf2"
+	"crypto/sha256"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -10,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/skiffkit/skiff/internal/kerr"
 	"github.com/skiffkit/skiff/sasl"
 )
 
@@ -106,4 +110,72 @@ func TestReauthenticatesBeforeSessionEnds(t *testing.T) {
 		assert.Equal(t, []kmsg.Key{kmsg.SASLAuthenticate, kmsg.SASLAuthenticate}, keys[i+1:i+3], "nothing else inside login %d", logins)
 	}
 	assert.GreaterOrEqual(t, logins, 3)
+}
+
+// When re-authentication fails (here: the password changed on the broker
+// since the connection logged in), the connection closes, requests on it
+// fail instead of hanging, and the next connection reports the typed
+// authentication error.
+func TestReauthenticationFailureClosesConnection(t *testing.T) {
+	c := newCluster(t, kfake.NumBrokers(1), kfake.EnableSASL(),
+		kfake.Superuser("SCRAM-SHA-256", "alice", testPassword),
+		kfake.BrokerConfigs(map[string]string{"connections.max.reauth.ms": "500"}))
+	cl := newTestClient(t, Config{SeedBrokers: c.ListenAddrs(), SASL: sasl.ScramSHA256("alice", testPassword)})
+	ctx := testCtx(t, 20*time.Second)
+	cn, err := cl.Conn(ctx, SeedNode(0))
+	require.NoError(t, err)
+
+	salt := []byte("new-salt")
+	salted, err := pbkdf2.Key(sha256.New, "changed", salt, 4096, sha256.Size)
+	require.NoError(t, err)
+	alter := kmsg.NewPtrAlterUserSCRAMCredentialsRequest()
+	up := kmsg.NewAlterUserSCRAMCredentialsRequestUpsertion()
+	up.Name, up.Mechanism, up.Iterations, up.Salt, up.SaltedPassword = "alice", 1, 4096, salt, salted
+	alter.Upsertions = append(alter.Upsertions, up)
+	kresp, err := cn.Do(ctx, alter)
+	require.NoError(t, err)
+	resp := kresp.(*kmsg.AlterUserSCRAMCredentialsResponse)
+	require.Len(t, resp.Results, 1)
+	require.Zero(t, resp.Results[0].ErrorCode)
+
+	// Requests keep working until the re-authentication, then fail.
+	for {
+		_, err := cn.Do(ctx, kmsg.NewPtrMetadataRequest())
+		if err != nil {
+			assert.ErrorIs(t, err, ErrConnClosed)
+			break
+		}
+	}
+	select {
+	case <-cn.Closed():
+	case <-ctx.Done():
+		t.Fatal("connection not closed after failed re-authentication")
+	}
+	_, err = cl.Conn(ctx, SeedNode(0))
+	require.Error(t, err)
+	assert.ErrorIs(t, err, kerr.SaslAuthenticationFailed)
+}
+
+// Re-authentication traffic is not use: an otherwise idle connection is
+// still closed after connections.max.idle.ms.
+func TestReauthenticationDoesNotKeepIdleConnectionsAlive(t *testing.T) {
+	c := newCluster(t, kfake.NumBrokers(1), kfake.EnableSASL(),
+		kfake.Superuser("PLAIN", "alice", testPassword),
+		kfake.BrokerConfigs(map[string]string{"connections.max.reauth.ms": "200"}))
+	var logins atomic.Int32
+	c.ControlKey(int16(kmsg.SASLHandshake), func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		logins.Add(1)
+		return nil, nil, false
+	})
+	cl := newTestClient(t, Config{SeedBrokers: c.ListenAddrs(), SASL: sasl.Plain("alice", testPassword), ConnMaxIdle: 800 * time.Millisecond})
+	ctx := testCtx(t, 20*time.Second)
+	cn, err := cl.Conn(ctx, SeedNode(0))
+	require.NoError(t, err)
+	select {
+	case <-cn.Closed():
+	case <-ctx.Done():
+		t.Fatal("idle connection kept open by re-authentication")
+	}
+	assert.GreaterOrEqual(t, logins.Load(), int32(2), "it re-authenticated while idle, before being reaped")
 }
