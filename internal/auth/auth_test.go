@@ -243,3 +243,10 @@ func TestCredentialsDoNotKeepPasswords(t *testing.T) {
 	assert.NotEqual(t, c.Salt, again.Salt, "a fresh salt per derivation")
 	assert.NotEqual(t, c.StoredKey, again.StoredKey)
 }
+
+func TestErrorsCarryKafkaCodes(t *testing.T) {
+	for _, err := range []error{auth.ErrAuthFailed, auth.ErrMalformed} {
+		assert.Equal(t, kerr.SaslAuthenticationFailed.Code, kerr.Code(err))
+		assert.NotContains(t, err.Error(), "SASL_AUTHENTICATION_FAILED", "the broker's message does not repeat the code")
+	}
+}
