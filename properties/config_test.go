@@ -282,3 +282,20 @@ func TestSecurityProperties(t *testing.T) {
 		})
 	}
 }
+
+// sasl.jaas.config holds a password: whatever its shape, parsing must not
+// panic, and an error must not quote the password.
+func FuzzJAAS(f *testing.F) {
+	f.Add(`org.apache.kafka.common.security.plain.PlainLoginModule required username="u" password="p";`)
+	f.Add(`org.apache.kafka.common.security.scram.ScramLoginModule required username='u' password='p\'q';`)
+	f.Add(`x required a=b c="d;`)
+	f.Add(`;;==""''`)
+	f.Fuzz(func(t *testing.T, jaas string) {
+		props := map[string]string{"bootstrap.servers": "a:1", "security.protocol": "SASL_SSL", "sasl.mechanism": "PLAIN",
+			"sasl.jaas.config": jaas + ` password="` + secret + `";`}
+		_, err := properties.Producer(props)
+		if err != nil {
+			assert.NotContains(t, err.Error(), secret)
+		}
+	})
+}
