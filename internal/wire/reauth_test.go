@@ -22,10 +22,12 @@ import (
 // SASL requests between SaslHandshake and the end of the login (a real
 // broker fails the connection otherwise).
 func TestReauthenticatesBeforeSessionEnds(t *testing.T) {
-	const session = 600 * time.Millisecond
+	// Long enough that a loaded machine's timer lag (the client renews at
+	// 85-95% of it) does not eat the remaining 5-15%.
+	const session = 2 * time.Second
 	c := newCluster(t, kfake.NumBrokers(1), kfake.EnableSASL(),
 		kfake.Superuser("SCRAM-SHA-256", "alice", testPassword),
-		kfake.BrokerConfigs(map[string]string{"connections.max.reauth.ms": "600"}))
+		kfake.BrokerConfigs(map[string]string{"connections.max.reauth.ms": "2000"}))
 
 	var (
 		mu         sync.Mutex
@@ -55,11 +57,13 @@ func TestReauthenticatesBeforeSessionEnds(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make(chan error, 1)
 	wg.Go(func() {
+		tick := time.NewTicker(2 * time.Millisecond) // steady load, not a busy loop
+		defer tick.Stop()
 		for {
 			select {
 			case <-stop:
 				return
-			default:
+			case <-tick.C:
 			}
 			if _, err := cn.Do(ctx, kmsg.NewPtrMetadataRequest()); err != nil {
 				errs <- err
