@@ -13,4 +13,13 @@
 // Passwords from the users file are used once, to derive salted SCRAM
 // credentials (4096 iterations, as kafka-configs.sh does), and not kept:
 // PLAIN logins are checked against the SCRAM-SHA-512 credential.
+//
+// Wiring into a broker, in Kafka's order: ParseListeners for --listeners;
+// ServerTLS for SSL and SASL_SSL listeners (CertPrincipal names an mTLS
+// client); on SaslHandshake, Authenticator.Start with the mechanism; on
+// each SaslAuthenticate, Session.Next, answering an error with its kerr
+// code and message after connection.failed.authentication.delay.ms and
+// then closing; on success, SessionLifetime for the response's
+// SessionLifetimeMs. Until then only ApiVersions, SaslHandshake and
+// SaslAuthenticate are answered.
 package auth
