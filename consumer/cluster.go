@@ -59,6 +59,8 @@ func newWireCluster(cfg Config) (*wireCluster, error) {
 		RetryBackoff:           cfg.RetryBackoff,
 		Logger:                 cfg.Logger,
 		AllowAutoTopicCreation: !cfg.DisableAutoTopicCreation,
+		TLS:                    cfg.TLS,
+		SASL:                   cfg.SASL,
 	})
 	if err != nil {
 		return nil, err

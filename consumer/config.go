@@ -1,11 +1,14 @@
 package consumer
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/skiffkit/skiff/sasl"
 )
 
 // IsolationLevel is isolation.level.
@@ -115,6 +118,22 @@ type Config struct {
 
 	// Logger receives the consumer's logs. Nil discards them, as for the producer.
 	Logger *slog.Logger
+	// TLS is the TLS setup of security.protocol SSL and SASL_SSL; nil
+	// means no TLS (PLAINTEXT, SASL_PLAINTEXT). RootCAs nil trusts the
+	// system roots (ssl.ca.location sets RootCAs); Certificates is the
+	// client certificate for mTLS (ssl.certificate.location,
+	// ssl.key.location). The broker's host name is verified
+	// (ssl.endpoint.identification.algorithm=https) unless
+	// InsecureSkipVerify is set; ServerName defaults to the host dialed.
+	// The properties package builds it from those keys.
+	TLS *tls.Config
+	// SASL is the login mechanism of security.protocol SASL_PLAINTEXT and
+	// SASL_SSL (sasl.mechanism with sasl.username/sasl.password or
+	// sasl.jaas.config): sasl.Plain, sasl.ScramSHA256, sasl.ScramSHA512,
+	// sasl.OAuthBearer, or your own sasl.Mechanism. Every connection logs
+	// in before its first request; rejected credentials fail requests with
+	// an error wrapping kerr.SaslAuthenticationFailed instead of retrying.
+	SASL sasl.Mechanism
 }
 
 // withDefaults returns a copy with zero values replaced by Kafka defaults.

@@ -1,6 +1,7 @@
 package producer
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/skiffkit/skiff/internal/compress"
 	"github.com/skiffkit/skiff/partitioner"
+	"github.com/skiffkit/skiff/sasl"
 )
 
 // Acks is acks: how many replicas must have a record before the broker
@@ -150,6 +152,22 @@ type Config struct {
 	Logger *slog.Logger
 	// Hooks are values implementing any of the Hook* interfaces (metrics).
 	Hooks []Hook
+	// TLS is the TLS setup of security.protocol SSL and SASL_SSL; nil
+	// means no TLS (PLAINTEXT, SASL_PLAINTEXT). RootCAs nil trusts the
+	// system roots (ssl.ca.location sets RootCAs); Certificates is the
+	// client certificate for mTLS (ssl.certificate.location,
+	// ssl.key.location). The broker's host name is verified
+	// (ssl.endpoint.identification.algorithm=https) unless
+	// InsecureSkipVerify is set; ServerName defaults to the host dialed.
+	// The properties package builds it from those keys.
+	TLS *tls.Config
+	// SASL is the login mechanism of security.protocol SASL_PLAINTEXT and
+	// SASL_SSL (sasl.mechanism with sasl.username/sasl.password or
+	// sasl.jaas.config): sasl.Plain, sasl.ScramSHA256, sasl.ScramSHA512,
+	// sasl.OAuthBearer, or your own sasl.Mechanism. Every connection logs
+	// in before its first request; rejected credentials fail requests with
+	// an error wrapping kerr.SaslAuthenticationFailed instead of retrying.
+	SASL sasl.Mechanism
 }
 
 const (

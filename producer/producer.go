@@ -74,6 +74,8 @@ func New(cfg Config) (*Producer, error) {
 		// The Java producer always lets the broker auto-create a topic it
 		// sends to (auto.create.topics.enable decides).
 		AllowAutoTopicCreation: true,
+		TLS:                    cfg.TLS,
+		SASL:                   cfg.SASL,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("producer: %w", err)

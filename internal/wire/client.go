@@ -264,6 +264,9 @@ func (c *Client) connect(ctx context.Context, node int32, addr string) (*Conn, e
 	if err != nil {
 		return nil, err
 	}
+	if nc, err = c.startTLS(ctx, nc, addr); err != nil {
+		return nil, err
+	}
 	cn := newConn(&c.cfg, c.log, node, addr, nc)
 	c.mu.Lock()
 	if c.closed {
@@ -275,6 +278,9 @@ func (c *Client) connect(ctx context.Context, node int32, addr string) (*Conn, e
 	c.goLocked(cn.writeLoop)
 	c.mu.Unlock()
 	if err := cn.negotiate(ctx); err != nil {
+		return cn, c.explainNegotiateFailure(err)
+	}
+	if err := c.login(ctx, cn); err != nil {
 		return cn, err
 	}
 	return cn, nil
@@ -313,7 +319,7 @@ func (c *Client) anyConn(ctx context.Context) (*Conn, error) {
 			if err == nil {
 				return cn, nil
 			}
-			if errors.Is(err, ErrClientClosed) {
+			if errors.Is(err, ErrClientClosed) || isFatalConnectError(err) {
 				return nil, err
 			}
 			lastErr = err

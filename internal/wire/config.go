@@ -2,12 +2,15 @@ package wire
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"strconv"
 	"time"
+
+	"github.com/skiffkit/skiff/sasl"
 )
 
 // Config configures a Client. The zero value of every field but SeedBrokers
@@ -45,6 +48,14 @@ type Config struct {
 	// AllowAutoTopicCreation flag (allow.auto.create.topics, default false
 	// here, as in the Java producer since 3.0 for unknown-topic lookups).
 	AllowAutoTopicCreation bool
+	// TLS, when set, wraps every connection in TLS (security.protocol SSL
+	// or SASL_SSL). An empty ServerName is set to the dialed host, so the
+	// broker's certificate is verified against it unless
+	// InsecureSkipVerify is set.
+	TLS *tls.Config
+	// SASL, when set, logs in on every new connection before any request
+	// but ApiVersions (security.protocol SASL_PLAINTEXT or SASL_SSL).
+	SASL sasl.Mechanism
 }
 
 const (

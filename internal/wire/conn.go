@@ -54,6 +54,7 @@ type Conn struct {
 	draining bool        // some goroutine is running drain's callback loop
 	timer    *time.Timer // request timeouts; its channel is served by writeLoop
 	timerAt  time.Time   // when timer fires; zero when stopped
+	reauth   reauthHold  // KIP-368 re-authentication in progress; see reauth.go
 }
 
 // pending is one request from DoAsync until its callback ran.
@@ -229,21 +230,30 @@ func (cn *Conn) send(req kmsg.Request, fn func(kmsg.Response, error)) {
 		fn(nil, err)
 		return
 	}
-	cn.corrID++
-	p.corrID = cn.corrID
-	binary.BigEndian.PutUint32((*buf)[corrIDOffset:], uint32(p.corrID))
-	cn.writeQ = append(cn.writeQ, p)
-	cn.order = append(cn.order, p)
-	if !p.noResp {
-		cn.waiting = append(cn.waiting, p)
+	if cn.reauth.holdLocked(p) {
+		cn.mu.Unlock()
+		return
 	}
-	cn.armTimerLocked(p.deadline)
+	cn.enqueueLocked(p)
 	cn.mu.Unlock()
 
 	select {
 	case cn.wake <- struct{}{}:
 	default: // the writer is already awake and will see the queue
 	}
+}
+
+// enqueueLocked gives p its correlation id and queues it for the writer.
+func (cn *Conn) enqueueLocked(p *pending) {
+	cn.corrID++
+	p.corrID = cn.corrID
+	binary.BigEndian.PutUint32((*p.buf)[corrIDOffset:], uint32(p.corrID))
+	cn.writeQ = append(cn.writeQ, p)
+	cn.order = append(cn.order, p)
+	if !p.noResp {
+		cn.waiting = append(cn.waiting, p)
+	}
+	cn.armTimerLocked(p.deadline)
 }
 
 func isAcksZero(req kmsg.Request) bool {

@@ -40,3 +40,10 @@ var (
 	// ErrNoBrokers is wrapped when no seed or known broker could be reached.
 	ErrNoBrokers = errors.New("wire: no broker reachable")
 )
+
+// ErrTLSHandshake is wrapped when the TLS handshake failed for a reason
+// that retrying cannot fix: the broker's certificate is signed by an
+// unknown authority, is not valid for the host dialed, or the broker
+// refused our client certificate. Like authentication failures it is
+// returned at once instead of being retried until a timeout.
+var ErrTLSHandshake = errors.New("wire: TLS handshake failed")

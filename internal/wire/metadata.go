@@ -232,6 +232,9 @@ func (c *Client) Topic(ctx context.Context, topic string) (TopicInfo, error) {
 		md, err := c.Metadata(ctx, []string{topic})
 		var lastErr error
 		if err != nil {
+			if isFatalConnectError(err) {
+				return TopicInfo{Name: topic, Err: err}, fmt.Errorf("wire: topic %q: %w", topic, err)
+			}
 			lastErr = err
 		} else {
 			ti, ok := md.Topics[topic]
