@@ -6,6 +6,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/skiffkit/skiff/internal/wire"
+	"github.com/skiffkit/skiff/sasl"
 )
 
 // cluster is the slice of internal/wire the consumer uses. It is the seam
@@ -60,7 +61,7 @@ func newWireCluster(cfg Config) (*wireCluster, error) {
 		Logger:                 cfg.Logger,
 		AllowAutoTopicCreation: !cfg.DisableAutoTopicCreation,
 		TLS:                    cfg.TLS,
-		SASL:                   cfg.SASL,
+		SASL:                   wire.SASLFrom[sasl.Session](cfg.SASL),
 	})
 	if err != nil {
 		return nil, err

@@ -14,6 +14,7 @@ import (
 	"github.com/skiffkit/skiff/internal/kerr"
 	"github.com/skiffkit/skiff/internal/wire"
 	"github.com/skiffkit/skiff/partitioner"
+	"github.com/skiffkit/skiff/sasl"
 )
 
 // Producer sends records to Kafka. It is safe for concurrent use.
@@ -75,7 +76,7 @@ func New(cfg Config) (*Producer, error) {
 		// sends to (auto.create.topics.enable decides).
 		AllowAutoTopicCreation: true,
 		TLS:                    cfg.TLS,
-		SASL:                   cfg.SASL,
+		SASL:                   wire.SASLFrom[sasl.Session](cfg.SASL),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("producer: %w", err)

@@ -9,8 +9,6 @@ import (
 	"net"
 	"strconv"
 	"time"
-
-	"github.com/skiffkit/skiff/sasl"
 )
 
 // Config configures a Client. The zero value of every field but SeedBrokers
@@ -55,7 +53,40 @@ type Config struct {
 	TLS *tls.Config
 	// SASL, when set, logs in on every new connection before any request
 	// but ApiVersions (security.protocol SASL_PLAINTEXT or SASL_SSL).
-	SASL sasl.Mechanism
+	SASL *SASL
+}
+
+// SASL is a login mechanism as a connection drives it. It is the public
+// sasl.Mechanism seen from below: internal packages do not import the
+// module's public ones, so producer, consumer and admin hand it over
+// through SASLFrom.
+type SASL struct {
+	// Name is sent in SaslHandshake: "PLAIN", "SCRAM-SHA-256", ...
+	Name string
+	// Start begins a login on a new connection to addr and returns the
+	// first message and the function that answers each server message
+	// (done, next message, error), as sasl.Session.Challenge does.
+	Start func(ctx context.Context, addr string) (first []byte, challenge func(serverMsg []byte) (done bool, msg []byte, err error), err error)
+}
+
+// SASLFrom adapts a mechanism shaped like the public sasl.Mechanism; nil
+// for a nil mechanism. S is its session type (sasl.Session).
+func SASLFrom[S interface {
+	Challenge(serverMsg []byte) (done bool, msg []byte, err error)
+}, M interface {
+	Name() string
+	Start(ctx context.Context, addr string) (S, []byte, error)
+}](m M) *SASL {
+	if any(m) == nil {
+		return nil
+	}
+	return &SASL{Name: m.Name(), Start: func(ctx context.Context, addr string) ([]byte, func([]byte) (bool, []byte, error), error) {
+		sess, first, err := m.Start(ctx, addr)
+		if err != nil {
+			return nil, nil, err
+		}
+		return first, sess.Challenge, nil
+	}}
 }
 
 const (

@@ -80,7 +80,7 @@ func TestOAuthBearerLogin(t *testing.T) {
 	m := sasl.OAuthBearer(func(context.Context) (sasl.Token, error) {
 		return sasl.Token{Value: jwtFor("alice", exp), Expiry: exp}, nil
 	})
-	cl := newTestClient(t, Config{SeedBrokers: []string{fb.addr()}, SASL: m})
+	cl := newTestClient(t, Config{SeedBrokers: []string{fb.addr()}, SASL: wireMech(m)})
 	require.NoError(t, metadataOnce(testCtx(t, 10*time.Second), cl))
 }
 
@@ -92,7 +92,7 @@ func TestOAuthBearerExpiredTokenFails(t *testing.T) {
 	m := sasl.OAuthBearer(func(context.Context) (sasl.Token, error) {
 		return sasl.Token{Value: jwtFor("alice", time.Now().Add(-time.Minute)), Expiry: time.Now().Add(time.Hour)}, nil
 	})
-	cl := newTestClient(t, Config{SeedBrokers: []string{fb.addr()}, SASL: m})
+	cl := newTestClient(t, Config{SeedBrokers: []string{fb.addr()}, SASL: wireMech(m)})
 	start := time.Now()
 	err := metadataOnce(testCtx(t, 30*time.Second), cl)
 	require.Error(t, err)
@@ -109,11 +109,11 @@ func TestScramAgainstAuthServer(t *testing.T) {
 	require.NoError(t, err)
 	fb := saslBroker(t, &auth.Authenticator{Users: users, Mechanisms: []string{auth.ScramSHA512}})
 	t.Run("right password", func(t *testing.T) {
-		cl := newTestClient(t, Config{SeedBrokers: []string{fb.addr()}, SASL: sasl.ScramSHA512("alice", testPassword)})
+		cl := newTestClient(t, Config{SeedBrokers: []string{fb.addr()}, SASL: wireMech(sasl.ScramSHA512("alice", testPassword))})
 		require.NoError(t, metadataOnce(testCtx(t, 10*time.Second), cl))
 	})
 	t.Run("wrong password", func(t *testing.T) {
-		cl := newTestClient(t, Config{SeedBrokers: []string{fb.addr()}, SASL: sasl.ScramSHA512("alice", "wrong")})
+		cl := newTestClient(t, Config{SeedBrokers: []string{fb.addr()}, SASL: wireMech(sasl.ScramSHA512("alice", "wrong"))})
 		err := metadataOnce(testCtx(t, 10*time.Second), cl)
 		require.Error(t, err)
 		assert.ErrorIs(t, err, kerr.SaslAuthenticationFailed)

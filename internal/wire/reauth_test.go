@@ -45,7 +45,7 @@ func TestReauthenticatesBeforeSessionEnds(t *testing.T) {
 		return nil, nil, false
 	})
 
-	cl := newTestClient(t, Config{SeedBrokers: c.ListenAddrs(), SASL: sasl.ScramSHA256("alice", testPassword)})
+	cl := newTestClient(t, Config{SeedBrokers: c.ListenAddrs(), SASL: wireMech(sasl.ScramSHA256("alice", testPassword))})
 	ctx := testCtx(t, 20*time.Second)
 	cn, err := cl.Conn(ctx, SeedNode(0))
 	require.NoError(t, err)
@@ -124,7 +124,7 @@ func TestReauthenticationFailureClosesConnection(t *testing.T) {
 	c := newCluster(t, kfake.NumBrokers(1), kfake.EnableSASL(),
 		kfake.Superuser("SCRAM-SHA-256", "alice", testPassword),
 		kfake.BrokerConfigs(map[string]string{"connections.max.reauth.ms": "500"}))
-	cl := newTestClient(t, Config{SeedBrokers: c.ListenAddrs(), SASL: sasl.ScramSHA256("alice", testPassword)})
+	cl := newTestClient(t, Config{SeedBrokers: c.ListenAddrs(), SASL: wireMech(sasl.ScramSHA256("alice", testPassword))})
 	ctx := testCtx(t, 20*time.Second)
 	cn, err := cl.Conn(ctx, SeedNode(0))
 	require.NoError(t, err)
@@ -172,7 +172,7 @@ func TestReauthenticationDoesNotKeepIdleConnectionsAlive(t *testing.T) {
 		logins.Add(1)
 		return nil, nil, false
 	})
-	cl := newTestClient(t, Config{SeedBrokers: c.ListenAddrs(), SASL: sasl.Plain("alice", testPassword), ConnMaxIdle: 800 * time.Millisecond})
+	cl := newTestClient(t, Config{SeedBrokers: c.ListenAddrs(), SASL: wireMech(sasl.Plain("alice", testPassword)), ConnMaxIdle: 800 * time.Millisecond})
 	ctx := testCtx(t, 20*time.Second)
 	cn, err := cl.Conn(ctx, SeedNode(0))
 	require.NoError(t, err)

@@ -139,7 +139,7 @@ func (c *Client) authenticate(ctx context.Context, cn *Conn) (time.Duration, err
 	if m == nil {
 		return 0, nil
 	}
-	name := m.Name()
+	name := m.Name
 	if _, ok := cn.versions.Max(int16(kmsg.SASLHandshake)); !ok {
 		return 0, fmt.Errorf("SASL %s: the broker does not offer SaslHandshake: is this a PLAINTEXT or SSL listener? %w", name, kerr.IllegalSaslState)
 	}
@@ -160,7 +160,7 @@ func (c *Client) authenticate(ctx context.Context, cn *Conn) (time.Duration, err
 		return 0, fmt.Errorf("SASL %s: SaslHandshake: broker enables %q: %w", name, hresp.SupportedMechanisms, err)
 	}
 
-	sess, msg, err := m.Start(ctx, cn.addr)
+	msg, challenge, err := m.Start(ctx, cn.addr)
 	if err != nil {
 		return 0, fmt.Errorf("SASL %s: %w", name, err)
 	}
@@ -190,7 +190,7 @@ func (c *Client) authenticate(ctx context.Context, cn *Conn) (time.Duration, err
 			}
 			return 0, fmt.Errorf("SASL %s authentication failed%s: %w", name, detail, err)
 		}
-		done, next, err := sess.Challenge(aresp.SASLAuthBytes)
+		done, next, err := challenge(aresp.SASLAuthBytes)
 		if err != nil {
 			return 0, fmt.Errorf("SASL %s: %w: %w", name, kerr.SaslAuthenticationFailed, err)
 		}
@@ -201,7 +201,7 @@ func (c *Client) authenticate(ctx context.Context, cn *Conn) (time.Duration, err
 		if done {
 			// A last message whose answer only confirms: send it and
 			// finish on a successful response.
-			sess = finalAnswer{}
+			challenge = finalAnswer
 		}
 	}
 }
@@ -211,9 +211,7 @@ func (c *Client) authenticate(ctx context.Context, cn *Conn) (time.Duration, err
 var errNoSASLAuthenticate = errors.New("broker too old for SASL")
 
 // finalAnswer ends a login after a mechanism's closing message.
-type finalAnswer struct{}
-
-func (finalAnswer) Challenge([]byte) (bool, []byte, error) { return true, nil, nil }
+func finalAnswer([]byte) (bool, []byte, error) { return true, nil, nil }
 
 // isFatalConnectError reports whether a connection failed for a reason
 // that reconnecting cannot fix: rejected credentials, a mechanism the

@@ -20,6 +20,9 @@ import (
 
 const testPassword = "pa55-w0rd-never-logged"
 
+// mech hands a public mechanism to wire as producer and consumer do.
+func wireMech(m sasl.Mechanism) *SASL { return SASLFrom[sasl.Session](m) }
+
 func mechFor(name, user, pass string) sasl.Mechanism {
 	switch name {
 	case "PLAIN":
@@ -40,7 +43,7 @@ func TestSASLLoginAgainstKfake(t *testing.T) {
 	for _, mech := range []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"} {
 		t.Run(mech, func(t *testing.T) {
 			c := newCluster(t, kfake.NumBrokers(1), kfake.EnableSASL(), kfake.Superuser(mech, "alice", testPassword))
-			cl := newTestClient(t, Config{SeedBrokers: c.ListenAddrs(), SASL: mechFor(mech, "alice", testPassword)})
+			cl := newTestClient(t, Config{SeedBrokers: c.ListenAddrs(), SASL: wireMech(mechFor(mech, "alice", testPassword))})
 			md, err := cl.Metadata(testCtx(t, 10*time.Second), nil)
 			require.NoError(t, err)
 			require.Len(t, md.Brokers, 1)
@@ -67,7 +70,7 @@ func TestSASLFailuresAreFatalAndTyped(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := newCluster(t, kfake.NumBrokers(1), kfake.EnableSASL(),
 				kfake.Superuser("SCRAM-SHA-256", "alice", testPassword), kfake.Superuser("PLAIN", "alice", testPassword))
-			cl := newTestClient(t, Config{SeedBrokers: c.ListenAddrs(), SASL: tc.mech})
+			cl := newTestClient(t, Config{SeedBrokers: c.ListenAddrs(), SASL: wireMech(tc.mech)})
 			start := time.Now()
 			err := metadataOnce(testCtx(t, 30*time.Second), cl)
 			require.Error(t, err)
@@ -188,15 +191,15 @@ func TestTLSToPlaintextListenerFailsFast(t *testing.T) {
 
 func TestSASLOverTLS(t *testing.T) {
 	c, ca := tlsCluster(t, serverFor(t, "127.0.0.1"), kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-512", "alice", testPassword))
-	cl := newTestClient(t, Config{SeedBrokers: c.ListenAddrs(), TLS: &tls.Config{RootCAs: ca.Pool()}, SASL: sasl.ScramSHA512("alice", testPassword)})
+	cl := newTestClient(t, Config{SeedBrokers: c.ListenAddrs(), TLS: &tls.Config{RootCAs: ca.Pool()}, SASL: wireMech(sasl.ScramSHA512("alice", testPassword))})
 	require.NoError(t, metadataOnce(testCtx(t, 10*time.Second), cl))
 }
 
-// SASL against a listener without SASL: ApiVersions does not list
-// SaslHandshake, so the client says what is wrong instead of sending it.
+// SASL against a listener without SASL: wireMech(ApiVersions does not list
+// SaslHandshake), so the client says what is wrong instead of sending it.
 func TestSASLToPlaintextListener(t *testing.T) {
 	c := newCluster(t, kfake.NumBrokers(1))
-	cl := newTestClient(t, Config{SeedBrokers: c.ListenAddrs(), SASL: sasl.Plain("alice", testPassword)})
+	cl := newTestClient(t, Config{SeedBrokers: c.ListenAddrs(), SASL: wireMech(sasl.Plain("alice", testPassword))})
 	err := metadataOnce(testCtx(t, 10*time.Second), cl)
 	if err == nil {
 		// kfake lists SaslHandshake even with SASL off and then accepts
@@ -242,7 +245,7 @@ func TestSASLBrokerAnswers(t *testing.T) {
 				}
 				return fakeReply{close: true}
 			})
-			cl := newTestClient(t, Config{SeedBrokers: []string{fb.addr()}, SASL: sasl.Plain("alice", testPassword)})
+			cl := newTestClient(t, Config{SeedBrokers: []string{fb.addr()}, SASL: wireMech(sasl.Plain("alice", testPassword))})
 			err := metadataOnce(testCtx(t, 30*time.Second), cl)
 			require.Error(t, err)
 			t.Log(err)
