@@ -208,6 +208,10 @@ func readGroupRecord(r *reader) (*groupRecord, error) {
 		leader:       r.shortString(),
 	}
 	n := r.u32()
+	// A group cannot hold two members under one id or group.instance.id;
+	// restoring such a record would break the group's maps, so it was not
+	// written by this coordinator.
+	ids, instances := make(map[string]bool), make(map[string]bool)
 	for i := uint32(0); i < n && !r.bad; i++ {
 		var m memberRecord
 		m.id = r.shortString()
@@ -227,6 +231,19 @@ func readGroupRecord(r *reader) (*groupRecord, error) {
 			m.protocols = append(m.protocols, p)
 		}
 		m.assignment = r.sizedBytes()
+		if r.bad {
+			break
+		}
+		if ids[m.id] {
+			return nil, fmt.Errorf("%w: member id %q twice", errCorrupt, m.id)
+		}
+		ids[m.id] = true
+		if m.instanceID != nil {
+			if instances[*m.instanceID] {
+				return nil, fmt.Errorf("%w: group instance id %q twice", errCorrupt, *m.instanceID)
+			}
+			instances[*m.instanceID] = true
+		}
 		g.members = append(g.members, m)
 	}
 	return g, nil
