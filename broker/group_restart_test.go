@@ -1,8 +1,13 @@
 package broker
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
+	"maps"
+	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -12,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/skiffkit/skiff/consumer"
 	"github.com/skiffkit/skiff/internal/coordinator"
@@ -196,14 +202,62 @@ type restartResult struct {
 	members     [2][]string
 }
 
-// stableGroupInfo waits until group is Stable with restartMembers members
-// on b's coordinator and returns it. The coordinator has no event to wait
-// on from outside, so this polls.
-func stableGroupInfo(t testing.TB, b *Broker, group string) coordinator.GroupInfo {
+// restartBroker is a broker that runRestarts can restart under a group:
+// in this process (Close and Start) or a child process (SIGKILL).
+type restartBroker interface {
+	addr() string
+	// restart stops the broker and starts it again on the same address
+	// and data directory, reporting when it stopped and when it was back.
+	restart(t testing.TB) (down, up time.Time)
+	// group waits until group is Stable with restartMembers members and
+	// returns it (Generation is -1 where it cannot be seen).
+	group(t testing.TB, group string) coordinator.GroupInfo
+	// firstCommitAfter waits for the group's first commit after up and
+	// returns how long after up it was seen.
+	firstCommitAfter(t testing.TB, group string, up time.Time) time.Duration
+}
+
+// inProcessBroker restarts with Close and Start and reads the group from
+// its coordinator.
+type inProcessBroker struct {
+	cfg     Config
+	current *Broker
+}
+
+func newInProcessBroker(t testing.TB) *inProcessBroker {
+	cfg := Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Logger: testLogger()}
+	b, err := Start(context.Background(), cfg)
+	require.NoError(t, err)
+	cfg.Listen = b.Addr() // later incarnations come back where the clients look
+	ib := &inProcessBroker{cfg: cfg, current: b}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = ib.current.Close(ctx)
+	})
+	return ib
+}
+
+func (ib *inProcessBroker) addr() string { return ib.cfg.Listen }
+
+func (ib *inProcessBroker) restart(t testing.TB) (down, up time.Time) {
+	t.Helper()
+	down = time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, ib.current.Close(ctx))
+	var err error
+	ib.current, err = Start(context.Background(), ib.cfg)
+	require.NoError(t, err)
+	return down, time.Now()
+}
+
+// group polls: the coordinator has no event to wait on from outside.
+func (ib *inProcessBroker) group(t testing.TB, group string) coordinator.GroupInfo {
 	t.Helper()
 	var info coordinator.GroupInfo
 	require.Eventually(t, func() bool {
-		info, _ = b.groups.Group(group)
+		info, _ = ib.current.groups.Group(group)
 		return info.State == "Stable" && len(info.Members) == restartMembers
 	}, time.Minute, 10*time.Millisecond, "group %s stable with %d members", group, restartMembers)
 	return info
@@ -222,11 +276,11 @@ func memberIDs(info coordinator.GroupInfo) []string {
 // up and returns how long after up it was written (CommitTime has
 // millisecond precision). It polls: commits are not observable otherwise
 // from outside the clients.
-func firstCommitAfter(t testing.TB, b *Broker, group string, up time.Time) time.Duration {
+func (ib *inProcessBroker) firstCommitAfter(t testing.TB, group string, up time.Time) time.Duration {
 	t.Helper()
 	var at time.Time
 	require.Eventually(t, func() bool {
-		for _, o := range b.groups.OffsetsForGroup(group) {
+		for _, o := range ib.current.groups.OffsetsForGroup(group) {
 			if !o.CommitTime.Before(up.Truncate(time.Millisecond)) && (at.IsZero() || o.CommitTime.Before(at)) {
 				at = o.CommitTime
 			}
@@ -261,21 +315,13 @@ func (r restartResult) check(t *testing.T) {
 // runGroupRestarts runs restartMembers members made by newMember against a
 // broker in dir that is restarted restartCount times while a kgo producer
 // writes keyed records, and returns what was delivered.
-func runGroupRestarts(t *testing.T, newMember func(t testing.TB, addr, group, topic string) restartMember) restartResult {
-	dir := t.TempDir()
-	cfg := Config{Listen: "127.0.0.1:0", DataDir: dir, Logger: testLogger()}
-	b, err := Start(context.Background(), cfg)
-	require.NoError(t, err)
-	cfg.Listen = b.Addr() // later incarnations come back where the clients look
-	addr := b.Addr()
-	current := b
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = current.Close(ctx)
-	})
+func runGroupRestarts(t *testing.T, rb restartBroker, newMember func(t testing.TB, addr, group, topic string) restartMember) restartResult {
+	addr := rb.addr()
 	const topic, group = "restarts", "restart-group"
-	require.NoError(t, b.CreateTopic(topic, restartPartitions, nil))
+	admin, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.RetryBackoffFn(func(int) time.Duration { return 20 * time.Millisecond }))
+	require.NoError(t, err)
+	defer admin.Close()
+	createTopic(t, admin, topic, restartPartitions, nil)
 
 	// The producer writes keyed records at a steady pace until stopped;
 	// every record it was told was written is one the group must read.
@@ -336,22 +382,16 @@ func runGroupRestarts(t *testing.T, newMember func(t testing.TB, addr, group, to
 	// Let the group form and consume, then restart under it, each time
 	// once it has consumed a good deal more since the last restart.
 	d.waitFor(t, "the group to consume", time.Minute, func() bool { return d.distinct() > 0 })
-	before := stableGroupInfo(t, current, group)
+	before := rb.group(t, group)
 	var outages []restartOutage
 	for range restartCount {
 		target := d.distinct() + 2000
 		d.waitFor(t, "consumption before a restart", time.Minute, func() bool { return d.distinct() >= target })
-		down := time.Now()
-		closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		require.NoError(t, current.Close(closeCtx))
-		cancel()
-		current, err = Start(context.Background(), cfg)
-		require.NoError(t, err)
-		up := time.Now()
+		down, up := rb.restart(t)
 		outages = append(outages, restartOutage{down, up})
-		res.commitAfter = append(res.commitAfter, firstCommitAfter(t, current, group, up))
+		res.commitAfter = append(res.commitAfter, rb.firstCommitAfter(t, group, up))
 	}
-	after := stableGroupInfo(t, current, group)
+	after := rb.group(t, group)
 	res.sameGroup = after.Generation == before.Generation && slices.Equal(memberIDs(after), memberIDs(before))
 	res.generations = [2]int32{before.Generation, after.Generation}
 	res.members = [2][]string{memberIDs(before), memberIDs(after)}
@@ -437,14 +477,189 @@ func describeRestartOutages(r restartResult) string {
 // TestGroupRestartsKgo: franz-go members (a client we did not write), with
 // auto-commit.
 func TestGroupRestartsKgo(t *testing.T) {
-	res := runGroupRestarts(t, newRestartKgoMember)
+	res := runGroupRestarts(t, newInProcessBroker(t), newRestartKgoMember)
 	t.Logf("kgo: %v;%s latest redelivered first delivery %v after an outage's end", res, describeRestartOutages(res), res.latest)
 	res.check(t)
 }
 
 // TestGroupRestartsSkiff: skiff consumer members, with auto-commit.
 func TestGroupRestartsSkiff(t *testing.T) {
-	res := runGroupRestarts(t, newRestartSkiffMember)
+	res := runGroupRestarts(t, newInProcessBroker(t), newRestartSkiffMember)
 	t.Logf("skiff: %v;%s latest redelivered first delivery %v after an outage's end", res, describeRestartOutages(res), res.latest)
+	res.check(t)
+}
+
+// The SIGKILL variant runs the broker in a child process: the test binary
+// itself, running only TestGroupRestartChildBroker (os/exec's
+// helper-process pattern), killed with SIGKILL and started again on the
+// same address and data directory.
+const (
+	childBrokerEnvDir    = "SKIFF_GROUP_RESTART_BROKER_DIR"
+	childBrokerEnvListen = "SKIFF_GROUP_RESTART_BROKER_LISTEN"
+	childBrokerReady     = "skiff group-restart broker listening on "
+)
+
+// TestGroupRestartChildBroker is the child broker of the SIGKILL tests
+// when the parent's environment names a data directory; run by itself, as
+// every test is, it has no broker to be and returns.
+func TestGroupRestartChildBroker(t *testing.T) {
+	dir := os.Getenv(childBrokerEnvDir)
+	if dir == "" {
+		return
+	}
+	b, err := Start(context.Background(), Config{Listen: os.Getenv(childBrokerEnvListen), DataDir: dir, Logger: testLogger()})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "child broker:", err)
+		os.Exit(2)
+	}
+	fmt.Println(childBrokerReady + b.Addr())
+	// Until killed; if the parent dies first, its end of stdin closes.
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	os.Exit(0)
+}
+
+type childBroker struct {
+	dir, listen string
+	cmd         *exec.Cmd
+	stdin       io.Closer
+	drained     chan struct{} // closed when the child's stdout ends
+	admin       *kgo.Client
+}
+
+func newChildBroker(t testing.TB) *childBroker {
+	cb := &childBroker{dir: t.TempDir(), listen: "127.0.0.1:0"}
+	cb.start(t)
+	t.Cleanup(cb.kill)
+	var err error
+	cb.admin, err = kgo.NewClient(kgo.SeedBrokers(cb.listen), kgo.RetryBackoffFn(func(int) time.Duration { return 20 * time.Millisecond }))
+	require.NoError(t, err)
+	t.Cleanup(cb.admin.Close)
+	return cb
+}
+
+func (cb *childBroker) start(t testing.TB) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestGroupRestartChildBroker$")
+	cmd.Env = append(os.Environ(), childBrokerEnvDir+"="+cb.dir, childBrokerEnvListen+"="+cb.listen)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	require.NoError(t, err)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	cb.cmd, cb.stdin, cb.drained = cmd, stdin, make(chan struct{})
+	sc := bufio.NewScanner(stdout)
+	addr := ""
+	for addr == "" && sc.Scan() {
+		addr, _ = strings.CutPrefix(sc.Text(), childBrokerReady)
+	}
+	// The child prints nothing more; keep its pipe drained until it exits
+	// (kill waits for this goroutine).
+	go func() {
+		defer close(cb.drained)
+		_, _ = io.Copy(io.Discard, stdout)
+	}()
+	if addr == "" {
+		cb.kill()
+		t.Fatalf("child broker exited before listening: %v", sc.Err())
+	}
+	cb.listen = addr
+}
+
+func (cb *childBroker) kill() {
+	if cb.cmd == nil {
+		return
+	}
+	_ = cb.cmd.Process.Kill() // SIGKILL: no Close, no flush
+	<-cb.drained
+	_ = cb.cmd.Wait()
+	_ = cb.stdin.Close()
+	cb.cmd = nil
+}
+
+func (cb *childBroker) addr() string { return cb.listen }
+
+func (cb *childBroker) restart(t testing.TB) (down, up time.Time) {
+	t.Helper()
+	down = time.Now()
+	cb.kill()
+	cb.start(t)
+	return down, time.Now()
+}
+
+// group asks the restarted broker with DescribeGroups, which does not carry
+// the generation: the member ids tell whether the group was rebuilt.
+func (cb *childBroker) group(t testing.TB, group string) coordinator.GroupInfo {
+	t.Helper()
+	info := coordinator.GroupInfo{Name: group, Generation: -1}
+	require.Eventually(t, func() bool {
+		req := kmsg.NewPtrDescribeGroupsRequest()
+		req.Groups = []string{group}
+		resp, err := req.RequestWith(context.Background(), cb.admin)
+		if err != nil || len(resp.Groups) != 1 || resp.Groups[0].ErrorCode != 0 {
+			return false
+		}
+		g := resp.Groups[0]
+		info.State, info.Members = g.State, nil
+		for _, m := range g.Members {
+			info.Members = append(info.Members, coordinator.MemberInfo{ID: m.MemberID})
+		}
+		return info.State == "Stable" && len(info.Members) == restartMembers
+	}, time.Minute, 20*time.Millisecond, "group %s stable with %d members", group, restartMembers)
+	return info
+}
+
+// committed returns the group's committed offsets, or nil if the broker
+// did not answer.
+func (cb *childBroker) committed(group string) map[int32]int64 {
+	req := kmsg.NewPtrOffsetFetchRequest()
+	req.Group = group
+	resp, err := req.RequestWith(context.Background(), cb.admin)
+	if err != nil || resp.ErrorCode != 0 {
+		return nil
+	}
+	out := make(map[int32]int64)
+	for _, rt := range resp.Topics {
+		for _, p := range rt.Partitions {
+			out[p.Partition] = p.Offset
+		}
+	}
+	return out
+}
+
+// firstCommitAfter polls OffsetFetch until the committed offsets differ
+// from the first answer after up: an upper bound on when the first commit
+// after the restart landed (one that came before that answer is missed,
+// and the next one is timed).
+func (cb *childBroker) firstCommitAfter(t testing.TB, group string, up time.Time) time.Duration {
+	t.Helper()
+	var base map[int32]int64
+	require.Eventually(t, func() bool {
+		now := cb.committed(group)
+		if now == nil {
+			return false
+		}
+		if base == nil {
+			base = now
+			return false
+		}
+		return !maps.Equal(base, now)
+	}, time.Minute, 10*time.Millisecond, "a commit after the restart")
+	return time.Since(up)
+}
+
+// TestGroupRestartsKgoSIGKILL: as TestGroupRestartsKgo, with the broker
+// SIGKILLed and started again in a child process.
+func TestGroupRestartsKgoSIGKILL(t *testing.T) {
+	res := runGroupRestarts(t, newChildBroker(t), newRestartKgoMember)
+	t.Logf("kgo, SIGKILL: %v;%s latest redelivered first delivery %v after an outage's end", res, describeRestartOutages(res), res.latest)
+	res.check(t)
+}
+
+// TestGroupRestartsSkiffSIGKILL: as TestGroupRestartsSkiff, with the broker
+// SIGKILLed and started again in a child process.
+func TestGroupRestartsSkiffSIGKILL(t *testing.T) {
+	res := runGroupRestarts(t, newChildBroker(t), newRestartSkiffMember)
+	t.Logf("skiff, SIGKILL: %v;%s latest redelivered first delivery %v after an outage's end", res, describeRestartOutages(res), res.latest)
 	res.check(t)
 }
