@@ -47,7 +47,7 @@ const (
 	// committed by the first auto-commit after the poll that follows the
 	// one returning it (kgo and Java commit what earlier polls returned),
 	// and that commit's round trip and fsync, on a loaded machine.
-	restartSlack = time.Second
+	restartSlack = 2 * time.Second
 )
 
 // restartDeliveries records every record a group member was handed, with when.
