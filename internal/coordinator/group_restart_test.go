@@ -572,3 +572,47 @@ func TestGroupRecordRecovery(t *testing.T) {
 		})
 	}
 }
+
+// TestSyncGroupsParkWhileAssignmentIsWritten: a follower's SyncGroup that
+// arrives while the leader's assignment is being written waits for it, and
+// a repeated leader SyncGroup does not write a second assignment: the first
+// one decides what everyone gets.
+func TestSyncGroupsParkWhileAssignmentIsWritten(t *testing.T) {
+	cfg := testConfig(t.TempDir())
+	cfg.InitialRebalanceDelay = -1
+	c := newCoordinator(t, cfg)
+	ids := []string{memberID(t, c, "g"), memberID(t, c, "g")}
+	joins := joinAll(t, c, "g", ids...)
+	leader := joins[ids[0]].LeaderID
+	follower := ids[0]
+	if follower == leader {
+		follower = ids[1]
+	}
+
+	release := make(chan struct{})
+	entered := make(chan struct{})
+	c.store.beforeWrite = func() {
+		close(entered)
+		<-release
+		c.store.beforeWrite = nil
+	}
+	first := submit(t, c, syncReq("g", leader, 1, map[string]string{leader: "L1", follower: "F1"}))
+	<-entered
+	fsync := submit(t, c, syncReq("g", follower, 1, nil))
+	again := submit(t, c, syncReq("g", leader, 1, map[string]string{leader: "L2", follower: "F2"}))
+	// The repeated leader SyncGroup replaces the parked one, which is
+	// told to retry, as any repeated SyncGroup is.
+	assert.Equal(t, kerr.RebalanceInProgress.Code, wait[*kmsg.SyncGroupResponse](t, first).ErrorCode)
+	pending(t, fsync)
+	pending(t, again)
+	close(release)
+	assert.Equal(t, "F1", string(wait[*kmsg.SyncGroupResponse](t, fsync).MemberAssignment))
+	assert.Equal(t, "L1", string(wait[*kmsg.SyncGroupResponse](t, again).MemberAssignment))
+	syncs := c.store.syncs.Load()
+	c = restart(t, c, cfg)
+	info, _ := c.Group("g")
+	for _, m := range info.Members {
+		assert.Contains(t, []string{"L1", "F1"}, string(m.Assignment))
+	}
+	assert.Equal(t, int64(1), syncs, "one record written for the generation")
+}
