@@ -145,6 +145,9 @@ func (c *Coordinator) replaceStaticMember(g *group, m *member, id string, req *k
 			// KIP-814: the leader already assigned this generation.
 			resp.SkipAssignment = m.id == g.leader
 			c.reply(join.respond, resp)
+			// The old id is fenced now; after a restart the new one
+			// must be the one the group knows.
+			c.storeGroup(g)
 			return
 		}
 		c.updateMemberAndRebalance(g, m, join, "static member "+id+" changed the selected protocol")

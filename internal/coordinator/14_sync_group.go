@@ -56,17 +56,56 @@ func (c *Coordinator) syncGroup(req *kmsg.SyncGroupRequest, respond func(kmsg.Re
 	}
 }
 
-// assign stores the leader's assignment (members it left out get an empty
-// one, as in Kafka), moves the group to Stable and answers every parked
-// SyncGroup.
+// assign writes the generation with the leader's assignment (members it
+// left out get an empty one, as in Kafka) to the offsets log. Only once the
+// record is durable does the group become Stable and every parked SyncGroup
+// get its share (Kafka's doSyncGroup → storeGroup → propagateAssignment):
+// a member never works on an assignment that a crash could take back.
 func (c *Coordinator) assign(g *group, as []kmsg.SyncGroupRequestGroupAssignment) {
-	for _, m := range g.members {
-		m.assignment = nil
+	if g.assigning {
+		return // a repeated leader SyncGroup: the first one's write decides
 	}
+	assignments := make(map[string][]byte, len(g.members))
 	for _, a := range as {
-		if m := g.members[a.MemberID]; m != nil {
-			m.assignment = slices.Clone(a.MemberAssignment)
+		if g.members[a.MemberID] != nil {
+			assignments[a.MemberID] = slices.Clone(a.MemberAssignment)
 		}
+	}
+	g.assigning = true
+	gen := g.generation
+	// done runs on the log writer, which holds no lock; c.closed was
+	// checked by syncGroup, so submit does not call it at once.
+	c.store.submit(&storeOp{
+		entries: []logEntry{{kind: entryGroupMetadata, key: offsetKey{group: g.name}, meta: g.record(assignments)}},
+		done: func(err error) {
+			c.fire(func() { c.assignStored(g, gen, assignments, err) })
+		},
+	})
+}
+
+// assignStored finishes assign once the record is written. Callers hold mu.
+func (c *Coordinator) assignStored(g *group, gen int32, assignments map[string][]byte, err error) {
+	if !c.current(g) || g.generation != gen || g.state != stateCompletingRebalance || !g.assigning {
+		// The group moved on while the record was written; Kafka's
+		// callback checks the same before propagating.
+		return
+	}
+	g.assigning = false
+	if err != nil {
+		// Kafka's resetAndPropagateAssignmentError with the
+		// NOT_COORDINATOR a storage error maps to, then a new rebalance.
+		c.log.Error("storing group assignment failed", "group", g.name, "generation", gen, "err", err)
+		for _, m := range g.members {
+			if m.sync != nil {
+				c.reply(m.sync.respond, syncError(m.sync.version, kerr.NotCoordinator.Code))
+				m.sync = nil
+			}
+		}
+		c.maybePrepareRebalance(g, "storing the assignment failed")
+		return
+	}
+	for id, m := range g.members {
+		m.assignment = assignments[id]
 	}
 	g.state = stateStable
 	c.log.Info("group stable", "group", g.name, "generation", g.generation, "members", len(g.members))

@@ -57,11 +57,12 @@ type reply struct {
 	resp    kmsg.Response
 }
 
-// New loads the committed offsets from cfg.DataDir and starts the
-// coordinator's two goroutines (its purgatory's timer goroutine and the
-// offsets-log writer).
-// Group membership is not durable: after a restart members get
-// UNKNOWN_MEMBER_ID and rejoin, while their committed offsets remain.
+// New loads the committed offsets and the groups from cfg.DataDir and
+// starts the coordinator's two goroutines (its purgatory's timer goroutine
+// and the offsets-log writer). Groups come back as their last metadata
+// record left them (grouplog.go): a Stable group keeps its generation,
+// leader, members and assignments, so members go on heartbeating and
+// committing with their ids; each member's session starts anew.
 func New(cfg Config) (*Coordinator, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
@@ -79,8 +80,47 @@ func New(cfg Config) (*Coordinator, error) {
 		groups: make(map[string]*group),
 	}
 	store.start(&c.wg)
-	c.locked(c.scheduleRetention)
+	c.locked(func() {
+		c.restoreGroups()
+		c.scheduleRetention()
+	})
 	return c, nil
+}
+
+// restoreGroups loads every group that has a metadata record, as Kafka's
+// GroupMetadataManager loads __consumer_offsets when it becomes the
+// coordinator, and starts each member's session from now (Kafka's
+// onGroupLoaded: completeAndScheduleNextHeartbeatExpiration per member), so
+// a member that never comes back is removed after its session timeout.
+// Callers hold mu.
+func (c *Coordinator) restoreGroups() {
+	for name, r := range c.store.groupRecords() {
+		g := restoreGroup(name, r)
+		c.groups[name] = g
+		for _, id := range g.order {
+			c.scheduleSession(g, g.members[id])
+		}
+		c.log.Info("group restored", "group", name, "state", g.state, "generation", g.generation,
+			"protocol", g.protocol, "members", len(g.members))
+	}
+}
+
+// storeGroup writes g's metadata record without waiting for it: for
+// changes whose requests need no durability before their answer (a group
+// that became Empty, a replaced static member). A lost record only means
+// the group comes back as its previous record left it. Callers hold mu and
+// have checked that the coordinator is not closed (so submit does not call
+// done at once).
+func (c *Coordinator) storeGroup(g *group) {
+	name := g.name
+	c.store.submit(&storeOp{
+		entries: []logEntry{{kind: entryGroupMetadata, key: offsetKey{group: name}, meta: g.record(nil)}},
+		done: func(err error) {
+			if err != nil {
+				c.log.Error("storing group metadata failed", "group", name, "err", err)
+			}
+		},
+	})
 }
 
 // Close answers every parked JoinGroup and SyncGroup with NOT_COORDINATOR
@@ -247,6 +287,19 @@ func (c *Coordinator) expireOffsets() {
 	for name, g := range c.groups {
 		if g.state == stateEmpty && len(g.pending) == 0 && !c.store.hasGroup(name) {
 			delete(c.groups, name)
+			if c.store.hasGroupRecord(name) {
+				// Kafka writes the group's tombstone when it
+				// becomes Dead. Only the metadata: a commit queued
+				// behind this pass must survive it.
+				c.store.submit(&storeOp{
+					entries: []logEntry{{kind: entryGroupMetadataDelete, key: offsetKey{group: name}}},
+					done: func(err error) {
+						if err != nil {
+							c.log.Error("deleting group metadata failed", "group", name, "err", err)
+						}
+					},
+				})
+			}
 		}
 	}
 }

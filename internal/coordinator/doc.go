@@ -36,11 +36,15 @@
 // docs/coordinator.md), fsynced before a commit is acknowledged, with
 // concurrent commits sharing one fsync. It is replayed by New, truncated at
 // a torn or corrupt tail, and compacted when it grows to four times its live
-// size.
+// size. Beside the offsets it keeps each group's metadata, as Kafka's
+// __consumer_offsets does (grouplog.go): every completed generation with
+// its members and assignments, Empty groups, and tombstones of deleted
+// groups. New restores the groups, so after a restart members go on
+// heartbeating and committing with their ids and generation, and their
+// sessions start anew.
 //
-// Caveats: group membership and generations are kept in memory only, so
-// after a restart members get UNKNOWN_MEMBER_ID and rejoin (their offsets
-// remain). Offsets expire offsets.retention.minutes after their commit once
+// Caveats: a rebalance under way at a restart is not recorded; the group
+// comes back as its last completed generation. Offsets expire offsets.retention.minutes after their commit once
 // the group has no members, not after the group became empty (KIP-211). The
 // consumer protocol of KIP-848 (ConsumerGroupHeartbeat) is not implemented.
 package coordinator

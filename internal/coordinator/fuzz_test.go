@@ -16,9 +16,15 @@ type state map[string]map[topicPartition]offsetValue
 
 func replayState(t testing.TB, data []byte) (state, int, error) {
 	t.Helper()
-	s := &offsetStore{offsets: make(map[string]map[topicPartition]offsetValue)}
-	valid, err := replayLog(data, s.apply)
+	s, valid, err := replayStore(t, data)
 	return s.offsets, valid, err
+}
+
+func replayStore(t testing.TB, data []byte) (*offsetStore, int, error) {
+	t.Helper()
+	s := &offsetStore{offsets: make(map[string]map[topicPartition]offsetValue), groups: make(map[string]*groupRecord)}
+	valid, err := replayLog(data, s.apply)
+	return s, valid, err
 }
 
 // FuzzLoadOffsets feeds arbitrary bytes to the offsets-log loader. It must
@@ -33,6 +39,11 @@ func FuzzLoadOffsets(f *testing.F) {
 	})
 	log = appendFrame(log, []logEntry{{kind: entryPartitionDelete, key: offsetKey{"g", "u", 1}}})
 	log = appendFrame(log, []logEntry{{kind: entryGroupDelete, key: offsetKey{group: "h"}}})
+	log = appendFrame(log, []logEntry{
+		{kind: entryGroupMetadata, key: offsetKey{group: "g"}, meta: sampleGroupRecord()},
+		{kind: entryGroupMetadata, key: offsetKey{group: "e"}, meta: &groupRecord{generation: 2, protocolType: "consumer"}},
+	})
+	log = appendFrame(log, []logEntry{{kind: entryGroupMetadataDelete, key: offsetKey{group: "e"}}})
 	f.Add(log)
 	f.Add(log[:len(log)-3])
 	f.Add([]byte(logMagic))
@@ -40,7 +51,8 @@ func FuzzLoadOffsets(f *testing.F) {
 	f.Add([]byte("SKOF"))
 	f.Add(append([]byte(logMagic), 0, 0, 0, 1, 0, 0, 0, 0, 9))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		st, valid, err := replayState(t, data)
+		store, valid, err := replayStore(t, data)
+		st := state(store.offsets)
 		require.LessOrEqual(t, valid, len(data))
 		if err == nil {
 			require.Equal(t, len(data), valid)
@@ -50,10 +62,11 @@ func FuzzLoadOffsets(f *testing.F) {
 		if valid == 0 {
 			return
 		}
-		again, valid2, err := replayState(t, data[:valid])
+		againStore, valid2, err := replayStore(t, data[:valid])
 		require.NoError(t, err)
 		require.Equal(t, valid, valid2)
-		assert.True(t, equalState(st, again))
+		assert.True(t, equalState(st, againStore.offsets))
+		assert.Equal(t, store.groups, againStore.groups)
 
 		// Re-encode the live state as compaction would.
 		buf := []byte(logMagic)
@@ -62,9 +75,13 @@ func FuzzLoadOffsets(f *testing.F) {
 				buf = appendFrame(buf, []logEntry{{kind: entryCommit, key: offsetKey{g, tp.topic, tp.partition}, value: v}})
 			}
 		}
-		compacted, _, err := replayState(t, buf)
+		for g, r := range store.groups {
+			buf = appendFrame(buf, []logEntry{{kind: entryGroupMetadata, key: offsetKey{group: g}, meta: r}})
+		}
+		compacted, _, err := replayStore(t, buf)
 		require.NoError(t, err)
-		assert.True(t, equalState(st, compacted))
+		assert.True(t, equalState(st, compacted.offsets))
+		assert.Equal(t, store.groups, compacted.groups)
 	})
 }
 

@@ -131,6 +131,15 @@ type group struct {
 	initialDelay   bool
 	newMemberAdded bool
 	delayRemaining time.Duration
+
+	// restored is set for a group loaded from the offsets log until its
+	// first join phase here ends: it is not new, so its first rebalance
+	// does not wait InitialRebalanceDelay even if it was loaded Empty.
+	restored bool
+	// assigning is set while the leader's assignment of the current
+	// generation is being written (storeAssignment); a repeated leader
+	// SyncGroup meanwhile only waits for it.
+	assigning bool
 }
 
 func newGroup(name string) *group {

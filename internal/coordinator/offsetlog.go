@@ -45,7 +45,9 @@ import (
 //	+--------+--------------+-----------+-----------+--------------+----------+
 //
 //	partition tombstone (2): 0x02 | group len | group | topic len | topic | partition
-//	group tombstone (3):     0x03 | group len | group
+//	group tombstone (3):     0x03 | group len | group  (offsets and group metadata)
+//	group metadata (4):      0x04 | group len | group | version | ... (grouplog.go)
+//	metadata tombstone (5):  0x05 | group len | group  (group metadata only)
 const (
 	logMagic        = "SKOFFLOG"
 	frameHeaderSize = 8
@@ -57,6 +59,10 @@ const (
 	entryCommit          entryKind = 1
 	entryPartitionDelete entryKind = 2
 	entryGroupDelete     entryKind = 3
+	entryGroupMetadata   entryKind = 4
+	// entryGroupMetadataDelete forgets a group's metadata but not its
+	// offsets: an Empty group without offsets that the expiry pass drops.
+	entryGroupMetadataDelete entryKind = 5
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -80,8 +86,9 @@ type offsetValue struct {
 // logEntry is one decoded entry of a frame.
 type logEntry struct {
 	kind  entryKind
-	key   offsetKey // group only for entryGroupDelete
+	key   offsetKey // group only for entryGroupDelete and entryGroupMetadata
 	value offsetValue
+	meta  *groupRecord // entryGroupMetadata only
 }
 
 // entrySize is the encoded size of e, used to account live bytes for
@@ -96,6 +103,8 @@ func entrySize(e *logEntry) int {
 		}
 	case entryPartitionDelete:
 		n += 2 + len(e.key.topic) + 4
+	case entryGroupMetadata:
+		n += groupRecordSize(e.meta)
 	}
 	return n
 }
@@ -105,8 +114,11 @@ func entrySize(e *logEntry) int {
 func appendEntry(dst []byte, e *logEntry) []byte {
 	dst = append(dst, byte(e.kind))
 	dst = appendShortString(dst, e.key.group)
-	if e.kind == entryGroupDelete {
+	switch e.kind {
+	case entryGroupDelete, entryGroupMetadataDelete:
 		return dst
+	case entryGroupMetadata:
+		return appendGroupRecord(dst, e.meta)
 	}
 	dst = appendShortString(dst, e.key.topic)
 	dst = binary.BigEndian.AppendUint32(dst, uint32(e.key.partition))
@@ -173,7 +185,13 @@ func decodeEntries(dst []logEntry, body []byte) ([]logEntry, error) {
 		e.kind = entryKind(r.u8())
 		e.key.group = r.shortString()
 		switch e.kind {
-		case entryGroupDelete:
+		case entryGroupDelete, entryGroupMetadataDelete:
+		case entryGroupMetadata:
+			meta, err := readGroupRecord(&r)
+			if err != nil {
+				return dst, err
+			}
+			e.meta = meta
 		case entryPartitionDelete, entryCommit:
 			e.key.topic = r.shortString()
 			e.key.partition = int32(r.u32())

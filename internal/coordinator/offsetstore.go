@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"sync"
@@ -50,10 +51,13 @@ type offsetStore struct {
 	path   string
 	logger *slog.Logger
 
-	// mu guards offsets and liveBytes. Only the writer goroutine (and load,
-	// before it starts) mutates them.
-	mu        sync.Mutex
-	offsets   map[string]map[topicPartition]offsetValue
+	// mu guards offsets, groups and liveBytes. Only the writer goroutine
+	// (and load, before it starts) mutates them.
+	mu      sync.Mutex
+	offsets map[string]map[topicPartition]offsetValue
+	// groups is the last durable metadata record of each group
+	// (grouplog.go): what New restores and compaction rewrites.
+	groups    map[string]*groupRecord
 	liveBytes int64
 
 	// qmu guards queue and closing.
@@ -89,6 +93,7 @@ func openOffsetStore(dir string, logger *slog.Logger) (*offsetStore, error) {
 		path:       filepath.Join(dir, offsetsFile),
 		logger:     logger,
 		offsets:    make(map[string]map[topicPartition]offsetValue),
+		groups:     make(map[string]*groupRecord),
 		kick:       make(chan struct{}, 1),
 		stopped:    make(chan struct{}),
 		compactMin: defaultCompactMin,
@@ -188,7 +193,29 @@ func (s *offsetStore) apply(e *logEntry) {
 			s.liveBytes -= int64(liveSize(offsetKey{e.key.group, tp.topic, tp.partition}, old))
 		}
 		delete(s.offsets, e.key.group)
+		s.setGroup(e.key.group, nil)
+	case entryGroupMetadata:
+		s.setGroup(e.key.group, e.meta)
+	case entryGroupMetadataDelete:
+		s.setGroup(e.key.group, nil)
 	}
+}
+
+// setGroup replaces group's metadata record (nil forgets it), keeping
+// liveBytes in step. Callers hold mu, or own the store exclusively.
+func (s *offsetStore) setGroup(group string, r *groupRecord) {
+	if old, ok := s.groups[group]; ok {
+		s.liveBytes -= int64(groupEntrySize(group, old))
+		delete(s.groups, group)
+	}
+	if r != nil {
+		s.groups[group] = r
+		s.liveBytes += int64(groupEntrySize(group, r))
+	}
+}
+
+func groupEntrySize(group string, r *groupRecord) int {
+	return entrySize(&logEntry{kind: entryGroupMetadata, key: offsetKey{group: group}, meta: r})
 }
 
 func liveSize(k offsetKey, v offsetValue) int {
@@ -326,15 +353,21 @@ func (s *offsetStore) compact() error {
 	buf := append(s.buf[:0], logMagic...)
 	batch := make([]logEntry, 0, compactFrameEntries)
 	batchBytes := 0
+	add := func(e logEntry) {
+		batch = append(batch, e)
+		batchBytes += entrySize(&batch[len(batch)-1])
+		if len(batch) == compactFrameEntries || batchBytes >= compactFrameBytes {
+			buf = appendFrame(buf, batch)
+			batch, batchBytes = batch[:0], 0
+		}
+	}
 	s.mu.Lock()
+	for group, r := range s.groups {
+		add(logEntry{kind: entryGroupMetadata, key: offsetKey{group: group}, meta: r})
+	}
 	for group, tps := range s.offsets {
 		for tp, v := range tps {
-			batch = append(batch, logEntry{kind: entryCommit, key: offsetKey{group, tp.topic, tp.partition}, value: v})
-			batchBytes += entrySize(&batch[len(batch)-1])
-			if len(batch) == compactFrameEntries || batchBytes >= compactFrameBytes {
-				buf = appendFrame(buf, batch)
-				batch, batchBytes = batch[:0], 0
-			}
+			add(logEntry{kind: entryCommit, key: offsetKey{group, tp.topic, tp.partition}, value: v})
 		}
 	}
 	s.mu.Unlock()
@@ -388,6 +421,21 @@ func (s *offsetStore) hasGroup(group string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.offsets[group]) > 0
+}
+
+// hasGroupRecord reports whether group has a durable metadata record.
+func (s *offsetStore) hasGroupRecord(group string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.groups[group] != nil
+}
+
+// groupRecords returns the metadata record of every group. The records
+// are never modified once applied, so they are shared, not copied.
+func (s *offsetStore) groupRecords() map[string]*groupRecord {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.groups)
 }
 
 func (s *offsetStore) groupNames() []string {

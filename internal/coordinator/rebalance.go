@@ -70,9 +70,12 @@ func (c *Coordinator) prepareRebalance(g *group, reason string) {
 	timeout := g.rebalanceTimeout()
 	wait := timeout
 	g.initialDelay = false
-	if g.state == stateEmpty && c.cfg.InitialRebalanceDelay > 0 {
+	g.assigning = false // a pending assignment write is for a generation now over
+	if g.state == stateEmpty && !g.restored && c.cfg.InitialRebalanceDelay > 0 {
 		// group.initial.rebalance.delay.ms: let the first members of a
-		// new group arrive together instead of one rebalance each.
+		// new group arrive together instead of one rebalance each. A
+		// group restored from the log is not new: its members are
+		// coming back, not arriving.
 		wait = min(c.cfg.InitialRebalanceDelay, timeout)
 		g.initialDelay, g.newMemberAdded, g.delayRemaining = true, false, timeout-wait
 	}
@@ -127,6 +130,7 @@ func (c *Coordinator) completeJoin(g *group) {
 	g.joinSeq++ // the join op that called us, or a stale one, is done
 	c.notify(g.keys)
 	g.initialDelay = false
+	g.restored = false
 	for _, id := range append([]string(nil), g.order...) {
 		if m := g.members[id]; m.join == nil {
 			c.log.Info("removing member that did not rejoin", "group", g.name, "member", id)
@@ -140,6 +144,9 @@ func (c *Coordinator) completeJoin(g *group) {
 		g.protocol = ""
 		g.state = stateEmpty
 		c.log.Info("group is empty", "group", g.name, "generation", g.generation)
+		// Kafka stores an Empty group's generation (onCompleteJoin's
+		// storeGroup with no assignment) so that it comes back Empty.
+		c.storeGroup(g)
 		return
 	}
 	g.protocol = g.selectProtocol()
