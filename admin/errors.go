@@ -1,0 +1,25 @@
+package admin
+
+import "errors"
+
+// Sentinel errors of the admin package. Kafka error codes come back as
+// internal/kerr values (kerr.UnknownTopicOrPartition, kerr.InvalidPartitions,
+// kerr.InvalidConfig, kerr.UnsupportedVersion, ...), usable with errors.Is;
+// per-item errors sit in each result's Err field, wrapped with the broker's
+// error message when it sent one.
+var (
+	// ErrClosed is returned by every method after Close.
+	ErrClosed = errors.New("admin: client closed")
+
+	// ErrGroupNotEmpty is returned by PlanResetOffsets and ResetOffsets
+	// when the group still has members: as with kafka-consumer-groups
+	// --reset-offsets, offsets are only reset while the group is inactive
+	// (Empty or unknown), because active members would overwrite the reset
+	// with their next commit. Stop the consumers and retry. The error also
+	// wraps kerr.NonEmptyGroup.
+	ErrGroupNotEmpty = errors.New("admin: group has active members")
+
+	// ErrMalformedResponse is wrapped when a broker's response does not
+	// match its request (a missing topic, an unexpected type).
+	ErrMalformedResponse = errors.New("admin: malformed response")
+)
