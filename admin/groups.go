@@ -273,7 +273,8 @@ func (cs CommittedOffsets) Lookup(topic string, partition int32) (CommittedOffse
 	return CommittedOffset{}, false
 }
 
-// FetchOffsets returns every offset the group has committed.
+// FetchOffsets returns every offset the group has committed; none for a
+// group that does not exist.
 func (c *Client) FetchOffsets(ctx context.Context, group string) (CommittedOffsets, error) {
 	req := kmsg.NewPtrOffsetFetchRequest()
 	req.Group = group // v0-v7; nil Topics means all (v2+)
@@ -298,6 +299,12 @@ func (c *Client) FetchOffsets(ctx context.Context, group string) (CommittedOffse
 	}
 	resp := kresp.(*kmsg.OffsetFetchResponse)
 	if err := kerr.ForCode(groupCode(resp)); err != nil {
+		// Kafka 4's coordinator (and kfake) answer GROUP_ID_NOT_FOUND
+		// for a group that never committed; older brokers return no
+		// offsets. Both mean the same thing here.
+		if errors.Is(err, kerr.GroupIDNotFound) {
+			return nil, nil
+		}
 		return nil, fmt.Errorf("admin: fetch offsets of group %q: %w", group, err)
 	}
 	var out CommittedOffsets
