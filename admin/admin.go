@@ -49,8 +49,7 @@ func New(cfg Config) (*Client, error) {
 }
 
 // Close closes every connection and returns once the client's goroutines
-// have exited. Requests in flight fail with errors wrapping
-// wire's connection-closed error. Close is idempotent: later calls return
+// have exited. Requests in flight fail with errors wrapping ErrConnClosed. Close is idempotent: later calls return
 // nil. The client holds no state worth flushing, so ctx is only honoured
 // for symmetry with producer and consumer.
 func (c *Client) Close(ctx context.Context) error {

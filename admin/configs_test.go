@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -30,6 +31,16 @@ func TestDescribeConfigs(t *testing.T) {
 			assert.False(t, e.IsDefault())
 			assert.ErrorIs(t, rcs[1].Err, kerr.UnknownTopicOrPartition)
 			assert.ErrorIs(t, rcs.Error(), kerr.UnknownTopicOrPartition)
+
+			// A broker's configs are asked of that broker, named by id.
+			cd, err := c.DescribeCluster(ctx)
+			require.NoError(t, err)
+			id := strconv.Itoa(int(cd.Brokers[0].NodeID))
+			rcs, err = c.DescribeConfigs(ctx, ResourceBroker, id)
+			require.NoError(t, err)
+			require.NoError(t, rcs.Error())
+			assert.Equal(t, id, rcs[0].Name)
+			assert.NotEmpty(t, rcs[0].Configs)
 		})
 	}
 }

@@ -1,6 +1,10 @@
 package admin
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/skiffkit/skiff/internal/wire"
+)
 
 // Sentinel errors of the admin package. Kafka error codes come back as
 // internal/kerr values (kerr.UnknownTopicOrPartition, kerr.InvalidPartitions,
@@ -18,6 +22,14 @@ var (
 	// with their next commit. Stop the consumers and retry. The error also
 	// wraps kerr.NonEmptyGroup.
 	ErrGroupNotEmpty = errors.New("admin: group has active members")
+
+	// ErrConnClosed is wrapped when a request's connection died before
+	// its response arrived (a broker that went away, a request timeout,
+	// Close). Read-only calls are sent again before this surfaces; for a
+	// call that changes something (CreateTopics, AlterConfigs,
+	// ResetOffsets, ...) it means the change may or may not have been
+	// applied: describe before retrying.
+	ErrConnClosed = wire.ErrConnClosed
 
 	// ErrMalformedResponse is wrapped when a broker's response does not
 	// match its request (a missing topic, an unexpected type).

@@ -13,7 +13,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/skiffkit/skiff/internal/kerr"
-	"github.com/skiffkit/skiff/internal/wire"
 )
 
 // newKfakeCluster is newKfake that also returns the cluster, for tests that
@@ -136,7 +135,7 @@ func TestLostConnection(t *testing.T) {
 
 	drop(int16(kmsg.CreateTopics))
 	_, err = c.CreateTopics(testCtx(t), NewTopic{Name: "maybe"})
-	assert.ErrorIs(t, err, wire.ErrConnClosed)
+	assert.ErrorIs(t, err, ErrConnClosed)
 }
 
 // ListGroups asks every broker: each only lists the groups it coordinates.

@@ -149,3 +149,23 @@ func TestListAndDescribeTopics(t *testing.T) {
 		})
 	}
 }
+
+// ListTopics leaves Kafka's internal topics out; ListTopicsWithInternal
+// shows them, flagged. kfake marks a topic internal with its
+// kfake.is_internal config.
+func TestListTopicsInternal(t *testing.T) {
+	c := newAdmin(t, newKfake(t))
+	ctx := testCtx(t)
+	mustCreate(t, c, "user", 1, nil)
+	mustCreate(t, c, "__internal_like", 1, map[string]string{"kfake.is_internal": "true"})
+
+	ts, err := c.ListTopics(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"user"}, ts.Names())
+
+	ts, err = c.ListTopicsWithInternal(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []string{"__internal_like", "user"}, ts.Names())
+	assert.True(t, ts[0].Internal)
+	assert.False(t, ts[1].Internal)
+}
