@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -99,4 +100,32 @@ func FuzzDecodeConsumerProtocol(f *testing.F) {
 	f.Fuzz(func(t *testing.T, meta, assign []byte) {
 		_, _, _ = decodeConsumerProtocol(meta, assign)
 	})
+}
+
+// Close while calls are under way: every call ends, with a closed-client or
+// closed-connection error once Close has run, and -race sees no race.
+func TestCloseDuringCalls(t *testing.T) {
+	be := newBundled(t)
+	c, err := New(Config{Brokers: be.addrs, Logger: testLogger()})
+	require.NoError(t, err)
+	mustCreate(t, c, "t", 1, nil)
+	ctx := testCtx(t)
+	errs := make(chan error, 8)
+	start := make(chan struct{})
+	for range cap(errs) {
+		go func() {
+			<-start
+			var err error
+			for err == nil {
+				_, err = c.ListOffsets(ctx, Latest, "t")
+			}
+			errs <- err
+		}()
+	}
+	close(start)
+	require.NoError(t, c.Close(ctx))
+	for range cap(errs) {
+		err := <-errs
+		assert.True(t, errors.Is(err, ErrClosed) || errors.Is(err, ErrConnClosed), "%v", err)
+	}
 }

@@ -12,8 +12,9 @@ import (
 // per-item errors sit in each result's Err field, wrapped with the broker's
 // error message when it sent one.
 var (
-	// ErrClosed is returned by every method after Close.
-	ErrClosed = errors.New("admin: client closed")
+	// ErrClosed is returned by every method after Close, including calls
+	// that were already under way when Close ran.
+	ErrClosed = wire.ErrClientClosed
 
 	// ErrGroupNotEmpty is returned by PlanResetOffsets and ResetOffsets
 	// when the group still has members: as with kafka-consumer-groups
