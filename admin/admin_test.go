@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -127,5 +128,31 @@ func TestCloseDuringCalls(t *testing.T) {
 	for range cap(errs) {
 		err := <-errs
 		assert.True(t, errors.Is(err, ErrClosed) || errors.Is(err, ErrConnClosed), "%v", err)
+	}
+}
+
+func TestStrings(t *testing.T) {
+	at := time.Date(2026, 12, 3, 8, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		v    fmt.Stringer
+		want string
+	}{
+		{ToEarliest(), "to-earliest"},
+		{ToLatest(), "to-latest"},
+		{ToTime(at), "to-datetime 2026-12-03T08:00:00Z"},
+		{ToOffset(7), "to-offset 7"},
+		{ShiftBy(-3), "shift-by -3"},
+		{ResetSpec{}, "invalid"},
+		{Earliest, "earliest"},
+		{Latest, "latest"},
+		{AtTime(at), "2026-12-03T08:00:00Z"},
+		{ResourceTopic, "topic"},
+		{ResourceBroker, "broker"},
+		{ResourceType(99), "resource-type-99"},
+		{SourceDynamicTopic, "DYNAMIC_TOPIC_CONFIG"},
+		{SourceDefault, "DEFAULT_CONFIG"},
+		{ConfigSource(42), "UNKNOWN"},
+	} {
+		assert.Equal(t, tc.want, tc.v.String())
 	}
 }

@@ -101,11 +101,14 @@ func TestAlterConfigs(t *testing.T) {
 	c := newAdmin(t, be)
 	mustCreate(t, c, "t", 1, map[string]string{"retention.ms": "60000"})
 	for _, tc := range []struct {
-		name    string
-		res     AlterConfig
-		wantErr error
-		want    map[string]string
+		name     string
+		validate bool
+		res      AlterConfig
+		wantErr  error
+		want     map[string]string
 	}{
+		{name: "validate only changes nothing", validate: true, res: AlterConfig{Type: ResourceTopic, Name: "t", Configs: map[string]string{"segment.ms": "1000"}},
+			want: map[string]string{"retention.ms": "60000", "segment.ms": ""}},
 		// Legacy AlterConfigs replaces the whole set: retention.ms,
 		// left out, returns to its default.
 		{name: "replace", res: AlterConfig{Type: ResourceTopic, Name: "t", Configs: map[string]string{"segment.ms": "3600000"}},
@@ -113,7 +116,11 @@ func TestAlterConfigs(t *testing.T) {
 		{name: "unknown topic", res: AlterConfig{Type: ResourceTopic, Name: "nope", Configs: map[string]string{"segment.ms": "1"}}, wantErr: kerr.UnknownTopicOrPartition},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rs, err := c.AlterConfigs(testCtx(t), tc.res)
+			alter := c.AlterConfigs
+			if tc.validate {
+				alter = c.ValidateAlterConfigs
+			}
+			rs, err := alter(testCtx(t), tc.res)
 			require.NoError(t, err)
 			require.Len(t, rs, 1)
 			if tc.wantErr != nil {
