@@ -11,6 +11,7 @@ import (
 
 	"github.com/skiffkit/skiff/internal/kerr"
 	"github.com/skiffkit/skiff/internal/wire"
+	"github.com/skiffkit/skiff/sasl"
 )
 
 // Client administers a Kafka cluster: topics, configs, offsets, consumer
@@ -39,6 +40,8 @@ func New(cfg Config) (*Client, error) {
 		MetadataMaxAge: cfg.MetadataMaxAge,
 		RetryBackoff:   cfg.RetryBackoff,
 		Logger:         cfg.Logger,
+		TLS:            cfg.TLS,
+		SASL:           wire.SASLFrom[sasl.Session](cfg.SASL),
 		// An admin client never creates topics by looking at them.
 		AllowAutoTopicCreation: false,
 	})

@@ -1,11 +1,14 @@
 package admin
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/skiffkit/skiff/sasl"
 )
 
 // Config configures a Client. Zero values mean Kafka's defaults; each field
@@ -34,8 +37,14 @@ type Config struct {
 	// and broker list are trusted. Zero means 5m.
 	MetadataMaxAge time.Duration
 
-	// Connection security (TLS, SASL) goes here, with the same fields as
-	// consumer.Config and producer.Config, handed to internal/wire in New.
+	// TLS, when set, wraps every connection in TLS (security.protocol SSL
+	// or SASL_SSL), exactly as consumer.Config.TLS: the broker's host name
+	// is verified unless InsecureSkipVerify is set.
+	TLS *tls.Config
+	// SASL is the login mechanism of security.protocol SASL_PLAINTEXT and
+	// SASL_SSL, as consumer.Config.SASL: every connection logs in before
+	// its first request; rejected credentials are fatal, not retried.
+	SASL sasl.Mechanism
 
 	// Logger receives connection and metadata events. Nil discards them.
 	Logger *slog.Logger

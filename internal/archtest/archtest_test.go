@@ -53,8 +53,8 @@ func classify(mod, pkg string) kind {
 // Sides of the module that do not import each other: the client speaks to
 // any Kafka broker, and the bundled broker serves any Kafka client.
 var (
-	clientSide = []string{"accumulator/...", "producer/...", "consumer/...", "internal/wire/..."}
-	brokerSide = []string{"broker/...", "internal/log/...", "internal/purgatory/...", "internal/coordinator/..."}
+	clientSide = []string{"accumulator/...", "producer/...", "consumer/...", "admin/...", "properties/...", "internal/wire/..."}
+	brokerSide = []string{"broker/...", "internal/log/...", "internal/purgatory/...", "internal/coordinator/...", "internal/auth/..."}
 )
 
 // rule says what the packages matching pkg must not import, directly or
@@ -74,6 +74,10 @@ var rules = []rule{
 	{"accumulator/...", append([]string{"internal/wire/..."}, brokerSide...), "batches in memory; the network is the producer's", false},
 	{"producer/...", append([]string{"consumer/..."}, brokerSide...), "the send path", false},
 	{"consumer/...", append([]string{"producer/...", "accumulator/..."}, brokerSide...), "the consume path", false},
+	{"admin/...", append([]string{"producer/...", "consumer/...", "accumulator/..."}, brokerSide...), "topics, configs and groups over the client's connections", false},
+	{"properties/...", brokerSide, "Kafka property names to client configs", false},
+	{"sasl/...", []string{"..."}, "a leaf: the client's login mechanisms", false},
+	{"internal/auth/...", clientSide, "the broker's side of TLS and SASL", false},
 	{"internal/wire/...", brokerSide, "the client's connections", false},
 	{"broker/...", clientSide, "the bundled broker", false},
 	{"skifftest/...", clientSide, "users' tests bring their own client", false},
