@@ -30,9 +30,9 @@ func TestReauthenticatesBeforeSessionEnds(t *testing.T) {
 		kfake.BrokerConfigs(map[string]string{"connections.max.reauth.ms": "2000"}))
 
 	var (
-		mu         sync.Mutex
-		keys       []kmsg.Key
-		lastAuth   time.Time // arrival of the latest SaslAuthenticate
+		mu       sync.Mutex
+		keys     []kmsg.Key
+		lastAuth time.Time // arrival of the latest SaslAuthenticate
 		// Each handshake with the arrival of the previous login's last
 		// SaslAuthenticate: the broker starts that session no earlier.
 		handshakes = make(chan [2]time.Time, 100)
