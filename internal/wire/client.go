@@ -111,9 +111,12 @@ func (c *Client) goLocked(fn func()) {
 	}()
 }
 
-// Close closes every connection, fails their outstanding requests with
-// errors wrapping ErrConnClosed, and returns once every goroutine the client
-// started has exited. It must not be called from a DoAsync callback.
+// Close closes every connection gracefully (see Conn.closeGracefully:
+// everything written reaches the broker, acks=0 Produce included, then FIN
+// and the broker's EOF, all within RequestTimeout or 5s, whichever is less),
+// fails their outstanding requests with errors wrapping ErrConnClosed, and
+// returns once every goroutine the client started has exited. Later calls
+// return nil. It must not be called from a DoAsync callback.
 func (c *Client) Close() error {
 	c.mu.Lock()
 	if c.closed {
@@ -128,18 +131,28 @@ func (c *Client) Close() error {
 	c.mu.Unlock()
 
 	c.cancel() // aborts dials in progress; their goroutines close what they made
+	deadline := time.Now().Add(min(c.cfg.RequestTimeout, closeGrace))
+	var graceful sync.WaitGroup
 	for _, s := range slots {
 		select {
 		case <-s.ready:
-			if s.cn != nil {
-				s.cn.fail(ErrClientClosed)
+			if cn := s.cn; cn != nil {
+				graceful.Go(func() {
+					cn.closeGracefully(deadline)
+					cn.fail(ErrClientClosed)
+				})
 			}
 		default:
 		}
 	}
+	graceful.Wait()
 	c.wg.Wait()
 	return nil
 }
+
+// closeGrace bounds the graceful part of Close (the acks=0 barrier, FIN and
+// the broker's EOF) for a broker that has stopped answering.
+const closeGrace = 5 * time.Second
 
 // addrLocked returns the address of node: a seed, a broker from metadata,
 // or a coordinator learned from FindCoordinator.

@@ -20,7 +20,11 @@
 // size-prefixed frames and matches each to the oldest outstanding request by
 // correlation id. Kafka answers in order, so callbacks run in request order.
 // Produce with acks=0 has no response: it completes when written, and the
-// correlation id sequence simply skips it on the read side.
+// correlation id sequence simply skips it on the read side. Client.Close
+// closes gracefully: after acks=0 writes it sends an ApiVersions barrier
+// and waits for its answer (the broker handles a connection's requests in
+// order, so everything before it was handled), then half-closes and waits
+// for the broker's EOF, bounded by min(RequestTimeout, 5s).
 //
 // Versions: on connect a Conn sends ApiVersions at kmsg's highest version
 // (with ClientSoftwareName "skiff"); a broker that does not know it answers
