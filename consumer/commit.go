@@ -353,10 +353,10 @@ func isCoordinatorErr(err error) bool {
 // connection loss, until ctx ends.
 func (c *Consumer) retryCoordinator(ctx context.Context, what string, handle func(kmsg.Response) (retry bool, err error), req kmsg.Request) error {
 	for {
-		node, err := c.gcl.coordinator(ctx, c.cfg.GroupID)
+		node, err := c.cl.coordinator(ctx, c.cfg.GroupID)
 		var resp kmsg.Response
 		if err == nil {
-			resp, err = c.gcl.requestNode(ctx, node, req)
+			resp, err = c.cl.requestNode(ctx, node, req)
 		}
 		retry := false
 		if err == nil {
@@ -376,7 +376,7 @@ func (c *Consumer) retryCoordinator(ctx context.Context, what string, handle fun
 		if !retry {
 			return nil
 		}
-		c.gcl.invalidateCoordinator(c.cfg.GroupID)
+		c.cl.invalidateCoordinator(c.cfg.GroupID)
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("%s: group %s: %w", what, c.cfg.GroupID, ctx.Err())

@@ -69,13 +69,11 @@ type partState struct {
 // goroutine, as in the Java client.
 type Consumer struct {
 	cfg Config
-	cl  cluster // fetches and their metadata
-	// gcl carries everything else: the group protocol, commits, offset
-	// lookups. Kafka answers a connection's requests in order, so on the
-	// fetch connection a heartbeat or commit would wait behind a Fetch
-	// parked for fetch.max.wait.ms; Java keeps a separate coordinator
-	// connection for the same reason. Equal to cl without a GroupID.
-	gcl cluster
+	// cl is the connection layer. Group and commit requests go on each
+	// broker's coordinator connection (wire.IsCoordinatorRequest), so a
+	// heartbeat never waits behind a Fetch parked for fetch.max.wait.ms on
+	// the same broker.
+	cl  cluster
 	log *slog.Logger
 
 	ctx    context.Context // canceled by Close
@@ -114,22 +112,14 @@ func New(cfg Config) (*Consumer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("consumer: %w", err)
 	}
-	var gcl cluster = cl
-	if cfg.GroupID != "" {
-		if gcl, err = newWireCluster(cfg); err != nil {
-			cl.close()
-			return nil, fmt.Errorf("consumer: %w", err)
-		}
-	}
-	return newConsumer(cfg, cl, gcl)
+	return newConsumer(cfg, cl)
 }
 
-func newConsumer(cfg Config, cl, gcl cluster) (*Consumer, error) {
+func newConsumer(cfg Config, cl cluster) (*Consumer, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Consumer{
 		cfg:           cfg,
 		cl:            cl,
-		gcl:           gcl,
 		log:           cfg.Logger.With("client_id", cfg.ClientID),
 		ctx:           ctx,
 		cancel:        cancel,
@@ -502,8 +492,5 @@ func (c *Consumer) Close(ctx context.Context) error {
 		errs = append(errs, ctx.Err())
 	}
 	c.cl.close()
-	if c.gcl != c.cl {
-		c.gcl.close()
-	}
 	return errors.Join(errs...)
 }

@@ -310,7 +310,7 @@ func (g *group) joinAndSync(ctx context.Context) (rejoinNow bool, err error) {
 		case errors.Is(err, kerr.RebalanceInProgress):
 			return true, nil
 		case isCoordinatorErr(err):
-			g.c.gcl.invalidateCoordinator(g.cfg.GroupID)
+			g.c.cl.invalidateCoordinator(g.cfg.GroupID)
 			return false, fmt.Errorf("join group: %w", err)
 		default:
 			return false, fmt.Errorf("join group: %w", err)
@@ -359,7 +359,7 @@ func (g *group) joinAndSync(ctx context.Context) (rejoinNow bool, err error) {
 			g.loseAll(ctx)
 			return true, nil
 		case isCoordinatorErr(err):
-			g.c.gcl.invalidateCoordinator(g.cfg.GroupID)
+			g.c.cl.invalidateCoordinator(g.cfg.GroupID)
 		}
 		return false, fmt.Errorf("sync group: %w", err)
 	}
@@ -370,7 +370,7 @@ func (g *group) joinAndSync(ctx context.Context) (rejoinNow bool, err error) {
 	// The partition counts this generation was assigned for, so a later
 	// change triggers a rejoin. Looked up after SyncGroup: a metadata
 	// hiccup must not stall the whole group's sync.
-	counts, err := g.c.gcl.partitionCounts(ctx, g.cfg.Topics)
+	counts, err := g.c.cl.partitionCounts(ctx, g.cfg.Topics)
 	if err != nil {
 		g.c.log.Warn("metadata for the subscription failed; checking partition counts later", "group", g.cfg.GroupID, "err", err)
 		counts = nil
@@ -404,7 +404,7 @@ func (g *group) lead(ctx context.Context, protocol string, members []kmsg.JoinGr
 		}
 		subs = append(subs, s)
 	}
-	counts, err := g.c.gcl.partitionCounts(ctx, slices.Sorted(maps.Keys(topicSet)))
+	counts, err := g.c.cl.partitionCounts(ctx, slices.Sorted(maps.Keys(topicSet)))
 	if err != nil {
 		return nil, fmt.Errorf("metadata for the group's subscriptions: %w", err)
 	}
@@ -494,7 +494,7 @@ func (g *group) heartbeatLoop(ctx context.Context) (rejoinReason, error) {
 			return rejoinRebalance, nil
 		case <-meta.C:
 			mctx, cancel := context.WithTimeout(ctx, g.cfg.RequestTimeout)
-			counts, err := g.c.gcl.partitionCounts(mctx, g.cfg.Topics)
+			counts, err := g.c.cl.partitionCounts(mctx, g.cfg.Topics)
 			cancel()
 			g.mu.Lock()
 			changed := err == nil && g.counts != nil && !maps.Equal(counts, g.counts)
@@ -536,7 +536,7 @@ func (g *group) heartbeatLoop(ctx context.Context) (rejoinReason, error) {
 			return rejoinFatal, err
 		default:
 			if isCoordinatorErr(err) {
-				g.c.gcl.invalidateCoordinator(g.cfg.GroupID)
+				g.c.cl.invalidateCoordinator(g.cfg.GroupID)
 			}
 			if time.Since(lastOK) > g.cfg.SessionTimeout {
 				// The coordinator surely expired us by now.
@@ -562,13 +562,13 @@ func (g *group) heartbeat(ctx context.Context) error {
 }
 
 func (g *group) coordinatorRequest(ctx context.Context, req kmsg.Request) (kmsg.Response, error) {
-	node, err := g.c.gcl.coordinator(ctx, g.cfg.GroupID)
+	node, err := g.c.cl.coordinator(ctx, g.cfg.GroupID)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := g.c.gcl.requestNode(ctx, node, req)
+	resp, err := g.c.cl.requestNode(ctx, node, req)
 	if err != nil {
-		g.c.gcl.invalidateCoordinator(g.cfg.GroupID)
+		g.c.cl.invalidateCoordinator(g.cfg.GroupID)
 	}
 	return resp, err
 }

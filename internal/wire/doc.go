@@ -15,7 +15,13 @@
 //	req := kmsg.NewPtrProduceRequest()               // ...fill it...
 //	cn.DoAsync(wire.MinVersion(req, 3), func(r kmsg.Response, err error) { ... })
 //
-// Connections: one Conn per broker, shared by all callers. A writer goroutine
+// Connections: two Conns per broker, each shared by all callers: a data
+// connection (Conn: produce, fetch, metadata, offsets) and a coordinator
+// connection (CoordinatorConn) for group and transaction coordinator
+// requests, which RequestNode picks by request kind (IsCoordinatorRequest).
+// Kafka answers one connection's requests in order, so a heartbeat must not
+// share a connection with a Fetch parked for fetch.max.wait.ms; the Java
+// client separates its coordinator connection likewise. A writer goroutine
 // writes everything queued with one writev; a reader goroutine reads
 // size-prefixed frames and matches each to the oldest outstanding request by
 // correlation id. Kafka answers in order, so callbacks run in request order.
