@@ -537,9 +537,9 @@ func (cn *Conn) readLoop() {
 		}
 		// Each response gets its own buffer: kmsg's decoded byte fields
 		// (Fetch records) alias it and outlive this loop.
-		frame := make([]byte, size)
-		if _, err := io.ReadFull(br, frame); err != nil {
-			cn.fail(fmt.Errorf("read: %w", err))
+		frame, err := readFrame(br, int(size))
+		if err != nil {
+			cn.failRead(err)
 			return
 		}
 		cn.lastUse.Store(time.Now().UnixNano())

@@ -84,6 +84,37 @@ func readFrameSize(r io.Reader, buf *[4]byte, max int32) (int32, error) {
 	return size, nil
 }
 
+// frameChunk is how much of a response frame is allocated before its bytes
+// arrive; past it, the buffer doubles as data comes in.
+const frameChunk = 1 << 20
+
+// readFrame reads a size-byte frame (the bytes after the size prefix). The
+// buffer starts at min(size, frameChunk) and doubles, never past size, as
+// the bytes arrive, so a size prefix alone (up to MaxResponseSize) cannot
+// make the client allocate memory the broker never sends (issue 13); a
+// frame that does arrive costs at most twice its size in allocations, and
+// frames up to frameChunk (nearly every response) exactly one. The broker
+// reads requests the same way (broker.readBody).
+func readFrame(r io.Reader, size int) ([]byte, error) {
+	buf := make([]byte, 0, min(size, frameChunk))
+	for len(buf) < size {
+		if len(buf) == cap(buf) {
+			grown := make([]byte, len(buf), min(2*cap(buf), size))
+			copy(grown, buf)
+			buf = grown
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err != nil && len(buf) < size {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+	}
+	return buf, nil
+}
+
 // parseResponseHeader splits a frame (the bytes after the size prefix) into
 // its correlation id and body, skipping header tagged fields when flexible.
 func parseResponseHeader(frame []byte, flexible bool) (corrID int32, body []byte, err error) {
