@@ -18,16 +18,18 @@ import (
 )
 
 // countingConn counts the bytes read from it and, on entering each Read,
-// reports how many bytes had been read before it.
+// records how many bytes had been read before it and signals.
 type countingConn struct {
 	net.Conn
 	read    *atomic.Int64
-	reading chan int64
+	entered *atomic.Int64 // read's value when the latest Read began
+	signal  chan struct{}
 }
 
 func (c countingConn) Read(p []byte) (int, error) {
+	c.entered.Store(c.read.Load())
 	select {
-	case c.reading <- c.read.Load():
+	case c.signal <- struct{}{}:
 	default:
 	}
 	n, err := c.Conn.Read(p)
@@ -40,7 +42,10 @@ func (c countingConn) Read(p []byte) (int, error) {
 // not make the client allocate 256 MiB: the frame grows as bytes arrive.
 func TestHugeSizePrefixAllocatesOnlyWhatArrives(t *testing.T) {
 	const announced = 256 << 20
-	var sent atomic.Int64 // bytes the fake broker wrote
+	var (
+		sent     atomic.Int64 // bytes the fake broker wrote
+		hugeSent atomic.Bool  // the huge prefix is among them
+	)
 	fb := newFakeBroker(t, func(req kmsg.Request, corrID int32) fakeReply {
 		var raw []byte
 		if r, ok := req.(*kmsg.ApiVersionsRequest); ok {
@@ -51,10 +56,14 @@ func TestHugeSizePrefixAllocatesOnlyWhatArrives(t *testing.T) {
 			raw = append(raw, "just a few bytes"...)
 		}
 		sent.Add(int64(len(raw)))
+		if _, ok := req.(*kmsg.MetadataRequest); ok {
+			hugeSent.Store(true)
+		}
 		return fakeReply{raw: raw}
 	})
 	var read atomic.Int64
-	reading := make(chan int64, 1)
+	var entered atomic.Int64
+	signal := make(chan struct{}, 1)
 	var d net.Dialer
 	cl := newTestClient(t, Config{
 		SeedBrokers: []string{fb.addr()},
@@ -63,7 +72,7 @@ func TestHugeSizePrefixAllocatesOnlyWhatArrives(t *testing.T) {
 			if err != nil {
 				return nil, err
 			}
-			return countingConn{Conn: nc, read: &read, reading: reading}, nil
+			return countingConn{Conn: nc, read: &read, entered: &entered, signal: signal}, nil
 		},
 	})
 	ctx := testCtx(t, 10*time.Second)
@@ -81,8 +90,8 @@ func TestHugeSizePrefixAllocatesOnlyWhatArrives(t *testing.T) {
 wait:
 	for {
 		select {
-		case n := <-reading:
-			if s := sent.Load(); s > 0 && n >= s {
+		case <-signal:
+			if hugeSent.Load() && entered.Load() >= sent.Load() {
 				break wait
 			}
 		case <-ctx.Done():
