@@ -36,6 +36,7 @@ type Conn struct {
 	addr     string
 	nc       net.Conn
 	versions Versions // written once by negotiate before the Conn is shared
+	format   *kmsg.RequestFormatter
 
 	wake    chan struct{} // capacity 1: a request was queued for the writer
 	closed  chan struct{} // closed by fail
@@ -107,6 +108,7 @@ func newConn(cfg *Config, log *slog.Logger, node int32, addr string, nc net.Conn
 		node:   node,
 		addr:   addr,
 		nc:     nc,
+		format: kmsg.NewRequestFormatter(kmsg.FormatterClientID(cfg.ClientID)),
 		wake:   make(chan struct{}, 1),
 		closed: make(chan struct{}),
 	}
@@ -212,7 +214,7 @@ func (cn *Conn) DoAsync(req kmsg.Request, fn func(kmsg.Response, error)) {
 // send queues a request whose version is already set.
 func (cn *Conn) send(req kmsg.Request, fn func(kmsg.Response, error)) {
 	buf := bufPool.Get().(*[]byte)
-	*buf = appendRequest((*buf)[:0], req, cn.cfg.ClientID)
+	*buf = encodeRequest(*buf, cn.format, req)
 
 	timeout := cn.cfg.RequestTimeout
 	// Requests that make the broker wait (Produce acks, JoinGroup's

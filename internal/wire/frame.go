@@ -48,22 +48,15 @@ var (
 	errBadTags      = errors.New("wire: malformed tagged fields in response header")
 )
 
-// appendRequest appends req as a complete size-prefixed frame with
-// correlation id 0; the caller patches the id at corrIDOffset.
-func appendRequest(dst []byte, req kmsg.Request, clientID string) []byte {
-	start := len(dst)
-	dst = append(dst, 0, 0, 0, 0) // size, patched below
-	dst = binary.BigEndian.AppendUint16(dst, uint16(req.Key()))
-	dst = binary.BigEndian.AppendUint16(dst, uint16(req.GetVersion()))
-	dst = append(dst, 0, 0, 0, 0) // correlation id, patched by the caller
-	dst = binary.BigEndian.AppendUint16(dst, uint16(len(clientID)))
-	dst = append(dst, clientID...)
-	if req.IsFlexible() {
-		dst = append(dst, 0) // no header tagged fields
-	}
-	dst = req.AppendTo(dst)
-	binary.BigEndian.PutUint32(dst[start:], uint32(len(dst)-start-4))
-	return dst
+// encodeRequest encodes req as a complete size-prefixed frame into buf's
+// storage (its contents are discarded) with correlation id 0; the caller
+// patches the id at corrIDOffset once it is assigned. The header is kmsg's
+// (RequestFormatter: header v1, or v2 with an empty tag section for
+// flexible versions, and ControlledShutdown v0's header v0), so skiff does
+// not keep its own copy of those rules. kmsg writes the size prefix at the
+// start of the slice it is given, hence the empty buf rather than an append.
+func encodeRequest(buf []byte, f *kmsg.RequestFormatter, req kmsg.Request) []byte {
+	return f.AppendRequest(buf[:0], req, 0)
 }
 
 // readFrameSize reads a response's size prefix and checks it against max.

@@ -28,9 +28,8 @@ func TestAppendRequestGolden(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.req.SetVersion(tt.version)
-			b := appendRequest([]byte{0xEE}, tt.req, "cid")
-			require.Equal(t, byte(0xEE), b[0], "appends, keeps dst")
-			b = b[1:]
+			f := kmsg.NewRequestFormatter(kmsg.FormatterClientID("cid"))
+			b := encodeRequest([]byte{0xEE, 0xEE, 0xEE}, f, tt.req)
 			binary.BigEndian.PutUint32(b[corrIDOffset:], 42)
 			require.Equal(t, uint32(len(b)-4), binary.BigEndian.Uint32(b))
 			want := binary.BigEndian.AppendUint16(nil, uint16(tt.req.Key()))
