@@ -80,6 +80,9 @@ type Consumer struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // every goroutine the consumer starts
 
+	closeMu     sync.Mutex // serializes Close
+	closeCalled bool       // guarded by closeMu: Close ran or is running
+
 	wakeFetch chan struct{} // fetch loop wake-up, capacity 1
 	wakePoll  chan struct{} // Poll wake-up (data, error, event), capacity 1
 
@@ -461,13 +464,17 @@ func (c *Consumer) pushErrLocked(err error) {
 // mode with a GroupID and auto-commit it commits. Then it stops the fetch
 // goroutines and closes the connections. Close returns when every goroutine
 // the consumer started has ended; ctx bounds the commit and LeaveGroup.
+//
+// Close is idempotent, as producer.Close is: the first call does the work
+// and returns its error; later calls (concurrent ones wait for the first)
+// return nil. Every other method returns ErrClosed after Close.
 func (c *Consumer) Close(ctx context.Context) error {
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return ErrClosed
+	c.closeMu.Lock()
+	defer c.closeMu.Unlock()
+	if c.closeCalled {
+		return nil
 	}
-	c.mu.Unlock()
+	c.closeCalled = true
 	var errs []error
 	if c.g != nil {
 		errs = append(errs, c.g.close(ctx))
