@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -79,6 +80,10 @@ type Consumer struct {
 	ctx    context.Context // canceled by Close
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // every goroutine the consumer starts
+
+	// autoCommitHook, when set (tests only), sees every auto-commit
+	// attempt: what it tried to commit and the result.
+	autoCommitHook atomic.Pointer[func(map[TopicPartition]TopicPartitionOffset, error)]
 
 	closeMu     sync.Mutex // serializes Close
 	closeCalled bool       // guarded by closeMu: Close ran or is running
@@ -479,7 +484,8 @@ func (c *Consumer) Close(ctx context.Context) error {
 	if c.g != nil {
 		errs = append(errs, c.g.close(ctx))
 	} else if c.cfg.GroupID != "" && !c.cfg.DisableAutoCommit {
-		errs = append(errs, c.commitCommittable(ctx, true, nil))
+		_, err := c.commitCommittable(ctx, true, nil)
+		errs = append(errs, err)
 	}
 	c.mu.Lock()
 	c.closed = true

@@ -78,7 +78,11 @@ type rebalanceEvent struct {
 	parts   []TopicPartition
 	final   bool // Close's revocation: commit everything returned
 	claimed bool // guarded by Consumer.mu: someone is running it
-	done    chan struct{}
+	// lost turns a revocation Poll has not started into a loss (the
+	// generation ended meanwhile): no commit, OnLost. Guarded by
+	// Consumer.mu until claimed, then read by whoever claimed it.
+	lost bool
+	done chan struct{}
 }
 
 // queueEvent hands ev to Poll.
@@ -131,7 +135,12 @@ func (c *Consumer) runEvent(ctx context.Context, ev *rebalanceEvent) {
 		c.mu.Unlock()
 		signal(c.wakeFetch)
 	case evRevoked:
-		if err := c.commitCommittable(ctx, ev.final, ev.parts); err != nil {
+		if ev.lost {
+			c.onLost(ctx, ev.parts)
+			c.dropPartitions(ev.parts)
+			return
+		}
+		if _, err := c.commitCommittable(ctx, ev.final, ev.parts); err != nil {
 			c.log.Warn("commit before revocation failed", "group", c.cfg.GroupID, "err", err)
 		}
 		if l != nil {
@@ -139,12 +148,31 @@ func (c *Consumer) runEvent(ctx context.Context, ev *rebalanceEvent) {
 		}
 		c.dropPartitions(ev.parts)
 	case evLost:
-		if ll, ok := l.(LostListener); ok {
-			ll.OnLost(ctx, c, ev.parts)
-		} else if l != nil {
-			l.OnRevoked(ctx, c, ev.parts)
-		}
+		c.onLost(ctx, ev.parts)
 	}
+}
+
+// onLost tells the listener partitions were lost (OnRevoked without a
+// LostListener, as Java's default onPartitionsLost does).
+func (c *Consumer) onLost(ctx context.Context, parts []TopicPartition) {
+	l := c.cfg.Rebalance
+	if ll, ok := l.(LostListener); ok {
+		ll.OnLost(ctx, c, parts)
+	} else if l != nil {
+		l.OnRevoked(ctx, c, parts)
+	}
+}
+
+// demoteToLost turns ev, a revocation, into a loss if Poll has not
+// started it, and reports whether it did.
+func (c *Consumer) demoteToLost(ev *rebalanceEvent) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if ev.claimed {
+		return false
+	}
+	ev.lost = true
+	return true
 }
 
 func (c *Consumer) dropPartitions(tps []TopicPartition) {
