@@ -753,7 +753,7 @@ func (g *group) close(ctx context.Context) error {
 	var err error
 	if len(owned) > 0 && g.generationNow() >= 0 {
 		ev := &rebalanceEvent{kind: evRevoked, parts: owned, final: true, done: make(chan struct{}), claimed: true}
-		g.c.runEvent(ctx, ev)
+		g.c.runEvent(ctx, ev, false)
 	}
 	g.leave(ctx, "the consumer is being closed")
 	return err

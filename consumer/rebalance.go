@@ -82,7 +82,10 @@ type rebalanceEvent struct {
 	// generation ended meanwhile): no commit, OnLost. Guarded by
 	// Consumer.mu until claimed, then read by whoever claimed it.
 	lost bool
-	done chan struct{}
+	// commitErr is the result of the commit before the revocation, set by
+	// whoever claimed it.
+	commitErr error
+	done      chan struct{}
 }
 
 // queueEvent hands ev to Poll.
@@ -109,7 +112,7 @@ func (c *Consumer) runEvents(ctx context.Context) error {
 		if claimed {
 			continue
 		}
-		c.runEvent(ctx, ev)
+		c.runEvent(ctx, ev, true)
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -118,7 +121,18 @@ func (c *Consumer) runEvents(ctx context.Context) error {
 
 // runEvent does what a rebalance step needs: a revocation commits (with
 // auto-commit), calls OnRevoked, then drops the partitions.
-func (c *Consumer) runEvent(ctx context.Context, ev *rebalanceEvent) {
+//
+// With canDefer (Poll runs it), a commit before revocation that failed
+// only because Poll's ctx ended while the coordinator was unavailable
+// leaves the revocation queued for the next Poll instead of giving the
+// processed records up to redelivery. Java does the same: onJoinPrepare
+// returns false until its auto-commit completes, and the next poll tries
+// again, within the rebalance timeout. Meanwhile the group goroutine keeps
+// heartbeating, and runs the revocation itself at max.poll.interval.ms.
+func (c *Consumer) runEvent(ctx context.Context, ev *rebalanceEvent, canDefer bool) {
+	if c.deferRevocation(ctx, ev, canDefer) {
+		return
+	}
 	defer close(ev.done)
 	l := c.cfg.Rebalance
 	switch ev.kind {
@@ -140,7 +154,7 @@ func (c *Consumer) runEvent(ctx context.Context, ev *rebalanceEvent) {
 			c.dropPartitions(ev.parts)
 			return
 		}
-		if _, err := c.commitCommittable(ctx, ev.final, ev.parts); err != nil {
+		if err := ev.commitErr; err != nil {
 			c.log.Warn("commit before revocation failed", "group", c.cfg.GroupID, "err", err)
 		}
 		if l != nil {
@@ -150,6 +164,26 @@ func (c *Consumer) runEvent(ctx context.Context, ev *rebalanceEvent) {
 	case evLost:
 		c.onLost(ctx, ev.parts)
 	}
+}
+
+// deferRevocation runs the commit before a revocation (into ev.commitErr)
+// and, if that commit should be tried again on the next Poll, puts ev back
+// at the head of the queue, unclaimed, and reports true.
+func (c *Consumer) deferRevocation(ctx context.Context, ev *rebalanceEvent, canDefer bool) bool {
+	if ev.kind != evRevoked || ev.lost {
+		return false
+	}
+	_, err := c.commitCommittable(ctx, ev.final, ev.parts)
+	ev.commitErr = err
+	if err == nil || !canDefer || ev.final || ctx.Err() == nil || !retriableCommit(err) {
+		return false
+	}
+	c.mu.Lock()
+	ev.claimed = false
+	c.events = append([]*rebalanceEvent{ev}, c.events...)
+	c.mu.Unlock()
+	c.log.Info("commit before revocation not done when Poll's context ended; retrying on the next Poll", "group", c.cfg.GroupID, "err", err)
+	return true
 }
 
 // onLost tells the listener partitions were lost (OnRevoked without a
@@ -214,7 +248,7 @@ func (c *Consumer) awaitEvent(ctx context.Context, ev *rebalanceEvent, timeout, 
 		c.mu.Unlock()
 		if !claimed {
 			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.RequestTimeout)
-			c.runEvent(cctx, ev)
+			c.runEvent(cctx, ev, false)
 			cancel()
 			return
 		}

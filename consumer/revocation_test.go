@@ -124,3 +124,83 @@ func TestGroupHeartbeatErrorDuringRevocation(t *testing.T) {
 		})
 	}
 }
+
+// TestRevocationCommitOutlivesShortPolls: the commit before a revocation
+// is not given up because one Poll's context ended while the coordinator
+// was unavailable; the next Poll tries again (as Java's onJoinPrepare
+// does), so what was processed is committed and not redelivered.
+func TestRevocationCommitOutlivesShortPolls(t *testing.T) {
+	c := newCluster(t, 1, 1, "t")
+	pr := newProducer(t, c)
+	produceN(t, pr, "t", 10, "a")
+	var rl rebalanceLog
+	cons := newTestConsumer(t, fastGroupConfig(Config{Brokers: c.ListenAddrs(), GroupID: "g", Topics: []string{"t"},
+		Rebalance: rl.funcs(), AutoCommitInterval: time.Hour}))
+	pollN(t, cons, 10, 10*time.Second)
+	_, r0, _ := rl.counts()
+
+	// The coordinator cannot take commits for a while, and the next
+	// heartbeat starts a rebalance (eager: revoke, commit first).
+	var unavailable atomic.Bool
+	unavailable.Store(true)
+	attempts := make(chan struct{}, 100)
+	c.ControlKey(int16(kmsg.OffsetCommit), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		if !unavailable.Load() {
+			return nil, nil, false
+		}
+		attempts <- struct{}{}
+		r := req.(*kmsg.OffsetCommitRequest)
+		resp := r.ResponseKind().(*kmsg.OffsetCommitResponse)
+		for _, t := range r.Topics {
+			rt := kmsg.NewOffsetCommitResponseTopic()
+			rt.Topic, rt.TopicID = t.Topic, t.TopicID
+			for _, p := range t.Partitions {
+				rp := kmsg.NewOffsetCommitResponseTopicPartition()
+				rp.Partition, rp.ErrorCode = p.Partition, kerr.CoordinatorNotAvailable.Code
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			resp.Topics = append(resp.Topics, rt)
+		}
+		return resp, nil, true
+	})
+	var rebalanced atomic.Bool
+	c.ControlKey(int16(kmsg.Heartbeat), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		if rebalanced.Swap(true) {
+			return nil, nil, false
+		}
+		resp := req.(*kmsg.HeartbeatRequest).ResponseKind().(*kmsg.HeartbeatResponse)
+		resp.ErrorCode = kerr.RebalanceInProgress.Code
+		return resp, nil, true
+	})
+
+	// Short Polls while the coordinator refuses: each one's commit ends
+	// with its context, and the revocation must still be pending.
+	shortPoll := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		_, _ = cons.Poll(ctx)
+		cancel()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for seen := 0; seen < 3; {
+		_, r, _ := rl.counts()
+		require.Equal(t, r0, r, "OnRevoked ran although the commit before it had not succeeded")
+		require.True(t, time.Now().Before(deadline), "only %d commit attempts", seen)
+		shortPoll()
+		for len(attempts) > 0 {
+			<-attempts
+			seen++
+		}
+	}
+	_, r, _ := rl.counts()
+	require.Equal(t, r0, r, "OnRevoked ran although the commit before it had not succeeded")
+	unavailable.Store(false)
+	pollUntil(t, cons, 10*time.Second, func() bool { _, r, _ := rl.counts(); return r > r0 }, nil)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	got, err := cons.Committed(ctx, []TopicPartition{{"t", 0}})
+	require.NoError(t, err)
+	assert.Equal(t, int64(10), got[TopicPartition{"t", 0}].Offset, "the processed records were committed before the revocation")
+}
