@@ -42,6 +42,10 @@
 // header v0/v1 follow the flexible-version rule (KIP-482), ApiVersions
 // responses always use header v0 (KIP-511).
 //
+// Response frames are read as their bytes arrive (1 MiB first, then
+// doubling, never past the frame), so a size prefix alone cannot make the
+// client allocate up to MaxResponseSize for bytes the peer never sends.
+//
 // Failure model: a Conn never half-recovers. A write/read error, a response
 // over MaxResponseSize, a correlation mismatch or a request that outlives
 // RequestTimeout (plus the request's own timeout field) closes it and fails

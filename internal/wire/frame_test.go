@@ -168,9 +168,15 @@ func FuzzResponseFrames(f *testing.F) {
 				}
 				return
 			}
-			frame := make([]byte, size)
-			if _, err := io.ReadFull(r, frame); err != nil {
+			frame, err := readFrame(r, int(size))
+			if err != nil {
+				if !errors.Is(err, io.ErrUnexpectedEOF) {
+					t.Fatalf("short frame: %v, want io.ErrUnexpectedEOF", err)
+				}
 				return
+			}
+			if len(frame) != int(size) || cap(frame) != int(size) {
+				t.Fatalf("frame of %d bytes (cap %d), want %d", len(frame), cap(frame), size)
 			}
 			corrID++
 			for _, req := range []kmsg.Request{kmsg.NewPtrMetadataRequest(), kmsg.NewPtrApiVersionsRequest(), kmsg.NewPtrFindCoordinatorRequest()} {
