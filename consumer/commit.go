@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/skiffkit/skiff/internal/kerr"
+	"github.com/skiffkit/skiff/internal/wire"
 )
 
 // CommitSync commits, for every assigned partition, the offset after the
@@ -90,14 +91,14 @@ func (c *Consumer) positions(committable, auto bool, only ...TopicPartition) map
 // commitCommittable is auto-commit: before a revocation (only the revoked
 // partitions) and every auto.commit.interval.ms it commits what the
 // previous Polls returned; on Close (consumed) it commits everything
-// returned, as Java's close does.
-func (c *Consumer) commitCommittable(ctx context.Context, consumed bool, only []TopicPartition) error {
+// returned, as Java's close does. It returns what it tried to commit.
+func (c *Consumer) commitCommittable(ctx context.Context, consumed bool, only []TopicPartition) (map[TopicPartition]TopicPartitionOffset, error) {
 	if c.cfg.DisableAutoCommit || c.cfg.GroupID == "" {
-		return nil
+		return nil, nil
 	}
 	offsets := c.positions(!consumed, true, only...)
 	if len(offsets) == 0 {
-		return nil
+		return nil, nil
 	}
 	err := c.commit(ctx, offsets)
 	if err == nil {
@@ -109,28 +110,62 @@ func (c *Consumer) commitCommittable(ctx context.Context, consumed bool, only []
 		}
 		c.mu.Unlock()
 	}
-	return err
+	return offsets, err
 }
 
+// autoCommitLoop commits every auto.commit.interval.ms. A commit that falls
+// due during a rebalance runs the moment the group is stable again, and a
+// commit that failed for a reason that may pass (a coordinator moving or
+// restarting, a rebalance, a timeout) is retried after retry.backoff.ms
+// rather than a whole interval later, as Java's auto-commit does
+// (ConsumerCoordinator: a RetriableCommitFailedException resets the
+// auto-commit timer to retry.backoff.ms). That bounds what a coordinator
+// failure makes the group redeliver by what was processed since the last
+// interval, not by everything processed since the failure began.
 func (c *Consumer) autoCommitLoop() {
-	t := time.NewTicker(c.cfg.AutoCommitInterval)
+	t := time.NewTimer(c.cfg.AutoCommitInterval)
 	defer t.Stop()
+	due := false
 	for {
+		var stable <-chan struct{}
+		if due && c.g != nil {
+			stable = c.g.stableChan()
+		}
 		select {
 		case <-c.ctx.Done():
 			return
 		case <-t.C:
+			due = true
+		case <-stable:
 		}
 		if c.g != nil && !c.g.stable() {
-			continue // commit after the rebalance, with the new generation
+			continue // still due: commit with the new generation once synced
 		}
+		due = false
 		ctx, cancel := context.WithTimeout(c.ctx, c.cfg.RequestTimeout)
-		err := c.commitCommittable(ctx, false, nil)
+		offsets, err := c.commitCommittable(ctx, false, nil)
 		cancel()
+		next := c.cfg.AutoCommitInterval
 		if err != nil && c.ctx.Err() == nil {
 			c.log.Warn("auto-commit failed", "group", c.cfg.GroupID, "err", err)
+			if retriableCommit(err) {
+				next = c.cfg.RetryBackoff
+			}
 		}
+		if h := c.autoCommitHook.Load(); h != nil {
+			(*h)(offsets, err)
+		}
+		t.Reset(next)
 	}
+}
+
+// retriableCommit reports whether a failed commit may succeed if sent
+// again soon: the coordinator moved, restarted or was unreachable, or the
+// generation changed (the next commit goes out in the new one).
+func retriableCommit(err error) bool {
+	return errors.Is(err, ErrCommitFailed) || isCoordinatorErr(err) ||
+		kerr.IsRetriable(err) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, wire.ErrConnClosed)
 }
 
 type asyncCommit struct {
@@ -236,9 +271,14 @@ func (c *Consumer) commit(ctx context.Context, offsets map[TopicPartition]TopicP
 				case err == nil:
 				case isCoordinatorErr(err):
 					retry = true
-				case errors.Is(err, kerr.RebalanceInProgress), errors.Is(err, kerr.IllegalGeneration), errors.Is(err, kerr.UnknownMemberID):
+				case errors.Is(err, kerr.RebalanceInProgress):
 					if c.g != nil {
 						c.g.requestRejoin(req.Generation, err)
+					}
+					errs = append(errs, fmt.Errorf("commit %s[%d]: %w: %w", name, p.Partition, ErrCommitFailed, err))
+				case errors.Is(err, kerr.IllegalGeneration), errors.Is(err, kerr.UnknownMemberID):
+					if c.g != nil {
+						c.g.memberLost(req.Generation, err)
 					}
 					errs = append(errs, fmt.Errorf("commit %s[%d]: %w: %w", name, p.Partition, ErrCommitFailed, err))
 				default:
@@ -353,10 +393,10 @@ func isCoordinatorErr(err error) bool {
 // connection loss, until ctx ends.
 func (c *Consumer) retryCoordinator(ctx context.Context, what string, handle func(kmsg.Response) (retry bool, err error), req kmsg.Request) error {
 	for {
-		node, err := c.gcl.coordinator(ctx, c.cfg.GroupID)
+		node, err := c.cl.coordinator(ctx, c.cfg.GroupID)
 		var resp kmsg.Response
 		if err == nil {
-			resp, err = c.gcl.requestNode(ctx, node, req)
+			resp, err = c.cl.requestNode(ctx, node, req)
 		}
 		retry := false
 		if err == nil {
@@ -376,7 +416,7 @@ func (c *Consumer) retryCoordinator(ctx context.Context, what string, handle fun
 		if !retry {
 			return nil
 		}
-		c.gcl.invalidateCoordinator(c.cfg.GroupID)
+		c.cl.invalidateCoordinator(c.cfg.GroupID)
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("%s: group %s: %w", what, c.cfg.GroupID, ctx.Err())

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -69,18 +70,23 @@ type partState struct {
 // goroutine, as in the Java client.
 type Consumer struct {
 	cfg Config
-	cl  cluster // fetches and their metadata
-	// gcl carries everything else: the group protocol, commits, offset
-	// lookups. Kafka answers a connection's requests in order, so on the
-	// fetch connection a heartbeat or commit would wait behind a Fetch
-	// parked for fetch.max.wait.ms; Java keeps a separate coordinator
-	// connection for the same reason. Equal to cl without a GroupID.
-	gcl cluster
+	// cl is the connection layer. Group and commit requests go on each
+	// broker's coordinator connection (wire.IsCoordinatorRequest), so a
+	// heartbeat never waits behind a Fetch parked for fetch.max.wait.ms on
+	// the same broker.
+	cl  cluster
 	log *slog.Logger
 
 	ctx    context.Context // canceled by Close
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // every goroutine the consumer starts
+
+	// autoCommitHook, when set (tests only), sees every auto-commit
+	// attempt: what it tried to commit and the result.
+	autoCommitHook atomic.Pointer[func(map[TopicPartition]TopicPartitionOffset, error)]
+
+	closeMu     sync.Mutex // serializes Close
+	closeCalled bool       // guarded by closeMu: Close ran or is running
 
 	wakeFetch chan struct{} // fetch loop wake-up, capacity 1
 	wakePoll  chan struct{} // Poll wake-up (data, error, event), capacity 1
@@ -114,22 +120,14 @@ func New(cfg Config) (*Consumer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("consumer: %w", err)
 	}
-	var gcl cluster = cl
-	if cfg.GroupID != "" {
-		if gcl, err = newWireCluster(cfg); err != nil {
-			cl.close()
-			return nil, fmt.Errorf("consumer: %w", err)
-		}
-	}
-	return newConsumer(cfg, cl, gcl)
+	return newConsumer(cfg, cl)
 }
 
-func newConsumer(cfg Config, cl, gcl cluster) (*Consumer, error) {
+func newConsumer(cfg Config, cl cluster) (*Consumer, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Consumer{
 		cfg:           cfg,
 		cl:            cl,
-		gcl:           gcl,
 		log:           cfg.Logger.With("client_id", cfg.ClientID),
 		ctx:           ctx,
 		cancel:        cancel,
@@ -471,18 +469,23 @@ func (c *Consumer) pushErrLocked(err error) {
 // mode with a GroupID and auto-commit it commits. Then it stops the fetch
 // goroutines and closes the connections. Close returns when every goroutine
 // the consumer started has ended; ctx bounds the commit and LeaveGroup.
+//
+// Close is idempotent, as producer.Close is: the first call does the work
+// and returns its error; later calls (concurrent ones wait for the first)
+// return nil. Every other method returns ErrClosed after Close.
 func (c *Consumer) Close(ctx context.Context) error {
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return ErrClosed
+	c.closeMu.Lock()
+	defer c.closeMu.Unlock()
+	if c.closeCalled {
+		return nil
 	}
-	c.mu.Unlock()
+	c.closeCalled = true
 	var errs []error
 	if c.g != nil {
 		errs = append(errs, c.g.close(ctx))
 	} else if c.cfg.GroupID != "" && !c.cfg.DisableAutoCommit {
-		errs = append(errs, c.commitCommittable(ctx, true, nil))
+		_, err := c.commitCommittable(ctx, true, nil)
+		errs = append(errs, err)
 	}
 	c.mu.Lock()
 	c.closed = true
@@ -502,8 +505,5 @@ func (c *Consumer) Close(ctx context.Context) error {
 		errs = append(errs, ctx.Err())
 	}
 	c.cl.close()
-	if c.gcl != c.cl {
-		c.gcl.close()
-	}
 	return errors.Join(errs...)
 }

@@ -6,7 +6,8 @@ import "errors"
 // wrapped with the partition or group they concern; test them with
 // errors.Is against these sentinels or the kerr values.
 var (
-	// ErrClosed is returned by every method after Close.
+	// ErrClosed is returned by every method after Close, except Close
+	// itself, which returns nil after the first call.
 	ErrClosed = errors.New("consumer: closed")
 	// ErrNoGroup is returned by commit methods when Config.GroupID is empty.
 	ErrNoGroup = errors.New("consumer: no group id configured")

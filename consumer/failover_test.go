@@ -10,6 +10,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/skiffkit/skiff/internal/kerr"
 )
 
 // TestLeaderMoves moves a partition's leadership to another broker while
@@ -65,6 +67,41 @@ func TestFetchConnectionDrop(t *testing.T) {
 	}
 }
 
+// autoCommitRound is one auto-commit attempt seen by the test hook.
+type autoCommitRound struct {
+	offsets map[TopicPartition]TopicPartitionOffset
+	err     error
+}
+
+// watchAutoCommits returns a channel receiving every auto-commit attempt
+// of cons from now on.
+func watchAutoCommits(t testing.TB, cons *Consumer) <-chan autoCommitRound {
+	t.Helper()
+	ch := make(chan autoCommitRound, 1024)
+	hook := func(o map[TopicPartition]TopicPartitionOffset, err error) {
+		select {
+		case ch <- autoCommitRound{o, err}:
+		default:
+			t.Errorf("auto-commit rounds not drained")
+		}
+	}
+	cons.autoCommitHook.Store(&hook)
+	t.Cleanup(func() { cons.autoCommitHook.Store(nil) })
+	return ch
+}
+
+// nextRound waits for the next auto-commit attempt.
+func nextRound(t testing.TB, rounds <-chan autoCommitRound, timeout time.Duration) autoCommitRound {
+	t.Helper()
+	select {
+	case r := <-rounds:
+		return r
+	case <-time.After(timeout):
+		t.Fatalf("no auto-commit within %v", timeout)
+		return autoCommitRound{}
+	}
+}
+
 // TestAutoCommit commits, every auto.commit.interval.ms, the records
 // returned by the Polls before the latest one.
 func TestAutoCommit(t *testing.T) {
@@ -72,7 +109,18 @@ func TestAutoCommit(t *testing.T) {
 	pr := newProducer(t, c)
 	produceN(t, pr, "t", 10, "a")
 	cons := newTestConsumer(t, fastGroupConfig(Config{Brokers: c.ListenAddrs(), GroupID: "g", Topics: []string{"t"}, AutoCommitInterval: 50 * time.Millisecond}))
-	pollN(t, cons, 10, 10*time.Second)
+	rounds := watchAutoCommits(t, cons)
+	// processed counts the records returned before the latest Poll: only
+	// those are processed, so only those may be committed.
+	var got, processed int
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for got < 10 {
+		recs, err := cons.Poll(ctx)
+		require.NoError(t, err)
+		processed = got
+		got += len(recs)
+	}
 	committed := func() int64 {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -84,14 +132,30 @@ func TestAutoCommit(t *testing.T) {
 		}
 		return o.Offset
 	}
-	// Not processed yet (no Poll since): nothing beyond the start.
-	time.Sleep(200 * time.Millisecond)
-	assert.LessOrEqual(t, committed(), int64(0))
+	// Not processed yet (no Poll since): three auto-commit rounds that
+	// start after the last Poll commit nothing beyond what was.
+	for len(rounds) > 0 {
+		<-rounds
+	}
+	for range 3 {
+		r := nextRound(t, rounds, 5*time.Second)
+		require.NoError(t, r.err)
+		if o, ok := r.offsets[TopicPartition{"t", 0}]; ok {
+			assert.LessOrEqual(t, o.Offset, int64(processed), "auto-commit committed records not processed yet")
+		}
+	}
+	assert.LessOrEqual(t, committed(), int64(processed))
 	// The next Poll marks them processed; auto-commit picks them up.
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-	_, _ = cons.Poll(ctx)
-	cancel()
-	require.Eventually(t, func() bool { return committed() == 10 }, 5*time.Second, 20*time.Millisecond)
+	pctx, pcancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	_, _ = cons.Poll(pctx)
+	pcancel()
+	for {
+		r := nextRound(t, rounds, 5*time.Second)
+		if o, ok := r.offsets[TopicPartition{"t", 0}]; ok && o.Offset == 10 && r.err == nil {
+			break
+		}
+	}
+	assert.Equal(t, int64(10), committed())
 }
 
 // TestUnknownTopicDoesNotStall assigns a topic that does not exist next to
@@ -119,4 +183,56 @@ func TestUnknownTopicDoesNotStall(t *testing.T) {
 	produceN(t, pr, "later", 3, "b")
 	got := pollN(t, cons, 3, 20*time.Second)
 	assert.Equal(t, "later", got[0].Topic)
+}
+
+// TestAutoCommitRetriesSoonAfterCoordinatorError: an auto-commit that
+// failed because the coordinator was unavailable for longer than the
+// request timeout (moving, restarting) is retried after retry.backoff.ms,
+// as Java's auto-commit is, not a whole auto.commit.interval.ms later, so
+// what was processed is committed as soon as the coordinator is back
+// (issue 13: redelivery after coordinator failures).
+func TestAutoCommitRetriesSoonAfterCoordinatorError(t *testing.T) {
+	const interval = 3 * time.Second
+	c := newCluster(t, 1, 1, "t")
+	pr := newProducer(t, c)
+	produceN(t, pr, "t", 10, "a")
+	cfg := fastGroupConfig(Config{Brokers: c.ListenAddrs(), GroupID: "g", Topics: []string{"t"},
+		AutoCommitInterval: interval, RequestTimeout: 300 * time.Millisecond})
+	cons := newTestConsumer(t, cfg)
+	rounds := watchAutoCommits(t, cons)
+	pollN(t, cons, 10, 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	_, _ = cons.Poll(ctx) // the 10 records are processed now
+	cancel()
+
+	var unavailable atomic.Bool
+	unavailable.Store(true)
+	c.ControlKey(int16(kmsg.OffsetCommit), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		if !unavailable.Load() {
+			return nil, nil, false
+		}
+		r := req.(*kmsg.OffsetCommitRequest)
+		resp := r.ResponseKind().(*kmsg.OffsetCommitResponse)
+		for _, t := range r.Topics {
+			rt := kmsg.NewOffsetCommitResponseTopic()
+			rt.Topic, rt.TopicID = t.Topic, t.TopicID
+			for _, p := range t.Partitions {
+				rp := kmsg.NewOffsetCommitResponseTopicPartition()
+				rp.Partition, rp.ErrorCode = p.Partition, kerr.CoordinatorNotAvailable.Code
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			resp.Topics = append(resp.Topics, rt)
+		}
+		return resp, nil, true
+	})
+	failed := nextRound(t, rounds, interval+5*time.Second)
+	require.Error(t, failed.err, "the coordinator was unavailable for the whole request timeout")
+	unavailable.Store(false)
+
+	// Well under the interval: a retry that waited for the next interval
+	// would not arrive in time.
+	r := nextRound(t, rounds, interval/3)
+	require.NoError(t, r.err)
+	assert.Equal(t, int64(10), r.offsets[TopicPartition{"t", 0}].Offset)
 }

@@ -183,7 +183,7 @@ func (c *Consumer) fetch(node int32, parts []fetchPart) {
 		}
 	}
 	if any {
-		c.queueChunks(results, chunks, errs)
+		c.queueChunks(chunks, errs)
 	}
 }
 
@@ -278,7 +278,7 @@ func (c *Consumer) advance(node int32, results []fetchResult, reqErr error) {
 // queueChunks hands decoded chunks to Poll. A chunk whose decoding failed
 // keeps the records before the bad batch; the partition stops there
 // (chunks after it are dropped) and Poll reports the error.
-func (c *Consumer) queueChunks(results []fetchResult, chunks []*chunk, errs []error) {
+func (c *Consumer) queueChunks(chunks []*chunk, errs []error) {
 	c.mu.Lock()
 	for i, ch := range chunks {
 		if ch == nil {
@@ -299,7 +299,6 @@ func (c *Consumer) queueChunks(results []fetchResult, chunks []*chunk, errs []er
 			ps.fetchOffset = ch.next
 			c.pushErrLocked(fmt.Errorf("consumer: %w (Seek past it to continue)", err))
 		}
-		_ = results
 	}
 	c.mu.Unlock()
 	signal(c.wakePoll)

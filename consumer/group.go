@@ -35,6 +35,8 @@ type group struct {
 	generation int32
 	protocol   string
 	isStable   bool
+	stableNow  chan struct{} // closed while isStable; replaced when it ends
+	lostCause  error         // a commit found the generation gone (see memberLost)
 	owned      map[TopicPartition]bool
 	counts     map[string]int32 // partition counts the assignment was made for
 }
@@ -59,6 +61,7 @@ func newGroup(c *Consumer) *group {
 		pollCh:     make(chan struct{}, 1),
 		owned:      map[TopicPartition]bool{},
 		generation: -1,
+		stableNow:  make(chan struct{}),
 	}
 	for _, name := range c.cfg.Assignors {
 		g.assignors = append(g.assignors, newAssignor(name))
@@ -77,6 +80,14 @@ func (g *group) stable() bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.isStable
+}
+
+// stableChan is closed once the group is stable (joined and synced); the
+// auto-commit loop waits on it to commit the moment a rebalance ends.
+func (g *group) stableChan() <-chan struct{} {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.stableNow
 }
 
 func (g *group) polled() { signal(g.pollCh) }
@@ -99,6 +110,43 @@ func (g *group) requestRejoin(gen int32, cause error) {
 	}
 	g.c.log.Info("rejoining the group", "group", g.cfg.GroupID, "cause", cause)
 	signal(g.rejoinCh)
+}
+
+// memberLost records that the coordinator answered a request of generation
+// gen with UNKNOWN_MEMBER_ID or ILLEGAL_GENERATION: that generation is gone,
+// so, as Java's resetGenerationOnResponseError does, the member forgets it
+// (and its member id for UNKNOWN_MEMBER_ID) and the partitions are lost,
+// not revoked: a commit before revocation could only fail the same way.
+func (g *group) memberLost(gen int32, cause error) {
+	g.mu.Lock()
+	current := g.generation == gen && gen >= 0
+	if current {
+		g.resetLocked(errors.Is(cause, kerr.UnknownMemberID))
+		g.lostCause = cause
+	}
+	g.mu.Unlock()
+	if current {
+		g.c.log.Info("group generation gone; partitions are lost", "group", g.cfg.GroupID, "cause", cause)
+		signal(g.rejoinCh)
+	}
+}
+
+// resetLocked forgets the generation (and the member id) so that nothing
+// more is sent in a generation the coordinator no longer knows.
+func (g *group) resetLocked(memberID bool) {
+	g.generation = -1
+	if memberID {
+		g.memberID = ""
+	}
+}
+
+// takeLost returns and clears what memberLost recorded.
+func (g *group) takeLost() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	err := g.lostCause
+	g.lostCause = nil
+	return err
 }
 
 func (g *group) cooperative() bool {
@@ -177,7 +225,10 @@ func (g *group) run() {
 		case rejoinRebalance:
 			if !g.cooperative() {
 				// Eager protocol: give everything up before rejoining.
-				g.revoke(ctx, g.ownedList())
+				if _, err := g.revoke(ctx, g.ownedList()); err != nil {
+					g.fatal(err)
+					return
+				}
 			}
 		}
 	}
@@ -204,6 +255,12 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 
 func (g *group) setStable(v bool) {
 	g.mu.Lock()
+	switch {
+	case v && !g.isStable:
+		close(g.stableNow)
+	case !v && g.isStable:
+		g.stableNow = make(chan struct{})
+	}
 	g.isStable = v
 	g.mu.Unlock()
 }
@@ -217,22 +274,55 @@ func (g *group) ownedList() []TopicPartition {
 }
 
 // revoke hands a revocation to Poll (commit, OnRevoked, drop) and waits,
-// heartbeating meanwhile so the session stays alive.
-func (g *group) revoke(ctx context.Context, tps []TopicPartition) {
+// heartbeating meanwhile so the session stays alive. Heartbeat answers are
+// handled as Java's heartbeat thread handles them during a rebalance:
+// REBALANCE_IN_PROGRESS is what a rebalance looks like and changes nothing;
+// UNKNOWN_MEMBER_ID and ILLEGAL_GENERATION mean the generation is gone, so
+// the member forgets it, a revocation Poll has not started yet becomes a
+// loss (OnLost and no commit, which could only be rejected) and lost is
+// true; FENCED_INSTANCE_ID (KIP-345) is returned as fatal. Heartbeats stop
+// after any of these.
+func (g *group) revoke(ctx context.Context, tps []TopicPartition) (lost bool, fatal error) {
 	if len(tps) == 0 {
-		return
+		return false, nil
 	}
 	ev := &rebalanceEvent{kind: evRevoked, parts: tps, done: make(chan struct{})}
+	stopped := false // the tick runs on this goroutine, inside awaitEvent
 	g.c.awaitEvent(ctx, ev, g.cfg.MaxPollInterval, g.cfg.HeartbeatInterval, func() {
+		if stopped {
+			return
+		}
 		hctx, cancel := context.WithTimeout(ctx, g.cfg.RequestTimeout)
-		_ = g.heartbeat(hctx)
+		err := g.heartbeat(hctx)
 		cancel()
+		switch {
+		case err == nil, errors.Is(err, kerr.RebalanceInProgress):
+		case errors.Is(err, kerr.UnknownMemberID), errors.Is(err, kerr.IllegalGeneration):
+			g.mu.Lock()
+			g.resetLocked(errors.Is(err, kerr.UnknownMemberID))
+			g.mu.Unlock()
+			lost, stopped = true, true
+			demoted := g.c.demoteToLost(ev)
+			g.c.log.Info("group generation gone during revocation", "group", g.cfg.GroupID, "err", err, "revocation_now_loss", demoted)
+		case errors.Is(err, kerr.FencedInstanceID):
+			g.mu.Lock()
+			g.resetLocked(true) // another instance has this identity now
+			g.mu.Unlock()
+			fatal, stopped = err, true
+			g.c.demoteToLost(ev)
+		default:
+			if isCoordinatorErr(err) {
+				g.c.cl.invalidateCoordinator(g.cfg.GroupID)
+			}
+			g.c.log.Debug("heartbeat during revocation failed", "group", g.cfg.GroupID, "err", err)
+		}
 	})
 	g.mu.Lock()
 	for _, tp := range tps {
 		delete(g.owned, tp)
 	}
 	g.mu.Unlock()
+	return lost, fatal
 }
 
 // loseAll drops the whole assignment without committing and tells Poll.
@@ -257,9 +347,25 @@ type joinRequest struct{ *kmsg.JoinGroupRequest }
 func (r joinRequest) Timeout() int32 { return r.RebalanceTimeoutMillis }
 
 // joinAndSync runs one JoinGroup + SyncGroup round and installs the
-// assignment. rejoinNow asks for another round at once (cooperative
-// revocation, KIP-429's second phase).
+// assignment: join, sync (leading the assignment if elected), install.
+// rejoinNow asks for another round at once (the coordinator is mid
+// rebalance, the member id changed, or KIP-429's second phase after a
+// cooperative revocation).
 func (g *group) joinAndSync(ctx context.Context) (rejoinNow bool, err error) {
+	joined, rejoinNow, err := g.join(ctx)
+	if err != nil || rejoinNow {
+		return rejoinNow, err
+	}
+	assigned, rejoinNow, err := g.sync(ctx, joined)
+	if err != nil || rejoinNow {
+		return rejoinNow, err
+	}
+	return g.install(ctx, assigned, g.subscribedCounts(ctx))
+}
+
+// joinGroupRequest builds JoinGroup: one protocol per assignor, each
+// carrying the subscription and the partitions owned now (KIP-429).
+func (g *group) joinGroupRequest() *kmsg.JoinGroupRequest {
 	g.mu.Lock()
 	owned := map[string][]int32{}
 	for tp := range g.owned {
@@ -282,100 +388,119 @@ func (g *group) joinAndSync(ctx context.Context) (rejoinNow bool, err error) {
 		p.Metadata = encodeSubscription(g.cfg.Topics, owned, gen, g.cfg.ClientRack)
 		req.Protocols = append(req.Protocols, p)
 	}
+	return req
+}
 
-	var resp *kmsg.JoinGroupResponse
+// join sends JoinGroup until the coordinator admits the member, and
+// records the member id, generation and protocol it was given.
+func (g *group) join(ctx context.Context) (resp *kmsg.JoinGroupResponse, rejoinNow bool, err error) {
+	req := g.joinGroupRequest()
 	for attempt := 0; ; attempt++ {
 		g.mu.Lock()
 		req.MemberID = g.memberID
 		g.mu.Unlock()
 		kresp, err := g.coordinatorRequest(ctx, joinRequest{req})
 		if err != nil {
-			return false, fmt.Errorf("join group: %w", err)
+			return nil, false, fmt.Errorf("join group: %w", err)
 		}
 		resp = kresp.(*kmsg.JoinGroupResponse)
 		err = kerr.ForCode(resp.ErrorCode)
 		switch {
 		case err == nil:
+			g.mu.Lock()
+			g.memberID, g.generation, g.protocol = resp.MemberID, resp.Generation, protocolName(resp)
+			g.mu.Unlock()
+			return resp, false, nil
 		case errors.Is(err, kerr.MemberIDRequired) && attempt < 3:
 			// KIP-394: the coordinator assigned an id; join again with it.
 			g.mu.Lock()
 			g.memberID = resp.MemberID
 			g.mu.Unlock()
-			continue
 		case errors.Is(err, kerr.UnknownMemberID):
 			g.mu.Lock()
 			g.memberID = ""
 			g.mu.Unlock()
-			return true, nil
+			return nil, true, nil
 		case errors.Is(err, kerr.RebalanceInProgress):
-			return true, nil
+			return nil, true, nil
 		case isCoordinatorErr(err):
-			g.c.gcl.invalidateCoordinator(g.cfg.GroupID)
-			return false, fmt.Errorf("join group: %w", err)
+			g.c.cl.invalidateCoordinator(g.cfg.GroupID)
+			return nil, false, fmt.Errorf("join group: %w", err)
 		default:
-			return false, fmt.Errorf("join group: %w", err)
+			return nil, false, fmt.Errorf("join group: %w", err)
 		}
-		break
 	}
-	protocol := ""
-	if resp.Protocol != nil {
-		protocol = *resp.Protocol
-	}
-	g.mu.Lock()
-	g.memberID, g.generation, g.protocol = resp.MemberID, resp.Generation, protocol
-	g.mu.Unlock()
+}
 
-	sreq := kmsg.NewPtrSyncGroupRequest()
-	sreq.Group = g.cfg.GroupID
-	sreq.Generation = resp.Generation
-	sreq.MemberID = resp.MemberID
-	sreq.InstanceID = req.InstanceID
+func protocolName(resp *kmsg.JoinGroupResponse) string {
+	if resp.Protocol == nil {
+		return ""
+	}
+	return *resp.Protocol
+}
+
+// sync sends SyncGroup for the generation join entered, with the group's
+// assignment if this member leads, and returns this member's partitions.
+func (g *group) sync(ctx context.Context, joined *kmsg.JoinGroupResponse) (assigned map[TopicPartition]bool, rejoinNow bool, err error) {
+	protocol := protocolName(joined)
+	req := kmsg.NewPtrSyncGroupRequest()
+	req.Group = g.cfg.GroupID
+	req.Generation = joined.Generation
+	req.MemberID = joined.MemberID
+	if g.cfg.GroupInstanceID != "" {
+		req.InstanceID = &g.cfg.GroupInstanceID
+	}
 	pt := "consumer"
-	sreq.ProtocolType = &pt
-	sreq.Protocol = &protocol
-	if resp.LeaderID == resp.MemberID && !resp.SkipAssignment {
-		assignments, err := g.lead(ctx, protocol, resp.Members)
+	req.ProtocolType = &pt
+	req.Protocol = &protocol
+	if joined.LeaderID == joined.MemberID && !joined.SkipAssignment {
+		assignments, err := g.lead(ctx, protocol, joined.Members)
 		if err != nil {
-			return false, err
+			return nil, false, err
 		}
-		sreq.GroupAssignment = assignments
+		req.GroupAssignment = assignments
 	}
-	kresp, err := g.coordinatorRequest(ctx, sreq)
+	kresp, err := g.coordinatorRequest(ctx, req)
 	if err != nil {
-		return false, fmt.Errorf("sync group: %w", err)
+		return nil, false, fmt.Errorf("sync group: %w", err)
 	}
-	sresp := kresp.(*kmsg.SyncGroupResponse)
-	if err := kerr.ForCode(sresp.ErrorCode); err != nil {
+	resp := kresp.(*kmsg.SyncGroupResponse)
+	if err := kerr.ForCode(resp.ErrorCode); err != nil {
 		switch {
 		case errors.Is(err, kerr.RebalanceInProgress):
-			return true, nil
+			return nil, true, nil
 		case errors.Is(err, kerr.UnknownMemberID):
 			g.mu.Lock()
-			g.memberID, g.generation = "", -1
+			g.resetLocked(true)
 			g.mu.Unlock()
 			g.loseAll(ctx)
-			return true, nil
+			return nil, true, nil
 		case errors.Is(err, kerr.IllegalGeneration):
 			g.loseAll(ctx)
-			return true, nil
+			return nil, true, nil
 		case isCoordinatorErr(err):
-			g.c.gcl.invalidateCoordinator(g.cfg.GroupID)
+			g.c.cl.invalidateCoordinator(g.cfg.GroupID)
 		}
-		return false, fmt.Errorf("sync group: %w", err)
+		return nil, false, fmt.Errorf("sync group: %w", err)
 	}
-	assigned, err := decodeAssignment(sresp.MemberAssignment)
+	assigned, err = decodeAssignment(resp.MemberAssignment)
 	if err != nil {
-		return false, fmt.Errorf("sync group: bad assignment from the leader: %w", err)
+		return nil, false, fmt.Errorf("sync group: bad assignment from the leader: %w", err)
 	}
-	// The partition counts this generation was assigned for, so a later
-	// change triggers a rejoin. Looked up after SyncGroup: a metadata
-	// hiccup must not stall the whole group's sync.
-	counts, err := g.c.gcl.partitionCounts(ctx, g.cfg.Topics)
+	return assigned, false, nil
+}
+
+// subscribedCounts returns the partition counts of the subscription, so a
+// later change triggers a rejoin. It is looked up after SyncGroup (a
+// metadata hiccup must not stall the whole group's sync); nil means
+// unknown, and the heartbeat loop fills it in later.
+func (g *group) subscribedCounts(ctx context.Context) map[string]int32 {
+	counts, err := g.c.cl.partitionCounts(ctx, g.cfg.Topics)
 	if err != nil {
 		g.c.log.Warn("metadata for the subscription failed; checking partition counts later", "group", g.cfg.GroupID, "err", err)
-		counts = nil
+		return nil
 	}
-	return g.install(ctx, assigned, counts)
+	return counts
 }
 
 // lead runs the assignor over the members' subscriptions (group leader).
@@ -404,7 +529,7 @@ func (g *group) lead(ctx context.Context, protocol string, members []kmsg.JoinGr
 		}
 		subs = append(subs, s)
 	}
-	counts, err := g.c.gcl.partitionCounts(ctx, slices.Sorted(maps.Keys(topicSet)))
+	counts, err := g.c.cl.partitionCounts(ctx, slices.Sorted(maps.Keys(topicSet)))
 	if err != nil {
 		return nil, fmt.Errorf("metadata for the group's subscriptions: %w", err)
 	}
@@ -460,7 +585,13 @@ func (g *group) install(ctx context.Context, assigned map[TopicPartition]bool, c
 	g.c.log.Info("joined the group", "group", g.cfg.GroupID, "generation", g.generationNow(), "added", len(added), "revoked", len(revoked))
 	if len(revoked) > 0 {
 		// KIP-429: revoke what moved, then rejoin so the new owner gets it.
-		g.revoke(ctx, revoked)
+		lost, err := g.revoke(ctx, revoked)
+		if err != nil {
+			return false, err
+		}
+		if lost {
+			g.loseAll(ctx) // the partitions kept belonged to the lost generation too
+		}
 		return true, nil
 	}
 	// A rejoin asked for by a request of an earlier generation is moot.
@@ -468,6 +599,7 @@ func (g *group) install(ctx context.Context, assigned map[TopicPartition]bool, c
 	case <-g.rejoinCh:
 	default:
 	}
+	g.takeLost()
 	g.setStable(true)
 	return false, nil
 }
@@ -491,10 +623,13 @@ func (g *group) heartbeatLoop(ctx context.Context) (rejoinReason, error) {
 		case <-ctx.Done():
 			return rejoinStop, nil
 		case <-g.rejoinCh:
+			if cause := g.takeLost(); cause != nil {
+				return rejoinLost, cause
+			}
 			return rejoinRebalance, nil
 		case <-meta.C:
 			mctx, cancel := context.WithTimeout(ctx, g.cfg.RequestTimeout)
-			counts, err := g.c.gcl.partitionCounts(mctx, g.cfg.Topics)
+			counts, err := g.c.cl.partitionCounts(mctx, g.cfg.Topics)
 			cancel()
 			g.mu.Lock()
 			changed := err == nil && g.counts != nil && !maps.Equal(counts, g.counts)
@@ -536,7 +671,7 @@ func (g *group) heartbeatLoop(ctx context.Context) (rejoinReason, error) {
 			return rejoinFatal, err
 		default:
 			if isCoordinatorErr(err) {
-				g.c.gcl.invalidateCoordinator(g.cfg.GroupID)
+				g.c.cl.invalidateCoordinator(g.cfg.GroupID)
 			}
 			if time.Since(lastOK) > g.cfg.SessionTimeout {
 				// The coordinator surely expired us by now.
@@ -562,13 +697,13 @@ func (g *group) heartbeat(ctx context.Context) error {
 }
 
 func (g *group) coordinatorRequest(ctx context.Context, req kmsg.Request) (kmsg.Response, error) {
-	node, err := g.c.gcl.coordinator(ctx, g.cfg.GroupID)
+	node, err := g.c.cl.coordinator(ctx, g.cfg.GroupID)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := g.c.gcl.requestNode(ctx, node, req)
+	resp, err := g.c.cl.requestNode(ctx, node, req)
 	if err != nil {
-		g.c.gcl.invalidateCoordinator(g.cfg.GroupID)
+		g.c.cl.invalidateCoordinator(g.cfg.GroupID)
 	}
 	return resp, err
 }
@@ -618,7 +753,7 @@ func (g *group) close(ctx context.Context) error {
 	var err error
 	if len(owned) > 0 && g.generationNow() >= 0 {
 		ev := &rebalanceEvent{kind: evRevoked, parts: owned, final: true, done: make(chan struct{}), claimed: true}
-		g.c.runEvent(ctx, ev)
+		g.c.runEvent(ctx, ev, false)
 	}
 	g.leave(ctx, "the consumer is being closed")
 	return err

@@ -170,7 +170,7 @@ func (c *Consumer) listOffsets(ctx context.Context, node int32, list []pending) 
 		req.Topics[i].Partitions = append(req.Topics[i].Partitions, rp)
 	}
 	c.mu.Unlock()
-	kresp, err := c.gcl.requestNode(ctx, node, req)
+	kresp, err := c.cl.requestNode(ctx, node, req)
 	now := time.Now()
 	type result struct {
 		off   int64

@@ -78,7 +78,14 @@ type rebalanceEvent struct {
 	parts   []TopicPartition
 	final   bool // Close's revocation: commit everything returned
 	claimed bool // guarded by Consumer.mu: someone is running it
-	done    chan struct{}
+	// lost turns a revocation Poll has not started into a loss (the
+	// generation ended meanwhile): no commit, OnLost. Guarded by
+	// Consumer.mu until claimed, then read by whoever claimed it.
+	lost bool
+	// commitErr is the result of the commit before the revocation, set by
+	// whoever claimed it.
+	commitErr error
+	done      chan struct{}
 }
 
 // queueEvent hands ev to Poll.
@@ -105,7 +112,7 @@ func (c *Consumer) runEvents(ctx context.Context) error {
 		if claimed {
 			continue
 		}
-		c.runEvent(ctx, ev)
+		c.runEvent(ctx, ev, true)
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -114,7 +121,18 @@ func (c *Consumer) runEvents(ctx context.Context) error {
 
 // runEvent does what a rebalance step needs: a revocation commits (with
 // auto-commit), calls OnRevoked, then drops the partitions.
-func (c *Consumer) runEvent(ctx context.Context, ev *rebalanceEvent) {
+//
+// With canDefer (Poll runs it), a commit before revocation that failed
+// only because Poll's ctx ended while the coordinator was unavailable
+// leaves the revocation queued for the next Poll instead of giving the
+// processed records up to redelivery. Java does the same: onJoinPrepare
+// returns false until its auto-commit completes, and the next poll tries
+// again, within the rebalance timeout. Meanwhile the group goroutine keeps
+// heartbeating, and runs the revocation itself at max.poll.interval.ms.
+func (c *Consumer) runEvent(ctx context.Context, ev *rebalanceEvent, canDefer bool) {
+	if c.deferRevocation(ctx, ev, canDefer) {
+		return
+	}
 	defer close(ev.done)
 	l := c.cfg.Rebalance
 	switch ev.kind {
@@ -131,7 +149,12 @@ func (c *Consumer) runEvent(ctx context.Context, ev *rebalanceEvent) {
 		c.mu.Unlock()
 		signal(c.wakeFetch)
 	case evRevoked:
-		if err := c.commitCommittable(ctx, ev.final, ev.parts); err != nil {
+		if ev.lost {
+			c.onLost(ctx, ev.parts)
+			c.dropPartitions(ev.parts)
+			return
+		}
+		if err := ev.commitErr; err != nil {
 			c.log.Warn("commit before revocation failed", "group", c.cfg.GroupID, "err", err)
 		}
 		if l != nil {
@@ -139,12 +162,51 @@ func (c *Consumer) runEvent(ctx context.Context, ev *rebalanceEvent) {
 		}
 		c.dropPartitions(ev.parts)
 	case evLost:
-		if ll, ok := l.(LostListener); ok {
-			ll.OnLost(ctx, c, ev.parts)
-		} else if l != nil {
-			l.OnRevoked(ctx, c, ev.parts)
-		}
+		c.onLost(ctx, ev.parts)
 	}
+}
+
+// deferRevocation runs the commit before a revocation (into ev.commitErr)
+// and, if that commit should be tried again on the next Poll, puts ev back
+// at the head of the queue, unclaimed, and reports true.
+func (c *Consumer) deferRevocation(ctx context.Context, ev *rebalanceEvent, canDefer bool) bool {
+	if ev.kind != evRevoked || ev.lost {
+		return false
+	}
+	_, err := c.commitCommittable(ctx, ev.final, ev.parts)
+	ev.commitErr = err
+	if err == nil || !canDefer || ev.final || ctx.Err() == nil || !retriableCommit(err) {
+		return false
+	}
+	c.mu.Lock()
+	ev.claimed = false
+	c.events = append([]*rebalanceEvent{ev}, c.events...)
+	c.mu.Unlock()
+	c.log.Info("commit before revocation not done when Poll's context ended; retrying on the next Poll", "group", c.cfg.GroupID, "err", err)
+	return true
+}
+
+// onLost tells the listener partitions were lost (OnRevoked without a
+// LostListener, as Java's default onPartitionsLost does).
+func (c *Consumer) onLost(ctx context.Context, parts []TopicPartition) {
+	l := c.cfg.Rebalance
+	if ll, ok := l.(LostListener); ok {
+		ll.OnLost(ctx, c, parts)
+	} else if l != nil {
+		l.OnRevoked(ctx, c, parts)
+	}
+}
+
+// demoteToLost turns ev, a revocation, into a loss if Poll has not
+// started it, and reports whether it did.
+func (c *Consumer) demoteToLost(ev *rebalanceEvent) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if ev.claimed {
+		return false
+	}
+	ev.lost = true
+	return true
 }
 
 func (c *Consumer) dropPartitions(tps []TopicPartition) {
@@ -186,7 +248,7 @@ func (c *Consumer) awaitEvent(ctx context.Context, ev *rebalanceEvent, timeout, 
 		c.mu.Unlock()
 		if !claimed {
 			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.RequestTimeout)
-			c.runEvent(cctx, ev)
+			c.runEvent(cctx, ev, false)
 			cancel()
 			return
 		}

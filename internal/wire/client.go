@@ -32,7 +32,7 @@ type Client struct {
 	// mu guards the fields below. Lock order: mu, then a Conn's mu.
 	mu           sync.Mutex
 	closed       bool
-	conns        map[int32]*connSlot
+	conns        map[connKey]*connSlot
 	extraBrokers map[int32]BrokerInfo // learned from FindCoordinator, not yet in metadata
 	coords       map[coordKey]int32
 	dialFails    map[int32]dialFailure // recent failed dials, for reconnect backoff
@@ -89,7 +89,7 @@ func NewClient(cfg Config) (*Client, error) {
 		ctx:          ctx,
 		cancel:       cancel,
 		refreshCh:    make(chan struct{}, 1),
-		conns:        make(map[int32]*connSlot),
+		conns:        make(map[connKey]*connSlot),
 		extraBrokers: make(map[int32]BrokerInfo),
 		coords:       make(map[coordKey]int32),
 		dialFails:    make(map[int32]dialFailure),
@@ -111,9 +111,12 @@ func (c *Client) goLocked(fn func()) {
 	}()
 }
 
-// Close closes every connection, fails their outstanding requests with
-// errors wrapping ErrConnClosed, and returns once every goroutine the client
-// started has exited. It must not be called from a DoAsync callback.
+// Close closes every connection gracefully (see Conn.closeGracefully:
+// everything written reaches the broker, acks=0 Produce included, then FIN
+// and the broker's EOF, all within RequestTimeout or 5s, whichever is less),
+// fails their outstanding requests with errors wrapping ErrConnClosed, and
+// returns once every goroutine the client started has exited. Later calls
+// return nil. It must not be called from a DoAsync callback.
 func (c *Client) Close() error {
 	c.mu.Lock()
 	if c.closed {
@@ -128,18 +131,28 @@ func (c *Client) Close() error {
 	c.mu.Unlock()
 
 	c.cancel() // aborts dials in progress; their goroutines close what they made
+	deadline := time.Now().Add(min(c.cfg.RequestTimeout, closeGrace))
+	var graceful sync.WaitGroup
 	for _, s := range slots {
 		select {
 		case <-s.ready:
-			if s.cn != nil {
-				s.cn.fail(ErrClientClosed)
+			if cn := s.cn; cn != nil {
+				graceful.Go(func() {
+					cn.closeGracefully(deadline)
+					cn.fail(ErrClientClosed)
+				})
 			}
 		default:
 		}
 	}
+	graceful.Wait()
 	c.wg.Wait()
 	return nil
 }
+
+// closeGrace bounds the graceful part of Close (the acks=0 barrier, FIN and
+// the broker's EOF) for a broker that has stopped answering.
+const closeGrace = 5 * time.Second
 
 // addrLocked returns the address of node: a seed, a broker from metadata,
 // or a coordinator learned from FindCoordinator.
@@ -159,25 +172,44 @@ func (c *Client) addrLocked(node int32) (string, bool) {
 	return "", false
 }
 
-// Conn returns the shared connection to node, dialing and negotiating
-// versions if there is none or the previous one died. Concurrent callers
-// share one dial. Node ids come from metadata (Brokers, Leader, Coordinator)
-// or SeedNode. After a failed dial, calls within the reconnect backoff
-// (RetryBackoff, doubling per consecutive failure up to 1s) return that
-// failure at once instead of dialing again.
+// Conn returns the shared data connection to node (produce, fetch,
+// metadata, offsets), dialing and negotiating versions if there is none or
+// the previous one died. Concurrent callers share one dial. Node ids come
+// from metadata (Brokers, Leader, Coordinator) or SeedNode. After a failed
+// dial, calls within the reconnect backoff (RetryBackoff, doubling per
+// consecutive failure up to 1s) return that failure at once instead of
+// dialing again.
 func (c *Client) Conn(ctx context.Context, node int32) (*Conn, error) {
+	return c.conn(ctx, connKey{node, purposeData})
+}
+
+// CoordinatorConn returns node's coordinator connection: a second
+// connection to the same broker that carries only group and transaction
+// coordinator traffic (see IsCoordinatorRequest). Kafka answers one
+// connection's requests strictly in order, so a heartbeat or offset commit
+// sharing the data connection would wait behind a Fetch parked for
+// fetch.max.wait.ms, or behind a Produce waiting for acks; the Java client
+// keeps its coordinator connection apart for the same reason (it gives the
+// coordinator node the id Integer.MAX_VALUE - node). RequestNode uses it
+// for coordinator requests by itself.
+func (c *Client) CoordinatorConn(ctx context.Context, node int32) (*Conn, error) {
+	return c.conn(ctx, connKey{node, purposeCoordinator})
+}
+
+func (c *Client) conn(ctx context.Context, key connKey) (*Conn, error) {
+	node := key.node
 	for attempt := 0; ; attempt++ {
 		c.mu.Lock()
 		if c.closed {
 			c.mu.Unlock()
 			return nil, ErrClientClosed
 		}
-		slot := c.conns[node]
+		slot := c.conns[key]
 		if slot != nil {
 			select {
 			case <-slot.ready:
 				if slot.cn == nil || slot.cn.isClosed() {
-					delete(c.conns, node)
+					delete(c.conns, key)
 					slot = nil
 				}
 			default:
@@ -202,8 +234,8 @@ func (c *Client) Conn(ctx context.Context, node int32) (*Conn, error) {
 				return nil, fmt.Errorf("%w (reconnect backoff)", f.err)
 			}
 			slot = &connSlot{ready: make(chan struct{})}
-			c.conns[node] = slot
-			c.goLocked(func() { c.dial(slot, node, addr) })
+			c.conns[key] = slot
+			c.goLocked(func() { c.dial(slot, key, addr) })
 		}
 		c.mu.Unlock()
 
@@ -221,11 +253,12 @@ func (c *Client) Conn(ctx context.Context, node int32) (*Conn, error) {
 
 // dial connects to addr, starts the conn's reader and writer, and runs the
 // ApiVersions handshake, all bounded by DialTimeout and Close.
-func (c *Client) dial(slot *connSlot, node int32, addr string) {
+func (c *Client) dial(slot *connSlot, key connKey, addr string) {
+	node := key.node
 	ctx, cancel := context.WithTimeout(c.ctx, c.cfg.DialTimeout)
 	defer cancel()
 	start := time.Now()
-	cn, err := c.connect(ctx, node, addr)
+	cn, err := c.connect(ctx, key, addr)
 
 	c.mu.Lock()
 	if err == nil && c.closed {
@@ -235,8 +268,8 @@ func (c *Client) dial(slot *connSlot, node int32, addr string) {
 	if err != nil {
 		failed, cn = cn, nil
 		err = fmt.Errorf("wire: connect to node %d (%s): %w", node, addr, err)
-		if c.conns[node] == slot {
-			delete(c.conns, node)
+		if c.conns[key] == slot {
+			delete(c.conns, key)
 		}
 		if !errors.Is(err, ErrClientClosed) {
 			f := c.dialFails[node]
@@ -253,13 +286,13 @@ func (c *Client) dial(slot *connSlot, node int32, addr string) {
 	}
 
 	if err != nil {
-		c.log.Warn("connect failed", "node", node, "addr", addr, "err", err)
+		c.log.Warn("connect failed", "node", node, "addr", addr, "purpose", key.purpose, "err", err)
 		return
 	}
-	c.log.Debug("connected", "node", node, "addr", addr, "took", time.Since(start))
+	c.log.Debug("connected", "node", node, "addr", addr, "purpose", key.purpose, "took", time.Since(start))
 }
 
-func (c *Client) connect(ctx context.Context, node int32, addr string) (*Conn, error) {
+func (c *Client) connect(ctx context.Context, key connKey, addr string) (*Conn, error) {
 	nc, err := c.cfg.Dial(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err
@@ -267,7 +300,7 @@ func (c *Client) connect(ctx context.Context, node int32, addr string) (*Conn, e
 	if nc, err = c.startTLS(ctx, nc, addr); err != nil {
 		return nil, err
 	}
-	cn := newConn(&c.cfg, c.log, node, addr, nc)
+	cn := newConn(&c.cfg, c.log.With("purpose", key.purpose), key.node, addr, nc)
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -286,9 +319,15 @@ func (c *Client) connect(ctx context.Context, node int32, addr string) (*Conn, e
 	return cn, nil
 }
 
-// RequestNode sends req to the broker with the given node id.
+// RequestNode sends req to the broker with the given node id, on its
+// coordinator connection if IsCoordinatorRequest(req), else on its data
+// connection.
 func (c *Client) RequestNode(ctx context.Context, node int32, req kmsg.Request) (kmsg.Response, error) {
-	cn, err := c.Conn(ctx, node)
+	key := connKey{node, purposeData}
+	if IsCoordinatorRequest(req) {
+		key.purpose = purposeCoordinator
+	}
+	cn, err := c.conn(ctx, key)
 	if err != nil {
 		return nil, err
 	}
@@ -347,7 +386,7 @@ func (c *Client) liveConn() *Conn {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var seed *Conn
-	for node, s := range c.conns {
+	for key, s := range c.conns {
 		select {
 		case <-s.ready:
 		default:
@@ -356,10 +395,12 @@ func (c *Client) liveConn() *Conn {
 		if s.cn == nil || s.cn.isClosed() {
 			continue
 		}
-		if node >= 0 {
+		if key.node >= 0 && key.purpose == purposeData {
 			return s.cn
 		}
-		seed = s.cn
+		if seed == nil || key.purpose == purposeData {
+			seed = s.cn
+		}
 	}
 	return seed
 }
@@ -383,7 +424,7 @@ func (c *Client) reapIdle() {
 	now := time.Now()
 	var idle []*Conn
 	c.mu.Lock()
-	for node, s := range c.conns {
+	for key, s := range c.conns {
 		select {
 		case <-s.ready:
 		default:
@@ -391,7 +432,7 @@ func (c *Client) reapIdle() {
 		}
 		if s.cn != nil && s.cn.idleFor(now) > c.cfg.ConnMaxIdle {
 			idle = append(idle, s.cn)
-			delete(c.conns, node)
+			delete(c.conns, key)
 		}
 	}
 	c.mu.Unlock()

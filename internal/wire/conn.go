@@ -36,6 +36,7 @@ type Conn struct {
 	addr     string
 	nc       net.Conn
 	versions Versions // written once by negotiate before the Conn is shared
+	format   *kmsg.RequestFormatter
 
 	wake    chan struct{} // capacity 1: a request was queued for the writer
 	closed  chan struct{} // closed by fail
@@ -55,6 +56,16 @@ type Conn struct {
 	timer    *time.Timer // request timeouts; its channel is served by writeLoop
 	timerAt  time.Time   // when timer fires; zero when stopped
 	reauth   reauthHold  // KIP-368 re-authentication in progress; see reauth.go
+	// lastNoResp is the correlation id of the newest acks=0 Produce and
+	// lastAnswered that of the newest request answered; while lastNoResp is
+	// ahead, the broker may not have handled every acks=0 write yet, and a
+	// graceful close sends a barrier first (see closeGracefully). Ids wrap
+	// at 2^31 requests; both are compared as distances from corrID.
+	lastNoResp   int32
+	lastAnswered int32
+	// shutWrite asks the writer to write what is queued and then half-close
+	// the socket (FIN): no request is accepted after it is set.
+	shutWrite bool
 }
 
 // pending is one request from DoAsync until its callback ran.
@@ -98,6 +109,7 @@ func newConn(cfg *Config, log *slog.Logger, node int32, addr string, nc net.Conn
 		node:   node,
 		addr:   addr,
 		nc:     nc,
+		format: kmsg.NewRequestFormatter(kmsg.FormatterClientID(cfg.ClientID)),
 		wake:   make(chan struct{}, 1),
 		closed: make(chan struct{}),
 	}
@@ -203,7 +215,7 @@ func (cn *Conn) DoAsync(req kmsg.Request, fn func(kmsg.Response, error)) {
 // send queues a request whose version is already set.
 func (cn *Conn) send(req kmsg.Request, fn func(kmsg.Response, error)) {
 	buf := bufPool.Get().(*[]byte)
-	*buf = appendRequest((*buf)[:0], req, cn.cfg.ClientID)
+	*buf = encodeRequest(*buf, cn.format, req)
 
 	timeout := cn.cfg.RequestTimeout
 	// Requests that make the broker wait (Produce acks, JoinGroup's
@@ -223,8 +235,11 @@ func (cn *Conn) send(req kmsg.Request, fn func(kmsg.Response, error)) {
 	}
 
 	cn.mu.Lock()
-	if cn.dead {
+	if cn.dead || cn.shutWrite {
 		err := cn.err
+		if err == nil {
+			err = fmt.Errorf("wire: node %d (%s): %w: %w", cn.node, cn.addr, ErrConnClosed, ErrClientClosed)
+		}
 		cn.mu.Unlock()
 		putBuf(buf)
 		fn(nil, err)
@@ -247,6 +262,9 @@ func (cn *Conn) send(req kmsg.Request, fn func(kmsg.Response, error)) {
 func (cn *Conn) enqueueLocked(p *pending) {
 	cn.corrID++
 	p.corrID = cn.corrID
+	if p.noResp {
+		cn.lastNoResp = p.corrID
+	}
 	binary.BigEndian.PutUint32((*p.buf)[corrIDOffset:], uint32(p.corrID))
 	cn.writeQ = append(cn.writeQ, p)
 	cn.order = append(cn.order, p)
@@ -367,11 +385,13 @@ func (cn *Conn) drain() {
 // writeLoop owns writes to the socket and the request-timeout timer. Each
 // wake-up takes the whole queue and writes it with one writev, so pipelined
 // requests coalesce into few syscalls. A write stuck on a peer that stopped
-// reading is bounded by a write deadline of RequestTimeout.
+// reading is bounded by a write deadline of RequestTimeout. Once shutWrite
+// is set it writes what was queued before it and half-closes the socket.
 func (cn *Conn) writeLoop() {
 	var (
-		batch []*pending
-		vec   [][]byte
+		batch      []*pending
+		vec        [][]byte
+		halfClosed bool
 	)
 	for {
 		select {
@@ -386,41 +406,133 @@ func (cn *Conn) writeLoop() {
 		batch = append(batch[:0], cn.writeQ...)
 		clear(cn.writeQ)
 		cn.writeQ = cn.writeQ[:0]
+		shut := cn.shutWrite && !halfClosed
 		cn.mu.Unlock()
-		if len(batch) == 0 {
-			continue
-		}
-		vec = vec[:0]
-		for _, p := range batch {
-			vec = append(vec, *p.buf)
-		}
-		bufs := net.Buffers(vec)
-		_ = cn.nc.SetWriteDeadline(time.Now().Add(cn.cfg.RequestTimeout))
-		_, err := bufs.WriteTo(cn.nc)
-		for _, p := range batch {
-			putBuf(p.buf)
-			p.buf = nil
-		}
-		if err != nil {
-			cn.fail(fmt.Errorf("write: %w", err))
+		if len(batch) > 0 && !cn.writeBatch(batch, &vec) {
 			return
 		}
-		cn.lastUse.Store(time.Now().UnixNano())
-
-		acked := false
-		cn.mu.Lock()
-		for _, p := range batch {
-			if p.noResp && !p.done {
-				p.done = true
-				acked = true
+		clear(batch)
+		if shut {
+			halfClosed = true
+			if !cn.halfClose() {
+				return
 			}
 		}
-		cn.mu.Unlock()
-		clear(batch)
-		clear(vec)
-		if acked {
-			cn.drain()
+	}
+}
+
+// writeBatch writes batch with one writev and completes its acks=0
+// requests. It reports false if the write failed (the conn is then dead).
+func (cn *Conn) writeBatch(batch []*pending, vec *[][]byte) bool {
+	*vec = (*vec)[:0]
+	for _, p := range batch {
+		*vec = append(*vec, *p.buf)
+	}
+	bufs := net.Buffers(*vec)
+	_ = cn.nc.SetWriteDeadline(time.Now().Add(cn.cfg.RequestTimeout))
+	_, err := bufs.WriteTo(cn.nc)
+	for _, p := range batch {
+		putBuf(p.buf)
+		p.buf = nil
+	}
+	clear(*vec)
+	if err != nil {
+		cn.fail(fmt.Errorf("write: %w", err))
+		return false
+	}
+	cn.lastUse.Store(time.Now().UnixNano())
+
+	acked := false
+	cn.mu.Lock()
+	for _, p := range batch {
+		if p.noResp && !p.done {
+			p.done = true
+			acked = true
 		}
+	}
+	cn.mu.Unlock()
+	if acked {
+		cn.drain()
+	}
+	return true
+}
+
+// halfClose sends FIN after everything written so far, so the broker reads
+// every request and then EOF, and answers what it owes before closing its
+// side (which the reader sees as EOF). A socket that cannot half-close is
+// closed outright: its bytes are written, which is all it can promise. It
+// reports false if the conn is dead.
+func (cn *Conn) halfClose() bool {
+	cw, ok := cn.nc.(interface{ CloseWrite() error })
+	if !ok {
+		cn.fail(ErrClientClosed)
+		return false
+	}
+	if err := cw.CloseWrite(); err != nil {
+		cn.fail(fmt.Errorf("close write: %w", err))
+		return false
+	}
+	return true
+}
+
+// closeGracefully shuts the connection down so that nothing it wrote is
+// lost, before deadline:
+//
+//  1. If an acks=0 Produce was sent after the last answered request, send
+//     an ApiVersions barrier and wait for its answer. acks=0 has no
+//     response, and a broker may still drop a request it read but had not
+//     handled when the connection went away; Kafka handles one connection's
+//     requests in order, so the barrier's answer proves every earlier
+//     request was handled (issue 13: clean Close lost whole acks=0 runs).
+//  2. Write what is queued and half-close (FIN after the data).
+//  3. If no request is outstanding, wait for the broker's EOF, reading what
+//     it still sends: closing with unread bytes in the receive buffer makes
+//     the kernel send RST, and a RST can make the broker's kernel discard
+//     requests it has not read.
+//
+// Requests still outstanding at the end fail with ErrClientClosed, as on
+// Close. Past deadline it gives up; the caller then closes the socket.
+func (cn *Conn) closeGracefully(deadline time.Time) {
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	cn.mu.Lock()
+	barrier := !cn.dead && cn.lastNoResp-cn.lastAnswered > 0
+	cn.mu.Unlock()
+	if barrier {
+		answered := make(chan struct{})
+		req := kmsg.NewPtrApiVersionsRequest()
+		req.ClientSoftwareName = "skiff"
+		req.ClientSoftwareVersion = softwareVersion
+		cn.DoAsync(req, func(kmsg.Response, error) { close(answered) })
+		select {
+		case <-answered:
+		case <-timer.C:
+			cn.log.Warn("closing connection: broker did not answer the acks=0 barrier in time; the last acks=0 requests may be lost")
+			return
+		}
+	}
+	cn.mu.Lock()
+	if cn.dead {
+		cn.mu.Unlock()
+		return
+	}
+	cn.shutWrite = true
+	// A parked request (a Fetch waiting out fetch.max.wait.ms) would hold
+	// the broker's EOF back for its whole wait; what it carries is
+	// abandoned anyway, and nothing without a response is left to protect
+	// once the barrier is answered, so only an idle conn waits for EOF.
+	waitEOF := len(cn.waiting) == 0
+	cn.mu.Unlock()
+	select {
+	case cn.wake <- struct{}{}:
+	default:
+	}
+	if !waitEOF {
+		return
+	}
+	select {
+	case <-cn.closed:
+	case <-timer.C:
 	}
 }
 
@@ -432,14 +544,14 @@ func (cn *Conn) readLoop() {
 	for {
 		size, err := readFrameSize(br, &sizeBuf, cn.cfg.MaxResponseSize)
 		if err != nil {
-			cn.fail(fmt.Errorf("read: %w", err))
+			cn.failRead(err)
 			return
 		}
 		// Each response gets its own buffer: kmsg's decoded byte fields
 		// (Fetch records) alias it and outlive this loop.
-		frame := make([]byte, size)
-		if _, err := io.ReadFull(br, frame); err != nil {
-			cn.fail(fmt.Errorf("read: %w", err))
+		frame, err := readFrame(br, int(size))
+		if err != nil {
+			cn.failRead(err)
 			return
 		}
 		cn.lastUse.Store(time.Now().UnixNano())
@@ -453,6 +565,7 @@ func (cn *Conn) readLoop() {
 		p := cn.waiting[0]
 		cn.waiting[0] = nil
 		cn.waiting = cn.waiting[1:]
+		cn.lastAnswered = p.corrID
 		cn.mu.Unlock()
 
 		resp, err := decodeResponse(p, frame)
@@ -465,6 +578,19 @@ func (cn *Conn) readLoop() {
 		cn.mu.Unlock()
 		cn.drain()
 	}
+}
+
+// failRead kills the conn after a read error; EOF after our own half-close
+// is the end of a graceful close, not a failure.
+func (cn *Conn) failRead(err error) {
+	cn.mu.Lock()
+	shut := cn.shutWrite
+	cn.mu.Unlock()
+	if shut && errors.Is(err, io.EOF) {
+		cn.fail(ErrClientClosed)
+		return
+	}
+	cn.fail(fmt.Errorf("read: %w", err))
 }
 
 var errFatalFrame = errors.New("unusable response frame")

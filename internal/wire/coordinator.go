@@ -111,3 +111,40 @@ func (c *Client) InvalidateCoordinator(key string) {
 		}
 	}
 }
+
+// connPurpose says which of a broker's two connections a request uses.
+type connPurpose int8
+
+const (
+	purposeData        connPurpose = iota // produce, fetch, metadata, offsets
+	purposeCoordinator                    // group and transaction coordinator traffic
+)
+
+func (p connPurpose) String() string {
+	if p == purposeCoordinator {
+		return "coordinator"
+	}
+	return "data"
+}
+
+// connKey names one connection: a broker and what it carries.
+type connKey struct {
+	node    int32
+	purpose connPurpose
+}
+
+// IsCoordinatorRequest reports whether req is addressed to a group or
+// transaction coordinator, so that RequestNode sends it on the broker's
+// coordinator connection (CoordinatorConn) rather than behind fetches and
+// produces on the data connection.
+func IsCoordinatorRequest(req kmsg.Request) bool {
+	req, _, _ = unwrapRequest(req)
+	switch kmsg.Key(req.Key()) {
+	case kmsg.JoinGroup, kmsg.SyncGroup, kmsg.Heartbeat, kmsg.LeaveGroup,
+		kmsg.OffsetCommit, kmsg.OffsetFetch, kmsg.OffsetDelete,
+		kmsg.ConsumerGroupHeartbeat, kmsg.ShareGroupHeartbeat,
+		kmsg.AddPartitionsToTxn, kmsg.AddOffsetsToTxn, kmsg.EndTxn, kmsg.TxnOffsetCommit:
+		return true
+	}
+	return false
+}

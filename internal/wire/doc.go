@@ -15,12 +15,22 @@
 //	req := kmsg.NewPtrProduceRequest()               // ...fill it...
 //	cn.DoAsync(wire.MinVersion(req, 3), func(r kmsg.Response, err error) { ... })
 //
-// Connections: one Conn per broker, shared by all callers. A writer goroutine
+// Connections: two Conns per broker, each shared by all callers: a data
+// connection (Conn: produce, fetch, metadata, offsets) and a coordinator
+// connection (CoordinatorConn) for group and transaction coordinator
+// requests, which RequestNode picks by request kind (IsCoordinatorRequest).
+// Kafka answers one connection's requests in order, so a heartbeat must not
+// share a connection with a Fetch parked for fetch.max.wait.ms; the Java
+// client separates its coordinator connection likewise. A writer goroutine
 // writes everything queued with one writev; a reader goroutine reads
 // size-prefixed frames and matches each to the oldest outstanding request by
 // correlation id. Kafka answers in order, so callbacks run in request order.
 // Produce with acks=0 has no response: it completes when written, and the
-// correlation id sequence simply skips it on the read side.
+// correlation id sequence simply skips it on the read side. Client.Close
+// closes gracefully: after acks=0 writes it sends an ApiVersions barrier
+// and waits for its answer (the broker handles a connection's requests in
+// order, so everything before it was handled), then half-closes and waits
+// for the broker's EOF, bounded by min(RequestTimeout, 5s).
 //
 // Versions: on connect a Conn sends ApiVersions at kmsg's highest version
 // (with ClientSoftwareName "skiff"); a broker that does not know it answers
@@ -31,6 +41,10 @@
 // error wrapping kerr.UnsupportedVersion. Request header v1/v2 and response
 // header v0/v1 follow the flexible-version rule (KIP-482), ApiVersions
 // responses always use header v0 (KIP-511).
+//
+// Response frames are read as their bytes arrive (1 MiB first, then
+// doubling, never past the frame), so a size prefix alone cannot make the
+// client allocate up to MaxResponseSize for bytes the peer never sends.
 //
 // Failure model: a Conn never half-recovers. A write/read error, a response
 // over MaxResponseSize, a correlation mismatch or a request that outlives

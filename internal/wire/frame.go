@@ -48,22 +48,15 @@ var (
 	errBadTags      = errors.New("wire: malformed tagged fields in response header")
 )
 
-// appendRequest appends req as a complete size-prefixed frame with
-// correlation id 0; the caller patches the id at corrIDOffset.
-func appendRequest(dst []byte, req kmsg.Request, clientID string) []byte {
-	start := len(dst)
-	dst = append(dst, 0, 0, 0, 0) // size, patched below
-	dst = binary.BigEndian.AppendUint16(dst, uint16(req.Key()))
-	dst = binary.BigEndian.AppendUint16(dst, uint16(req.GetVersion()))
-	dst = append(dst, 0, 0, 0, 0) // correlation id, patched by the caller
-	dst = binary.BigEndian.AppendUint16(dst, uint16(len(clientID)))
-	dst = append(dst, clientID...)
-	if req.IsFlexible() {
-		dst = append(dst, 0) // no header tagged fields
-	}
-	dst = req.AppendTo(dst)
-	binary.BigEndian.PutUint32(dst[start:], uint32(len(dst)-start-4))
-	return dst
+// encodeRequest encodes req as a complete size-prefixed frame into buf's
+// storage (its contents are discarded) with correlation id 0; the caller
+// patches the id at corrIDOffset once it is assigned. The header is kmsg's
+// (RequestFormatter: header v1, or v2 with an empty tag section for
+// flexible versions, and ControlledShutdown v0's header v0), so skiff does
+// not keep its own copy of those rules. kmsg writes the size prefix at the
+// start of the slice it is given, hence the empty buf rather than an append.
+func encodeRequest(buf []byte, f *kmsg.RequestFormatter, req kmsg.Request) []byte {
+	return f.AppendRequest(buf[:0], req, 0)
 }
 
 // readFrameSize reads a response's size prefix and checks it against max.
@@ -82,6 +75,37 @@ func readFrameSize(r io.Reader, buf *[4]byte, max int32) (int32, error) {
 		return 0, fmt.Errorf("%w: %d bytes, limit %d", ErrResponseTooLarge, size, max)
 	}
 	return size, nil
+}
+
+// frameChunk is how much of a response frame is allocated before its bytes
+// arrive; past it, the buffer doubles as data comes in.
+const frameChunk = 1 << 20
+
+// readFrame reads a size-byte frame (the bytes after the size prefix). The
+// buffer starts at min(size, frameChunk) and doubles, never past size, as
+// the bytes arrive, so a size prefix alone (up to MaxResponseSize) cannot
+// make the client allocate memory the broker never sends (issue 13); a
+// frame that does arrive costs at most twice its size in allocations, and
+// frames up to frameChunk (nearly every response) exactly one. The broker
+// reads requests the same way (broker.readBody).
+func readFrame(r io.Reader, size int) ([]byte, error) {
+	buf := make([]byte, 0, min(size, frameChunk))
+	for len(buf) < size {
+		if len(buf) == cap(buf) {
+			grown := make([]byte, len(buf), min(2*cap(buf), size))
+			copy(grown, buf)
+			buf = grown
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err != nil && len(buf) < size {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+	}
+	return buf, nil
 }
 
 // parseResponseHeader splits a frame (the bytes after the size prefix) into

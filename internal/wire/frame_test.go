@@ -28,9 +28,8 @@ func TestAppendRequestGolden(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.req.SetVersion(tt.version)
-			b := appendRequest([]byte{0xEE}, tt.req, "cid")
-			require.Equal(t, byte(0xEE), b[0], "appends, keeps dst")
-			b = b[1:]
+			f := kmsg.NewRequestFormatter(kmsg.FormatterClientID("cid"))
+			b := encodeRequest([]byte{0xEE, 0xEE, 0xEE}, f, tt.req)
 			binary.BigEndian.PutUint32(b[corrIDOffset:], 42)
 			require.Equal(t, uint32(len(b)-4), binary.BigEndian.Uint32(b))
 			want := binary.BigEndian.AppendUint16(nil, uint16(tt.req.Key()))
@@ -169,9 +168,15 @@ func FuzzResponseFrames(f *testing.F) {
 				}
 				return
 			}
-			frame := make([]byte, size)
-			if _, err := io.ReadFull(r, frame); err != nil {
+			frame, err := readFrame(r, int(size))
+			if err != nil {
+				if !errors.Is(err, io.ErrUnexpectedEOF) {
+					t.Fatalf("short frame: %v, want io.ErrUnexpectedEOF", err)
+				}
 				return
+			}
+			if len(frame) != int(size) || cap(frame) != int(size) {
+				t.Fatalf("frame of %d bytes (cap %d), want %d", len(frame), cap(frame), size)
 			}
 			corrID++
 			for _, req := range []kmsg.Request{kmsg.NewPtrMetadataRequest(), kmsg.NewPtrApiVersionsRequest(), kmsg.NewPtrFindCoordinatorRequest()} {
