@@ -120,7 +120,7 @@ func (c *conn) readLoop() {
 		// connections.max.idle.ms: a client silent that long is gone.
 		c.nc.SetReadDeadline(time.Now().Add(idle))
 		if _, err := io.ReadFull(rd, size[:]); err != nil {
-			c.logReadErr(err)
+			c.endOfInput(err)
 			return
 		}
 		n := int32(binary.BigEndian.Uint32(size[:]))
@@ -143,7 +143,7 @@ func (c *conn) readLoop() {
 		}
 		frame, err := readBody(rd, int(n), start)
 		if err != nil {
-			c.logReadErr(err)
+			c.endOfInput(err)
 			return
 		}
 		r, err := parseRequest(frame)
@@ -195,6 +195,28 @@ func readBody(r io.Reader, n int, buf []byte) ([]byte, error) {
 		}
 	}
 	return buf, nil
+}
+
+// endOfInput ends the reader after a failed read. At EOF (a client that
+// closed its socket, or only its write side, with requests still queued or
+// parked) every complete request read before it is still handled and
+// answered: an acks=0 producer closes right after its last write, and its
+// requests must be appended, as Kafka handles the receives it completed
+// before it saw the peer close. Any other read error closes at once.
+func (c *conn) endOfInput(err error) {
+	c.logReadErr(err)
+	if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return
+	}
+	// The reader holds one slot (taken for the read that failed); the
+	// writer gives back the others as it writes, or skips, each answer.
+	for range maxInFlight - 1 {
+		select {
+		case c.inflight <- struct{}{}:
+		case <-c.done:
+			return
+		}
+	}
 }
 
 func (c *conn) logReadErr(err error) {
