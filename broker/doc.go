@@ -34,6 +34,9 @@
 //     covers every request waiting on it (group commit).
 //   - topics.go: topics, their ids and configs in skiff-metadata.json, one
 //     internal/log per partition in <DataDir>/<topic>-<partition>/.
+//   - datadir_lock.go: Start holds a flock on <DataDir>/.lock until Close,
+//     so a second broker on the same directory refuses to start
+//     (ErrDataDirLocked) instead of interleaving its writes.
 //
 // # Versions
 //
