@@ -150,16 +150,22 @@ func (o *fetchOp) answer() {
 // record bytes read and whether any partition failed (which answers the
 // fetch at once, as Kafka does).
 //
-// Limits (KIP-74): the response holds at most MaxBytes of batches and each
-// partition at most PartitionMaxBytes, except that the first batch of the
-// first partition with data is returned whole, however large, so a big
-// batch cannot stall a consumer. Later partitions only get what fits.
+// Limits (KIP-74): the response holds at most min(MaxBytes, fetch.max.bytes)
+// of batches and each partition at most PartitionMaxBytes, except that the
+// first batch of the first partition with data is returned whole, however
+// large, so a big batch cannot stall a consumer; that batch passed the
+// topic's max.message.bytes (message.max.bytes) when it was produced, which
+// bounds the overshoot. Later partitions only get what fits.
 func (o *fetchOp) read() (resp *kmsg.FetchResponse, total int, errored bool) {
 	req, version := o.req, o.r.version
 	resp = req.ResponseKind().(*kmsg.FetchResponse)
-	budget := int(req.MaxBytes)
-	if version < 3 || budget <= 0 {
-		budget = int(^uint32(0) >> 1)
+	// fetch.max.bytes caps what the client asks for (KIP-541), as Kafka's
+	// KafkaApis takes min(request max_bytes, fetch.max.bytes): without it
+	// a max_bytes of 2^31-1 reads a whole log into one buffer. Versions
+	// before 3 have no max_bytes and get the cap alone.
+	budget := int(o.b.cfg.FetchMaxBytes)
+	if version >= 3 && req.MaxBytes > 0 {
+		budget = min(budget, int(req.MaxBytes))
 	}
 	resp.Topics = make([]kmsg.FetchResponseTopic, len(req.Topics))
 	// Every partition's batches are read into one pooled buffer; a

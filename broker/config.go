@@ -97,6 +97,12 @@ type Config struct {
 	// accepted. Zero means 1048588.
 	MessageMaxBytes int32
 
+	// FetchMaxBytes is fetch.max.bytes (KIP-541): the most record bytes
+	// one Fetch response holds, whatever max_bytes the client asked for,
+	// except that the first batch is returned whole (KIP-74) so a batch
+	// larger than the limit cannot stall a consumer. Zero means 55 MiB.
+	FetchMaxBytes int32
+
 	// QueuedMaxRequests is queued.max.requests, the request queue between
 	// connection readers and I/O workers; a full queue blocks the readers.
 	// Zero means 500.
@@ -138,6 +144,7 @@ const (
 	defaultIndexIntervalBytes     = 4096
 	defaultMessageMaxBytes        = 1048588
 	defaultQueuedMaxRequests      = 500
+	defaultFetchMaxBytes          = 55 << 20
 	defaultSocketRequestMaxBytes  = 100 << 20
 	defaultConnectionsMaxIdle     = 10 * time.Minute
 )
@@ -173,6 +180,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MessageMaxBytes == 0 {
 		c.MessageMaxBytes = defaultMessageMaxBytes
+	}
+	if c.FetchMaxBytes == 0 {
+		c.FetchMaxBytes = defaultFetchMaxBytes
 	}
 	if c.QueuedMaxRequests == 0 {
 		c.QueuedMaxRequests = defaultQueuedMaxRequests
@@ -224,6 +234,9 @@ func (c Config) validate() error {
 	}
 	if c.MessageMaxBytes < 0 {
 		errs = append(errs, fmt.Errorf("MessageMaxBytes %d: must be positive", c.MessageMaxBytes))
+	}
+	if c.FetchMaxBytes < 0 {
+		errs = append(errs, fmt.Errorf("FetchMaxBytes %d: must be positive", c.FetchMaxBytes))
 	}
 	if c.QueuedMaxRequests < 0 {
 		errs = append(errs, fmt.Errorf("QueuedMaxRequests %d: must be positive", c.QueuedMaxRequests))

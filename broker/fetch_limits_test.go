@@ -1,0 +1,83 @@
+package broker
+
+import (
+	"math"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/skiffkit/skiff/internal/batch"
+)
+
+// batchesIn counts the record batches of a record set.
+func batchesIn(t testing.TB, set []byte) int {
+	t.Helper()
+	n := 0
+	for len(set) > 0 {
+		_, rest, _, err := batch.Next(set)
+		require.NoError(t, err)
+		set = rest
+		n++
+	}
+	return n
+}
+
+// TestFetchMaxBytesCap: fetch.max.bytes (KIP-541) caps a Fetch however
+// much it asks for, over one partition and over several; only the first
+// batch may exceed the cap (KIP-74), and then it comes alone.
+func TestFetchMaxBytesCap(t *testing.T) {
+	const capBytes = 64 << 10
+	b := startBroker(t, Config{FetchMaxBytes: capBytes})
+	require.NoError(t, b.CreateTopic("t", 3, nil))
+	now := time.Now()
+	small := makeBatch(10, 1000, batch.NoProducer) // ~10 KiB
+	for part := range int32(2) {
+		p := b.topics.partition("t", part)
+		for range 40 { // ~400 KiB per partition, far above the cap
+			_, err := p.log.Append(small, now)
+			require.NoError(t, err)
+		}
+	}
+	big := makeBatch(1, 2*capBytes, batch.NoProducer)
+	_, err := b.topics.partition("t", 2).log.Append(big, now)
+	require.NoError(t, err)
+	_, err = b.topics.partition("t", 2).log.Append(small, now)
+	require.NoError(t, err)
+
+	rc := dialRaw(t, b)
+	for _, tc := range []struct {
+		name  string
+		parts []int32
+		// wantOne: the first batch alone exceeds the cap
+		wantOne bool
+	}{
+		{"one partition", []int32{0}, false},
+		{"two partitions", []int32{0, 1}, false},
+		{"first batch larger than the cap", []int32{2, 0}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := fetchReq("t", 0, 0, 0, tc.parts...)
+			req.MaxBytes = math.MaxInt32
+			for i := range req.Topics[0].Partitions {
+				req.Topics[0].Partitions[i].PartitionMaxBytes = math.MaxInt32
+			}
+			resp := rc.roundTrip(req, 12).(*kmsg.FetchResponse)
+			total, batches := 0, 0
+			for _, sp := range resp.Topics[0].Partitions {
+				require.Zero(t, sp.ErrorCode)
+				total += len(sp.RecordBatches)
+				batches += batchesIn(t, sp.RecordBatches)
+			}
+			if tc.wantOne {
+				assert.Equal(t, 1, batches, "the oversized first batch comes whole and alone")
+				assert.Equal(t, len(big), total)
+				return
+			}
+			assert.LessOrEqual(t, total, capBytes, "fetch.max.bytes caps the response")
+			assert.Greater(t, total, capBytes-len(small), "the response fills up to the cap")
+		})
+	}
+}
