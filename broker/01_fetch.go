@@ -2,7 +2,6 @@ package broker
 
 import (
 	"errors"
-	"sync"
 	"time"
 
 	"github.com/skiffkit/skiff/internal/kerr"
@@ -82,16 +81,6 @@ type fetchOp struct {
 	data *[]byte
 }
 
-// fetchDataPool recycles the buffers fetches read the log into: under
-// consume load every fetch reads up to fetch.max.bytes (kgo's default
-// per-partition size is 1 MiB), and encoding copies them into the response
-// frame anyway, so the read buffer is garbage as soon as the frame is built.
-var fetchDataPool = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
-
-// maxPooledFetchData keeps a fetch of a huge fetch.max.bytes from pinning
-// its buffer in the pool.
-const maxPooledFetchData = 8 << 20
-
 // respond encodes resp, which aliases o.data, and gives o.data back.
 func (o *fetchOp) respond(resp *kmsg.FetchResponse) {
 	o.r.respond(resp)
@@ -104,10 +93,7 @@ func (o *fetchOp) releaseData() {
 		return
 	}
 	o.data = nil
-	if cap(*bp) <= maxPooledFetchData {
-		*bp = (*bp)[:0]
-		fetchDataPool.Put(bp)
-	}
+	fetchDataPool.put(bp)
 }
 
 func (o *fetchOp) snapshot() {
@@ -171,7 +157,7 @@ func (o *fetchOp) read() (resp *kmsg.FetchResponse, total int, errored bool) {
 	// Every partition's batches are read into one pooled buffer; a
 	// partition's slice is taken only once the buffer stops growing.
 	if o.data == nil {
-		o.data = fetchDataPool.Get().(*[]byte)
+		o.data = fetchDataPool.get()
 	}
 	buf := (*o.data)[:0]
 	type span struct {

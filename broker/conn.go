@@ -134,7 +134,7 @@ func (c *conn) readLoop() {
 		var pooled *[]byte
 		if n >= 2 {
 			if key, err := rd.Peek(2); err == nil && int16(binary.BigEndian.Uint16(key)) == produceKey {
-				pooled = reqPool.Get().(*[]byte)
+				pooled = reqPool.get()
 			}
 		}
 		var start []byte
@@ -285,7 +285,7 @@ func (c *conn) writeLoop() {
 			c.nc.SetWriteDeadline(time.Now().Add(c.b.cfg.ConnectionsMaxIdle))
 			_, err := bufs.WriteTo(c.nc)
 			for _, bp := range written {
-				framePool.Put(bp)
+				framePool.put(bp)
 			}
 			clear(written)
 			written = written[:0]

@@ -3,7 +3,6 @@ package broker
 import (
 	"encoding/binary"
 	"fmt"
-	"sync"
 	"sync/atomic"
 
 	"github.com/twmb/franz-go/pkg/kbin"
@@ -41,15 +40,6 @@ type request struct {
 	pooled *[]byte
 }
 
-// reqPool recycles Produce request frames. Under ingest load every produce
-// request is a fresh 16 KiB or more; its record bytes are dead once the
-// log appended them (the log copies nothing and keeps no reference), so
-// the frame can carry the connection's next produce instead of garbage.
-var reqPool = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
-
-// maxPooledFrame keeps one huge request from pinning its memory in the pool.
-const maxPooledFrame = 1 << 20
-
 // releaseFrame returns a produce request's frame to reqPool once its
 // handler returned. Nothing reads kreq's byte fields after that: a parked
 // acks=all produce holds only its response.
@@ -59,10 +49,7 @@ func (r *request) releaseFrame() {
 		return
 	}
 	r.pooled = nil
-	if cap(*bp) <= maxPooledFrame {
-		*bp = (*bp)[:0]
-		reqPool.Put(bp)
-	}
+	reqPool.put(bp)
 }
 
 // parseRequest decodes a frame (without its size prefix). An error means the
@@ -124,14 +111,11 @@ func parseRequest(frame []byte) (r *request, err error) {
 	return r, nil
 }
 
-// framePool recycles response frames once the writer has written them.
-var framePool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
-
 // encodeResponse builds the response frame for r.
 func (r *request) encodeResponse(resp kmsg.Response) *[]byte {
 	resp.SetVersion(r.version)
-	bp := framePool.Get().(*[]byte)
-	buf := append((*bp)[:0], 0, 0, 0, 0)
+	bp := framePool.get()
+	buf := append(*bp, 0, 0, 0, 0)
 	buf = binary.BigEndian.AppendUint32(buf, uint32(r.corr))
 	if resp.IsFlexible() && r.key != apiVersionsKey {
 		buf = append(buf, 0) // response header v1: no tagged fields
