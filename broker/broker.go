@@ -33,7 +33,8 @@ type Broker struct {
 	purg   *purgatory.Purgatory
 	flush  *flusher
 
-	queue chan *request // queued.max.requests
+	queue      chan *request // queued.max.requests
+	queueBytes *byteBudget   // queued.max.request.bytes
 
 	// groups answers the consumer group APIs (groups.go).
 	groups *coordinator.Coordinator
@@ -74,13 +75,14 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		return nil, err
 	}
 	b := &Broker{
-		dirLock:   dirLock,
-		cfg:       cfg,
-		log:       cfg.Logger.With("node", cfg.NodeID),
-		queue:     make(chan *request, cfg.QueuedMaxRequests),
-		stopping:  make(chan struct{}),
-		conns:     make(map[*conn]struct{}),
-		closeDone: make(chan struct{}),
+		dirLock:    dirLock,
+		cfg:        cfg,
+		log:        cfg.Logger.With("node", cfg.NodeID),
+		queue:      make(chan *request, cfg.QueuedMaxRequests),
+		queueBytes: newByteBudget(cfg.QueuedMaxRequestBytes),
+		stopping:   make(chan struct{}),
+		conns:      make(map[*conn]struct{}),
+		closeDone:  make(chan struct{}),
 	}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	if b.pids, err = openProducerIDs(cfg.DataDir); err != nil {

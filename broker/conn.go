@@ -129,6 +129,13 @@ func (c *conn) readLoop() {
 				"remote", c.remote, "size", n, "max", max)
 			return
 		}
+		// queued.max.request.bytes: taken before the body is read, so a
+		// reader blocked here holds no memory for it.
+		if !c.b.queueBytes.acquire(int64(n), c.done, c.b.stopping) {
+			return
+		}
+		// Blocked on the budget, the reader was not idle.
+		c.nc.SetReadDeadline(time.Now().Add(idle))
 		// Only produce frames are pooled (see reqPool); the api key is
 		// the first field of the body.
 		var pooled *[]byte
@@ -143,14 +150,17 @@ func (c *conn) readLoop() {
 		}
 		frame, err := readBody(rd, int(n), start)
 		if err != nil {
+			c.b.queueBytes.release(int64(n))
 			c.endOfInput(err)
 			return
 		}
 		r, err := parseRequest(frame)
 		if err != nil {
+			c.b.queueBytes.release(int64(n))
 			c.b.log.Warn("closing connection: unparseable request", "remote", c.remote, "err", err)
 			return
 		}
+		r.size = n
 		if pooled != nil {
 			*pooled = frame
 			r.pooled = pooled
@@ -160,9 +170,11 @@ func (c *conn) readLoop() {
 		select {
 		case c.turn <- struct{}{}:
 		case <-c.done:
+			c.b.queueBytes.release(int64(n))
 			return
 		}
 		if !c.b.enqueue(r, c.done) {
+			c.b.queueBytes.release(int64(n))
 			return
 		}
 	}

@@ -23,9 +23,10 @@
 //     goroutine writes answers back in request order with vectored writes,
 //     whatever order they finish in. Bytes that do not parse close that
 //     connection only.
-//   - worker.go: requests pass a bounded queue (queued.max.requests; a full
-//     queue blocks readers) to num.io.threads worker goroutines. Injected
-//     faults (Config.Faults) apply here.
+//   - worker.go: requests pass a bounded queue (queued.max.requests, and
+//     queued.max.request.bytes in queue_bytes.go; either one full blocks
+//     readers) to num.io.threads worker goroutines. Injected faults
+//     (Config.Faults) apply here.
 //   - internal/purgatory: requests that must wait (a fetch below
 //     fetch.min.bytes, an acks=all produce waiting for fsync) park under
 //     their partitions and complete on an append or fsync notification, or

@@ -35,6 +35,9 @@ type request struct {
 	clientID string
 	kreq     kmsg.Request // nil only for an ApiVersions above what kmsg parses
 	answered atomic.Bool
+	// size is the frame's length, taken from queued.max.request.bytes
+	// until the handler returned (see Broker.finish).
+	size int32
 	// pooled is the frame of a Produce request, from reqPool: kreq's record
 	// sets alias it until the handler returns (see releaseFrame).
 	pooled *[]byte
