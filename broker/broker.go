@@ -31,7 +31,9 @@ type Broker struct {
 	topics *topicTable
 	pids   *producerIDs
 	purg   *purgatory.Purgatory
-	flush  *flusher
+	// expired takes ops from the purgatory's timer to the workers.
+	expired *expiredOps
+	flush   *flusher
 
 	queue      chan *request // queued.max.requests
 	queueBytes *byteBudget   // queued.max.request.bytes
@@ -89,7 +91,8 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		b.unlockDataDir()
 		return nil, err
 	}
-	b.purg = purgatory.New()
+	b.expired = newExpiredOps()
+	b.purg = purgatory.New(purgatory.ExpireWith(b.expired.push))
 	if b.topics, err = openTopics(ctx, b); err != nil {
 		b.purg.Close()
 		b.unlockDataDir()

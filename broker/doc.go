@@ -30,7 +30,9 @@
 //   - internal/purgatory: requests that must wait (a fetch below
 //     fetch.min.bytes, an acks=all produce waiting for fsync) park under
 //     their partitions and complete on an append or fsync notification, or
-//     at their deadline.
+//     at their deadline; the purgatory's timer hands expired ones to the
+//     workers (expired.go), which answer them, since an expired fetch
+//     reads the log.
 //   - flusher.go: the fsync policy; with FsyncAlways one fsync per log
 //     covers every request waiting on it (group commit).
 //   - topics.go: topics, their ids and configs in skiff-metadata.json, one

@@ -22,13 +22,18 @@ func newWorker() *worker {
 	return w
 }
 
-// workerLoop is one of num.io.threads goroutines serving the request queue.
+// workerLoop is one of num.io.threads goroutines serving the request queue
+// and the delayed requests whose deadline passed (expired.go).
 func (b *Broker) workerLoop() {
 	w := newWorker()
 	for {
 		select {
 		case r := <-b.queue:
 			b.serve(w, r)
+		case <-b.expired.ready:
+			if op, ok := b.expired.pop(); ok {
+				b.expire(op)
+			}
 		case <-b.stopping:
 			return
 		}
@@ -149,19 +154,15 @@ type delayedRequest struct {
 
 func (d *delayedRequest) TryComplete() bool { return false }
 func (d *delayedRequest) OnComplete()       {}
+
+// OnExpire runs on a worker (the purgatory hands expired ops to them).
 func (d *delayedRequest) OnExpire() {
-	// Off the timer goroutine: handling may append and fsync.
-	started := d.b.goroutine(func() {
-		defer d.b.finish(d.r)
-		if d.code != 0 {
-			d.b.answerError(d.r, d.code)
-			return
-		}
-		d.b.handle(newWorker(), d.r)
-	})
-	if !started {
-		d.b.finish(d.r)
+	defer d.b.finish(d.r)
+	if d.code != 0 {
+		d.b.answerError(d.r, d.code)
+		return
 	}
+	d.b.handle(newWorker(), d.r)
 }
 
 func (b *Broker) delay(r *request, d time.Duration, code int16) {
