@@ -9,6 +9,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/skiffkit/skiff/internal/reqframe"
 )
 
 // maxInFlight bounds the requests of one connection between its reader and
@@ -119,14 +121,14 @@ func (c *conn) readLoop() {
 		}
 		// connections.max.idle.ms: a client silent that long is gone.
 		c.nc.SetReadDeadline(time.Now().Add(idle))
-		if _, err := io.ReadFull(rd, size[:]); err != nil {
-			c.endOfInput(err)
-			return
-		}
-		n := int32(binary.BigEndian.Uint32(size[:]))
-		if n < 0 || n > max {
+		n, err := reqframe.ReadSize(rd, &size, max)
+		if errors.Is(err, reqframe.ErrTooLarge) {
 			c.b.log.Warn("closing connection: request size out of bounds (socket.request.max.bytes)",
 				"remote", c.remote, "size", n, "max", max)
+			return
+		}
+		if err != nil {
+			c.endOfInput(err)
 			return
 		}
 		// queued.max.request.bytes: taken before the body is read, so a
@@ -148,7 +150,7 @@ func (c *conn) readLoop() {
 		if pooled != nil {
 			start = (*pooled)[:0]
 		}
-		frame, err := readBody(rd, int(n), start)
+		frame, err := reqframe.ReadBody(rd, int(n), start)
 		if err != nil {
 			c.b.queueBytes.release(int64(n))
 			c.endOfInput(err)
@@ -183,31 +185,6 @@ func (c *conn) readLoop() {
 // readBufferSize is the per-connection read buffer: a 16 KiB produce
 // request and its size prefix arrive in one read.
 const readBufferSize = 32 << 10
-
-// readBody reads an n-byte request body into buf (nil, or an empty pooled
-// buffer) that grows as the bytes arrive, so a size prefix alone (up to
-// socket.request.max.bytes) cannot make the broker allocate memory the
-// client never sends.
-func readBody(r io.Reader, n int, buf []byte) ([]byte, error) {
-	const initial = 64 << 10
-	if cap(buf) == 0 {
-		buf = make([]byte, 0, min(n, initial))
-	}
-	for len(buf) < n {
-		if len(buf) == cap(buf) {
-			buf = append(buf, make([]byte, min(cap(buf), n-len(buf)))...)[:len(buf)]
-		}
-		m, err := r.Read(buf[len(buf):min(cap(buf), n)])
-		buf = buf[:len(buf)+m]
-		if err != nil {
-			if err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
-			return nil, err
-		}
-	}
-	return buf, nil
-}
 
 // endOfInput ends the reader after a failed read. At EOF (a client that
 // closed its socket, or only its write side, with requests still queued or

@@ -1,10 +1,8 @@
 package broker
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
-	"io"
 	"net"
 	"runtime"
 	"strings"
@@ -225,25 +223,4 @@ func serverConn(t testing.TB, b *Broker, c net.Conn) *conn {
 		return false
 	}, 5*time.Second, time.Millisecond)
 	return found
-}
-
-func TestReadBody(t *testing.T) {
-	big := make([]byte, 300<<10)
-	for i := range big {
-		big[i] = byte(i)
-	}
-	for _, n := range []int{0, 1, 1000, 64 << 10, 64<<10 + 1, len(big)} {
-		got, err := readBody(bytes.NewReader(big), n, nil)
-		require.NoError(t, err)
-		assert.Equal(t, big[:n], got, "n=%d", n)
-		// A pooled buffer, smaller or larger than the body, is reused or grown.
-		for _, c := range []int{16, 128 << 10} {
-			pooled := make([]byte, 0, c)
-			got, err = readBody(bytes.NewReader(big), n, pooled)
-			require.NoError(t, err)
-			assert.Equal(t, big[:n], got, "n=%d pooled cap %d", n, c)
-		}
-	}
-	_, err := readBody(bytes.NewReader(big[:10]), 20, nil)
-	assert.ErrorIs(t, err, io.ErrUnexpectedEOF)
 }
