@@ -136,8 +136,9 @@ func (o *fetchOp) answer() {
 // record bytes read and whether any partition failed (which answers the
 // fetch at once, as Kafka does).
 //
-// Limits (KIP-74): the response holds at most min(MaxBytes, fetch.max.bytes)
-// of batches and each partition at most PartitionMaxBytes, except that the
+// Limits (KIP-74): the response holds at most min(MaxBytes, fetch.max.bytes
+// less the connection's unwritten answers) of batches and each partition at
+// most PartitionMaxBytes, except that the
 // first batch of the first partition with data is returned whole, however
 // large, so a big batch cannot stall a consumer; that batch passed the
 // topic's max.message.bytes (message.max.bytes) when it was produced, which
@@ -153,6 +154,12 @@ func (o *fetchOp) read() (resp *kmsg.FetchResponse, total int, errored bool) {
 	if version >= 3 && req.MaxBytes > 0 {
 		budget = min(budget, int(req.MaxBytes))
 	}
+	// fetch.max.bytes also bounds what one connection holds in answers not
+	// yet written: Kafka mutes a connection until its answer is sent, so it
+	// holds one response at most; pipelining up to maxInFlight fetches
+	// here must not multiply that. A fetch behind unread answers gets what
+	// is left (its first batch at least, as always).
+	budget = min(budget, int(int64(o.b.cfg.FetchMaxBytes)-o.r.c.unwritten.Load()))
 	resp.Topics = make([]kmsg.FetchResponseTopic, len(req.Topics))
 	// Every partition's batches are read into one pooled buffer; a
 	// partition's slice is taken only once the buffer stops growing.

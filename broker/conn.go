@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/skiffkit/skiff/internal/reqframe"
@@ -48,7 +49,14 @@ type conn struct {
 	// answers that wait in the purgatory overlap with later requests.
 	turn chan struct{}
 	done chan struct{} // closed by shutdown
-	once sync.Once
+
+	// unwritten is the bytes of this connection's encoded answers that
+	// the writer has not yet handed to the socket. Fetches read less while
+	// it is high (see fetchOp.read): a client that pipelines fetches and
+	// does not read the answers could otherwise make the broker hold
+	// maxInFlight responses of fetch.max.bytes each.
+	unwritten atomic.Int64
+	once      sync.Once
 }
 
 func newConn(b *Broker, nc net.Conn) *conn {
@@ -273,9 +281,12 @@ func (c *conn) writeLoop() {
 		if len(bufs) > 0 {
 			c.nc.SetWriteDeadline(time.Now().Add(c.b.cfg.ConnectionsMaxIdle))
 			_, err := bufs.WriteTo(c.nc)
+			var n int64
 			for _, bp := range written {
+				n += int64(len(*bp))
 				framePool.put(bp)
 			}
+			c.unwritten.Add(-n)
 			clear(written)
 			written = written[:0]
 			bufs = bufs[:0]

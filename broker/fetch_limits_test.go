@@ -2,6 +2,7 @@ package broker
 
 import (
 	"math"
+	"net"
 	"testing"
 	"time"
 
@@ -80,4 +81,53 @@ func TestFetchMaxBytesCap(t *testing.T) {
 			assert.Greater(t, total, capBytes-len(small), "the response fills up to the cap")
 		})
 	}
+}
+
+// TestPipelinedFetchesBounded: a client that pipelines fetches and does not
+// read the answers makes the broker hold about one fetch.max.bytes of them,
+// not maxInFlight times that: fetches behind unwritten answers get only
+// what is left (their first batch at least, KIP-74). The connection is a
+// net.Pipe, which buffers nothing, so every answer not read is held by
+// the broker.
+func TestPipelinedFetchesBounded(t *testing.T) {
+	const capBytes = 128 << 10
+	b := startBroker(t, Config{FetchMaxBytes: capBytes})
+	require.NoError(t, b.CreateTopic("t", 1, nil))
+	p := b.topics.partition("t", 0)
+	small := makeBatch(10, 1000, batch.NoProducer) // ~10 KiB
+	for range 40 {
+		_, err := p.log.Append(small, time.Now())
+		require.NoError(t, err)
+	}
+
+	client, server := net.Pipe()
+	t.Cleanup(func() { client.Close() })
+	b.serveConn(server)
+	sc := serverConn(t, b, client)
+	req := fetchReq("t", 0, 0, 0)
+	req.MaxBytes = math.MaxInt32
+	req.Topics[0].Partitions[0].PartitionMaxBytes = math.MaxInt32
+	var out []byte
+	for i := range maxInFlight {
+		out = append(out, frame(req, 12, int32(i))...)
+	}
+	go client.Write(out)
+	// Every fetch answered and none written: the writer is blocked on the
+	// pipe with all of them.
+	require.Eventually(t, func() bool {
+		return len(sc.inflight) == maxInFlight && len(sc.turn) == 0 && len(b.queue) == 0
+	}, 10*time.Second, time.Millisecond)
+	held := sc.unwritten.Load()
+
+	rc := &rawConn{t: t, c: client}
+	var total int
+	for range maxInFlight {
+		body, err := rc.readFrame(10 * time.Second)
+		require.NoError(t, err)
+		total += len(body) + 4
+	}
+	assert.Equal(t, int64(total), held, "every answer was held unwritten")
+	// One full answer, then at most one batch for each one behind it.
+	assert.LessOrEqual(t, total, capBytes+maxInFlight*(len(small)+1024))
+	assert.Greater(t, total, capBytes/2)
 }

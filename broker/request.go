@@ -72,7 +72,9 @@ func (r *request) respond(resp kmsg.Response) {
 		r.c.b.log.Error("bug: request answered twice", "api_key", r.key, "client", r.clientID)
 		return
 	}
-	r.c.send(response{seq: r.seq, frame: r.encodeResponse(resp)})
+	frame := r.encodeResponse(resp)
+	r.c.unwritten.Add(int64(len(*frame)))
+	r.c.send(response{seq: r.seq, frame: frame})
 }
 
 // skip answers r with nothing (acks=0 produce), keeping the order of the
