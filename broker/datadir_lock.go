@@ -28,8 +28,8 @@ func lockDataDir(dir string) (*os.File, error) {
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("broker: data directory %s is in use: another broker holds its lock %s: %w",
-				dir, path, ErrDataDirLocked)
+			return nil, fmt.Errorf("%w: %s: another broker holds %s (stop it, or give this one its own data directory)",
+				ErrDataDirLocked, dir, path)
 		}
 		return nil, fmt.Errorf("broker: data dir lock %s: %w", path, err)
 	}
