@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/skiffkit/skiff/internal/batch"
 )
@@ -68,4 +69,29 @@ func TestAcksZeroThenEOF(t *testing.T) {
 	require.Eventually(t, func() bool { return full.log.EndOffset() >= wantFull }, 10*time.Second, 5*time.Millisecond,
 		"stored %d of %d records sent before a close", full.log.EndOffset(), wantFull)
 	assert.Equal(t, wantFull, full.log.EndOffset())
+}
+
+// TestAcksZeroKgoClose: the same as a user sees it: a kgo client at acks=0
+// produces, flushes and closes, 50 times; the broker stores every record.
+func TestAcksZeroKgoClose(t *testing.T) {
+	b := startBroker(t, Config{})
+	require.NoError(t, b.CreateTopic("t", 1, nil))
+	p := b.topics.partition("t", 0)
+	const rounds, perRound = 50, 20
+	for range rounds {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()), kgo.RequiredAcks(kgo.NoAck()),
+			kgo.DisableIdempotentWrite(), kgo.ProducerLinger(0), kgo.DefaultProduceTopic("t"))
+		require.NoError(t, err)
+		for i := range perRound {
+			cl.Produce(ctx(t), &kgo.Record{Value: []byte{byte(i)}}, func(_ *kgo.Record, err error) {
+				assert.NoError(t, err)
+			})
+		}
+		require.NoError(t, cl.Flush(ctx(t)))
+		cl.Close()
+	}
+	// A closed connection gives no event to wait on.
+	require.Eventually(t, func() bool { return p.log.EndOffset() >= rounds*perRound }, 10*time.Second, 5*time.Millisecond,
+		"stored %d of %d records", p.log.EndOffset(), rounds*perRound)
+	assert.EqualValues(t, rounds*perRound, p.log.EndOffset())
 }
