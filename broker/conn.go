@@ -50,11 +50,12 @@ type conn struct {
 	turn chan struct{}
 	done chan struct{} // closed by shutdown
 
-	// unwritten is the bytes of this connection's encoded answers that
-	// the writer has not yet handed to the socket. Fetches read less while
-	// it is high (see fetchOp.read): a client that pipelines fetches and
-	// does not read the answers could otherwise make the broker hold
-	// maxInFlight responses of fetch.max.bytes each.
+	// unwritten is the bytes of this connection's encoded answers waiting
+	// for the writer (not those of the write in progress, which is itself
+	// at most about fetch.max.bytes). Fetches read less while it is high
+	// (see fetchOp.read): a client that pipelines fetches and does not
+	// read the answers could otherwise make the broker hold maxInFlight
+	// responses of fetch.max.bytes each; now it holds about two.
 	unwritten atomic.Int64
 	once      sync.Once
 }
@@ -243,12 +244,19 @@ func (c *conn) writeLoop() {
 		slots[i] = r
 		ring[i] = &slots[i]
 	}
+	// One vectored write takes at most about fetch.max.bytes of answers
+	// (at least one): with fetchOp.read's budget, that bounds what a
+	// connection whose client does not read holds (see conn.unwritten).
+	maxWrite := int64(c.b.cfg.FetchMaxBytes)
 	for {
-		select {
-		case r := <-c.respCh:
-			place(r)
-		case <-c.done:
-			return
+		if ring[next%maxInFlight] == nil {
+			// Nothing ready to go in order: wait for the next answer.
+			select {
+			case r := <-c.respCh:
+				place(r)
+			case <-c.done:
+				return
+			}
 		}
 	drain:
 		for {
@@ -259,8 +267,8 @@ func (c *conn) writeLoop() {
 				break drain
 			}
 		}
-		closeAfter, consumed := false, 0
-		for {
+		closeAfter, consumed, size := false, 0, int64(0)
+		for size < maxWrite {
 			i := next % maxInFlight
 			r := ring[i]
 			if r == nil {
@@ -272,21 +280,23 @@ func (c *conn) writeLoop() {
 			if r.frame != nil {
 				bufs = append(bufs, *r.frame)
 				written = append(written, r.frame)
+				size += int64(len(*r.frame))
 			}
 			if r.close {
 				closeAfter = true
 				break
 			}
 		}
+		// Taken off the count before the write, not after: once the bytes
+		// reach the client it may send its next fetch at once, and that
+		// fetch must not see its previous answer as still unwritten.
+		c.unwritten.Add(-size)
 		if len(bufs) > 0 {
 			c.nc.SetWriteDeadline(time.Now().Add(c.b.cfg.ConnectionsMaxIdle))
 			_, err := bufs.WriteTo(c.nc)
-			var n int64
 			for _, bp := range written {
-				n += int64(len(*bp))
 				framePool.put(bp)
 			}
-			c.unwritten.Add(-n)
 			clear(written)
 			written = written[:0]
 			bufs = bufs[:0]
