@@ -25,42 +25,44 @@ import (
 // With replication, acks=all gains one more completion condition in
 // produceOp.TryComplete (the high watermark reaching the last offset);
 // nothing else changes.
+//
+// The steps: validateProduce (request-wide checks), appendProduce (each
+// partition: produceTopic, appendPartition), respondProduce.
 func handleProduce(b *Broker, w *worker, r *request) kmsg.Response {
 	req := r.kreq.(*kmsg.ProduceRequest)
-	resp := req.ResponseKind().(*kmsg.ProduceResponse)
 	now := time.Now()
+	failCode := validateProduce(req)
+	resp, pending, failed := b.appendProduce(r, req, failCode, now)
+	return b.respondProduce(r, req, resp, pending, failed, now)
+}
 
-	var failCode int16
+// validateProduce checks what applies to the whole request; a nonzero code
+// fails every partition of it.
+func validateProduce(req *kmsg.ProduceRequest) int16 {
 	switch {
 	case req.Acks != 0 && req.Acks != 1 && req.Acks != -1:
-		failCode = kerr.InvalidRequiredAcks.Code
+		return kerr.InvalidRequiredAcks.Code
 	case req.TransactionID != nil:
 		// Transactions are not implemented: InitProducerId refuses
 		// transactional ids, so a transactional produce has no transaction.
-		failCode = kerr.InvalidTxnState.Code
+		return kerr.InvalidTxnState.Code
 	}
+	return 0
+}
 
-	var (
-		waitAll = req.Acks == -1 && b.cfg.Fsync == FsyncAlways
-		pending []pendingSync
-		failed  bool
-	)
+// appendProduce appends every partition's record set (or answers failCode
+// for each), building the response. pending lists the appended partitions
+// an acks=all answer must wait for (FsyncAlways); failed reports whether
+// any partition failed.
+func (b *Broker) appendProduce(r *request, req *kmsg.ProduceRequest, failCode int16, now time.Time) (resp *kmsg.ProduceResponse, pending []pendingSync, failed bool) {
+	resp = req.ResponseKind().(*kmsg.ProduceResponse)
+	waitAll := req.Acks == -1 && b.cfg.Fsync == FsyncAlways
 	resp.Topics = make([]kmsg.ProduceResponseTopic, 0, len(req.Topics))
 	for ti := range req.Topics {
 		rt := &req.Topics[ti]
 		st := kmsg.NewProduceResponseTopic()
 		st.Topic, st.TopicID = rt.Topic, rt.TopicID
-		var t *topic
-		unknown := kerr.UnknownTopicOrPartition.Code
-		if r.version >= 13 {
-			t = b.topics.byID(rt.TopicID)
-			unknown = kerr.UnknownTopicID.Code
-		} else {
-			t = b.topics.byName(rt.Topic)
-			if t == nil {
-				t = b.autoCreateForProduce(rt.Topic)
-			}
-		}
+		t, unknown := b.produceTopic(r, rt)
 		st.Partitions = make([]kmsg.ProduceResponseTopicPartition, len(rt.Partitions))
 		for pi := range rt.Partitions {
 			rp := &rt.Partitions[pi]
@@ -79,25 +81,8 @@ func handleProduce(b *Broker, w *worker, r *request) kmsg.Response {
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			default:
 				p := t.parts[rp.Partition]
-				info, err := p.log.Append(rp.Records, now)
-				if err != nil {
-					sp.ErrorCode = produceErrorCode(err)
-					if r.version >= 8 {
-						sp.ErrorMessage = kmsg.StringPtr(err.Error())
-					}
-					b.log.Debug("produce failed", "topic", t.name, "partition", rp.Partition, "client", r.clientID, "err", err)
-					break
-				}
-				sp.BaseOffset = info.BaseOffset
-				sp.LogAppendTime = info.LogAppendTime
-				sp.LogStartOffset = info.LogStartOffset
-				if !info.Duplicate {
-					p.appended.Add(int64(len(rp.Records)))
-					b.flush.appended(p)
-					b.purg.Notify(p.key) // parked fetches
-				}
-				if waitAll {
-					pending = append(pending, pendingSync{p: p, ti: len(resp.Topics), pi: pi, last: info.LastOffset})
+				if last, ok := b.appendPartition(r, p, rp, sp, now); ok && waitAll {
+					pending = append(pending, pendingSync{p: p, ti: len(resp.Topics), pi: pi, last: last})
 				}
 			}
 			if sp.ErrorCode != 0 {
@@ -106,7 +91,50 @@ func handleProduce(b *Broker, w *worker, r *request) kmsg.Response {
 		}
 		resp.Topics = append(resp.Topics, st)
 	}
+	return resp, pending, failed
+}
 
+// produceTopic resolves a request topic: by id from v13 on, else by name,
+// auto-creating it (auto.create.topics.enable). It also returns the code
+// for a topic that does not exist.
+func (b *Broker) produceTopic(r *request, rt *kmsg.ProduceRequestTopic) (*topic, int16) {
+	if r.version >= 13 {
+		return b.topics.byID(rt.TopicID), kerr.UnknownTopicID.Code
+	}
+	t := b.topics.byName(rt.Topic)
+	if t == nil {
+		t = b.autoCreateForProduce(rt.Topic)
+	}
+	return t, kerr.UnknownTopicOrPartition.Code
+}
+
+// appendPartition appends one record set to p's log, filling sp. It
+// returns the last offset appended, and false when the append failed.
+func (b *Broker) appendPartition(r *request, p *partition, rp *kmsg.ProduceRequestTopicPartition, sp *kmsg.ProduceResponseTopicPartition, now time.Time) (int64, bool) {
+	info, err := p.log.Append(rp.Records, now)
+	if err != nil {
+		sp.ErrorCode = produceErrorCode(err)
+		if r.version >= 8 {
+			sp.ErrorMessage = kmsg.StringPtr(err.Error())
+		}
+		b.log.Debug("produce failed", "topic", p.t.name, "partition", rp.Partition, "client", r.clientID, "err", err)
+		return 0, false
+	}
+	sp.BaseOffset = info.BaseOffset
+	sp.LogAppendTime = info.LogAppendTime
+	sp.LogStartOffset = info.LogStartOffset
+	if !info.Duplicate {
+		p.appended.Add(int64(len(rp.Records)))
+		b.flush.appended(p)
+		b.purg.Notify(p.key) // parked fetches
+	}
+	return info.LastOffset, true
+}
+
+// respondProduce answers as acks and the fsync policy say (see
+// handleProduce): not at all for acks=0 (closing the connection if any
+// partition failed), now, or once fsynced.
+func (b *Broker) respondProduce(r *request, req *kmsg.ProduceRequest, resp *kmsg.ProduceResponse, pending []pendingSync, failed bool, now time.Time) kmsg.Response {
 	if req.Acks == 0 {
 		if failed {
 			r.drop()

@@ -2,7 +2,6 @@ package broker
 
 import (
 	"errors"
-	"sync"
 	"time"
 
 	"github.com/skiffkit/skiff/internal/kerr"
@@ -82,16 +81,6 @@ type fetchOp struct {
 	data *[]byte
 }
 
-// fetchDataPool recycles the buffers fetches read the log into: under
-// consume load every fetch reads up to fetch.max.bytes (kgo's default
-// per-partition size is 1 MiB), and encoding copies them into the response
-// frame anyway, so the read buffer is garbage as soon as the frame is built.
-var fetchDataPool = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
-
-// maxPooledFetchData keeps a fetch of a huge fetch.max.bytes from pinning
-// its buffer in the pool.
-const maxPooledFetchData = 8 << 20
-
 // respond encodes resp, which aliases o.data, and gives o.data back.
 func (o *fetchOp) respond(resp *kmsg.FetchResponse) {
 	o.r.respond(resp)
@@ -104,10 +93,7 @@ func (o *fetchOp) releaseData() {
 		return
 	}
 	o.data = nil
-	if cap(*bp) <= maxPooledFetchData {
-		*bp = (*bp)[:0]
-		fetchDataPool.Put(bp)
-	}
+	fetchDataPool.put(bp)
 }
 
 func (o *fetchOp) snapshot() {
@@ -150,22 +136,35 @@ func (o *fetchOp) answer() {
 // record bytes read and whether any partition failed (which answers the
 // fetch at once, as Kafka does).
 //
-// Limits (KIP-74): the response holds at most MaxBytes of batches and each
-// partition at most PartitionMaxBytes, except that the first batch of the
-// first partition with data is returned whole, however large, so a big
-// batch cannot stall a consumer. Later partitions only get what fits.
+// Limits (KIP-74): the response holds at most min(MaxBytes, fetch.max.bytes
+// less the connection's unwritten answers) of batches and each partition at
+// most PartitionMaxBytes, except that the
+// first batch of the first partition with data is returned whole, however
+// large, so a big batch cannot stall a consumer; that batch passed the
+// topic's max.message.bytes (message.max.bytes) when it was produced, which
+// bounds the overshoot. Later partitions only get what fits.
 func (o *fetchOp) read() (resp *kmsg.FetchResponse, total int, errored bool) {
 	req, version := o.req, o.r.version
 	resp = req.ResponseKind().(*kmsg.FetchResponse)
-	budget := int(req.MaxBytes)
-	if version < 3 || budget <= 0 {
-		budget = int(^uint32(0) >> 1)
+	// fetch.max.bytes caps what the client asks for (KIP-541), as Kafka's
+	// KafkaApis takes min(request max_bytes, fetch.max.bytes): without it
+	// a max_bytes of 2^31-1 reads a whole log into one buffer. Versions
+	// before 3 have no max_bytes and get the cap alone.
+	budget := int(o.b.cfg.FetchMaxBytes)
+	if version >= 3 && req.MaxBytes > 0 {
+		budget = min(budget, int(req.MaxBytes))
 	}
+	// fetch.max.bytes also bounds what one connection holds in answers not
+	// yet written: Kafka mutes a connection until its answer is sent, so it
+	// holds one response at most; pipelining up to maxInFlight fetches
+	// here must not multiply that. A fetch behind unread answers gets what
+	// is left (its first batch at least, as always).
+	budget = min(budget, int(int64(o.b.cfg.FetchMaxBytes)-o.r.c.unwritten.Load()))
 	resp.Topics = make([]kmsg.FetchResponseTopic, len(req.Topics))
 	// Every partition's batches are read into one pooled buffer; a
 	// partition's slice is taken only once the buffer stops growing.
 	if o.data == nil {
-		o.data = fetchDataPool.Get().(*[]byte)
+		o.data = fetchDataPool.get()
 	}
 	buf := (*o.data)[:0]
 	type span struct {

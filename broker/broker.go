@@ -22,6 +22,7 @@ type Broker struct {
 	cfg Config
 	log *slog.Logger
 
+	dirLock   *os.File // flock on DataDir/.lock, held until Close
 	ln        net.Listener
 	advHost   string
 	advPort   int32
@@ -30,9 +31,12 @@ type Broker struct {
 	topics *topicTable
 	pids   *producerIDs
 	purg   *purgatory.Purgatory
-	flush  *flusher
+	// expired takes ops from the purgatory's timer to the workers.
+	expired *expiredOps
+	flush   *flusher
 
-	queue chan *request // queued.max.requests
+	queue      chan *request // queued.max.requests
+	queueBytes *byteBudget   // queued.max.request.bytes
 
 	// groups answers the consumer group APIs (groups.go).
 	groups *coordinator.Coordinator
@@ -68,22 +72,30 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("broker: data dir: %w", err)
 	}
-	b := &Broker{
-		cfg:       cfg,
-		log:       cfg.Logger.With("node", cfg.NodeID),
-		queue:     make(chan *request, cfg.QueuedMaxRequests),
-		stopping:  make(chan struct{}),
-		conns:     make(map[*conn]struct{}),
-		closeDone: make(chan struct{}),
-	}
-	b.ctx, b.cancel = context.WithCancel(context.Background())
-	var err error
-	if b.pids, err = openProducerIDs(cfg.DataDir); err != nil {
+	dirLock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
 		return nil, err
 	}
-	b.purg = purgatory.New()
+	b := &Broker{
+		dirLock:    dirLock,
+		cfg:        cfg,
+		log:        cfg.Logger.With("node", cfg.NodeID),
+		queue:      make(chan *request, cfg.QueuedMaxRequests),
+		queueBytes: newByteBudget(cfg.QueuedMaxRequestBytes),
+		stopping:   make(chan struct{}),
+		conns:      make(map[*conn]struct{}),
+		closeDone:  make(chan struct{}),
+	}
+	b.ctx, b.cancel = context.WithCancel(context.Background())
+	if b.pids, err = openProducerIDs(cfg.DataDir); err != nil {
+		b.unlockDataDir()
+		return nil, err
+	}
+	b.expired = newExpiredOps()
+	b.purg = purgatory.New(purgatory.ExpireWith(b.expired.push))
 	if b.topics, err = openTopics(ctx, b); err != nil {
 		b.purg.Close()
+		b.unlockDataDir()
 		return nil, err
 	}
 	b.clusterID = b.topics.clusterID
@@ -92,6 +104,7 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	if b.ln, err = lc.Listen(ctx, "tcp", cfg.Listen); err != nil {
 		b.purg.Close()
 		b.topics.closeAll()
+		b.unlockDataDir()
 		return nil, fmt.Errorf("broker: listen: %w", err)
 	}
 	err = b.setAdvertised()
@@ -102,6 +115,7 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		b.ln.Close()
 		b.purg.Close()
 		b.topics.closeAll()
+		b.unlockDataDir()
 		return nil, err
 	}
 
@@ -114,6 +128,14 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	b.goroutine(b.acceptLoop)
 	b.log.Info("broker started", "addr", b.Addr(), "data_dir", cfg.DataDir, "fsync", cfg.Fsync.String())
 	return b, nil
+}
+
+// unlockDataDir releases the DataDir lock; closing the file drops the flock.
+func (b *Broker) unlockDataDir() {
+	if b.dirLock != nil {
+		b.dirLock.Close()
+		b.dirLock = nil
+	}
 }
 
 // Addr is the address the broker accepts clients on, with the port chosen
@@ -264,6 +286,8 @@ func (b *Broker) shutdown() {
 
 	// After the workers: no request can reach the coordinator any more.
 	b.closeErr = errors.Join(b.closeCoordinator(), b.topics.closeAll())
+	// Last: the next broker on DataDir may start once the logs are closed.
+	b.unlockDataDir()
 	b.log.Info("broker stopped", "addr", b.Addr())
 }
 

@@ -99,10 +99,29 @@ type Config struct {
 	// accepted. Zero means 1048588.
 	MessageMaxBytes int32
 
+	// FetchMaxBytes is fetch.max.bytes (KIP-541): the most record bytes
+	// one Fetch response holds, whatever max_bytes the client asked for,
+	// except that the first batch is returned whole (KIP-74) so a batch
+	// larger than the limit cannot stall a consumer. Zero means 55 MiB.
+	FetchMaxBytes int32
+
 	// QueuedMaxRequests is queued.max.requests, the request queue between
 	// connection readers and I/O workers; a full queue blocks the readers.
 	// Zero means 500.
 	QueuedMaxRequests int
+	// QueuedMaxRequestBytes is queued.max.request.bytes: the bytes of
+	// requests read and not yet handled, across all connections. When they
+	// are used up, readers stop reading request bodies until workers
+	// finish some (a request is still admitted while any budget is left,
+	// so queued bytes stay below this plus one request). Zero means
+	// 100 MiB; negative means unbounded (Kafka's default, -1).
+	//
+	// Why not Kafka's unbounded default: with queued.max.requests alone,
+	// 500 queued requests of up to socket.request.max.bytes each could hold
+	// 50 GB. 100 MiB equals socket.request.max.bytes, so the largest
+	// request allowed always fits, and is far above what keeps the workers
+	// busy (500 produce requests of 16 KiB are 8 MiB).
+	QueuedMaxRequestBytes int64
 	// NumIOThreads is num.io.threads, the I/O worker goroutines. Zero means
 	// max(8, 2×GOMAXPROCS).
 	NumIOThreads int
@@ -144,6 +163,8 @@ const (
 	defaultIndexIntervalBytes     = 4096
 	defaultMessageMaxBytes        = 1048588
 	defaultQueuedMaxRequests      = 500
+	defaultFetchMaxBytes          = 55 << 20
+	defaultQueuedMaxRequestBytes  = 100 << 20
 	defaultSocketRequestMaxBytes  = 100 << 20
 	defaultConnectionsMaxIdle     = 10 * time.Minute
 )
@@ -180,8 +201,14 @@ func (c Config) withDefaults() Config {
 	if c.MessageMaxBytes == 0 {
 		c.MessageMaxBytes = defaultMessageMaxBytes
 	}
+	if c.FetchMaxBytes == 0 {
+		c.FetchMaxBytes = defaultFetchMaxBytes
+	}
 	if c.QueuedMaxRequests == 0 {
 		c.QueuedMaxRequests = defaultQueuedMaxRequests
+	}
+	if c.QueuedMaxRequestBytes == 0 {
+		c.QueuedMaxRequestBytes = defaultQueuedMaxRequestBytes
 	}
 	if c.NumIOThreads == 0 {
 		c.NumIOThreads = max(8, 2*runtime.GOMAXPROCS(0))
@@ -230,6 +257,9 @@ func (c Config) validate() error {
 	}
 	if c.MessageMaxBytes < 0 {
 		errs = append(errs, fmt.Errorf("MessageMaxBytes %d: must be positive", c.MessageMaxBytes))
+	}
+	if c.FetchMaxBytes < 0 {
+		errs = append(errs, fmt.Errorf("FetchMaxBytes %d: must be positive", c.FetchMaxBytes))
 	}
 	if c.QueuedMaxRequests < 0 {
 		errs = append(errs, fmt.Errorf("QueuedMaxRequests %d: must be positive", c.QueuedMaxRequests))

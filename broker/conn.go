@@ -8,7 +8,10 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/skiffkit/skiff/internal/reqframe"
 )
 
 // maxInFlight bounds the requests of one connection between its reader and
@@ -46,7 +49,15 @@ type conn struct {
 	// answers that wait in the purgatory overlap with later requests.
 	turn chan struct{}
 	done chan struct{} // closed by shutdown
-	once sync.Once
+
+	// unwritten is the bytes of this connection's encoded answers waiting
+	// for the writer (not those of the write in progress, which is itself
+	// at most about fetch.max.bytes). Fetches read less while it is high
+	// (see fetchOp.read): a client that pipelines fetches and does not
+	// read the answers could otherwise make the broker hold maxInFlight
+	// responses of fetch.max.bytes each; now it holds about two.
+	unwritten atomic.Int64
+	once      sync.Once
 }
 
 func newConn(b *Broker, nc net.Conn) *conn {
@@ -119,38 +130,48 @@ func (c *conn) readLoop() {
 		}
 		// connections.max.idle.ms: a client silent that long is gone.
 		c.nc.SetReadDeadline(time.Now().Add(idle))
-		if _, err := io.ReadFull(rd, size[:]); err != nil {
-			c.logReadErr(err)
-			return
-		}
-		n := int32(binary.BigEndian.Uint32(size[:]))
-		if n < 0 || n > max {
+		n, err := reqframe.ReadSize(rd, &size, max)
+		if errors.Is(err, reqframe.ErrTooLarge) {
 			c.b.log.Warn("closing connection: request size out of bounds (socket.request.max.bytes)",
 				"remote", c.remote, "size", n, "max", max)
 			return
 		}
+		if err != nil {
+			c.endOfInput(err)
+			return
+		}
+		// queued.max.request.bytes: taken before the body is read, so a
+		// reader blocked here holds no memory for it.
+		if !c.b.queueBytes.acquire(int64(n), c.done, c.b.stopping) {
+			return
+		}
+		// Blocked on the budget, the reader was not idle.
+		c.nc.SetReadDeadline(time.Now().Add(idle))
 		// Only produce frames are pooled (see reqPool); the api key is
 		// the first field of the body.
 		var pooled *[]byte
 		if n >= 2 {
 			if key, err := rd.Peek(2); err == nil && int16(binary.BigEndian.Uint16(key)) == produceKey {
-				pooled = reqPool.Get().(*[]byte)
+				pooled = reqPool.get()
 			}
 		}
 		var start []byte
 		if pooled != nil {
 			start = (*pooled)[:0]
 		}
-		frame, err := readBody(rd, int(n), start)
+		frame, err := reqframe.ReadBody(rd, int(n), start)
 		if err != nil {
-			c.logReadErr(err)
+			c.b.queueBytes.release(int64(n))
+			c.endOfInput(err)
 			return
 		}
 		r, err := parseRequest(frame)
 		if err != nil {
+			c.b.queueBytes.release(int64(n))
 			c.b.log.Warn("closing connection: unparseable request", "remote", c.remote, "err", err)
 			return
 		}
+		r.size = n
 		if pooled != nil {
 			*pooled = frame
 			r.pooled = pooled
@@ -160,9 +181,11 @@ func (c *conn) readLoop() {
 		select {
 		case c.turn <- struct{}{}:
 		case <-c.done:
+			c.b.queueBytes.release(int64(n))
 			return
 		}
 		if !c.b.enqueue(r, c.done) {
+			c.b.queueBytes.release(int64(n))
 			return
 		}
 	}
@@ -172,29 +195,26 @@ func (c *conn) readLoop() {
 // request and its size prefix arrive in one read.
 const readBufferSize = 32 << 10
 
-// readBody reads an n-byte request body into buf (nil, or an empty pooled
-// buffer) that grows as the bytes arrive, so a size prefix alone (up to
-// socket.request.max.bytes) cannot make the broker allocate memory the
-// client never sends.
-func readBody(r io.Reader, n int, buf []byte) ([]byte, error) {
-	const initial = 64 << 10
-	if cap(buf) == 0 {
-		buf = make([]byte, 0, min(n, initial))
+// endOfInput ends the reader after a failed read. At EOF (a client that
+// closed its socket, or only its write side, with requests still queued or
+// parked) every complete request read before it is still handled and
+// answered: an acks=0 producer closes right after its last write, and its
+// requests must be appended, as Kafka handles the receives it completed
+// before it saw the peer close. Any other read error closes at once.
+func (c *conn) endOfInput(err error) {
+	c.logReadErr(err)
+	if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return
 	}
-	for len(buf) < n {
-		if len(buf) == cap(buf) {
-			buf = append(buf, make([]byte, min(cap(buf), n-len(buf)))...)[:len(buf)]
-		}
-		m, err := r.Read(buf[len(buf):min(cap(buf), n)])
-		buf = buf[:len(buf)+m]
-		if err != nil {
-			if err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
-			return nil, err
+	// The reader holds one slot (taken for the read that failed); the
+	// writer gives back the others as it writes, or skips, each answer.
+	for range maxInFlight - 1 {
+		select {
+		case c.inflight <- struct{}{}:
+		case <-c.done:
+			return
 		}
 	}
-	return buf, nil
 }
 
 func (c *conn) logReadErr(err error) {
@@ -224,12 +244,19 @@ func (c *conn) writeLoop() {
 		slots[i] = r
 		ring[i] = &slots[i]
 	}
+	// One vectored write takes at most about fetch.max.bytes of answers
+	// (at least one): with fetchOp.read's budget, that bounds what a
+	// connection whose client does not read holds (see conn.unwritten).
+	maxWrite := int64(c.b.cfg.FetchMaxBytes)
 	for {
-		select {
-		case r := <-c.respCh:
-			place(r)
-		case <-c.done:
-			return
+		if ring[next%maxInFlight] == nil {
+			// Nothing ready to go in order: wait for the next answer.
+			select {
+			case r := <-c.respCh:
+				place(r)
+			case <-c.done:
+				return
+			}
 		}
 	drain:
 		for {
@@ -240,8 +267,8 @@ func (c *conn) writeLoop() {
 				break drain
 			}
 		}
-		closeAfter, consumed := false, 0
-		for {
+		closeAfter, consumed, size := false, 0, int64(0)
+		for size < maxWrite {
 			i := next % maxInFlight
 			r := ring[i]
 			if r == nil {
@@ -253,17 +280,22 @@ func (c *conn) writeLoop() {
 			if r.frame != nil {
 				bufs = append(bufs, *r.frame)
 				written = append(written, r.frame)
+				size += int64(len(*r.frame))
 			}
 			if r.close {
 				closeAfter = true
 				break
 			}
 		}
+		// Taken off the count before the write, not after: once the bytes
+		// reach the client it may send its next fetch at once, and that
+		// fetch must not see its previous answer as still unwritten.
+		c.unwritten.Add(-size)
 		if len(bufs) > 0 {
 			c.nc.SetWriteDeadline(time.Now().Add(c.b.cfg.ConnectionsMaxIdle))
 			_, err := bufs.WriteTo(c.nc)
 			for _, bp := range written {
-				framePool.Put(bp)
+				framePool.put(bp)
 			}
 			clear(written)
 			written = written[:0]

@@ -23,17 +23,23 @@
 //     goroutine writes answers back in request order with vectored writes,
 //     whatever order they finish in. Bytes that do not parse close that
 //     connection only.
-//   - worker.go: requests pass a bounded queue (queued.max.requests; a full
-//     queue blocks readers) to num.io.threads worker goroutines. Injected
-//     faults (Config.Faults) apply here.
+//   - worker.go: requests pass a bounded queue (queued.max.requests, and
+//     queued.max.request.bytes in queue_bytes.go; either one full blocks
+//     readers) to num.io.threads worker goroutines. Injected faults
+//     (Config.Faults) apply here.
 //   - internal/purgatory: requests that must wait (a fetch below
 //     fetch.min.bytes, an acks=all produce waiting for fsync) park under
 //     their partitions and complete on an append or fsync notification, or
-//     at their deadline.
+//     at their deadline; the purgatory's timer hands expired ones to the
+//     workers (expired.go), which answer them, since an expired fetch
+//     reads the log.
 //   - flusher.go: the fsync policy; with FsyncAlways one fsync per log
 //     covers every request waiting on it (group commit).
 //   - topics.go: topics, their ids and configs in skiff-metadata.json, one
 //     internal/log per partition in <DataDir>/<topic>-<partition>/.
+//   - datadir_lock.go: Start holds a flock on <DataDir>/.lock until Close,
+//     so a second broker on the same directory refuses to start
+//     (ErrDataDirLocked) instead of interleaving its writes.
 //
 // # Versions
 //

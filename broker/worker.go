@@ -22,13 +22,18 @@ func newWorker() *worker {
 	return w
 }
 
-// workerLoop is one of num.io.threads goroutines serving the request queue.
+// workerLoop is one of num.io.threads goroutines serving the request queue
+// and the delayed requests whose deadline passed (expired.go).
 func (b *Broker) workerLoop() {
 	w := newWorker()
 	for {
 		select {
 		case r := <-b.queue:
 			b.serve(w, r)
+		case <-b.expired.ready:
+			if op, ok := b.expired.pop(); ok {
+				b.expire(op)
+			}
 		case <-b.stopping:
 			return
 		}
@@ -39,27 +44,37 @@ func (b *Broker) workerLoop() {
 // hands the connection its next request.
 func (b *Broker) serve(w *worker, r *request) {
 	if r.c.closed() {
-		r.c.endTurn()
-		return // nobody left to answer
+		b.finish(r) // nobody left to answer
+		return
 	}
 	if b.cfg.Faults != nil {
 		f := b.cfg.Faults(r.key, r.version)
 		switch {
 		case f.Drop:
 			r.drop()
-			r.c.endTurn()
+			b.finish(r)
 			return
 		case f.Delay > 0:
 			b.delay(r, f.Delay, f.ErrCode) // keeps the turn until handled
 			return
 		case f.ErrCode != 0:
 			b.answerError(r, f.ErrCode)
-			r.c.endTurn()
+			b.finish(r)
 			return
 		}
 	}
 	b.handle(w, r)
+	b.finish(r)
+}
+
+// finish ends a request's time with the worker, once its handler returned
+// (an answer may still wait in the purgatory, but it holds only its
+// response): the frame goes back to its pool, its bytes back to
+// queued.max.request.bytes, and the connection's next request may go.
+func (b *Broker) finish(r *request) {
 	r.releaseFrame()
+	b.queueBytes.release(int64(r.size))
+	r.size = 0
 	r.c.endTurn()
 }
 
@@ -139,19 +154,15 @@ type delayedRequest struct {
 
 func (d *delayedRequest) TryComplete() bool { return false }
 func (d *delayedRequest) OnComplete()       {}
+
+// OnExpire runs on a worker (the purgatory hands expired ops to them).
 func (d *delayedRequest) OnExpire() {
-	// Off the timer goroutine: handling may append and fsync.
-	started := d.b.goroutine(func() {
-		defer d.r.c.endTurn()
-		if d.code != 0 {
-			d.b.answerError(d.r, d.code)
-			return
-		}
-		d.b.handle(newWorker(), d.r)
-	})
-	if !started {
-		d.r.c.endTurn()
+	defer d.b.finish(d.r)
+	if d.code != 0 {
+		d.b.answerError(d.r, d.code)
+		return
 	}
+	d.b.handle(newWorker(), d.r)
 }
 
 func (b *Broker) delay(r *request, d time.Duration, code int16) {

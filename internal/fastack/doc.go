@@ -6,8 +6,9 @@
 // It answers ApiVersions, Metadata (any topic exists, with the configured
 // number of partitions, all led by the sink itself), InitProducerId (a new
 // producer id per call) and Produce (success, offsets increasing per
-// partition; no response for acks=0). Requests are decoded with franz-go's
-// kmsg, so the bytes a client sends are checked to be well-formed Kafka.
+// partition; no response for acks=0). Requests are framed and decoded by
+// internal/reqframe, the code the bundled broker uses, with franz-go's kmsg,
+// so the bytes a client sends are checked to be well-formed Kafka.
 // Anything else closes the connection.
 //
 //	sink, addr := fastack.Start(b, 16)

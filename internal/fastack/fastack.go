@@ -5,15 +5,15 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
 
-	"github.com/twmb/franz-go/pkg/kbin"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/skiffkit/skiff/internal/reqframe"
 )
 
 // maxFrame bounds a request frame, like Kafka's socket.request.max.bytes.
@@ -132,21 +132,15 @@ func (s *Sink) serve(c net.Conn) {
 	var frame, out []byte
 	var size [4]byte
 	for {
-		if _, err := io.ReadFull(r, size[:]); err != nil {
+		n, err := reqframe.ReadSize(r, &size, maxFrame)
+		if err != nil {
 			return
 		}
-		n := binary.BigEndian.Uint32(size[:])
-		if n > maxFrame || n < 8 {
+		// The frame buffer is reused: it grows to the largest request
+		// and stays.
+		if frame, err = reqframe.ReadBody(r, int(n), frame[:0]); err != nil {
 			return
 		}
-		if cap(frame) < int(n) {
-			frame = make([]byte, n)
-		}
-		frame = frame[:n]
-		if _, err := io.ReadFull(r, frame); err != nil {
-			return
-		}
-		var err error
 		out, err = s.handle(out[:0], frame)
 		if err != nil {
 			return
@@ -169,33 +163,16 @@ var errUnsupported = errors.New("fastack: unsupported request")
 // handle decodes one request frame and appends the response frame (none
 // for acks=0 Produce) to out.
 func (s *Sink) handle(out, frame []byte) ([]byte, error) {
-	rd := kbin.Reader{Src: frame}
-	key := rd.Int16()
-	version := rd.Int16()
-	corr := rd.Int32()
-	rd.NullableString() // client id
-	if rd.Complete() != nil {
-		return out, errUnsupported
+	h, req, err := reqframe.Parse(frame)
+	if err != nil {
+		return out, fmt.Errorf("fastack: %w", err)
 	}
-	req := kmsg.RequestForKey(key)
+	version, corr := h.Version, h.Corr
 	if req == nil {
-		return out, errUnsupported
-	}
-	if key == int16(kmsg.ApiVersions) && version > req.MaxVersion() {
 		// KIP-511: answer a too-new ApiVersions in v0 with our range.
 		resp := s.apiVersions(0)
 		resp.ErrorCode = 35 // UNSUPPORTED_VERSION
-		return appendResponse(out, corr, resp), nil
-	}
-	if version < 0 || version > req.MaxVersion() {
-		return out, errUnsupported
-	}
-	req.SetVersion(version)
-	if req.IsFlexible() {
-		kmsg.SkipTags(&rd)
-	}
-	if err := req.ReadFrom(rd.Src); err != nil {
-		return out, fmt.Errorf("fastack: decode %s v%d: %w", kmsg.NameForKey(key), version, err)
+		return reqframe.AppendResponse(out, corr, resp), nil
 	}
 	var resp kmsg.Response
 	switch req := req.(type) {
@@ -217,21 +194,7 @@ func (s *Sink) handle(out, frame []byte) ([]byte, error) {
 	default:
 		return out, errUnsupported
 	}
-	return appendResponse(out, corr, resp), nil
-}
-
-func appendResponse(out []byte, corr int32, resp kmsg.Response) []byte {
-	start := len(out)
-	out = append(out, 0, 0, 0, 0)
-	out = binary.BigEndian.AppendUint32(out, uint32(corr))
-	// Response header v1 (a tag section) for flexible versions, except
-	// ApiVersions, whose response header is always v0 (KIP-511).
-	if resp.IsFlexible() && resp.Key() != int16(kmsg.ApiVersions) {
-		out = append(out, 0)
-	}
-	out = resp.AppendTo(out)
-	binary.BigEndian.PutUint32(out[start:], uint32(len(out)-start-4))
-	return out
+	return reqframe.AppendResponse(out, corr, resp), nil
 }
 
 // supported are the APIs and versions the sink advertises.

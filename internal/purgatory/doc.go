@@ -31,9 +31,11 @@
 //	p.Notify(purgatory.Key{Topic: "t", Partition: 0})
 //
 // Caveats: TryComplete may run concurrently on several goroutines (one per
-// key notified at once) and must be safe for that; OnComplete and OnExpire
-// run on the goroutine that won the race (a notifier, the watcher, or the
-// timer goroutine), so they must not block for long. Close drops every
+// key notified at once) and must be safe for that; OnComplete runs on the
+// goroutine that won the race (a notifier or the watcher), and OnExpire on
+// the timer goroutine unless New was given ExpireWith, which hands expired
+// ops to other goroutines (the broker's I/O workers: an expired fetch reads
+// the log, and the timer goroutine must never wait on a disk). Close drops every
 // pending op without completing it: the broker closes the connections those
 // ops would have answered.
 package purgatory

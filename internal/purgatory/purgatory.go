@@ -51,15 +51,39 @@ type Purgatory struct {
 	stop chan struct{}
 	wg   sync.WaitGroup
 
+	// expire runs the OnExpire of an op the timer claimed; see
+	// ExpireWith. Nil runs it on the timer goroutine.
+	expire func(Operation)
+
 	scratch sync.Pool // *[]*entry, Notify's snapshot of one key's waiters
 }
 
+// Option configures a Purgatory.
+type Option func(*Purgatory)
+
+// ExpireWith hands every expired op to handoff instead of running its
+// OnExpire on the timer goroutine. The op is already claimed (OnComplete
+// will not run); handoff must arrange for op.OnExpire to be called exactly
+// once, and must not block: the one timer goroutine expires every op, and
+// an OnExpire that reads a log (an expired fetch answers with what is
+// there) would delay the expiry of all the others. The broker hands them
+// to its I/O workers.
+//
+// Without it OnExpire runs on the timer goroutine, which suits ops whose
+// expiry only builds an answer from memory.
+func ExpireWith(handoff func(op Operation)) Option {
+	return func(p *Purgatory) { p.expire = handoff }
+}
+
 // New starts a purgatory and its timer goroutine; Close stops it.
-func New() *Purgatory {
+func New(opts ...Option) *Purgatory {
 	p := &Purgatory{
 		watchers: make(map[Key][]*entry),
 		wake:     make(chan struct{}, 1),
 		stop:     make(chan struct{}),
+	}
+	for _, o := range opts {
+		o(p)
 	}
 	p.scratch.New = func() any { s := make([]*entry, 0, 16); return &s }
 	p.wg.Add(1)
@@ -229,7 +253,11 @@ func (p *Purgatory) timerLoop() {
 		for _, e := range expired {
 			if e.done.CompareAndSwap(false, true) {
 				p.remove(e)
-				e.op.OnExpire()
+				if p.expire != nil {
+					p.expire(e.op)
+				} else {
+					e.op.OnExpire()
+				}
 			}
 		}
 		if len(expired) > 0 {

@@ -150,3 +150,59 @@ func BenchmarkWatchNotify(b *testing.B) {
 		p.Notify(k0)
 	}
 }
+
+// blockingOp's OnExpire blocks until release closes, like an expired fetch
+// reading a slow disk.
+type blockingOp struct {
+	countOp
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (o *blockingOp) OnExpire() {
+	close(o.entered)
+	<-o.release
+	o.countOp.OnExpire()
+}
+
+// TestExpireWithHandsOff: with ExpireWith, the timer goroutine only claims
+// expired ops and hands them over; it never runs OnExpire itself, so a
+// slow expiry (a fetch reading the disk) does not delay the next op's.
+func TestExpireWithHandsOff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		handed := make(chan Operation, 8)
+		p := New(ExpireWith(func(op Operation) { handed <- op }))
+		defer p.Close()
+		// The executor: each handed op on its own goroutine.
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		defer close(handed)
+		wg.Go(func() {
+			for op := range handed {
+				wg.Go(op.OnExpire)
+			}
+		})
+
+		start := time.Now()
+		slow := &blockingOp{entered: make(chan struct{}), release: make(chan struct{})}
+		fast := &countOp{}
+		p.Watch([]Key{k0}, slow, start.Add(100*time.Millisecond))
+		p.Watch([]Key{k0}, fast, start.Add(200*time.Millisecond))
+
+		time.Sleep(250 * time.Millisecond)
+		synctest.Wait()
+		<-slow.entered
+		assert.Zero(t, slow.expired.Load(), "still blocked in its OnExpire")
+		assert.EqualValues(t, 1, fast.expired.Load(), "expired on time behind a blocked expiry")
+		assert.Equal(t, start.Add(200*time.Millisecond).UnixNano(), fast.at.Load())
+
+		// A handed-off op is claimed: a notification does not complete it.
+		slow.ready.Store(true)
+		assert.Zero(t, p.Notify(k0))
+		close(slow.release)
+		synctest.Wait()
+		assert.EqualValues(t, 1, slow.expired.Load())
+		assert.Zero(t, slow.completed.Load())
+		assert.Zero(t, p.Len())
+	})
+}
