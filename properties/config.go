@@ -3,12 +3,14 @@ package properties
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/skiffkit/skiff/admin"
 	"github.com/skiffkit/skiff/consumer"
 	"github.com/skiffkit/skiff/producer"
 )
@@ -332,4 +334,24 @@ func (b *builder) finish(mine, skip map[string]bool) error {
 		return fmt.Errorf("properties: %w", err)
 	}
 	return nil
+}
+
+// Admin builds an admin.Config from Kafka admin client properties (the
+// keys Kafka's AdminClientConfig shares with the other clients). Producer
+// and consumer keys in the same file are skipped, so one client.properties
+// serves all three.
+func Admin(props map[string]string) (admin.Config, error) {
+	b := newBuilder(props)
+	var cfg admin.Config
+	cfg.Brokers = b.brokers()
+	cfg.ClientID, _ = b.get("client.id")
+	cfg.RequestTimeout = b.millis("request.timeout.ms", zeroInvalidDuration)
+	cfg.DialTimeout = b.millis("socket.connection.setup.timeout.ms", zeroInvalidDuration)
+	cfg.RetryBackoff = b.millis("retry.backoff.ms", time.Nanosecond)
+	cfg.MetadataMaxAge = b.millis("metadata.max.age.ms", zeroInvalidDuration)
+	cfg.TLS, cfg.SASL = b.security()
+	skip := make(map[string]bool, len(producerOnly)+len(consumerOnly))
+	maps.Copy(skip, producerOnly)
+	maps.Copy(skip, consumerOnly)
+	return cfg, b.finish(nil, skip)
 }

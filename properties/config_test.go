@@ -299,3 +299,28 @@ func FuzzJAAS(f *testing.F) {
 		}
 	})
 }
+
+func TestAdmin(t *testing.T) {
+	cfg, err := properties.Admin(map[string]string{
+		"bootstrap.servers": "a:1,b:2", "client.id": "ops", "request.timeout.ms": "7000",
+		"socket.connection.setup.timeout.ms": "3000", "retry.backoff.ms": "50", "metadata.max.age.ms": "60000",
+		"security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "SCRAM-SHA-256",
+		"sasl.username": "ops", "sasl.password": "pw",
+		// The same file's producer and consumer keys are skipped.
+		"acks": "all", "group.id": "g",
+	})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"a:1", "b:2"}, cfg.Brokers)
+	assert.Equal(t, "ops", cfg.ClientID)
+	assert.Equal(t, 7*time.Second, cfg.RequestTimeout)
+	assert.Equal(t, 3*time.Second, cfg.DialTimeout)
+	assert.Equal(t, 50*time.Millisecond, cfg.RetryBackoff)
+	assert.Equal(t, time.Minute, cfg.MetadataMaxAge)
+	assert.Nil(t, cfg.TLS)
+	require.NotNil(t, cfg.SASL)
+	assert.Equal(t, "SCRAM-SHA-256", cfg.SASL.Name())
+
+	_, err = properties.Admin(map[string]string{"bootstrap.servers": "a:1", "admin.typo": "1"})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "admin.typo: unknown property")
+}
