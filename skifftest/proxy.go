@@ -82,6 +82,20 @@ type ProxyStats struct {
 // latency and jitter, a bandwidth limit, a reset after a number of bytes,
 // and a blackhole. Faults can be set and cleared at any time, per
 // direction, and apply to live connections at once; Heal clears them all.
+// Faults apply to every connection through one proxy, so to fault one
+// client among several, give that client a proxy of its own.
+//
+// Stats counts connections, resets, bytes forwarded and held, and requests
+// by API key; Wait blocks until a condition on them holds, woken by each
+// change, so a test waits for "a Fetch is held" or "the client dialed
+// again" rather than sleeping:
+//
+//	p := skifftest.NewProxy(t, b.Addr())
+//	// ... a client with Brokers: p.Addr() ...
+//	before := p.Stats()
+//	p.Blackhole(skifftest.BothWays)
+//	_, err := p.Wait(ctx, func(s skifftest.ProxyStats) bool { return s.Accepted > before.Accepted })
+//	p.Heal()
 //
 // # Blackholes hold bytes, never drop them
 //
@@ -240,14 +254,14 @@ func (p *Proxy) mapAddr(host string, port int32) (string, int32, bool) {
 // delivered before the bytes sent ahead of it. Zero latency and jitter clear
 // the fault.
 func (p *Proxy) SetLatency(d Direction, latency, jitter time.Duration) {
-	p.setFaults(d, func(f *dirFaults) { f.latency, f.jitter = max(latency, 0), max(jitter, 0) })
+	p.setFaults(d, false, func(f *dirFaults) { f.latency, f.jitter = max(latency, 0), max(jitter, 0) })
 }
 
 // SetBandwidth limits each connection to bytesPerSec in d (a limit per
 // connection, as a slow link between one client and the broker). Zero or
 // less clears the limit.
 func (p *Proxy) SetBandwidth(d Direction, bytesPerSec int64) {
-	p.setFaults(d, func(f *dirFaults) { f.bytesPerSec = max(bytesPerSec, 0) })
+	p.setFaults(d, false, func(f *dirFaults) { f.bytesPerSec = max(bytesPerSec, 0) })
 }
 
 // ResetAfter resets every connection, live or new, once it has forwarded n
@@ -255,20 +269,10 @@ func (p *Proxy) SetBandwidth(d Direction, bytesPerSec int64) {
 // for new ones): the proxy writes the first n bytes, then closes both of
 // its sockets with SO_LINGER 0, so the client and the broker each get a
 // TCP RST, usually in the middle of a frame. The fault stays until cleared
-// with n <= 0 or Heal, so every new connection lives for n bytes.
+// with n <= 0, Clear or Heal, so every new connection lives for n bytes.
 func (p *Proxy) ResetAfter(d Direction, n int64) {
 	n = max(n, 0)
-	p.setFaults(d, func(f *dirFaults) { f.resetAfter = n })
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for c := range p.conns {
-		for i, dd := range dirs {
-			if d&dd != 0 {
-				c.resetLeft[i] = n
-				c.resetGen[i]++
-			}
-		}
-	}
+	p.setFaults(d, true, func(f *dirFaults) { f.resetAfter = n })
 }
 
 // ResetAll resets every live connection now (TCP RST to both sides).
@@ -287,28 +291,35 @@ func (p *Proxy) ResetAll() {
 // Blackhole stops forwarding in d without closing anything; see Proxy for
 // why held bytes are delivered, not dropped, on Heal.
 func (p *Proxy) Blackhole(d Direction) {
-	p.setFaults(d, func(f *dirFaults) { f.blackhole = true })
+	p.setFaults(d, false, func(f *dirFaults) { f.blackhole = true })
 }
 
-// Heal clears every fault in both directions (latency, bandwidth, resets
-// to come and blackholes) and lets held bytes through.
-func (p *Proxy) Heal() {
-	p.setFaults(BothWays, func(f *dirFaults) { *f = dirFaults{} })
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for c := range p.conns {
-		c.resetLeft = [2]int64{}
-		c.resetGen[0]++
-		c.resetGen[1]++
-	}
+// Clear clears every fault of d (latency, bandwidth, resets to come and
+// blackhole) and lets the bytes held in d through.
+func (p *Proxy) Clear(d Direction) {
+	p.setFaults(d, true, func(f *dirFaults) { *f = dirFaults{} })
 }
 
-func (p *Proxy) setFaults(d Direction, fn func(*dirFaults)) {
+// Heal clears every fault in both directions: Clear(BothWays).
+func (p *Proxy) Heal() { p.Clear(BothWays) }
+
+// setFaults edits the faults of d; writers waiting on a fault re-read
+// them. With rearm (ResetAfter, Clear), live connections also take the new
+// reset count at once, counting from now.
+func (p *Proxy) setFaults(d Direction, rearm bool, fn func(*dirFaults)) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for i, dd := range dirs {
-		if d&dd != 0 {
-			fn(&p.faults[i])
+		if d&dd == 0 {
+			continue
+		}
+		fn(&p.faults[i])
+		if !rearm {
+			continue
+		}
+		for c := range p.conns {
+			c.resetLeft[i] = p.faults[i].resetAfter
+			c.resetGen[i]++
 		}
 	}
 	close(p.faultsChanged)

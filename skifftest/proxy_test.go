@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"slices"
 	"strconv"
 	"sync"
 	"syscall"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -376,3 +378,83 @@ func TestProxyKgoSeesOnlyTheProxy(t *testing.T) {
 }
 
 func itoa(n int32) string { return strconv.Itoa(int(n)) }
+
+// TestNewProxiesCluster: one proxy per broker of a three-broker cluster
+// (franz-go's kfake), mapped on all of them; a client bootstrapped through
+// one proxy learns every broker as its proxy and produces to each
+// partition's leader through that leader's proxy.
+func TestNewProxiesCluster(t *testing.T) {
+	t.Parallel()
+	const topic = "spread"
+	c, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.SeedTopics(6, topic))
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	addrs := c.ListenAddrs()
+	ps := skifftest.NewProxies(t, addrs...)
+	ctx := pxCtx(t, 20*time.Second)
+
+	direct, err := kgo.NewClient(kgo.SeedBrokers(addrs...))
+	require.NoError(t, err)
+	defer direct.Close()
+	dm, err := kmsg.NewPtrMetadataRequest().RequestWith(ctx, direct)
+	require.NoError(t, err)
+	proxyOf := map[int32]string{} // node ID → its proxy's address
+	for _, br := range dm.Brokers {
+		i := slices.Index(addrs, net.JoinHostPort(br.Host, itoa(br.Port)))
+		require.GreaterOrEqual(t, i, 0, "broker %d advertises a listen address", br.NodeID)
+		proxyOf[br.NodeID] = ps[i].Addr()
+	}
+
+	cl, err := kgo.NewClient(kgo.SeedBrokers(ps[0].Addr()), kgo.DefaultProduceTopic(topic),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	require.NoError(t, err)
+	defer cl.Close()
+	pm, err := kmsg.NewPtrMetadataRequest().RequestWith(ctx, cl)
+	require.NoError(t, err)
+	require.Len(t, pm.Brokers, 3)
+	for _, br := range pm.Brokers {
+		assert.Equal(t, proxyOf[br.NodeID], net.JoinHostPort(br.Host, itoa(br.Port)), "broker %d", br.NodeID)
+	}
+
+	leaders := map[string]bool{}
+	for p := range int32(6) {
+		require.NoError(t, cl.ProduceSync(ctx, &kgo.Record{Partition: p, Value: []byte("v")}).FirstErr())
+		leaders[proxyOf[c.LeaderFor(topic, p)]] = true
+	}
+	for _, p := range ps {
+		assert.Equal(t, leaders[p.Addr()], p.Stats().Requests[skifftest.Produce] > 0,
+			"produce requests went through %s exactly if it leads a partition", p.Target())
+	}
+}
+
+// TestProxyClearOneDirection: clearing one direction of a two-way
+// blackhole lets requests through while responses stay held.
+func TestProxyClearOneDirection(t *testing.T) {
+	t.Parallel()
+	e := newEchoServer(t)
+	p := skifftest.NewProxy(t, e.ln.Addr().String())
+	ctx := pxCtx(t, 10*time.Second)
+	c := dialProxy(t, p)
+	roundTrip(t, c, []byte("warm"))
+	<-e.reads
+
+	p.Blackhole(skifftest.BothWays)
+	_, err := c.Write([]byte("ping"))
+	require.NoError(t, err)
+	pxWait(t, ctx, p, "the request held", func(s skifftest.ProxyStats) bool { return s.Held[0] == 4 })
+	p.Clear(skifftest.ToBroker)
+	select {
+	case b := <-e.reads:
+		assert.Equal(t, "ping", string(b), "the request went through")
+	case <-ctx.Done():
+		t.Fatal("the request stayed held after Clear(ToBroker)")
+	}
+	pxWait(t, ctx, p, "the echo held", func(s skifftest.ProxyStats) bool { return s.Held[1] == 4 })
+
+	p.Heal()
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(10*time.Second)))
+	got := make([]byte, 4)
+	_, err = io.ReadFull(c, got)
+	require.NoError(t, err)
+	assert.Equal(t, "ping", string(got))
+}
