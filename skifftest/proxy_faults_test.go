@@ -314,6 +314,57 @@ func startGroupMember(t testing.TB, name, addr, group, topic string) *groupMembe
 	return m
 }
 
+// startKgoMember is startGroupMember with franz-go as the client.
+func startKgoMember(t testing.TB, name, addr, group, topic string) *groupMember {
+	t.Helper()
+	m := &groupMember{name: name, owned: map[int32]bool{}, changed: make(chan struct{}), done: make(chan struct{})}
+	update := func(add bool) func(context.Context, *kgo.Client, map[string][]int32) {
+		return func(_ context.Context, _ *kgo.Client, ps map[string][]int32) {
+			m.mu.Lock()
+			defer m.mu.Unlock()
+			for _, p := range ps[topic] {
+				if add {
+					m.owned[p] = true
+				} else {
+					delete(m.owned, p)
+				}
+			}
+			m.notifyLocked()
+		}
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ClientID(name),
+		kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.Balancers(kgo.RangeBalancer()),
+		kgo.SessionTimeout(6*time.Second), kgo.HeartbeatInterval(200*time.Millisecond),
+		kgo.RequestTimeoutOverhead(2*time.Second), kgo.FetchMaxWait(100*time.Millisecond),
+		kgo.AutoCommitInterval(200*time.Millisecond),
+		kgo.OnPartitionsAssigned(update(true)), kgo.OnPartitionsRevoked(update(false)), kgo.OnPartitionsLost(update(false)))
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	m.cancel = cancel
+	go func() {
+		defer close(m.done)
+		for ctx.Err() == nil {
+			fs := cl.PollFetches(ctx)
+			var recs []consumer.Record
+			fs.EachRecord(func(r *kgo.Record) {
+				recs = append(recs, consumer.Record{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Value: r.Value})
+			})
+			m.mu.Lock()
+			m.recs = append(m.recs, recs...)
+			m.notifyLocked()
+			m.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-m.done
+		cl.Close()
+	})
+	return m
+}
+
 func (m *groupMember) notifyLocked() {
 	close(m.changed)
 	m.changed = make(chan struct{})
@@ -377,12 +428,27 @@ func waitMembers(t testing.TB, ctx context.Context, what string, ms []*groupMemb
 }
 
 // TestProxyBlackholedGroupMemberIsEvicted: three skiff consumers share a
-// topic of six partitions; one reaches the broker through the proxy, which
-// then blackholes it. Its heartbeats stop arriving, so the coordinator
+// topic of six partitions; one (a skiff consumer, or franz-go's) reaches
+// the broker through the proxy, which then blackholes it. Its heartbeats stop arriving, so the coordinator
 // evicts it after session.timeout.ms (and not before), and the other two
 // take its partitions over and consume their records.
 func TestProxyBlackholedGroupMemberIsEvicted(t *testing.T) {
 	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		start func(t testing.TB, name, addr, group, topic string) *groupMember
+	}{
+		{"skiff", startGroupMember},
+		{"kgo", startKgoMember},
+	} {
+		t.Run(tc.name+" victim", func(t *testing.T) {
+			t.Parallel()
+			testBlackholedMemberEvicted(t, tc.start)
+		})
+	}
+}
+
+func testBlackholedMemberEvicted(t *testing.T, startVictim func(t testing.TB, name, addr, group, topic string) *groupMember) {
 	const (
 		topic   = "evict"
 		group   = "evict-group"
@@ -392,7 +458,7 @@ func TestProxyBlackholedGroupMemberIsEvicted(t *testing.T) {
 	p := skifftest.NewProxy(t, b.Addr())
 	ctx := pxCtx(t, 28*time.Second)
 
-	victim := startGroupMember(t, "victim", p.Addr(), group, topic)
+	victim := startVictim(t, "victim", p.Addr(), group, topic)
 	a := startGroupMember(t, "a", b.Addr(), group, topic)
 	z := startGroupMember(t, "z", b.Addr(), group, topic)
 	all := []*groupMember{victim, a, z}
