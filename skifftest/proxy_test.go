@@ -458,3 +458,46 @@ func TestProxyClearOneDirection(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "ping", string(got))
 }
+
+// BenchmarkProxyThroughput: bytes one way through a fault-free proxy to a
+// target that discards them, against the same without the proxy; what a
+// test pays for running its client through one.
+func BenchmarkProxyThroughput(b *testing.B) {
+	for _, via := range []string{"direct", "proxy"} {
+		b.Run(via, func(b *testing.B) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			require.NoError(b, err)
+			defer ln.Close()
+			got := make(chan int64, 1)
+			go func() {
+				c, err := ln.Accept()
+				if err != nil {
+					got <- 0
+					return
+				}
+				n, _ := io.Copy(io.Discard, c)
+				_ = c.Close()
+				got <- n
+			}()
+			addr := ln.Addr().String()
+			if via == "proxy" {
+				addr = skifftest.NewProxy(b, addr).Addr()
+			}
+			c, err := net.Dial("tcp", addr)
+			require.NoError(b, err)
+			buf := make([]byte, 64<<10)
+			b.SetBytes(int64(len(buf)))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				_, err := c.Write(buf)
+				require.NoError(b, err)
+			}
+			require.NoError(b, c.(*net.TCPConn).CloseWrite())
+			n := <-got
+			b.StopTimer()
+			_ = c.Close()
+			require.Equal(b, int64(b.N*len(buf)), n)
+		})
+	}
+}
