@@ -111,7 +111,9 @@ type ProxyStats struct {
 // connection: the stale retransmission an idempotent producer must
 // survive. New connections are still accepted while blackholed, and their
 // bytes are held too (a client sees its connect succeed and then no
-// answer, rather than a connect timeout).
+// answer, rather than a connect timeout). A close is held like the bytes
+// before it, but a reset is not: an RST from either side (or a socket
+// error) aborts both sides at once, blackhole or not.
 //
 // # Kafka-aware address rewriting
 //
