@@ -480,9 +480,31 @@ const (
 
 // chunk is one read, queued for its writer.
 type chunk struct {
-	data []byte
+	data []byte // what is left to write
+	buf  []byte // all of it, for freeChunk once written
 	at   time.Time // when it was read: latency counts from here
 	eof  bool      // the source closed its side: pass the close on
+}
+
+// chunkPool recycles the chunks of the common case, one read of at most
+// chunkSize bytes, so forwarding does not allocate per read.
+var chunkPool = sync.Pool{New: func() any { b := make([]byte, 0, chunkSize); return &b }}
+
+func copyChunk(b []byte) []byte {
+	if len(b) > chunkSize { // a rewritten response larger than one read
+		return append([]byte(nil), b...)
+	}
+	p := chunkPool.Get().(*[]byte)
+	return append((*p)[:0], b...)
+}
+
+// freeChunk returns a written chunk's buffer; the writer, its only owner,
+// calls it when it is done with the chunk.
+func freeChunk(b []byte) {
+	if cap(b) == chunkSize {
+		b = b[:0]
+		chunkPool.Put(&b)
+	}
 }
 
 // reqInfo is what a response needs from its request to be decoded.
@@ -530,13 +552,13 @@ func (c *proxyConn) read(i int, src *net.TCPConn, q chan<- chunk) {
 			out = out[:0]
 			if i == 0 {
 				reqs.scan(buf[:n], c.sawRequest)
-				out = append(out, append([]byte(nil), buf[:n]...))
+				out = append(out, copyChunk(buf[:n]))
 			} else {
-				resps.feed(buf[:n], func(b []byte) { out = append(out, append([]byte(nil), b...)) })
+				resps.feed(buf[:n], func(b []byte) { out = append(out, copyChunk(b)) })
 			}
 			for _, b := range out {
 				c.hold(i, int64(len(b)))
-				if !push(chunk{data: b, at: now}) {
+				if !push(chunk{data: b, buf: b, at: now}) {
 					return
 				}
 			}
@@ -690,6 +712,7 @@ func (c *proxyConn) write(i int, dst *net.TCPConn, q <-chan chunk) {
 				return
 			}
 		}
+		freeChunk(ch.buf)
 	}
 }
 
