@@ -480,8 +480,8 @@ const (
 
 // chunk is one read, queued for its writer.
 type chunk struct {
-	data []byte // what is left to write
-	buf  []byte // all of it, for freeChunk once written
+	data []byte    // what is left to write
+	buf  []byte    // all of it, for freeChunk once written
 	at   time.Time // when it was read: latency counts from here
 	eof  bool      // the source closed its side: pass the close on
 }
