@@ -5,8 +5,10 @@ import (
 	"errors"
 	"io"
 	"net"
+	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -499,5 +501,50 @@ func BenchmarkProxyThroughput(b *testing.B) {
 			_ = c.Close()
 			require.Equal(b, int64(b.N*len(buf)), n)
 		})
+	}
+}
+
+// TestProxyLeavesNoGoroutine: after Close, no goroutine of the proxy is
+// left, whatever state its connections were in (held by a blackhole,
+// waiting on latency, half-closed). Not parallel: no other test's proxy
+// runs meanwhile, so any proxy goroutine in the dump is a leak.
+func TestProxyLeavesNoGoroutine(t *testing.T) {
+	e := newEchoServer(t)
+	p := skifftest.NewProxy(t, e.ln.Addr().String())
+	ctx := pxCtx(t, 10*time.Second)
+
+	half := dialProxy(t, p)
+	roundTrip(t, half, []byte("x"))
+	require.NoError(t, half.CloseWrite())
+	p.SetLatency(skifftest.ToClient, time.Hour, 0)
+	slow := dialProxy(t, p)
+	_, err := slow.Write([]byte("y"))
+	require.NoError(t, err)
+	pxWait(t, ctx, p, "the echo held by latency", func(s skifftest.ProxyStats) bool { return s.Held[1] >= 1 })
+	p.Blackhole(skifftest.ToBroker)
+	held := dialProxy(t, p)
+	_, err = held.Write([]byte("z"))
+	require.NoError(t, err)
+	pxWait(t, ctx, p, "bytes held", func(s skifftest.ProxyStats) bool { return s.Held[0] >= 1 })
+
+	proxyGoroutines := func() (string, bool) {
+		buf := make([]byte, 1<<20)
+		dump := string(buf[:runtime.Stack(buf, true)])
+		return dump, strings.Contains(dump, "skifftest.(*proxyConn)") || strings.Contains(dump, "skifftest.(*Proxy)")
+	}
+	_, running := proxyGoroutines()
+	require.True(t, running, "the dump names the proxy's goroutines")
+
+	p.Close()
+	// Goroutines have no exit event: Close waited for each to be done,
+	// and the dump may still show one on its way out for a moment.
+	var dump string
+	assert.Eventually(t, func() bool {
+		var left bool
+		dump, left = proxyGoroutines()
+		return !left
+	}, 2*time.Second, 10*time.Millisecond, "proxy goroutines left after Close")
+	if t.Failed() {
+		t.Log(dump)
 	}
 }
