@@ -66,7 +66,8 @@ type ProxyStats struct {
 	// ToBroker, 1 ToClient).
 	Forwarded [2]int64
 	// Held counts the bytes read from one side and not yet written to the
-	// other, per direction: what latency, bandwidth and blackholes hold.
+	// other, per direction (same indexes): what latency, bandwidth and
+	// blackholes hold.
 	Held [2]int64
 	// Requests counts the Kafka requests read from clients, by API key
 	// (whether or not they were forwarded yet).
