@@ -18,6 +18,18 @@
 // holds them back, DropNext closes the connection instead of answering.
 // Faults apply in the order they were added, per API key.
 //
+// Network faults come from NewProxy, a TCP proxy in front of any broker
+// (this one, kfake or a real cluster): latency and jitter, a bandwidth
+// limit, a reset after N bytes, a blackhole that holds bytes until Heal,
+// per direction. It rewrites the broker addresses in Metadata,
+// FindCoordinator and DescribeCluster answers, so clients keep dialing the
+// proxy; NewProxies does the same for every broker of a cluster.
+//
+//	px := skifftest.NewProxy(t, b.Addr())
+//	// point the client at px.Addr(), then:
+//	px.Blackhole(skifftest.BothWays)
+//	px.Heal()
+//
 // Consumer groups work (the group's first rebalance is not delayed, unlike
 // Kafka's default group.initial.rebalance.delay.ms of 3s).
 //
