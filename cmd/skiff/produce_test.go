@@ -21,8 +21,8 @@ func runProduceCLI(t *testing.T, stdin string, args ...string) (int, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var stderr bytes.Buffer
-	code := produceMain(ctx, args, strings.NewReader(stdin), &stderr)
+	var stdout, stderr bytes.Buffer
+	code := produceMain(ctx, args, strings.NewReader(stdin), &stdout, &stderr)
 	return code, stderr.String()
 }
 
@@ -84,8 +84,8 @@ func TestProduceCommandErrors(t *testing.T) {
 		code int
 		want string
 	}{
-		{"no topic", []string{"--brokers", brokersArg(c)}, 2, "usage"},
-		{"bad acks", []string{"--brokers", brokersArg(c), "--topic", "e", "--acks", "2"}, 2, "invalid acks"},
+		{"no topic", []string{"--brokers", brokersArg(c)}, 2, "missing required flag --topic"},
+		{"bad acks", []string{"--brokers", brokersArg(c), "--topic", "e", "--acks", "2"}, 2, "--acks: "},
 		{"bad codec", []string{"--brokers", brokersArg(c), "--topic", "e", "--compression", "brotli"}, 2, "unknown compression codec"},
 		{"bad partition", []string{"--brokers", brokersArg(c), "--topic", "e", "--partition", "7"}, 1, "partition out of range"},
 	} {
