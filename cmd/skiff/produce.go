@@ -98,12 +98,16 @@ func produceRun(stop, abort context.Context, args []string, stdin io.Reader, std
 	t := &produceTally{stopOnError: f.onError == onErrorStop}
 	t.failedCh = make(chan struct{})
 	res := sendLines(stop, p, f, stdin, t)
+	if res.interrupted {
+		fmt.Fprintf(stderr, "skiff produce: stopping: waiting up to %v for %s to be acknowledged (signal again to abort)…\n",
+			f.flushTimeout, plural(res.sent, "accepted record"))
+	}
 	// Close flushes what was accepted, bounded by --flush-timeout, or
 	// less if a second signal aborts.
 	cctx, cancel := context.WithTimeout(abort, f.flushTimeout)
 	closeErr := p.Close(cctx)
 	cancel()
-	return t.report(stderr, res, closeErr, abort.Err() != nil)
+	return t.report(stderr, res, closeErr, abort.Err() != nil, f.flushTimeout)
 }
 
 // onError is --on-error: what a record that fails does to the rest of the input.
@@ -353,6 +357,11 @@ func (t *produceTally) record(_ producer.RecordMetadata, err error) {
 		t.acked.Add(1)
 		return
 	}
+	if errors.Is(err, producer.ErrClosed) {
+		// Close gave up on it (--flush-timeout or a second signal): its
+		// outcome is unknown, not a failure the broker reported.
+		return
+	}
 	t.failed.Add(1)
 	t.noteRejected(err)
 }
@@ -379,7 +388,7 @@ func (t *produceTally) firstError() error {
 
 // report writes the outcome to stderr and returns the exit code. It runs
 // after Close, so every callback has run (or Close gave up).
-func (t *produceTally) report(stderr io.Writer, res sendResult, closeErr error, aborted bool) int {
+func (t *produceTally) report(stderr io.Writer, res sendResult, closeErr error, aborted bool, flushTimeout time.Duration) int {
 	acked, failed := t.acked.Load(), t.failed.Load()
 	unknown := int64(res.sent) - acked - failed
 	counts := fmt.Sprintf("%d of %d records acknowledged", acked, res.sent)
@@ -391,7 +400,13 @@ func (t *produceTally) report(stderr io.Writer, res sendResult, closeErr error, 
 	}
 	switch {
 	case res.interrupted:
-		how := fmt.Sprintf("flushed for up to %v", closeWait(closeErr, aborted))
+		how := "flushed"
+		switch {
+		case aborted:
+			how = "flush aborted by a second signal"
+		case closeErr != nil:
+			how = fmt.Sprintf("flush gave up after --flush-timeout (%v)", flushTimeout)
+		}
 		fmt.Fprintf(stderr, "skiff produce: interrupted after reading %d lines; %s: %s\n", res.lines, how, counts)
 		return 130
 	case res.err != nil:
@@ -411,14 +426,4 @@ func (t *produceTally) report(stderr io.Writer, res sendResult, closeErr error, 
 	}
 	fmt.Fprintf(stderr, "produced %s\n", plural(res.sent, "record"))
 	return 0
-}
-
-func closeWait(closeErr error, aborted bool) string {
-	switch {
-	case aborted:
-		return "until aborted by a second signal"
-	case closeErr != nil:
-		return "--flush-timeout"
-	}
-	return "--flush-timeout, all done"
 }
