@@ -150,11 +150,15 @@ func TestCLIMessages(t *testing.T) {
 
 // startBundledBroker runs the bundled broker in-process for the tests that
 // need its behaviour rather than kfake's.
-func startBundledBroker(t *testing.T) string {
+func startBundledBroker(t *testing.T, mods ...func(*broker.Config)) string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	b, err := broker.Start(ctx, broker.Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), GroupInitialRebalanceDelay: -1,
-		Logger: slog.New(slog.DiscardHandler)})
+	cfg := broker.Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), GroupInitialRebalanceDelay: -1,
+		Logger: slog.New(slog.DiscardHandler)}
+	for _, m := range mods {
+		m(&cfg)
+	}
+	b, err := broker.Start(ctx, cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		cancel()
