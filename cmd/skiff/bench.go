@@ -108,6 +108,7 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer, ter
 		bufMem      = fs.String("buffer-memory", "", "producer buffer.memory (default: max(1MiB, 2 × batch.size × partitions), which keeps a saturated phase's backlog short)")
 		maxP99      = fs.Duration("max-p99", bench.DefaultMaxP99, "p99 latency bound of the recommendation")
 		htmlPath    = fs.String("html", "", "also write a self-contained HTML report to this file")
+		repeat      = fs.Int("repeat", bench.DefaultRepeat, "after the sweep, measure this many of the fastest settings within --max-p99 again: their run-to-run spread is the noise within which the recommendation treats throughputs as equal and prefers the lower p99 (0: no repeats, the fastest wins)")
 	)
 	pos, code, ok := fs.parse(args)
 	if !ok {
@@ -115,6 +116,9 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer, ter
 	}
 	if len(pos) > 0 {
 		return usageErr(stderr, "skiff bench", "unexpected argument %q", pos[0])
+	}
+	if *repeat < 0 {
+		return usageErr(stderr, "skiff bench", "--repeat must not be negative")
 	}
 	grid, err := parseGrid(*lingers, *batchSizes, *compression, *acks)
 	if err != nil {
@@ -155,6 +159,7 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer, ter
 	fmt.Fprintf(stderr, "bench: %d settings against %s\n", len(grid.Points()), cl.Describe())
 
 	r := bench.Runner{Target: cl, Grid: grid, Workload: w, Progress: bench.NewProgress(stderr, terminal),
+		Repeat: *repeat, MaxP99: *maxP99,
 		Warn: func(err error) { fmt.Fprintf(stderr, "bench: warning: %v\n", err) }}
 	results, runErr := r.Run(ctx)
 

@@ -108,7 +108,7 @@ func newScatter(results []Result, rec Recommendation) scatterChart {
 			X: xPos(r.RecordsPerSec), Y: yPos(toMs(r.Latency.P99)),
 			Color: codecColor(r.Point.Compression), Label: label,
 			Title: fmt.Sprintf("#%d %s: %s records/s, %s MB/s, p99 %s ms",
-				i+1, r.Point.Label(), fixed(r.RecordsPerSec, 0), fixed(r.MBPerSec, 2), ms(r.Latency.P99)),
+				i+1, r.Point.Label(), count(r.RecordsPerSec), fixed(r.MBPerSec, 2), ms(r.Latency.P99)),
 			Recommended: rec.Found && rec.Index == i,
 			Qualifies:   rec.Qualifies(r),
 		})
@@ -238,7 +238,7 @@ func newHeatMaps(results []Result, rec Recommendation) []heatMap {
 					cell.Fill, cell.Ink = heatColor(frac)
 					cell.Value = shortCount(r.RecordsPerSec)
 					cell.Sub = "p99 " + msShort(r.Latency.P99) + " ms"
-					cell.Title = fmt.Sprintf("#%d %s: %s records/s, p99 %s ms", ri+1, p.Label(), fixed(r.RecordsPerSec, 0), ms(r.Latency.P99))
+					cell.Title = fmt.Sprintf("#%d %s: %s records/s, p99 %s ms", ri+1, p.Label(), count(r.RecordsPerSec), ms(r.Latency.P99))
 					cell.Recommended = rec.Found && rec.Index == ri
 				}
 				hm.Cells = append(hm.Cells, cell)

@@ -68,10 +68,10 @@ func TestWriteHTML(t *testing.T) {
 	assert.Contains(t, string(page), "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; NOT_ENOUGH_REPLICAS")
 	assert.Contains(t, text, "bench <of> skiff")
 	assert.Contains(t, text, "2026-11-25 09:00:00 UTC")
-	assert.Contains(t, text, "recommendation (highest throughput with p99 ≤ 50ms): #2 linger=5ms batch=16KiB none acks=all")
+	assert.Contains(t, text, "recommendation: #2 linger=5ms batch=16KiB none acks=all — 300,000 records/s")
 	for i, r := range results {
 		assert.Contains(t, text, r.Point.Label(), "tooltip of point %d", i)
-		assert.Contains(t, text, fixed(r.RecordsPerSec, 0), "table row of point %d", i)
+		assert.Contains(t, text, count(r.RecordsPerSec), "table row of point %d", i)
 	}
 	// Circles: a table swatch and a scatter marker per point, a legend entry per codec.
 	assert.Equal(t, 2*len(results)+2, strings.Count(string(page), "<circle "))
