@@ -32,24 +32,34 @@ type Recommendation struct {
 
 // MeasuredNoise estimates how much a setting's throughput varies between
 // runs: for each result measured more than once (Result.Runs), the spread
-// (max−min)/mean of its runs, and the largest of those. A sweep is noisy
-// (a shared machine, a JIT-warming broker, page cache), and the README
-// warns of it; the estimate comes from the sweep itself, not a constant.
+// (max−min)/mean of its runs, and the median of those spreads. A sweep is
+// noisy (a shared machine, page cache, a broker warming up), as the README
+// warns; the estimate comes from the sweep itself, not a constant. The
+// median, not the maximum, so one disturbed run does not make every
+// setting "equal".
 func MeasuredNoise(results []Result) (noise float64, repeated int) {
+	var spreads []float64
 	for _, r := range results {
 		if len(r.Runs) < 2 {
 			continue
 		}
-		repeated++
 		lo, hi, sum := r.Runs[0], r.Runs[0], 0.0
 		for _, v := range r.Runs {
 			lo, hi, sum = min(lo, v), max(hi, v), sum+v
 		}
 		if mean := sum / float64(len(r.Runs)); mean > 0 {
-			noise = max(noise, (hi-lo)/mean)
+			spreads = append(spreads, (hi-lo)/mean)
 		}
 	}
-	return noise, repeated
+	if len(spreads) == 0 {
+		return 0, 0
+	}
+	slices.Sort(spreads)
+	n := len(spreads)
+	if n%2 == 1 {
+		return spreads[n/2], n
+	}
+	return (spreads[n/2-1] + spreads[n/2]) / 2, n
 }
 
 // Recommend picks, among the results whose p99 send→ack latency is at most

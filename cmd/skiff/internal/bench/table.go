@@ -93,7 +93,7 @@ func recommendationText(rec Recommendation) string {
 		s += fmt.Sprintf("\n  the highest throughput with p99 ≤ %s, and the lowest p99 within the measured noise (%s) of it", FormatDuration(rec.MaxP99), percent(rec.Noise))
 	}
 	if rec.Repeated > 0 {
-		s += fmt.Sprintf("\n  noise: the largest run-to-run spread of the %d fastest settings, each run twice", rec.Repeated)
+		s += fmt.Sprintf("\n  noise: the median run-to-run spread of the %d fastest settings, each run twice", rec.Repeated)
 	}
 	return s
 }
