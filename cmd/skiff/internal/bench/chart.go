@@ -47,7 +47,6 @@ type scatterChart struct {
 	ThresholdLabel           string
 }
 
-
 var codecColors = map[compress.Codec]string{
 	compress.None:   "#4e79a7",
 	compress.Gzip:   "#e15759",
