@@ -51,6 +51,7 @@ func consumeMain(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		exitAtEnd = fs.Bool("exit-at-end", false, "exit once every consumed partition reached the end offset it had at start")
 		count     = fs.Int("count", 0, "exit after this many records (0: no limit)")
 		format    = fs.String("format", defaultConsumeFormat, "output format: %k key, %v value, %p partition, %o offset, %t topic, %T timestamp (ms), %h headers, %% percent; \\t \\n \\\\ escapes")
+		autoTopic = fs.Bool("auto-create", true, "allow.auto.create.topics: let a broker with auto.create.topics.enable create a missing topic (the consumer's default)")
 		wait      = fs.Bool("wait", false, "wait for an unreachable broker or a missing topic (for up to --max-wait) instead of failing at once")
 		maxWait   = fs.Duration("max-wait", 60*time.Second, "how long --wait waits")
 		verbose   = fs.Bool("v", false, "log at debug level to stderr")
@@ -89,7 +90,8 @@ func consumeMain(ctx context.Context, args []string, stdout, stderr io.Writer) i
 
 	// End offsets (and the partition list) come from the cluster at start:
 	// --exit-at-end stops at the end as of now, not a moving target.
-	admin, err := newAdminClient(addrs, quietLogger(stderr, *verbose))
+	admin, err := wire.NewClient(wire.Config{SeedBrokers: addrs, ClientID: "skiff-cli", Logger: quietLogger(stderr, *verbose),
+		AllowAutoTopicCreation: *autoTopic})
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", cmd, err)
 		return 1
@@ -114,7 +116,7 @@ func consumeMain(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		}
 	}
 
-	cfg := consumer.Config{Brokers: addrs, ClientID: "skiff-consume", Logger: logger}
+	cfg := consumer.Config{Brokers: addrs, ClientID: "skiff-consume", Logger: logger, DisableAutoTopicCreation: !*autoTopic}
 	if *fromStart {
 		cfg.AutoOffsetReset = "earliest"
 	}
@@ -216,20 +218,28 @@ func awaitTopic(ctx context.Context, cl *wire.Client, topic string, wait bool, m
 		if !missing && !errors.Is(terr, kerr.LeaderNotAvailable) {
 			return wire.TopicInfo{}, fmt.Errorf("topic %s: %w", topic, terr)
 		}
-		if !wait {
-			if missing {
-				return wire.TopicInfo{}, fmt.Errorf("topic %s does not exist (%w); create it with 'skiff topics create %s' or pass --wait to wait for it", topic, terr, topic)
-			}
-			return wire.TopicInfo{}, fmt.Errorf("topic %s is not ready: %w; pass --wait to wait for it", topic, terr)
-		}
-		if !said {
+		// LEADER_NOT_AVAILABLE (or no partitions yet) for a topic just
+		// asked about is how Kafka answers while it auto-creates it: say
+		// so and wait, --wait or not.
+		creating := !missing
+		switch {
+		case said:
+		case creating:
+			fmt.Fprintf(stderr, "topic %s is being created by the broker (auto.create.topics.enable); waiting up to %v for it…\n", topic, maxWait)
+		case !wait:
+			return wire.TopicInfo{}, fmt.Errorf("topic %s does not exist (%w); create it with 'skiff topics create %s' or pass --wait to wait for it", topic, terr, topic)
+		default:
 			fmt.Fprintf(stderr, "topic %s does not exist yet; waiting up to %v for it to be created…\n", topic, maxWait)
-			said = true
 		}
+		said = true
 		if time.Now().After(deadline) {
-			return wire.TopicInfo{}, fmt.Errorf("topic %s still does not exist after %v: %w", topic, maxWait, terr)
+			return wire.TopicInfo{}, fmt.Errorf("topic %s is still not available after %v: %w", topic, maxWait, terr)
 		}
-		t := time.NewTimer(time.Second)
+		backoff := time.Second
+		if creating {
+			backoff = 100 * time.Millisecond // a creation takes a moment, not seconds
+		}
+		t := time.NewTimer(backoff)
 		select {
 		case <-ctx.Done():
 			t.Stop()

@@ -130,7 +130,7 @@ func TestCLIConsumeMissingTopic(t *testing.T) {
 		{name: "missing topic", cmd: "consume", args: []string{"--topic", "nope", "--brokers", b}, code: 1, maxTime: 3 * time.Second,
 			stderr: []string{"skiff consume: topic nope does not exist (UNKNOWN_TOPIC_OR_PARTITION", "pass --wait"}},
 		{name: "missing topic, --wait gives up", cmd: "consume", args: []string{"--topic", "nope", "--wait", "--max-wait", "1s", "--brokers", b}, code: 1,
-			maxTime: 5 * time.Second, stderr: []string{"topic nope does not exist yet; waiting up to 1s", "still does not exist after 1s"}},
+			maxTime: 5 * time.Second, stderr: []string{"topic nope does not exist yet; waiting up to 1s", "is still not available after 1s"}},
 	})
 
 	// --wait, and the topic is created while waiting.
@@ -153,6 +153,22 @@ func TestCLIConsumeMissingTopic(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("consume did not pick up the topic")
 	}
+}
+
+// TestCLIConsumeAutoCreatedTopic: with a broker that auto-creates topics,
+// consume lets it create a missing one (allow.auto.create.topics, the
+// consumer's default), as the consumer library would; --auto-create=false
+// reports the topic missing instead.
+func TestCLIConsumeAutoCreatedTopic(t *testing.T) {
+	b := startBundledBroker(t) // auto.create.topics.enable is on by default
+	runCases(t, []cliCase{
+		{name: "auto-created", cmd: "consume", args: []string{"--topic", "fresh", "--from-beginning", "--exit-at-end", "--brokers", b},
+			code: 0, maxTime: 10 * time.Second, notStderr: []string{"does not exist"}},
+		{name: "--auto-create=false", cmd: "consume", args: []string{"--topic", "fresh2", "--auto-create=false", "--brokers", b},
+			code: 1, maxTime: 3 * time.Second, stderr: []string{"topic fresh2 does not exist (UNKNOWN_TOPIC_OR_PARTITION"}},
+	})
+	runCase(t, cliCase{name: "it exists now", cmd: "topics", args: []string{"describe", "fresh", "--brokers", b}, code: 0,
+		stdout: []string{"fresh "}})
 }
 
 // TestCLIJoiningGroupNote: on a terminal, consume --group says it is
