@@ -27,6 +27,8 @@ type cliCase struct {
 	stderr []string // substrings stderr must contain
 	// notStderr are substrings stderr must not contain.
 	notStderr []string
+	// emptyStderr: nothing at all on stderr.
+	emptyStderr bool
 	// maxTime bounds how long the command may take (0: no bound beyond
 	// the test's own timeout).
 	maxTime time.Duration
@@ -65,6 +67,9 @@ func runCase(t *testing.T, c cliCase) (stdout, stderr string) {
 	for _, s := range c.stderr {
 		assert.Contains(t, stderr, s, "stderr")
 	}
+	if c.emptyStderr {
+		assert.Empty(t, stderr, "stderr")
+	}
 	for _, s := range c.notStderr {
 		assert.NotContains(t, stderr, s, "stderr")
 	}
@@ -93,6 +98,7 @@ func TestCLIHelp(t *testing.T) {
 			cases = append(cases, cliCase{
 				name: strings.Join(argv, " ") + " " + h, cmd: argv[0], args: append(argv[1:len(argv):len(argv)], h),
 				code: 0, stdout: []string{"usage: skiff " + strings.Join(argv, " "), "\nexamples:\n  skiff " + argv[0], "\nflags:\n"},
+				emptyStderr: true,
 			})
 		}
 	}
@@ -101,6 +107,7 @@ func TestCLIHelp(t *testing.T) {
 			cases = append(cases, cliCase{
 				name: cmd + " " + h, cmd: cmd, args: []string{h},
 				code: 0, stdout: []string{"usage: skiff " + cmd + " <", "\nexamples:\n  skiff " + cmd, "run 'skiff " + cmd + " <subcommand> --help'"},
+				emptyStderr: true,
 			})
 		}
 	}

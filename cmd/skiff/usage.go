@@ -68,11 +68,11 @@ type cmdFlags struct {
 // one line on stderr followed by where to get help.
 func newFlagSet(name string, u usageText, stdout, stderr io.Writer) *cmdFlags {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	// The flag package prints its own error line, then calls Usage: make
-	// Usage a pointer to --help, so a typo is not buried under forty lines
-	// of defaults.
+	// The flag package prints its own error line, then calls Usage (for
+	// -h too): Usage does nothing, and parse adds a pointer to --help after
+	// an error, so a typo is not buried under forty lines of defaults.
 	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprintf(stderr, "run '%s --help' for usage\n", name) }
+	fs.Usage = func() {}
 	return &cmdFlags{FlagSet: fs, usage: u, stdout: stdout, stderr: stderr}
 }
 
@@ -88,6 +88,7 @@ func (f *cmdFlags) parse(args []string) (pos []string, code int, ok bool) {
 		f.SetOutput(f.stderr)
 		return nil, 0, false
 	case err != nil:
+		fmt.Fprintf(f.stderr, "run '%s --help' for usage\n", f.Name())
 		return nil, 2, false
 	}
 	return pos, 0, true
