@@ -90,3 +90,15 @@ func TestStartRunsBundledBroker(t *testing.T) {
 	_, err = net.Dial("tcp", brokers[0])
 	assert.Error(t, err, "stop shuts the broker down")
 }
+
+// TestLog: what the clients log is kept and written out only when asked
+// (on failure), under a header.
+func TestLog(t *testing.T) {
+	var l cluster.Log
+	l.Logger().Debug("joining group", "group", "payments-1")
+	var out strings.Builder
+	_, err := l.WriteTo(&out)
+	require.NoError(t, err)
+	assert.Contains(t, out.String(), "--- the consumer's log ---\n")
+	assert.Contains(t, out.String(), `level=DEBUG msg="joining group" group=payments-1`)
+}
