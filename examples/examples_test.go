@@ -5,6 +5,7 @@ package examples_test
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +19,10 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/skiffkit/skiff/broker"
 )
 
 // buildExamples compiles every example once into a temporary directory.
@@ -35,10 +40,19 @@ func buildExamples(t *testing.T) string {
 // its own broker, and returns its stdout.
 func runExample(t *testing.T, dir, name string) string {
 	t.Helper()
+	return runExampleOn(t, dir, name, "")
+}
+
+// runExampleOn runs one example with SKIFF_BROKERS=brokers (unset if empty).
+func runExampleOn(t *testing.T, dir, name, brokers string) string {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, filepath.Join(dir, name))
 	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "SKIFF_BROKERS=") })
+	if brokers != "" {
+		cmd.Env = append(cmd.Env, "SKIFF_BROKERS="+brokers)
+	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -107,4 +121,51 @@ func TestExamples(t *testing.T) {
 		}
 		assert.Equal(t, 1000, sum)
 	})
+}
+
+// TestExamplesAgainstACluster runs the examples with SKIFF_BROKERS set, as
+// against any cluster: they create the topics they need (so keyed-orders
+// really spreads keys over partitions) and leave no consumer group behind.
+func TestExamplesAgainstACluster(t *testing.T) {
+	dir := buildExamples(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	b, err := broker.Start(ctx, broker.Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(),
+		GroupInitialRebalanceDelay: -1, Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		cancel()
+		cctx, ccancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer ccancel()
+		b.Close(cctx)
+	})
+
+	out := runExampleOn(t, dir, "keyed-orders", b.Addr())
+	parts := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)→ partition (\d+) `).FindAllStringSubmatch(out, -1) {
+		parts[m[1]] = true
+	}
+	assert.Greater(t, len(parts), 1, "keys spread over the 4 partitions the example created:\n%s", out)
+
+	out = runExampleOn(t, dir, "consumer-group", b.Addr())
+	assert.Contains(t, out, "group consumed 1000 of 1000 records")
+	assert.Empty(t, listGroups(t, b.Addr()), "the example deletes its group")
+
+	// A second run in the same cluster (topics exist now) works too.
+	out = runExampleOn(t, dir, "consumer-group", b.Addr())
+	assert.Contains(t, out, "group consumed 1000 of 1000 records")
+	assert.Empty(t, listGroups(t, b.Addr()))
+}
+
+func listGroups(t *testing.T, addr string) []string {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	require.NoError(t, err)
+	defer cl.Close()
+	resp, err := kmsg.NewPtrListGroupsRequest().RequestWith(t.Context(), cl)
+	require.NoError(t, err)
+	var out []string
+	for _, g := range resp.Groups {
+		out = append(out, g.Group)
+	}
+	return out
 }

@@ -70,15 +70,34 @@ func (c benchCommon) workload() bench.Workload {
 	}
 }
 
+var benchUsage = usageText{
+	synopsis: []string{"skiff bench [flags]", "skiff bench consume [flags]"},
+	about: "Sweeps producer batching settings (linger, batch size, compression, acks): for each, finds the\n" +
+		"peak throughput, then measures send→ack latency at --load of it, and recommends the fastest\n" +
+		"setting whose p99 stays under --max-p99. 'skiff bench consume' sweeps consumer fetch settings.\n" +
+		"Without --brokers it starts the bundled broker in a temporary directory.",
+	examples: []string{
+		"skiff bench",
+		"skiff bench --linger 0,5ms,20ms --batch-size 16KiB,256KiB --compression none,lz4 --html report.html",
+		"skiff bench --brokers kafka1:9092 --record-size 1000 --duration 5s",
+		"skiff bench consume --records 1000000",
+	},
+}
+
+var benchConsumeUsage = usageText{
+	synopsis: []string{"skiff bench consume [flags]"},
+	about:    "Produces --records once, then reads them back with each fetch setting.",
+	examples: []string{"skiff bench consume", "skiff bench consume --fetch-min-bytes 1,1MiB --html consume.html"},
+}
+
 func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer, terminal bool) int {
 	if len(args) > 0 && args[0] == "consume" {
 		return benchConsumeMain(ctx, args[1:], stdout, stderr)
 	}
-	fs := flag.NewFlagSet("skiff bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("skiff bench", benchUsage, stdout, stderr)
 	defLingers, defSizes, defCodecs, defAcks := bench.DefaultGrid().FlagValues()
 	var (
-		common      = addCommonFlags(fs, 0, "records per phase of each setting (0: --duration alone bounds it)")
+		common      = addCommonFlags(fs.FlagSet, 0, "records per phase of each setting (0: --duration alone bounds it)")
 		lingers     = fs.String("linger", defLingers, "linger.ms values (a bare number is milliseconds)")
 		batchSizes  = fs.String("batch-size", defSizes, "batch.size values in bytes (KiB/MiB suffixes allowed)")
 		compression = fs.String("compression", defCodecs, "compression.type values: none, gzip, snappy, lz4, zstd")
@@ -89,19 +108,17 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer, ter
 		bufMem      = fs.String("buffer-memory", "", "producer buffer.memory (default: max(1MiB, 2 × batch.size × partitions), which keeps a saturated phase's backlog short)")
 		maxP99      = fs.Duration("max-p99", bench.DefaultMaxP99, "p99 latency bound of the recommendation")
 		htmlPath    = fs.String("html", "", "also write a self-contained HTML report to this file")
+		repeat      = fs.Int("repeat", bench.DefaultRepeat, "after the sweep, measure this many of the fastest settings within --max-p99 again: their run-to-run spread is the noise within which the recommendation treats throughputs as equal and prefers the lower p99 (0: no repeats, the fastest wins)")
 	)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: skiff bench [flags]          sweep producer batching settings")
-		fmt.Fprintln(stderr, "       skiff bench consume [flags]  sweep consumer fetch settings")
-		fs.PrintDefaults()
+	pos, code, ok := fs.parse(args)
+	if !ok {
+		return code
 	}
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if len(pos) > 0 {
+		return usageErr(stderr, "skiff bench", "unexpected argument %q", pos[0])
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "skiff bench: unexpected argument %q\n", fs.Arg(0))
-		fs.Usage()
-		return 2
+	if *repeat < 0 {
+		return usageErr(stderr, "skiff bench", "--repeat must not be negative")
 	}
 	grid, err := parseGrid(*lingers, *batchSizes, *compression, *acks)
 	if err != nil {
@@ -125,7 +142,7 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer, ter
 		}
 		w.BufferMemory = int64(n)
 	}
-	if w.Records > 0 && !flagGiven(fs, "duration") {
+	if w.Records > 0 && !flagGiven(fs.FlagSet, "duration") {
 		w.Duration = 0 // --records alone bounds each setting by count only
 	}
 	if err := errors.Join(grid.Validate(), w.Validate()); err != nil {
@@ -133,7 +150,7 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer, ter
 		return 2
 	}
 
-	cl, err := bench.OpenCluster(ctx, bench.ClusterConfig{Brokers: common.brokerList(fs)})
+	cl, err := bench.OpenCluster(ctx, bench.ClusterConfig{Brokers: common.brokerList(fs.FlagSet)})
 	if err != nil {
 		fmt.Fprintf(stderr, "skiff bench: %v\n", err)
 		return 1
@@ -142,11 +159,12 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer, ter
 	fmt.Fprintf(stderr, "bench: %d settings against %s\n", len(grid.Points()), cl.Describe())
 
 	r := bench.Runner{Target: cl, Grid: grid, Workload: w, Progress: bench.NewProgress(stderr, terminal),
+		Repeat: *repeat, MaxP99: *maxP99,
 		Warn: func(err error) { fmt.Fprintf(stderr, "bench: warning: %v\n", err) }}
 	results, runErr := r.Run(ctx)
 
 	// What was measured is printed even after Ctrl-C or a failure.
-	code := 0
+	code = 0
 	if *common.json {
 		err = bench.WriteJSON(stdout, results)
 	} else {
@@ -169,25 +187,19 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer, ter
 }
 
 func benchConsumeMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("skiff bench consume", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("skiff bench consume", benchConsumeUsage, stdout, stderr)
 	var (
-		common   = addCommonFlags(fs, 500_000, "records to produce once and read back with each setting")
+		common   = addCommonFlags(fs.FlagSet, 500_000, "records to produce once and read back with each setting")
 		minBytes = fs.String("fetch-min-bytes", "1,64KiB,1MiB", "fetch.min.bytes values")
 		maxPart  = fs.String("max-partition-fetch-bytes", "256KiB,1MiB,4MiB", "max.partition.fetch.bytes values")
 		htmlPath = fs.String("html", "", "also write a self-contained HTML report to this file")
 	)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: skiff bench consume [flags]  produce --records once, then read them back with each fetch setting")
-		fs.PrintDefaults()
+	pos, code, ok := fs.parse(args)
+	if !ok {
+		return code
 	}
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "skiff bench consume: unexpected argument %q\n", fs.Arg(0))
-		fs.Usage()
-		return 2
+	if len(pos) > 0 {
+		return usageErr(stderr, "skiff bench consume", "unexpected argument %q", pos[0])
 	}
 	var grid bench.FetchGrid
 	var err1, err2 error
@@ -203,7 +215,7 @@ func benchConsumeMain(ctx context.Context, args []string, stdout, stderr io.Writ
 		return 2
 	}
 
-	cl, err := bench.OpenCluster(ctx, bench.ClusterConfig{Brokers: common.brokerList(fs)})
+	cl, err := bench.OpenCluster(ctx, bench.ClusterConfig{Brokers: common.brokerList(fs.FlagSet)})
 	if err != nil {
 		fmt.Fprintf(stderr, "skiff bench consume: %v\n", err)
 		return 1
@@ -220,7 +232,7 @@ func benchConsumeMain(ctx context.Context, args []string, stdout, stderr io.Writ
 		}
 	}}
 	results, runErr := r.Run(ctx)
-	code := 0
+	code = 0
 	var err3 error
 	if *common.json {
 		err3 = bench.WriteConsumeJSON(stdout, results)

@@ -2,11 +2,12 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/skiffkit/skiff/broker"
@@ -14,16 +15,28 @@ import (
 
 func init() { register("broker", "run the bundled Kafka broker", runBroker) }
 
+var brokerUsage = usageText{
+	synopsis: []string{"skiff broker [flags]"},
+	about: "Runs the bundled single-node Kafka broker until Ctrl-C (SIGINT) or SIGTERM, then shuts it down\n" +
+		"cleanly. It prints \"listening <addr>\" on stdout once clients can connect, so scripts can wait\n" +
+		"for that line. Defaults suit development: groups rebalance at once (--initial-rebalance-delay 0)\n" +
+		"and only warnings are logged (-v for info, --log-level debug for everything).",
+	examples: []string{
+		"skiff broker",
+		"skiff broker --data /var/lib/skiff --listen 0.0.0.0:9092 --advertised kafka.example.com:9092",
+		"skiff broker --listen 127.0.0.1:0 --data $(mktemp -d) -v",
+	},
+}
+
 // runBroker runs the bundled broker until ctx is cancelled (SIGINT or
-// SIGTERM), then shuts it down cleanly. It prints "listening <addr>" on
-// stdout once clients can connect, so scripts can wait for that line.
+// SIGTERM), then shuts it down cleanly.
 func runBroker(ctx context.Context, args []string) int {
 	return brokerMain(ctx, args, os.Stdout, os.Stderr)
 }
 
 func brokerMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("skiff broker", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	const cmd = "skiff broker"
+	fs := newFlagSet(cmd, brokerUsage, stdout, stderr)
 	var (
 		listen     = fs.String("listen", "127.0.0.1:9092", "address to accept clients on (listeners); port 0 picks one")
 		advertised = fs.String("advertised", "", "host:port returned to clients in Metadata (advertised.listeners); default the listen address")
@@ -37,54 +50,93 @@ func brokerMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		retention  = fs.Duration("retention", 7*24*time.Hour, "log.retention.ms; negative keeps data forever")
 		retBytes   = fs.Int64("retention-bytes", -1, "log.retention.bytes per partition; -1 means no limit")
 		maxMsg     = fs.Int("message-max-bytes", 1048588, "message.max.bytes")
-		verbose    = fs.Bool("v", false, "log at debug level")
+		// Kafka's default is 3 s, meant for production groups whose
+		// members start one after another; for development it is a
+		// three-second stall in every first Poll. The official Kafka
+		// container examples set it to 0 as well.
+		rebalDelay = fs.Duration("initial-rebalance-delay", 0, "group.initial.rebalance.delay.ms: how long a new group's first rebalance waits for more members (Kafka's default is 3s)")
+		verbose    = fs.Bool("v", false, "log at info level (default: warnings only)")
+		logLevel   = fs.String("log-level", "", "log level: debug, info, warn or error (overrides -v)")
 	)
-	if err := fs.Parse(args); err != nil {
-		return 2
+	pos, code, ok := fs.parse(args)
+	if !ok {
+		return code
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "skiff broker: unexpected arguments %q\n", fs.Args())
-		return 2
+	if len(pos) > 0 {
+		return usageErr(stderr, cmd, "unexpected argument %q", pos[0])
 	}
 	policy, err := broker.ParseFsyncPolicy(*fsync)
 	if err != nil {
-		fmt.Fprintln(stderr, "skiff broker:", err)
-		return 2
+		return usageErr(stderr, cmd, "--fsync: %v", err)
 	}
-	level := slog.LevelInfo
+	level := slog.LevelWarn
 	if *verbose {
-		level = slog.LevelDebug
+		level = slog.LevelInfo
+	}
+	if *logLevel != "" {
+		if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+			return usageErr(stderr, cmd, "--log-level %q: want debug, info, warn or error", *logLevel)
+		}
+	}
+	if *rebalDelay < 0 {
+		return usageErr(stderr, cmd, "--initial-rebalance-delay must not be negative")
+	}
+	delay := *rebalDelay
+	if delay == 0 {
+		delay = -1 // broker.Config: zero means Kafka's 3 s, negative means none
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
 	b, err := broker.Start(ctx, broker.Config{
-		Listen:                  *listen,
-		AdvertisedAddr:          *advertised,
-		DataDir:                 *dataDir,
-		NodeID:                  int32(*nodeID),
-		NumPartitions:           int32(*partitions),
-		DisableAutoCreateTopics: !*autoCreate,
-		Fsync:                   policy,
-		FlushInterval:           *flushEvery,
-		SegmentBytes:            *segBytes,
-		RetentionMs:             *retention,
-		RetentionBytes:          *retBytes,
-		MessageMaxBytes:         int32(*maxMsg),
-		Logger:                  logger,
+		Listen:                     *listen,
+		AdvertisedAddr:             *advertised,
+		DataDir:                    *dataDir,
+		NodeID:                     int32(*nodeID),
+		NumPartitions:              int32(*partitions),
+		DisableAutoCreateTopics:    !*autoCreate,
+		Fsync:                      policy,
+		FlushInterval:              *flushEvery,
+		SegmentBytes:               *segBytes,
+		RetentionMs:                *retention,
+		RetentionBytes:             *retBytes,
+		MessageMaxBytes:            int32(*maxMsg),
+		GroupInitialRebalanceDelay: delay,
+		Logger:                     logger,
 	})
 	if err != nil {
-		fmt.Fprintln(stderr, "skiff broker:", err)
+		fmt.Fprintf(stderr, "%s: %s\n", cmd, humanError(err))
 		return 1
 	}
 	fmt.Fprintln(stdout, "listening", b.Addr())
+	if isTerminal(stderr) {
+		fmt.Fprintln(stderr, brokerBanner(b.Addr(), *advertised, *dataDir))
+	}
 
 	<-ctx.Done()
 	logger.Info("shutting down")
 	closeCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := b.Close(closeCtx); err != nil {
-		fmt.Fprintln(stderr, "skiff broker: shutdown:", err)
+		fmt.Fprintf(stderr, "%s: shutdown: %s\n", cmd, humanError(err))
 		return 1
 	}
 	return 0
+}
+
+// brokerBanner is the one line a person starting the broker on a terminal
+// needs: where the data is and what to paste into a client.
+func brokerBanner(addr, advertised, dataDir string) string {
+	connect := addr
+	if advertised != "" {
+		connect = advertised
+	}
+	if abs, err := filepath.Abs(dataDir); err == nil {
+		dataDir = abs
+	}
+	env := ""
+	if connect != "127.0.0.1:9092" {
+		env = "SKIFF_BROKERS=" + connect + " "
+	}
+	return fmt.Sprintf("skiff broker: data in %s; connect with --brokers %s (try: echo hi | %sskiff produce --topic test)",
+		strings.TrimSuffix(dataDir, string(filepath.Separator)), connect, env)
 }

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,6 +13,8 @@ import (
 	"time"
 
 	"github.com/skiffkit/skiff/consumer"
+	"github.com/skiffkit/skiff/internal/kerr"
+	"github.com/skiffkit/skiff/internal/wire"
 )
 
 func init() {
@@ -26,9 +27,22 @@ func runConsume(ctx context.Context, args []string) int {
 
 const defaultConsumeFormat = `%k\t%v\t%p\t%o\n`
 
+var consumeUsage = usageText{
+	synopsis: []string{"skiff consume --topic T [--group G] [flags]"},
+	about: "Prints the records of a topic to stdout, one per --format. Without --group every partition is\n" +
+		"assigned directly and nothing is committed; with --group the consumer joins the group.\n" +
+		"A topic that does not exist is an error at once unless --wait is given.",
+	examples: []string{
+		"skiff consume --topic orders --from-beginning --exit-at-end",
+		"skiff consume --topic orders --group billing --count 10",
+		"skiff consume --topic orders --format '%t[%p]@%o %k=%v\\n'",
+		"skiff consume --topic not-yet-created --wait",
+	},
+}
+
 func consumeMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("skiff consume", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	const cmd = "skiff consume"
+	fs := newFlagSet(cmd, consumeUsage, stdout, stderr)
 	var (
 		brokers   = fs.String("brokers", brokersFlagDefault(), "comma-separated seed brokers (bootstrap.servers)")
 		topic     = fs.String("topic", "", "topic to consume (required)")
@@ -37,23 +51,28 @@ func consumeMain(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		exitAtEnd = fs.Bool("exit-at-end", false, "exit once every consumed partition reached the end offset it had at start")
 		count     = fs.Int("count", 0, "exit after this many records (0: no limit)")
 		format    = fs.String("format", defaultConsumeFormat, "output format: %k key, %v value, %p partition, %o offset, %t topic, %T timestamp (ms), %h headers, %% percent; \\t \\n \\\\ escapes")
+		autoTopic = fs.Bool("auto-create", true, "allow.auto.create.topics: let a broker with auto.create.topics.enable create a missing topic (the consumer's default)")
+		wait      = fs.Bool("wait", false, "wait for an unreachable broker or a missing topic (for up to --max-wait) instead of failing at once")
+		maxWait   = fs.Duration("max-wait", 60*time.Second, "how long --wait waits")
 		verbose   = fs.Bool("v", false, "log at debug level to stderr")
 	)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: skiff consume --topic T [--group G] [--from-beginning] [--exit-at-end] [--count N] [--format F]")
-		fs.PrintDefaults()
+	pos, code, ok := fs.parse(args)
+	if !ok {
+		return code
 	}
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if *topic == "" || fs.NArg() > 0 || *count < 0 {
-		fs.Usage()
-		return 2
+	switch {
+	case *topic == "":
+		return usageErr(stderr, cmd, "missing required flag --topic")
+	case len(pos) > 0:
+		return usageErr(stderr, cmd, "unexpected argument %q", pos[0])
+	case *count < 0:
+		return usageErr(stderr, cmd, "--count must not be negative")
+	case *maxWait <= 0:
+		return usageErr(stderr, cmd, "--max-wait must be positive")
 	}
 	out, err := parseRecordFormat(*format)
 	if err != nil {
-		fmt.Fprintf(stderr, "skiff consume: %v\n", err)
-		return 2
+		return usageErr(stderr, cmd, "--format: %v", err)
 	}
 	level := slog.LevelWarn
 	if *verbose {
@@ -61,20 +80,29 @@ func consumeMain(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	addrs := splitBrokers(*brokers)
+	if err := reachSeeds(ctx, addrs, *wait, *maxWait, stderr); err != nil {
+		if ctx.Err() != nil {
+			return 0
+		}
+		fmt.Fprintf(stderr, "%s: %s\n", cmd, humanError(err))
+		return 1
+	}
 
 	// End offsets (and the partition list) come from the cluster at start:
 	// --exit-at-end stops at the end as of now, not a moving target.
-	admin, err := newAdminClient(addrs, logger)
+	admin, err := wire.NewClient(wire.Config{SeedBrokers: addrs, ClientID: "skiff-cli", Logger: quietLogger(stderr, *verbose),
+		AllowAutoTopicCreation: *autoTopic})
 	if err != nil {
-		fmt.Fprintf(stderr, "skiff consume: %v\n", err)
+		fmt.Fprintf(stderr, "%s: %v\n", cmd, err)
 		return 1
 	}
 	defer admin.Close()
-	mctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	info, err := admin.Topic(mctx, *topic)
-	cancel()
+	info, err := awaitTopic(ctx, admin, *topic, *wait, *maxWait, stderr)
 	if err != nil {
-		fmt.Fprintf(stderr, "skiff consume: %v\n", err)
+		if ctx.Err() != nil {
+			return 0
+		}
+		fmt.Fprintf(stderr, "%s: %s\n", cmd, humanError(err))
 		return 1
 	}
 	var ends map[int32]int64
@@ -83,12 +111,12 @@ func consumeMain(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		ends, err = listOffsets(ectx, admin, *topic, info.Partitions, -1)
 		cancel()
 		if err != nil {
-			fmt.Fprintf(stderr, "skiff consume: end offsets: %v\n", err)
+			fmt.Fprintf(stderr, "%s: end offsets: %s\n", cmd, humanError(err))
 			return 1
 		}
 	}
 
-	cfg := consumer.Config{Brokers: addrs, ClientID: "skiff-consume", Logger: logger}
+	cfg := consumer.Config{Brokers: addrs, ClientID: "skiff-consume", Logger: logger, DisableAutoTopicCreation: !*autoTopic}
 	if *fromStart {
 		cfg.AutoOffsetReset = "earliest"
 	}
@@ -108,23 +136,120 @@ func consumeMain(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	}
 	c, err := consumer.New(cfg)
 	if err != nil {
-		fmt.Fprintf(stderr, "skiff consume: %v\n", err)
+		fmt.Fprintf(stderr, "%s: %v\n", cmd, err)
 		return 2
 	}
+	var notes io.Writer = io.Discard
+	if isTerminal(stderr) {
+		notes = stderr
+	}
+	if *group != "" {
+		// A join can take the broker's group.initial.rebalance.delay.ms
+		// (3 s on a stock Kafka) plus a rebalance: say what is happening.
+		fmt.Fprintf(notes, "joining group %s…\n", *group)
+	}
 	w := bufio.NewWriterSize(stdout, 64<<10)
-	code := consumeLoop(ctx, c, w, out, *count, ends, stderr)
+	code = consumeLoop(ctx, c, w, out, *count, ends, stderr, joinNote(notes, *group))
 	if err := w.Flush(); err != nil && code == 0 {
 		code = 1
 	}
 	cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := c.Close(cctx); err != nil {
-		fmt.Fprintf(stderr, "skiff consume: close: %v\n", err)
+		fmt.Fprintf(stderr, "%s: close: %s\n", cmd, humanError(err))
 	}
 	return code
 }
 
-func consumeLoop(ctx context.Context, c *consumer.Consumer, w *bufio.Writer, format recordFormat, count int, ends map[int32]int64, stderr io.Writer) int {
+// quietLogger is the admin client's logger: its per-retry warnings are
+// replaced by the command's own one-line messages unless -v asks for them.
+func quietLogger(stderr io.Writer, verbose bool) *slog.Logger {
+	level := slog.LevelError
+	if verbose {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// joinNote returns a function consumeLoop calls after each Poll: it
+// writes "joined group G: N partitions" once the first assignment arrives.
+func joinNote(w io.Writer, group string) func(*consumer.Consumer) {
+	if group == "" || w == io.Discard {
+		return func(*consumer.Consumer) {}
+	}
+	done := false
+	return func(c *consumer.Consumer) {
+		if done {
+			return
+		}
+		if n := len(c.Assignment()); n > 0 {
+			done = true
+			fmt.Fprintf(w, "joined group %s: assigned %s\n", group, plural(n, "partition"))
+		}
+	}
+}
+
+// awaitTopic returns the topic's metadata. A topic the cluster does not
+// know is reported at once; with wait it is asked for again every second
+// (a producer or an auto-creating broker may create it) until maxWait,
+// after one line saying so.
+func awaitTopic(ctx context.Context, cl *wire.Client, topic string, wait bool, maxWait time.Duration, stderr io.Writer) (wire.TopicInfo, error) {
+	deadline := time.Now().Add(maxWait)
+	said := false
+	for {
+		mctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		md, err := cl.Metadata(mctx, []string{topic})
+		cancel()
+		if err != nil {
+			return wire.TopicInfo{}, err
+		}
+		ti, ok := md.Topics[topic]
+		terr := ti.Err
+		if !ok {
+			terr = kerr.UnknownTopicOrPartition
+		}
+		if terr == nil && len(ti.Partitions) > 0 {
+			return ti, nil
+		}
+		missing := errors.Is(terr, kerr.UnknownTopicOrPartition)
+		if terr == nil {
+			terr = errors.New("it has no partitions")
+		}
+		if !missing && !errors.Is(terr, kerr.LeaderNotAvailable) {
+			return wire.TopicInfo{}, fmt.Errorf("topic %s: %w", topic, terr)
+		}
+		// LEADER_NOT_AVAILABLE (or no partitions yet) for a topic just
+		// asked about is how Kafka answers while it auto-creates it: say
+		// so and wait, --wait or not.
+		creating := !missing
+		switch {
+		case said:
+		case creating:
+			fmt.Fprintf(stderr, "topic %s is being created by the broker (auto.create.topics.enable); waiting up to %v for it…\n", topic, maxWait)
+		case !wait:
+			return wire.TopicInfo{}, fmt.Errorf("topic %s does not exist (%w); create it with 'skiff topics create %s' or pass --wait to wait for it", topic, terr, topic)
+		default:
+			fmt.Fprintf(stderr, "topic %s does not exist yet; waiting up to %v for it to be created…\n", topic, maxWait)
+		}
+		said = true
+		if time.Now().After(deadline) {
+			return wire.TopicInfo{}, fmt.Errorf("topic %s is still not available after %v: %w", topic, maxWait, terr)
+		}
+		backoff := time.Second
+		if creating {
+			backoff = 100 * time.Millisecond // a creation takes a moment, not seconds
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return wire.TopicInfo{}, ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+func consumeLoop(ctx context.Context, c *consumer.Consumer, w *bufio.Writer, format recordFormat, count int, ends map[int32]int64, stderr io.Writer, afterPoll func(*consumer.Consumer)) int {
 	printed := 0
 	var buf []byte
 	for {
@@ -139,13 +264,14 @@ func consumeLoop(ctx context.Context, c *consumer.Consumer, w *bufio.Writer, for
 		}
 		recs, err := c.Poll(pctx)
 		cancel()
+		afterPoll(c)
 		switch {
 		case ctx.Err() != nil:
 			return 0 // interrupted: a clean exit, as kcat does
 		case errors.Is(err, context.DeadlineExceeded):
 			continue
 		case err != nil:
-			fmt.Fprintf(stderr, "skiff consume: %v\n", err)
+			fmt.Fprintf(stderr, "skiff consume: %s\n", humanError(err))
 			if errors.Is(err, consumer.ErrFenced) || errors.Is(err, consumer.ErrClosed) {
 				return 1
 			}

@@ -3,15 +3,12 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"slices"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -27,35 +24,48 @@ func runGroups(ctx context.Context, args []string) int {
 	return groupsMain(ctx, args, os.Stdout, os.Stderr)
 }
 
-const groupsUsage = `usage: skiff groups <list|describe> [flags]
-  skiff groups list
-  skiff groups describe GROUP...`
+var groupsForms = []usageText{
+	{synopsis: []string{"skiff groups list [flags]"}, about: "list consumer groups with their state",
+		examples: []string{"skiff groups list"}},
+	{synopsis: []string{"skiff groups describe GROUP..."}, about: "members, assignments, committed offsets and lag",
+		examples: []string{"skiff groups describe billing"}},
+}
 
 func groupsMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || (args[0] != "list" && args[0] != "describe") {
-		fmt.Fprintln(stderr, groupsUsage)
+	const cmd = "skiff groups"
+	if len(args) == 0 {
+		subcommandUsage(stderr, cmd, groupsForms)
 		return 2
+	}
+	if isHelpArg(args[0]) {
+		subcommandUsage(stdout, cmd, groupsForms)
+		return 0
 	}
 	sub, args := args[0], args[1:]
-	fs := flag.NewFlagSet("skiff groups "+sub, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	brokers := fs.String("brokers", brokersFlagDefault(), "comma-separated seed brokers (bootstrap.servers)")
-	timeout := fs.Duration("timeout", 30*time.Second, "how long to wait for the cluster")
-	names, err := parseInterleaved(fs, args)
-	if err != nil {
-		return 2
+	form, ok := findForm(groupsForms, sub)
+	if !ok {
+		return usageErr(stderr, cmd, "unknown subcommand %q (want %s)", sub, strings.Join(subNames(groupsForms), ", "))
 	}
-	if (sub == "list") != (len(names) == 0) {
-		fmt.Fprintln(stderr, groupsUsage)
-		return 2
+	name := cmd + " " + sub
+	fs := newFlagSet(name, form, stdout, stderr)
+	cf := addClusterFlags(fs)
+	names, code, ok := fs.parse(args)
+	if !ok {
+		return code
 	}
-	cl, err := newAdminClient(splitBrokers(*brokers), slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	switch {
+	case sub == "list" && len(names) > 0:
+		return usageErr(stderr, name, "takes no arguments, got %q", names[0])
+	case sub == "describe" && len(names) == 0:
+		return usageErr(stderr, name, "missing GROUP")
+	}
+	cl, err := cf.connect(ctx, stderr)
 	if err != nil {
-		fmt.Fprintf(stderr, "skiff groups: %v\n", err)
+		fmt.Fprintf(stderr, "%s: %s\n", name, humanError(err))
 		return 1
 	}
 	defer cl.Close()
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	ctx, cancel := context.WithTimeout(ctx, *cf.timeout)
 	defer cancel()
 	if sub == "list" {
 		err = groupsList(ctx, cl, stdout)
@@ -67,11 +77,17 @@ func groupsMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		err = errors.Join(errs...)
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "skiff groups %s: %v\n", sub, err)
+		fmt.Fprintf(stderr, "%s: %s\n", name, humanError(err))
 		return 1
 	}
 	return 0
 }
+
+// errNoSuchGroup is returned by describe for a group the coordinator does
+// not know. DescribeGroups answers such a group with no error, state Dead
+// and no members (Kafka's GroupCoordinator does the same), so a typo would
+// otherwise print an empty table and exit 0.
+var errNoSuchGroup = errors.New("group does not exist")
 
 // groupsList asks every broker: each lists only the groups it coordinates.
 func groupsList(ctx context.Context, cl *wire.Client, stdout io.Writer) error {
@@ -128,7 +144,18 @@ func groupsDescribe(ctx context.Context, cl *wire.Client, group string, stdout i
 	}
 	dg := dresp.Groups[0]
 	if err := kerr.ForCode(dg.ErrorCode); err != nil {
+		if errors.Is(err, kerr.GroupIDNotFound) {
+			return fmt.Errorf("%s: %w (%w); 'skiff groups list' shows the groups there are", group, errNoSuchGroup, err)
+		}
 		return fmt.Errorf("group %s: %w", group, err)
+	}
+	if dg.State == "Dead" && len(dg.Members) == 0 {
+		// A Dead group may still hold committed offsets (a group that only
+		// ever committed, through the admin API): then it exists.
+		committed, err := fetchGroupOffsets(ctx, cl, coord, group)
+		if err == nil && len(committed) == 0 {
+			return fmt.Errorf("%s: %w (no members, no committed offsets); 'skiff groups list' shows the groups there are", group, errNoSuchGroup)
+		}
 	}
 	fmt.Fprintf(stdout, "GROUP %s  STATE %s  PROTOCOL %s/%s  MEMBERS %d\n", group, dg.State, dg.ProtocolType, dg.Protocol, len(dg.Members))
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)

@@ -7,6 +7,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"sort"
@@ -26,36 +27,48 @@ func register(name, summary string, run func(ctx context.Context, args []string)
 	commands[name] = command{summary: summary, run: run}
 }
 
-func usage() {
-	fmt.Fprintln(os.Stderr, "usage: skiff <command> [flags]\n\ncommands:")
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: skiff <command> [flags]\n\ncommands:")
 	names := make([]string, 0, len(commands))
 	for n := range commands {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(os.Stderr, "  %-10s %s\n", n, commands[n].summary)
+		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
 	}
+	fmt.Fprint(w, `
+examples:
+  skiff broker
+  echo hello | skiff produce --topic greetings
+  skiff consume --topic greetings --from-beginning --exit-at-end
+
+run 'skiff <command> --help' for a command's flags and examples
+`)
 }
 
 func main() {
-	if len(os.Args) < 2 {
-		usage()
+	args := os.Args[1:]
+	if len(args) == 0 {
+		usage(os.Stderr)
 		os.Exit(2)
 	}
-	cmd, ok := commands[os.Args[1]]
-	if !ok {
-		if os.Args[1] == "-h" || os.Args[1] == "--help" || os.Args[1] == "help" {
-			usage()
+	if isHelpArg(args[0]) {
+		if len(args) == 1 {
+			usage(os.Stdout)
 			os.Exit(0)
 		}
-		fmt.Fprintf(os.Stderr, "skiff: unknown command %q\n", os.Args[1])
-		usage()
+		// skiff help produce: the same as skiff produce --help.
+		args = []string{args[1], "--help"}
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "skiff: unknown command %q\nrun 'skiff --help' for the list of commands\n", args[0])
 		os.Exit(2)
 	}
 	// SIGINT/SIGTERM cancel the context; each command shuts down cleanly on it.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := cmd.run(ctx, os.Args[2:])
+	code := cmd.run(ctx, args[1:])
 	stop()
 	os.Exit(code)
 }

@@ -5,114 +5,205 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"strings"
+	"os/signal"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
+	"github.com/skiffkit/skiff/cmd/skiff/internal/bench"
 	"github.com/skiffkit/skiff/producer"
 )
 
 func init() { register("produce", "produce records from stdin", runProduce) }
 
-func runProduce(ctx context.Context, args []string) int {
-	return produceMain(ctx, args, os.Stdin, os.Stderr)
+var produceUsage = usageText{
+	synopsis: []string{"skiff produce --topic T [flags] < records"},
+	about: "Reads stdin, one record per line, sends each record and waits for every acknowledgement.\n" +
+		"Ctrl-C (SIGINT) or SIGTERM stops reading stdin and flushes what was accepted for up to\n" +
+		"--flush-timeout; a second Ctrl-C aborts at once. Exit code 0 when every line was acknowledged,\n" +
+		"1 when a record failed or could not be sent, 2 for bad usage, 130 when interrupted.",
+	examples: []string{
+		"skiff produce --topic orders < orders.txt",
+		"printf 'k1:v1\\nk2:v2\\n' | skiff produce --topic orders --key-delimiter :",
+		"skiff produce --topic blobs --max-line 8MiB --max-request-size 8MiB < big.jsonl",
+		"skiff produce --topic logs --on-error continue < mixed.txt",
+	},
 }
 
-// produceMain reads records from stdin, one per line, sends them and
-// waits for every acknowledgement. Exit codes: 0 all acknowledged, 1 a
-// record failed or could not be sent, 2 bad usage.
-func produceMain(ctx context.Context, args []string, stdin io.Reader, stderr io.Writer) int {
-	f, ok := parseProduceFlags(args, stderr)
+// runProduce wires the process's signals: the first SIGINT/SIGTERM stops
+// reading stdin (stop), a second one aborts the flush (abort). main's own
+// signal context is ignored here because it cannot tell the two apart.
+func runProduce(ctx context.Context, args []string) int {
+	stop, stopFn := context.WithCancel(ctx)
+	abort, abortFn := context.WithCancel(context.Background())
+	defer stopFn()
+	defer abortFn()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for n := 0; ; n++ {
+			select {
+			case <-done:
+				return
+			case <-sigs:
+			}
+			if n == 0 {
+				stopFn()
+			} else {
+				abortFn()
+				return
+			}
+		}
+	})
+	defer wg.Wait()
+	defer close(done)
+	return produceRun(stop, abort, args, os.Stdin, os.Stdout, os.Stderr)
+}
+
+// produceMain is produceRun where cancelling ctx stops reading, with no
+// separate abort (tests that do not exercise the second signal).
+func produceMain(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return produceRun(ctx, context.Background(), args, stdin, stdout, stderr)
+}
+
+// produceRun reads records from stdin, one per line, sends them and waits
+// for every acknowledgement. Cancelling stop stops reading stdin and
+// flushes what was accepted; cancelling abort ends the flush.
+func produceRun(stop, abort context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	f, code, ok := parseProduceFlags(args, stdout, stderr)
 	if !ok {
-		return 2
+		return code
+	}
+	if err := reachSeeds(stop, f.brokers, f.wait, f.maxBlock, stderr); err != nil {
+		if stop.Err() != nil {
+			fmt.Fprintln(stderr, "skiff produce: interrupted before a broker answered; nothing was sent")
+			return 130
+		}
+		fmt.Fprintf(stderr, "skiff produce: %s\n", humanError(err))
+		return 1
 	}
 	p, err := producer.New(f.config(stderr))
 	if err != nil {
 		fmt.Fprintf(stderr, "skiff produce: %v\n", err)
 		return 2
 	}
-	var t produceTally
-	sent, sendErr := sendLines(ctx, p, f, stdin, &t)
-	// Close flushes what was accepted; give it the delivery timeout.
-	cctx, cancel := context.WithTimeout(ctx, 2*time.Minute+10*time.Second)
+	t := &produceTally{stopOnError: f.onError == onErrorStop}
+	t.failedCh = make(chan struct{})
+	res := sendLines(stop, p, f, stdin, t)
+	if res.interrupted {
+		fmt.Fprintf(stderr, "skiff produce: stopping: waiting up to %v for %s to be acknowledged (signal again to abort)…\n",
+			f.flushTimeout, plural(res.sent, "accepted record"))
+	}
+	// Close flushes what was accepted, bounded by --flush-timeout, or
+	// less if a second signal aborts.
+	cctx, cancel := context.WithTimeout(abort, f.flushTimeout)
 	closeErr := p.Close(cctx)
 	cancel()
-	return t.report(stderr, sent, sendErr, closeErr)
+	return t.report(stderr, res, closeErr, abort.Err() != nil, f.flushTimeout)
 }
+
+// onError is --on-error: what a record that fails does to the rest of the input.
+const (
+	onErrorStop     = "stop"
+	onErrorContinue = "continue"
+)
 
 // produceFlags is the command line of skiff produce, parsed and checked.
 type produceFlags struct {
-	brokers   []string
-	topic     string
-	keyDelim  []byte
-	acks      producer.Acks
-	codec     producer.Compression
-	linger    time.Duration
-	batchSize int
-	partition int
-	maxLine   int
-	verbose   bool
+	brokers        []string
+	topic          string
+	keyDelim       []byte
+	acks           producer.Acks
+	codec          producer.Compression
+	linger         time.Duration
+	batchSize      int
+	partition      int
+	maxLine        int
+	maxRequestSize int
+	maxBlock       time.Duration
+	flushTimeout   time.Duration
+	onError        string
+	wait           bool
+	verbose        bool
 }
 
-// parseProduceFlags parses and validates args. When it returns false it
-// has already written the usage or the reason to stderr.
-func parseProduceFlags(args []string, stderr io.Writer) (produceFlags, bool) {
-	fs := flag.NewFlagSet("skiff produce", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+// parseProduceFlags parses and validates args. When ok is false it has
+// already written the help or the reason, and code is the exit code.
+func parseProduceFlags(args []string, stdout, stderr io.Writer) (produceFlags, int, bool) {
+	// --help is output: it goes to stdout so it can be piped to a pager.
+	fs := newFlagSet("skiff produce", produceUsage, stdout, stderr)
 	var (
-		brokers     = fs.String("brokers", brokersFlagDefault(), "comma-separated seed brokers (bootstrap.servers)")
-		topic       = fs.String("topic", "", "topic to produce to (required)")
-		keyDelim    = fs.String("key-delimiter", "", "split each line at the first occurrence into key and value; lines without it get a null key")
-		acks        = fs.String("acks", "all", "acks: all (or -1), 1 or 0; anything but all turns idempotence off")
-		compression = fs.String("compression", "none", "compression.type: none, gzip, snappy, lz4 or zstd")
-		linger      = fs.Duration("linger", 5*time.Millisecond, "linger.ms (0 sends at once)")
-		batchSize   = fs.Int("batch-size", 16384, "batch.size in bytes")
-		partition   = fs.Int("partition", -1, "send every record to this partition (-1: the default partitioner)")
-		maxLine     = fs.Int("max-line", 1<<20, "longest accepted input line in bytes")
-		verbose     = fs.Bool("v", false, "log at debug level to stderr")
+		brokers      = fs.String("brokers", brokersFlagDefault(), "comma-separated seed brokers (bootstrap.servers)")
+		topic        = fs.String("topic", "", "topic to produce to (required)")
+		keyDelim     = fs.String("key-delimiter", "", "split each line at the first occurrence into key and value; lines without it get a null key")
+		acks         = fs.String("acks", "all", "acks: all (or -1), 1 or 0; anything but all turns idempotence off")
+		compression  = fs.String("compression", "none", "compression.type: none, gzip, snappy, lz4 or zstd")
+		linger       = fs.Duration("linger", 5*time.Millisecond, "linger.ms (0 sends at once)")
+		batchSize    = fs.String("batch-size", "16KiB", "batch.size in bytes (KiB/MiB suffixes allowed)")
+		partition    = fs.Int("partition", -1, "send every record to this partition (-1: the default partitioner)")
+		maxLine      = fs.String("max-line", "1MiB", "longest accepted input line in bytes (KiB/MiB suffixes allowed)")
+		maxReq       = fs.String("max-request-size", "1MiB", "max.request.size: the largest record (and request) the producer sends; the broker's message.max.bytes must allow it too")
+		maxBlock     = fs.Duration("max-block", 60*time.Second, "max.block.ms: how long a send may wait for metadata or buffer space, and how long --wait waits for a broker")
+		flushTimeout = fs.Duration("flush-timeout", 30*time.Second, "after stdin ends or on Ctrl-C, how long to wait for outstanding acknowledgements")
+		onErr        = fs.String("on-error", onErrorStop, "when a record fails: stop (stop reading, exit 1) or continue (go on, report the number of failures, exit 1)")
+		wait         = fs.Bool("wait", false, "when no broker is reachable, keep trying for --max-block instead of failing at once")
+		verbose      = fs.Bool("v", false, "log at debug level to stderr")
 	)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: skiff produce --topic T [--key-delimiter D] [--acks all|1|0] [--compression C] [--linger 5ms] [--batch-size N] [--partition N] < records")
-		fs.PrintDefaults()
+	const cmd = "skiff produce"
+	pos, code, ok := fs.parse(args)
+	if !ok {
+		return produceFlags{}, code, false
 	}
-	if err := fs.Parse(args); err != nil {
-		return produceFlags{}, false
+	fail := func(format string, a ...any) (produceFlags, int, bool) {
+		return produceFlags{}, usageErr(fs.stderr, cmd, format, a...), false
 	}
-	fail := func(format string, a ...any) (produceFlags, bool) {
-		fmt.Fprintf(stderr, "skiff produce: "+format+"\n", a...)
-		return produceFlags{}, false
+	if *topic == "" {
+		return fail("missing required flag --topic")
 	}
-	if *topic == "" || fs.NArg() > 0 {
-		fs.Usage()
-		return produceFlags{}, false
+	if len(pos) > 0 {
+		return fail("unexpected argument %q (records are read from stdin)", pos[0])
 	}
 	ack, err := producer.ParseAcks(*acks)
 	if err != nil {
-		return fail("%v", err)
+		return fail("--acks: %v", err)
 	}
 	codec, err := producer.ParseCompression(*compression)
 	if err != nil {
-		return fail("%v", err)
+		return fail("--compression: %v", err)
 	}
-	if *partition < -1 || *linger < 0 || *batchSize <= 0 || *maxLine <= 0 {
-		return fail("--partition must be >= -1, --linger >= 0, --batch-size and --max-line > 0")
+	sizes := map[string]*int{}
+	for name, s := range map[string]string{"batch-size": *batchSize, "max-line": *maxLine, "max-request-size": *maxReq} {
+		n, err := bench.ParseSize(s)
+		if err != nil || n <= 0 {
+			return fail("--%s %q: want a positive size such as 16384, 64KiB or 8MiB", name, s)
+		}
+		sizes[name] = &n
+	}
+	switch {
+	case *partition < -1:
+		return fail("--partition must be -1 (default partitioner) or a partition number, got %d", *partition)
+	case *linger < 0:
+		return fail("--linger must not be negative")
+	case *maxBlock <= 0 || *flushTimeout <= 0:
+		return fail("--max-block and --flush-timeout must be positive")
+	case *onErr != onErrorStop && *onErr != onErrorContinue:
+		return fail("--on-error must be stop or continue, got %q", *onErr)
 	}
 	f := produceFlags{
-		topic: *topic, keyDelim: []byte(*keyDelim), acks: ack, codec: codec, linger: *linger,
-		batchSize: *batchSize, partition: *partition, maxLine: *maxLine, verbose: *verbose,
+		brokers: splitBrokers(*brokers), topic: *topic, keyDelim: []byte(*keyDelim), acks: ack, codec: codec,
+		linger: *linger, batchSize: *sizes["batch-size"], partition: *partition, maxLine: *sizes["max-line"],
+		maxRequestSize: *sizes["max-request-size"], maxBlock: *maxBlock, flushTimeout: *flushTimeout,
+		onError: *onErr, wait: *wait, verbose: *verbose,
 	}
-	for _, b := range strings.Split(*brokers, ",") {
-		if b = strings.TrimSpace(b); b != "" {
-			f.brokers = append(f.brokers, b)
-		}
-	}
-	return f, true
+	return f, 0, true
 }
 
 // config is the producer configuration the flags ask for; its logger
@@ -132,6 +223,8 @@ func (f produceFlags) config(stderr io.Writer) producer.Config {
 		Compression:        f.codec,
 		Linger:             f.linger,
 		BatchSize:          f.batchSize,
+		MaxRequestSize:     f.maxRequestSize,
+		MaxBlock:           f.maxBlock,
 		Logger:             slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
 	}
 	if f.linger == 0 {
@@ -140,20 +233,83 @@ func (f produceFlags) config(stderr io.Writer) producer.Config {
 	return cfg
 }
 
-// sendLines sends each line of stdin as one record until stdin ends, a Send
-// fails or stdin cannot be read, and returns how many records were sent
-// and why it stopped early, if it did. Outcomes are counted in t.
-func sendLines(ctx context.Context, p *producer.Producer, f produceFlags, stdin io.Reader, t *produceTally) (sent int, err error) {
+// sendResult is why sendLines stopped and how far it got.
+type sendResult struct {
+	lines       int   // lines read from stdin
+	sent        int   // records the producer accepted
+	rejected    int   // records Send refused (too large), with --on-error continue
+	err         error // what stopped reading early, if anything
+	interrupted bool  // stop was cancelled (a signal) before stdin ended
+}
+
+// sendLines sends each line of stdin as one record until stdin ends, stop
+// is cancelled, a record fails (with --on-error stop) or stdin cannot be
+// read. Outcomes of accepted records are counted in t.
+//
+// Stdin is read by a goroutine that hands each line over and waits until
+// it was sent, because a read from a terminal or a pipe cannot be
+// interrupted: the main loop must be free to notice a signal while the
+// read blocks. On a signal the reader is told to quit; if it is blocked in
+// a read it returns when that read does (at the latest when the process
+// exits, which follows at once for the command line).
+func sendLines(stop context.Context, p *producer.Producer, f produceFlags, stdin io.Reader, t *produceTally) sendResult {
 	var part producer.Partition
 	if f.partition >= 0 {
 		part = producer.ToPartition(int32(f.partition))
 	}
-	sc := bufio.NewScanner(stdin)
-	sc.Buffer(make([]byte, 64<<10), f.maxLine)
-	for sc.Scan() {
-		line := bytes.TrimSuffix(sc.Bytes(), []byte{'\r'})
-		// The scanner reuses its buffer; the producer copies the bytes
-		// into its batch before Send returns.
+	lines := make(chan []byte)
+	next := make(chan struct{})
+	quit := make(chan struct{})
+	defer close(quit)
+	var readErr error
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(stdin)
+		sc.Buffer(make([]byte, min(64<<10, f.maxLine+1)), f.maxLine+1) // +1: room for a '\r' before the '\n'
+		for sc.Scan() {
+			select {
+			case lines <- sc.Bytes(): // the scanner's buffer: valid until the next Scan
+			case <-quit:
+				return
+			}
+			select {
+			case <-next:
+			case <-quit:
+				return
+			}
+		}
+		readErr = sc.Err()
+	}()
+	var res sendResult
+	for {
+		var line []byte
+		var open bool
+		select {
+		case <-stop.Done():
+			res.interrupted = true
+			return res
+		case <-t.failedCh:
+			res.err = t.firstError()
+			return res
+		case line, open = <-lines:
+		}
+		if !open {
+			// readErr was written before lines was closed.
+			if errors.Is(readErr, bufio.ErrTooLong) {
+				res.err = fmt.Errorf("line %d is longer than --max-line (%d bytes); raise --max-line", res.lines+1, f.maxLine)
+			} else if readErr != nil {
+				res.err = fmt.Errorf("reading stdin: %w", readErr)
+			}
+			return res
+		}
+		res.lines++
+		line = bytes.TrimSuffix(line, []byte{'\r'})
+		if len(line) > f.maxLine {
+			res.err = fmt.Errorf("line %d is longer than --max-line (%d bytes); raise --max-line", res.lines, f.maxLine)
+			return res
+		}
+		// The producer copies the bytes into its batch before Send returns,
+		// so the scanner's buffer may be reused afterwards.
 		rec := producer.Record{Topic: f.topic, Partition: part, Value: line}
 		if len(f.keyDelim) > 0 {
 			if k, v, ok := bytes.Cut(line, f.keyDelim); ok {
@@ -163,50 +319,111 @@ func sendLines(ctx context.Context, p *producer.Producer, f produceFlags, stdin 
 		if rec.Value == nil {
 			rec.Value = []byte{} // an empty line is an empty value, not a tombstone
 		}
-		if err := p.Send(ctx, rec, t.record); err != nil {
-			return sent, err
+		err := p.Send(stop, rec, t.record)
+		switch {
+		case err == nil:
+			res.sent++
+		case stop.Err() != nil:
+			res.interrupted = true
+			return res
+		case errors.Is(err, producer.ErrRecordTooLarge) && !t.stopOnError:
+			res.rejected++
+			t.noteRejected(fmt.Errorf("line %d: %w", res.lines, err))
+		default:
+			res.err = fmt.Errorf("line %d: %w", res.lines, err)
+			if errors.Is(err, producer.ErrRecordTooLarge) {
+				res.err = fmt.Errorf("%w; raise --max-request-size (and the broker's message.max.bytes) or pass --on-error continue to skip it", res.err)
+			}
+			return res
 		}
-		sent++
+		next <- struct{}{}
 	}
-	if err := sc.Err(); err != nil {
-		return sent, fmt.Errorf("reading stdin: %w", err)
-	}
-	return sent, nil
 }
 
-// produceTally counts acknowledgements and keeps the first failure; record
-// is the callback of every Send.
+// produceTally counts outcomes and keeps the first failure; record is the
+// callback of every Send.
 type produceTally struct {
-	acked    atomic.Int64
-	errOnce  sync.Once
+	acked       atomic.Int64
+	failed      atomic.Int64
+	stopOnError bool
+	failedCh    chan struct{} // closed at the first failure when stopOnError
+
+	mu       sync.Mutex
 	firstErr error
 }
 
 func (t *produceTally) record(_ producer.RecordMetadata, err error) {
-	if err != nil {
-		t.errOnce.Do(func() { t.firstErr = err })
+	if err == nil {
+		t.acked.Add(1)
 		return
 	}
-	t.acked.Add(1)
+	if errors.Is(err, producer.ErrClosed) {
+		// Close gave up on it (--flush-timeout or a second signal): its
+		// outcome is unknown, not a failure the broker reported.
+		return
+	}
+	t.failed.Add(1)
+	t.noteRejected(err)
 }
 
-// report writes the one-line outcome to stderr and returns the exit code.
-// It runs after Close, so every callback has run.
-func (t *produceTally) report(stderr io.Writer, sent int, sendErr, closeErr error) int {
+// noteRejected keeps err if it is the first failure and, with --on-error
+// stop, tells sendLines to stop reading.
+func (t *produceTally) noteRejected(err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.firstErr != nil {
+		return
+	}
+	t.firstErr = err
+	if t.stopOnError {
+		close(t.failedCh)
+	}
+}
+
+func (t *produceTally) firstError() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.firstErr
+}
+
+// report writes the outcome to stderr and returns the exit code. It runs
+// after Close, so every callback has run (or Close gave up).
+func (t *produceTally) report(stderr io.Writer, res sendResult, closeErr error, aborted bool, flushTimeout time.Duration) int {
+	acked, failed := t.acked.Load(), t.failed.Load()
+	unknown := int64(res.sent) - acked - failed
+	counts := fmt.Sprintf("%d of %d records acknowledged", acked, res.sent)
+	if failed > 0 || res.rejected > 0 {
+		counts += fmt.Sprintf(", %d failed", failed+int64(res.rejected))
+	}
+	if unknown > 0 {
+		counts += fmt.Sprintf(", %d not acknowledged", unknown)
+	}
 	switch {
-	case sendErr != nil:
-		fmt.Fprintf(stderr, "skiff produce: %v (%d of %d records acknowledged)\n", sendErr, t.acked.Load(), sent)
+	case res.interrupted:
+		how := "flushed"
+		switch {
+		case aborted:
+			how = "flush aborted by a second signal"
+		case closeErr != nil:
+			how = fmt.Sprintf("flush gave up after --flush-timeout (%v)", flushTimeout)
+		}
+		fmt.Fprintf(stderr, "skiff produce: interrupted after reading %d lines; %s: %s\n", res.lines, how, counts)
+		return 130
+	case res.err != nil:
+		fmt.Fprintf(stderr, "skiff produce: %s (%s; stopped reading stdin)\n", humanError(res.err), counts)
 		return 1
-	case t.firstErr != nil:
-		fmt.Fprintf(stderr, "skiff produce: %v (%d of %d records acknowledged)\n", t.firstErr, t.acked.Load(), sent)
+	case failed > 0 || res.rejected > 0:
+		first := t.firstError()
+		if t.stopOnError {
+			fmt.Fprintf(stderr, "skiff produce: %s (%s)\n", humanError(first), counts)
+		} else {
+			fmt.Fprintf(stderr, "skiff produce: %s; first failure: %s\n", counts, humanError(first))
+		}
 		return 1
-	case closeErr != nil && !errors.Is(closeErr, context.Canceled):
-		fmt.Fprintf(stderr, "skiff produce: %v (%d of %d records acknowledged)\n", closeErr, t.acked.Load(), sent)
-		return 1
-	case t.acked.Load() != int64(sent):
-		fmt.Fprintf(stderr, "skiff produce: interrupted: %d of %d records acknowledged\n", t.acked.Load(), sent)
+	case closeErr != nil || unknown > 0:
+		fmt.Fprintf(stderr, "skiff produce: not every record was acknowledged within --flush-timeout: %s\n", counts)
 		return 1
 	}
-	fmt.Fprintf(stderr, "produced %d records\n", sent)
+	fmt.Fprintf(stderr, "produced %s\n", plural(res.sent, "record"))
 	return 0
 }

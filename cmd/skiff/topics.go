@@ -27,52 +27,70 @@ func runTopics(ctx context.Context, args []string) int {
 	return topicsMain(ctx, args, os.Stdout, os.Stderr)
 }
 
-const topicsUsage = `usage: skiff topics <list|create|delete|describe> [flags]
-  skiff topics list
-  skiff topics create NAME [--partitions N] [--replication-factor R] [--config k=v ...]
-  skiff topics delete NAME...
-  skiff topics describe NAME...`
+var topicsForms = []usageText{
+	{synopsis: []string{"skiff topics list [flags]"}, about: "list topics and their partition counts",
+		examples: []string{"skiff topics list"}},
+	{synopsis: []string{"skiff topics create NAME [--partitions N] [--replication-factor R] [--config k=v]..."}, about: "create a topic",
+		examples: []string{"skiff topics create orders --partitions 6 --config retention.ms=86400000"}},
+	{synopsis: []string{"skiff topics delete NAME..."}, about: "delete topics",
+		examples: []string{"skiff topics delete orders payments"}},
+	{synopsis: []string{"skiff topics describe NAME..."}, about: "show partitions, leaders, replicas and offsets",
+		examples: []string{"skiff topics describe orders"}},
+}
 
 func topicsMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	const cmd = "skiff topics"
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, topicsUsage)
+		subcommandUsage(stderr, cmd, topicsForms)
 		return 2
 	}
+	if isHelpArg(args[0]) {
+		subcommandUsage(stdout, cmd, topicsForms)
+		return 0
+	}
 	sub, args := args[0], args[1:]
-	fs := flag.NewFlagSet("skiff topics "+sub, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	brokers := fs.String("brokers", brokersFlagDefault(), "comma-separated seed brokers (bootstrap.servers)")
-	timeout := fs.Duration("timeout", 30*time.Second, "how long to wait for the cluster")
+	form, ok := findForm(topicsForms, sub)
+	if !ok {
+		return usageErr(stderr, cmd, "unknown subcommand %q (want %s)", sub, strings.Join(subNames(topicsForms), ", "))
+	}
+	name := cmd + " " + sub
+	fs := newFlagSet(name, form, stdout, stderr)
+	cf := addClusterFlags(fs)
 	var (
 		partitions  *int
 		replication *int
 		configs     configFlag
 	)
-	switch sub {
-	case "create":
-		partitions = fs.Int("partitions", 1, "number of partitions")
-		replication = fs.Int("replication-factor", 1, "replication factor")
+	if sub == "create" {
+		partitions = fs.Int("partitions", 1, "number of partitions (-1: the broker's num.partitions)")
+		replication = fs.Int("replication-factor", 1, "replication factor (-1: the broker's default.replication.factor)")
 		fs.Var(&configs, "config", "topic config k=v (repeatable)")
-	case "list", "delete", "describe":
-	default:
-		fmt.Fprintf(stderr, "skiff topics: unknown subcommand %q\n%s\n", sub, topicsUsage)
-		return 2
 	}
-	names, err := parseInterleaved(fs, args)
+	names, code, ok := fs.parse(args)
+	if !ok {
+		return code
+	}
+	switch {
+	case sub == "list" && len(names) > 0:
+		return usageErr(stderr, name, "takes no arguments, got %q", names[0])
+	case sub != "list" && len(names) == 0:
+		return usageErr(stderr, name, "missing topic NAME")
+	case sub == "create" && len(names) > 1:
+		return usageErr(stderr, name, "creates one topic at a time, got %d names", len(names))
+	case sub == "create" && (*partitions == 0 || *partitions < -1):
+		// Kafka takes -1 as "use the broker's default" (KIP-464); anything
+		// else below 1 is INVALID_PARTITIONS.
+		return usageErr(stderr, name, "--partitions must be at least 1 (or -1 for the broker's default), got %d", *partitions)
+	case sub == "create" && (*replication == 0 || *replication < -1):
+		return usageErr(stderr, name, "--replication-factor must be at least 1 (or -1 for the broker's default), got %d", *replication)
+	}
+	cl, err := cf.connect(ctx, stderr)
 	if err != nil {
-		return 2
-	}
-	if (sub == "list") != (len(names) == 0) || (sub == "create" && len(names) != 1) {
-		fmt.Fprintln(stderr, topicsUsage)
-		return 2
-	}
-	cl, err := newAdminClient(splitBrokers(*brokers), slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
-	if err != nil {
-		fmt.Fprintf(stderr, "skiff topics: %v\n", err)
+		fmt.Fprintf(stderr, "%s: %s\n", name, humanError(err))
 		return 1
 	}
 	defer cl.Close()
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	ctx, cancel := context.WithTimeout(ctx, *cf.timeout)
 	defer cancel()
 	switch sub {
 	case "list":
@@ -85,10 +103,45 @@ func topicsMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		err = topicsDescribe(ctx, cl, names, stdout)
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "skiff topics %s: %v\n", sub, err)
+		fmt.Fprintf(stderr, "%s: %s\n", name, humanError(err))
 		return 1
 	}
 	return 0
+}
+
+func findForm(forms []usageText, sub string) (usageText, bool) {
+	for _, f := range forms {
+		if strings.Fields(f.synopsis[0])[2] == sub {
+			return f, true
+		}
+	}
+	return usageText{}, false
+}
+
+// clusterFlags are the flags of the admin commands (topics, groups).
+type clusterFlags struct {
+	brokers *string
+	timeout *time.Duration
+	wait    *bool
+	verbose *bool
+}
+
+func addClusterFlags(fs *cmdFlags) clusterFlags {
+	return clusterFlags{
+		brokers: fs.String("brokers", brokersFlagDefault(), "comma-separated seed brokers (bootstrap.servers)"),
+		timeout: fs.Duration("timeout", 30*time.Second, "how long to wait for the cluster's answers (and, with --wait, for a broker)"),
+		wait:    fs.Bool("wait", false, "when no broker is reachable, keep trying for --timeout instead of failing at once"),
+		verbose: fs.Bool("v", false, "log the client's connection events to stderr"),
+	}
+}
+
+// connect checks that a seed broker answers, then returns an admin client.
+func (f clusterFlags) connect(ctx context.Context, stderr io.Writer) (*wire.Client, error) {
+	addrs := splitBrokers(*f.brokers)
+	if err := reachSeeds(ctx, addrs, *f.wait, *f.timeout, stderr); err != nil {
+		return nil, err
+	}
+	return newAdminClient(addrs, quietLogger(stderr, *f.verbose))
 }
 
 func topicsList(ctx context.Context, cl *wire.Client, stdout io.Writer) error {
@@ -136,7 +189,24 @@ func topicsCreate(ctx context.Context, cl *wire.Client, name string, partitions 
 			return fmt.Errorf("%s: %w%s", rt.Topic, err, errMessage(rt.ErrorMessage))
 		}
 	}
-	fmt.Fprintf(stdout, "created topic %s with %d partitions\n", name, partitions)
+	// Report what the broker made, not what was asked for: with -1 the
+	// broker picks num.partitions (CreateTopics v5+ returns it).
+	made := partitions
+	for _, rt := range resp.Topics {
+		if rt.Topic == name && rt.NumPartitions > 0 {
+			made = rt.NumPartitions
+		}
+	}
+	if made <= 0 {
+		if ti, err := cl.Topic(ctx, name); err == nil {
+			made = int32(len(ti.Partitions))
+		}
+	}
+	if made > 0 {
+		fmt.Fprintf(stdout, "created topic %s with %s\n", name, plural(int(made), "partition"))
+	} else {
+		fmt.Fprintf(stdout, "created topic %s\n", name)
+	}
 	return nil
 }
 

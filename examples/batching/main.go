@@ -6,7 +6,7 @@
 //
 // Without SKIFF_BROKERS it starts the bundled broker in a temporary
 // directory (examples/internal/cluster); with SKIFF_BROKERS=host:port it uses
-// that cluster (create the topic first: skiff topics create batching --partitions 3).
+// that cluster, creating the topic if needed.
 // For a full sweep with latency percentiles, run: skiff bench
 package main
 

@@ -6,13 +6,15 @@
 //
 // Without SKIFF_BROKERS it starts the bundled broker in a temporary
 // directory (examples/internal/cluster); with SKIFF_BROKERS=host:port it uses
-// that cluster (create the topic first: skiff topics create payments --partitions 4).
+// that cluster, creating the topic if needed. Either way the group is deleted
+// at the end, and on failure the consumers' log is printed.
 package main
 
 import (
 	"context"
 	"fmt"
 	"log"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,12 +28,14 @@ import (
 const records = 1000
 
 func main() {
-	if err := run(); err != nil {
+	var clientLog cluster.Log
+	if err := run(&clientLog); err != nil {
+		clientLog.WriteTo(os.Stderr)
 		log.Fatal(err)
 	}
 }
 
-func run() error {
+func run(clientLog *cluster.Log) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	brokers, stop, err := cluster.Start(ctx, "payments", 4)
@@ -42,6 +46,14 @@ func run() error {
 
 	// Records of this run carry its id, so leftovers in a reused topic are not counted.
 	run := fmt.Sprint(time.Now().UnixNano())
+	group := "payments-" + run
+	// Deferred before the members' Close (defers run last-in first-out):
+	// a group can be deleted only once it has no members.
+	defer func() {
+		if err := cluster.DeleteGroup(context.Background(), brokers, group); err != nil {
+			fmt.Fprintln(os.Stderr, "cleanup:", err)
+		}
+	}()
 	var (
 		total   atomic.Int64
 		owned   [2]atomic.Int64          // partitions each member holds now
@@ -59,7 +71,8 @@ func run() error {
 	defer stopPolling()
 	for i, name := range []string{"member-1", "member-2"} {
 		c, err := consumer.New(consumer.Config{
-			Brokers: brokers, GroupID: "payments-" + run, Topics: []string{"payments"}, AutoOffsetReset: "earliest",
+			Brokers: brokers, GroupID: group, Topics: []string{"payments"}, AutoOffsetReset: "earliest",
+			Logger: clientLog.Logger(),
 			Rebalance: consumer.RebalanceFuncs{
 				Assigned: func(_ context.Context, _ *consumer.Consumer, ps []consumer.TopicPartition) {
 					fmt.Printf("%s assigned %v\n", name, ps)
@@ -104,7 +117,7 @@ func run() error {
 		select {
 		case <-changed:
 		case <-shared:
-			return fmt.Errorf("the members did not share the partitions within 30s (see the consumer's log)")
+			return fmt.Errorf("the members did not share the partitions within 30s (the consumers' log is above)")
 		}
 	}
 

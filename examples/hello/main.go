@@ -4,7 +4,7 @@
 //
 // Without SKIFF_BROKERS it starts the bundled broker in a temporary
 // directory (examples/internal/cluster); with SKIFF_BROKERS=host:port it uses
-// that cluster (create the topic first: skiff topics create hello).
+// that cluster, creating the topic if needed.
 package main
 
 import (

@@ -6,7 +6,7 @@
 //
 // Without SKIFF_BROKERS it starts the bundled broker in a temporary
 // directory (examples/internal/cluster); with SKIFF_BROKERS=host:port it uses
-// that cluster (create the topic first: skiff topics create orders --partitions 4).
+// that cluster, creating the topic (or checking it has 4 partitions).
 package main
 
 import (

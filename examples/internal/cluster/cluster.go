@@ -3,33 +3,52 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/skiffkit/skiff/broker"
 )
 
-// Start returns the brokers listed in $SKIFF_BROKERS (comma-separated), where
-// the topic must already exist (skiff topics create <topic> --partitions N);
-// stop is then a no-op.
+// Start returns a cluster with the topic in it, created with the given
+// partitions.
+//
+// With $SKIFF_BROKERS (comma-separated host:port) it uses that cluster: it
+// creates the topic there, or checks that an existing one has at least
+// the partitions the example needs (an example about keys and partitions
+// proves nothing on one partition); stop is then a no-op.
 //
 // Without SKIFF_BROKERS it starts the bundled broker on 127.0.0.1 in a new
-// temporary directory and creates the topic with the given partitions; stop
-// shuts the broker down and deletes the directory.
+// temporary directory; stop shuts the broker down and deletes the directory.
 func Start(ctx context.Context, topic string, partitions int32) (brokers []string, stop func(), err error) {
 	if env := os.Getenv("SKIFF_BROKERS"); env != "" {
-		return strings.Split(env, ","), func() {}, nil
+		brokers = strings.Split(env, ",")
+		if err := ensureTopic(ctx, brokers, topic, partitions); err != nil {
+			return nil, nil, err
+		}
+		return brokers, func() {}, nil
 	}
 	dir, err := os.MkdirTemp("", "skiff-example-")
 	if err != nil {
 		return nil, nil, fmt.Errorf("bundled broker: %w", err)
 	}
-	b, err := broker.Start(ctx, broker.Config{Listen: "127.0.0.1:0", DataDir: dir, Logger: slog.New(slog.DiscardHandler)})
+	b, err := broker.Start(ctx, broker.Config{
+		Listen: "127.0.0.1:0", DataDir: dir, Logger: slog.New(slog.DiscardHandler),
+		// No group.initial.rebalance.delay.ms (3 s in Kafka): an example's
+		// group members all start at once, as in Kafka's own quickstarts.
+		GroupInitialRebalanceDelay: -1,
+	})
 	if err != nil {
 		return nil, nil, errors.Join(fmt.Errorf("bundled broker: %w", err), os.RemoveAll(dir))
 	}
@@ -45,4 +64,110 @@ func Start(ctx context.Context, topic string, partitions int32) (brokers []strin
 		return nil, nil, fmt.Errorf("create topic %s: %w", topic, err)
 	}
 	return []string{b.Addr()}, stop, nil
+}
+
+// ensureTopic creates topic with partitions on the cluster, or accepts an
+// existing one with at least that many. It speaks CreateTopics and Metadata
+// through franz-go, which any Kafka cluster understands.
+func ensureTopic(ctx context.Context, brokers []string, topic string, partitions int32) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+
+	req := kmsg.NewPtrCreateTopicsRequest()
+	req.TimeoutMillis = 30_000
+	rt := kmsg.NewCreateTopicsRequestTopic()
+	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = topic, partitions, -1 // -1: the cluster's default.replication.factor
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return fmt.Errorf("create topic %s on %s: %w", topic, strings.Join(brokers, ","), err)
+	}
+	for _, t := range resp.Topics {
+		switch err := kerr.ErrorForCode(t.ErrorCode); {
+		case err == nil:
+			return nil
+		case !errors.Is(err, kerr.TopicAlreadyExists):
+			return fmt.Errorf("create topic %s: %w", topic, err)
+		}
+	}
+	// It exists: it must have enough partitions for what the example shows.
+	mreq := kmsg.NewPtrMetadataRequest()
+	mt := kmsg.NewMetadataRequestTopic()
+	mt.Topic = kmsg.StringPtr(topic)
+	mreq.Topics = append(mreq.Topics, mt)
+	mresp, err := mreq.RequestWith(ctx, cl)
+	if err != nil {
+		return fmt.Errorf("topic %s: metadata: %w", topic, err)
+	}
+	for _, t := range mresp.Topics {
+		if n := int32(len(t.Partitions)); n < partitions {
+			have := fmt.Sprintf("%d partitions", n)
+			if n == 1 {
+				have = "1 partition"
+			}
+			return fmt.Errorf("topic %s exists with %s; this example needs %d (skiff topics delete %s, or use another cluster)", topic, have, partitions, topic)
+		}
+	}
+	return nil
+}
+
+// DeleteGroup removes a consumer group the example created, so runs against
+// a shared cluster leave nothing behind. The group must be empty (its
+// members closed). It sends DeleteGroups through franz-go.
+func DeleteGroup(ctx context.Context, brokers []string, group string) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req := kmsg.NewPtrDeleteGroupsRequest()
+	req.Groups = []string{group}
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return fmt.Errorf("delete group %s: %w", group, err)
+	}
+	for _, g := range resp.Groups {
+		if err := kerr.ErrorForCode(g.ErrorCode); err != nil {
+			return fmt.Errorf("delete group %s: %w", group, err)
+		}
+	}
+	return nil
+}
+
+// Log is a logger for the example's clients that keeps what they log, to
+// be printed only when the example fails: a working example prints only
+// what it teaches, a failing one shows why.
+type Log struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+// Logger returns a debug-level logger writing into l.
+func (l *Log) Logger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+func (l *Log) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+// WriteTo writes what was logged so far to w, under a header line.
+func (l *Log) WriteTo(w io.Writer) (int64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n, err := fmt.Fprintln(w, "--- the consumer's log ---")
+	if err != nil {
+		return int64(n), err
+	}
+	m, err := w.Write(l.buf.Bytes())
+	return int64(n + m), err
 }

@@ -61,7 +61,7 @@ func newConsumeBars(results []ConsumeResult) barChart {
 				c.Bars = append(c.Bars, bar{
 					X: x0 + barW*float64(si), Y: y, W: barW - 2, H: c.Bottom - y,
 					Color: seriesColors[si%len(seriesColors)], Value: shortCount(r.RecordsPerSec),
-					Title: fmt.Sprintf("#%d %s: %s records/s, %s MB/s", i+1, r.Point.Label(), fixed(r.RecordsPerSec, 0), fixed(r.MBPerSec, 2)),
+					Title: fmt.Sprintf("#%d %s: %s records/s, %s MB/s", i+1, r.Point.Label(), count(r.RecordsPerSec), fixed(r.MBPerSec, 2)),
 				})
 			}
 		}

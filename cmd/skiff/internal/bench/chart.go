@@ -25,11 +25,14 @@ type legendItem struct {
 type scatterPoint struct {
 	X, Y        float64
 	Color       string
-	Label       string // drawn next to the marker
+	Label       string // "#3": the setting's row in the table
 	Title       string // tooltip with the full setting and figures
 	Recommended bool
 	Qualifies   bool
-	ShowLabel   bool // false when the label would overlap one already placed
+	// LabelX, LabelY and Anchor place the label: beside the marker on
+	// whichever side collides least with labels and markers already placed.
+	LabelX, LabelY float64
+	Anchor         string // "start" or "end"
 }
 
 // scatterChart plots throughput (x) against p99 latency (y, log scale).
@@ -43,10 +46,6 @@ type scatterChart struct {
 	ThresholdY               float64
 	ThresholdLabel           string
 }
-
-// fullLabelsUpTo is how many points the scatter labels with their setting;
-// beyond it the labels would overlap, so points carry their table row number.
-const fullLabelsUpTo = 12
 
 var codecColors = map[compress.Codec]string{
 	compress.None:   "#4e79a7",
@@ -100,15 +99,15 @@ func newScatter(results []Result, rec Recommendation) scatterChart {
 	}
 	seen := map[compress.Codec]bool{}
 	for i, r := range results {
+		// Row numbers, as the note under the chart promises: a setting's
+		// full name does not fit beside a marker, and "5ms/16KiB" names
+		// several settings (one per codec and acks).
 		label := fmt.Sprintf("#%d", i+1)
-		if len(results) <= fullLabelsUpTo {
-			label = FormatDuration(r.Point.Linger) + "/" + FormatSize(r.Point.BatchSize)
-		}
 		c.Points = append(c.Points, scatterPoint{
 			X: xPos(r.RecordsPerSec), Y: yPos(toMs(r.Latency.P99)),
 			Color: codecColor(r.Point.Compression), Label: label,
 			Title: fmt.Sprintf("#%d %s: %s records/s, %s MB/s, p99 %s ms",
-				i+1, r.Point.Label(), fixed(r.RecordsPerSec, 0), fixed(r.MBPerSec, 2), ms(r.Latency.P99)),
+				i+1, r.Point.Label(), count(r.RecordsPerSec), fixed(r.MBPerSec, 2), ms(r.Latency.P99)),
 			Recommended: rec.Found && rec.Index == i,
 			Qualifies:   rec.Qualifies(r),
 		})
@@ -121,10 +120,11 @@ func newScatter(results []Result, rec Recommendation) scatterChart {
 	return c
 }
 
-// placeLabels shows each marker's label unless it would overlap a label
-// already placed, placing the recommendation first and then from the fastest
-// down: the frontier is what readers look for, and every marker keeps its
-// tooltip either way.
+// placeLabels gives every marker its label (none is dropped: a reader
+// looks a number up in the table), trying the four spots around the marker
+// and taking the first that overlaps no label or marker already placed,
+// else the one that overlaps least. The recommendation goes first, then
+// from the fastest down: the frontier is what readers look for.
 func placeLabels(pts []scatterPoint) {
 	order := make([]int, len(pts))
 	for i := range order {
@@ -146,22 +146,49 @@ func placeLabels(pts []scatterPoint) {
 		return 0
 	})
 	type box struct{ x0, y0, x1, y1 float64 }
+	overlap := func(a, b box) float64 {
+		w := min(a.x1, b.x1) - max(a.x0, b.x0)
+		h := min(a.y1, b.y1) - max(a.y0, b.y0)
+		if w <= 0 || h <= 0 {
+			return 0
+		}
+		return w * h
+	}
 	var placed []box
+	for _, p := range pts { // markers are obstacles too (radius ≤ 8)
+		placed = append(placed, box{p.X - 8, p.Y - 8, p.X + 8, p.Y + 8})
+	}
 	for _, i := range order {
 		p := &pts[i]
-		// The label starts 8px right of the marker, baseline 6px above it;
-		// 10px text is about 6px per character.
-		b := box{p.X + 7, p.Y - 16, p.X + 9 + 6*float64(len([]rune(p.Label))), p.Y - 4}
-		p.ShowLabel = true
-		for _, q := range placed {
-			if b.x0 < q.x1 && q.x0 < b.x1 && b.y0 < q.y1 && q.y0 < b.y1 {
-				p.ShowLabel = false
+		// 10px text is about 6px per character, 10px tall.
+		w := 6 * float64(len([]rune(p.Label)))
+		type spot struct {
+			x, y   float64 // text anchor point (baseline)
+			anchor string
+			b      box
+		}
+		spots := []spot{
+			{p.X + 8, p.Y - 6, "start", box{p.X + 7, p.Y - 16, p.X + 9 + w, p.Y - 4}},
+			{p.X + 8, p.Y + 14, "start", box{p.X + 7, p.Y + 4, p.X + 9 + w, p.Y + 16}},
+			{p.X - 8, p.Y - 6, "end", box{p.X - 9 - w, p.Y - 16, p.X - 7, p.Y - 4}},
+			{p.X - 8, p.Y + 14, "end", box{p.X - 9 - w, p.Y + 4, p.X - 7, p.Y + 16}},
+		}
+		best, bestCost := 0, -1.0
+		for k, sp := range spots {
+			cost := 0.0
+			for _, q := range placed {
+				cost += overlap(sp.b, q)
+			}
+			if bestCost < 0 || cost < bestCost {
+				best, bestCost = k, cost
+			}
+			if cost == 0 {
 				break
 			}
 		}
-		if p.ShowLabel {
-			placed = append(placed, b)
-		}
+		sp := spots[best]
+		p.LabelX, p.LabelY, p.Anchor = sp.x, sp.y, sp.anchor
+		placed = append(placed, sp.b)
 	}
 }
 
@@ -238,7 +265,7 @@ func newHeatMaps(results []Result, rec Recommendation) []heatMap {
 					cell.Fill, cell.Ink = heatColor(frac)
 					cell.Value = shortCount(r.RecordsPerSec)
 					cell.Sub = "p99 " + msShort(r.Latency.P99) + " ms"
-					cell.Title = fmt.Sprintf("#%d %s: %s records/s, p99 %s ms", ri+1, p.Label(), fixed(r.RecordsPerSec, 0), ms(r.Latency.P99))
+					cell.Title = fmt.Sprintf("#%d %s: %s records/s, p99 %s ms", ri+1, p.Label(), count(r.RecordsPerSec), ms(r.Latency.P99))
 					cell.Recommended = rec.Found && rec.Index == ri
 				}
 				hm.Cells = append(hm.Cells, cell)

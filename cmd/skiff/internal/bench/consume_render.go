@@ -22,7 +22,7 @@ func consumeRow(i int, r ConsumeResult) []string {
 	}
 	return []string{
 		strconv.Itoa(i + 1), FormatSize(r.Point.MinBytes), FormatSize(r.Point.MaxPartitionBytes),
-		strconv.FormatInt(r.Records, 10), fixed(r.RecordsPerSec, 0), fixed(r.MBPerSec, 2),
+		strconv.FormatInt(r.Records, 10), count(r.RecordsPerSec), fixed(r.MBPerSec, 2),
 		strconv.FormatInt(r.Polls, 10), fixed(r.RecordsPerPoll, 1), st,
 	}
 }
@@ -72,7 +72,7 @@ func WriteConsumeHTML(w io.Writer, rep ConsumeReport) error {
 	}
 	if best >= 0 {
 		r := rep.Results[best]
-		d.Best = fmt.Sprintf("#%d %s — %s records/s, %s MB/s", best+1, r.Point.Label(), fixed(r.RecordsPerSec, 0), fixed(r.MBPerSec, 2))
+		d.Best = fmt.Sprintf("#%d %s — %s records/s, %s MB/s", best+1, r.Point.Label(), count(r.RecordsPerSec), fixed(r.MBPerSec, 2))
 	}
 	return reportTmpl.ExecuteTemplate(w, "consume", d)
 }

@@ -82,7 +82,7 @@ func TestWriteConsumeHTML(t *testing.T) {
 	var buf bytes.Buffer
 	require.NoError(t, WriteConsumeHTML(&buf, ConsumeReport{Target: "brokers x", Workload: Workload{Records: 1000}, Results: results}))
 	text := checkSelfContained(t, buf.Bytes())
-	assert.Contains(t, text, "fastest: #2 fetch.min=1B max.partition=4MiB — 900000 records/s", "failed points are never the fastest")
+	assert.Contains(t, text, "fastest: #2 fetch.min=1B max.partition=4MiB — 900,000 records/s", "failed points are never the fastest")
 	assert.Contains(t, buf.String(), "&lt;b&gt;boom&lt;/b&gt;")
 	assert.Equal(t, len(results), strings.Count(buf.String(), "<g><title>#"), "one bar per setting")
 	for _, r := range results {

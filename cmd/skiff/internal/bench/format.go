@@ -2,6 +2,7 @@ package bench
 
 import (
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -13,6 +14,28 @@ func ms(d time.Duration) string {
 }
 
 func fixed(v float64, prec int) string { return strconv.FormatFloat(v, 'f', prec, 64) }
+
+// count prints a rate or count rounded to a whole number with thousands
+// separators (4,349,120): seven-digit figures are unreadable without them.
+func count(v float64) string {
+	s := strconv.FormatFloat(v, 'f', 0, 64)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	if neg {
+		b.WriteByte('-')
+	}
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// percent prints a fraction as a percentage with one decimal (0.042 → 4.2%).
+func percent(f float64) string { return strconv.FormatFloat(f*100, 'f', 1, 64) + "%" }
 
 // hooked prints a hook-derived figure, or "-" when the producer reported none.
 func hooked(ok bool, v float64, prec int) string {
@@ -29,6 +52,12 @@ func status(r Result) string {
 		return "interrupted"
 	case r.Failed > 0:
 		return strconv.FormatInt(r.Failed, 10) + " failed: " + r.Err
+	case len(r.Runs) > 1:
+		runs := make([]string, len(r.Runs))
+		for i, v := range r.Runs {
+			runs[i] = count(v)
+		}
+		return "ok, " + strconv.Itoa(len(r.Runs)) + " runs: " + strings.Join(runs, " / ")
 	}
 	return "ok"
 }

@@ -30,6 +30,10 @@ var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 	"sub": arith(func(a, b float64) float64 { return a - b }),
 	"mul": arith(func(a, b float64) float64 { return a * b }),
 	"div": arith(func(a, b float64) float64 { return a / b }),
+	"count": func(v any) (string, error) {
+		x, err := num(v)
+		return count(x), err
+	},
 }).ParseFS(templateFS, "*.html.tmpl"))
 
 // arith lets the template's arithmetic mix the chart's float64 coordinates

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -68,10 +69,10 @@ func TestWriteHTML(t *testing.T) {
 	assert.Contains(t, string(page), "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; NOT_ENOUGH_REPLICAS")
 	assert.Contains(t, text, "bench <of> skiff")
 	assert.Contains(t, text, "2026-11-25 09:00:00 UTC")
-	assert.Contains(t, text, "recommendation (highest throughput with p99 ≤ 50ms): #2 linger=5ms batch=16KiB none acks=all")
+	assert.Contains(t, text, "recommendation: #2 linger=5ms batch=16KiB none acks=all — 300,000 records/s")
 	for i, r := range results {
 		assert.Contains(t, text, r.Point.Label(), "tooltip of point %d", i)
-		assert.Contains(t, text, fixed(r.RecordsPerSec, 0), "table row of point %d", i)
+		assert.Contains(t, text, count(r.RecordsPerSec), "table row of point %d", i)
 	}
 	// Circles: a table swatch and a scatter marker per point, a legend entry per codec.
 	assert.Equal(t, 2*len(results)+2, strings.Count(string(page), "<circle "))
@@ -96,4 +97,42 @@ func TestWriteHTMLEmpty(t *testing.T) {
 	assert.Contains(t, text, "no setting kept p99")
 	assert.NotContains(t, buf.String(), "NaN")
 	assert.NotContains(t, buf.String(), "Inf")
+}
+
+// TestScatterLabels: every marker carries its table row number ("#7"), as
+// the note under the chart says, even in a dense sweep where labels crowd.
+func TestScatterLabels(t *testing.T) {
+	var results []Result
+	for i := range 40 {
+		r := fixedResults()[i%4]
+		r.RecordsPerSec = 400_000 + float64(i%5)*1000 // crowded: 5 columns of markers
+		r.Latency.P99 = time.Duration(2+i%8) * time.Millisecond
+		results = append(results, r)
+	}
+	var buf bytes.Buffer
+	require.NoError(t, WriteHTML(&buf, Report{Results: results, Generated: time.Unix(0, 0)}))
+	page := buf.String()
+	for i := range results {
+		assert.Regexp(t, fmt.Sprintf(`<text x="[\d.]+" y="[\d.]+" text-anchor="(start|end)" font-size="10" fill="#333">#%d</text>`, i+1), page, "label of marker %d", i+1)
+	}
+	assert.NotContains(t, page, "5ms/16KiB</text>", "labels are row numbers, not settings")
+
+	// Labels overlap only when no spot around a marker is free: in a
+	// sparse chart none do.
+	c := newScatter(fixedResults(), Recommend(fixedResults(), DefaultMaxP99))
+	for i, p := range c.Points {
+		assert.Equal(t, fmt.Sprintf("#%d", i+1), p.Label)
+		assert.NotEmpty(t, p.Anchor)
+	}
+}
+
+func TestHTMLThousandsSeparators(t *testing.T) {
+	var buf bytes.Buffer
+	results := fixedResults()
+	require.NoError(t, WriteHTML(&buf, Report{Results: results, Workload: Workload{Records: 1_000_000, KeyCardinality: 25_000}, Generated: time.Unix(0, 0)}))
+	text := checkSelfContained(t, buf.Bytes())
+	assert.Contains(t, text, "1,000,000 records per phase")
+	assert.Contains(t, text, "25,000 distinct keys")
+	assert.Contains(t, text, "400,000")
+	assert.NotContains(t, text, "400000")
 }

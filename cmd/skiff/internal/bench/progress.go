@@ -14,13 +14,19 @@ func NewProgress(w io.Writer, terminal bool) func(Progress) {
 	if !terminal {
 		return func(p Progress) {
 			if p.Result != nil {
-				fmt.Fprintf(w, "bench: [%d/%d] %s\n", p.Index+1, p.Total, progressLine(*p.Result))
+				again := ""
+				if p.Repeat {
+					again = "again (for the noise estimate): "
+				}
+				fmt.Fprintf(w, "bench: [%d/%d] %s%s\n", p.Index+1, p.Total, again, progressLine(*p.Result))
 			}
 		}
 	}
 	var bar *progressbar.ProgressBar
 	return func(p Progress) {
-		if bar == nil {
+		if bar == nil || (p.Repeat && bar.IsFinished()) {
+			// A new bar for the repeats after the sweep, which finished
+			// (and cleared) the first one.
 			bar = progressbar.NewOptions(p.Total,
 				progressbar.OptionSetWriter(w),
 				progressbar.OptionSetWidth(30),
@@ -29,9 +35,17 @@ func NewProgress(w io.Writer, terminal bool) func(Progress) {
 				progressbar.OptionClearOnFinish(),
 				progressbar.OptionSetRenderBlankState(true),
 			)
+			_ = bar.Set(p.Index)
+		}
+		if bar.GetMax() != p.Total {
+			bar.ChangeMax(p.Total) // the repeats after the sweep
 		}
 		if p.Result == nil {
-			bar.Describe(p.Point.Label())
+			if p.Repeat {
+				bar.Describe("again: " + p.Point.Label())
+			} else {
+				bar.Describe(p.Point.Label())
+			}
 			return
 		}
 		_ = bar.Add(1) // writes to w; a failing terminal is not worth stopping the run
@@ -42,7 +56,7 @@ func NewProgress(w io.Writer, terminal bool) func(Progress) {
 }
 
 func progressLine(r Result) string {
-	s := fmt.Sprintf("%s: %s records/s, %s MB/s, p99 %s ms", r.Point.Label(), fixed(r.RecordsPerSec, 0), fixed(r.MBPerSec, 2), ms(r.Latency.P99))
+	s := fmt.Sprintf("%s: %s records/s, %s MB/s, p99 %s ms", r.Point.Label(), count(r.RecordsPerSec), fixed(r.MBPerSec, 2), ms(r.Latency.P99))
 	if st := status(r); st != "ok" {
 		s += " (" + st + ")"
 	}

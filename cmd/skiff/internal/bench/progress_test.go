@@ -18,7 +18,7 @@ func TestProgressPlainLines(t *testing.T) {
 	}
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
 	assert.Len(t, lines, len(results), "one line per finished point, none per start")
-	assert.Equal(t, "bench: [2/4] linger=5ms batch=16KiB none acks=all: 300000 records/s, 30.00 MB/s, p99 12.000 ms", lines[1])
+	assert.Equal(t, "bench: [2/4] linger=5ms batch=16KiB none acks=all: 300,000 records/s, 30.00 MB/s, p99 12.000 ms", lines[1])
 	assert.NotContains(t, buf.String(), "\r")
 }
 

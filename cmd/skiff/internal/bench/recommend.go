@@ -1,9 +1,16 @@
 package bench
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // DefaultMaxP99 is the p99 latency bound Recommend applies unless told otherwise.
 const DefaultMaxP99 = 50 * time.Millisecond
+
+// DefaultRepeat is how many of the fastest qualifying settings a Runner
+// measures a second time to estimate the run-to-run noise.
+const DefaultRepeat = 3
 
 // Recommendation is the outcome of Recommend.
 type Recommendation struct {
@@ -12,26 +19,109 @@ type Recommendation struct {
 	Index  int // index into the results
 	Result Result
 	MaxP99 time.Duration
+	// Noise is the run-to-run spread of throughput measured in this sweep
+	// (see MeasuredNoise), as a fraction; Repeated is how many settings ran
+	// more than once to measure it (0: no estimate, Noise is 0).
+	Noise    float64
+	Repeated int
+	// Fastest is the qualifying result with the highest throughput. It
+	// differs from Index when a setting within Noise of it had a lower p99.
+	Fastest              int
+	FastestRecordsPerSec float64
 }
 
-// Recommend picks the result with the highest throughput (records/s) whose
-// p99 send→ack latency is at most maxP99. Points that failed records, were
-// interrupted or acknowledged nothing never qualify: their figures describe
-// a broken or partial run, not a setting. Ties keep the earlier point.
-func Recommend(results []Result, maxP99 time.Duration) Recommendation {
-	rec := Recommendation{Index: -1, MaxP99: maxP99}
-	for i, r := range results {
-		if !rec.Qualifies(r) {
+// MeasuredNoise estimates how much a setting's throughput varies between
+// runs: for each result measured more than once (Result.Runs), the spread
+// (max−min)/mean of its runs, and the median of those spreads. A sweep is
+// noisy (a shared machine, page cache, a broker warming up), as the README
+// warns; the estimate comes from the sweep itself, not a constant. The
+// median, not the maximum, so one disturbed run does not make every
+// setting "equal".
+func MeasuredNoise(results []Result) (noise float64, repeated int) {
+	var spreads []float64
+	for _, r := range results {
+		if len(r.Runs) < 2 {
 			continue
 		}
-		if !rec.Found || r.RecordsPerSec > rec.Result.RecordsPerSec {
-			rec = Recommendation{Found: true, Index: i, Result: r, MaxP99: maxP99}
+		lo, hi, sum := r.Runs[0], r.Runs[0], 0.0
+		for _, v := range r.Runs {
+			lo, hi, sum = min(lo, v), max(hi, v), sum+v
+		}
+		if mean := sum / float64(len(r.Runs)); mean > 0 {
+			spreads = append(spreads, (hi-lo)/mean)
 		}
 	}
+	if len(spreads) == 0 {
+		return 0, 0
+	}
+	slices.Sort(spreads)
+	n := len(spreads)
+	if n%2 == 1 {
+		return spreads[n/2], n
+	}
+	return (spreads[n/2-1] + spreads[n/2]) / 2, n
+}
+
+// Recommend picks, among the results whose p99 send→ack latency is at most
+// maxP99, the one with the lowest p99 among those whose throughput
+// (records/s) is within the measured noise of the highest: two throughputs
+// closer than the noise are the same as far as this sweep can tell, and
+// then the lower latency is the better setting. Without repeated runs the
+// noise is 0 and the fastest wins. Points that failed records, were
+// interrupted or acknowledged nothing never qualify: their figures
+// describe a broken or partial run, not a setting. Ties keep the earlier
+// point.
+func Recommend(results []Result, maxP99 time.Duration) Recommendation {
+	rec := Recommendation{Index: -1, Fastest: -1, MaxP99: maxP99}
+	rec.Noise, rec.Repeated = MeasuredNoise(results)
+	for i, r := range results {
+		if rec.Qualifies(r) && (rec.Fastest < 0 || r.RecordsPerSec > results[rec.Fastest].RecordsPerSec) {
+			rec.Fastest = i
+		}
+	}
+	if rec.Fastest < 0 {
+		return rec
+	}
+	rec.FastestRecordsPerSec = results[rec.Fastest].RecordsPerSec
+	floor := rec.FastestRecordsPerSec * (1 - rec.Noise)
+	best := rec.Fastest
+	for i, r := range results {
+		if !rec.Qualifies(r) || r.RecordsPerSec < floor {
+			continue
+		}
+		if b := results[best]; r.Latency.P99 < b.Latency.P99 ||
+			(r.Latency.P99 == b.Latency.P99 && r.RecordsPerSec > b.RecordsPerSec) {
+			best = i
+		}
+	}
+	rec.Found, rec.Index, rec.Result = true, best, results[best]
 	return rec
 }
 
 // Qualifies says whether r is eligible under rec's bound (for highlighting).
 func (rec Recommendation) Qualifies(r Result) bool {
 	return r.Records > 0 && r.Failed == 0 && !r.Interrupted && r.Latency.P99 <= rec.MaxP99
+}
+
+// repeatCandidates returns the indexes of the n fastest qualifying results:
+// the settings whose order the recommendation depends on, so the ones worth
+// measuring again.
+func repeatCandidates(results []Result, maxP99 time.Duration, n int) []int {
+	rec := Recommendation{MaxP99: maxP99}
+	var idx []int
+	for i, r := range results {
+		if rec.Qualifies(r) {
+			idx = append(idx, i)
+		}
+	}
+	slices.SortStableFunc(idx, func(a, b int) int {
+		switch ra, rb := results[a].RecordsPerSec, results[b].RecordsPerSec; {
+		case ra > rb:
+			return -1
+		case ra < rb:
+			return 1
+		}
+		return 0
+	})
+	return idx[:min(n, len(idx))]
 }

@@ -23,10 +23,10 @@ func TestWriteTable(t *testing.T) {
 	for _, l := range lines[1:5] {
 		assert.Equal(t, len(strings.TrimRight(lines[0], " ")), len(strings.TrimRight(l, " ")), l)
 	}
-	assert.Contains(t, lines[2], "300000")
+	assert.Contains(t, lines[2], "300,000")
 	assert.Contains(t, lines[2], "12.000")
 	assert.Contains(t, lines[4], "zstd")
-	assert.Contains(t, buf.String(), "recommendation (highest throughput with p99 ≤ 50ms): #2 linger=5ms batch=16KiB none acks=all")
+	assert.Contains(t, buf.String(), "recommendation: #2 linger=5ms batch=16KiB none acks=all — 300,000 records/s")
 	assert.NotContains(t, buf.String(), "note:")
 }
 

@@ -26,6 +26,10 @@ type Result struct {
 
 	RecordsPerSec float64
 	MBPerSec      float64 // 10^6 bytes of keys and values per second
+	// Runs holds the peak records/s of each run when the point was
+	// measured more than once (Runner.Repeat); RecordsPerSec and MBPerSec
+	// are then their means, and Latency is the run with the worse p99.
+	Runs []float64
 
 	// LoadRecordsPerSec is the rate at which records were offered to the
 	// producer while latency was measured (sent ÷ sending time).
@@ -89,6 +93,30 @@ func newResult(p Point, topic string, w Workload, tp phase, latPhase *phase) Res
 	}
 	if m.Requests > 0 {
 		r.RequestLatency = m.RequestTime / time.Duration(m.Requests)
+	}
+	return r
+}
+
+// mergeRun folds a repeated measurement of the same point into r.
+func mergeRun(r, again Result) Result {
+	if len(r.Runs) == 0 {
+		r.Runs = []float64{r.RecordsPerSec}
+	}
+	n := float64(len(r.Runs))
+	r.Runs = append(r.Runs, again.RecordsPerSec)
+	r.RecordsPerSec = (r.RecordsPerSec*n + again.RecordsPerSec) / (n + 1)
+	r.MBPerSec = (r.MBPerSec*n + again.MBPerSec) / (n + 1)
+	r.Records += again.Records
+	r.Bytes += again.Bytes
+	r.Failed += again.Failed
+	if r.Err == "" {
+		r.Err = again.Err
+	}
+	r.Interrupted = r.Interrupted || again.Interrupted
+	if again.Latency.P99 > r.Latency.P99 {
+		// The recommendation promises p99 ≤ --max-p99: keep the worse run.
+		r.Latency = again.Latency
+		r.LoadRecordsPerSec = again.LoadRecordsPerSec
 	}
 	return r
 }

@@ -23,13 +23,23 @@ type Runner struct {
 	// Warn, if set, receives problems that do not spoil a measurement, such
 	// as a topic that could not be deleted afterwards.
 	Warn func(error)
+	// Repeat is how many of the fastest settings within MaxP99 are
+	// measured once more after the sweep, so the recommendation knows the
+	// run-to-run noise (see Recommend). Zero means none.
+	Repeat int
+	// MaxP99 is the recommendation's latency bound, which decides the
+	// settings worth repeating. Zero means DefaultMaxP99.
+	MaxP99 time.Duration
 }
 
 // Progress reports the sweep's position. Result is nil when a point starts.
+// Repeat is set for the second runs of the fastest settings, which come
+// after the sweep (Total then counts them too).
 type Progress struct {
 	Index, Total int
 	Point        Point
 	Result       *Result
+	Repeat       bool
 }
 
 // Run measures every point of the grid in order, each on a fresh topic. When
@@ -58,6 +68,38 @@ func (r *Runner) Run(ctx context.Context) ([]Result, error) {
 		if res != nil {
 			results = append(results, *res)
 			r.progress(Progress{Index: i, Total: len(points), Point: p, Result: res})
+		}
+		if err != nil {
+			return results, err
+		}
+	}
+	return r.repeat(ctx, results, w, pl, run)
+}
+
+// repeat measures the fastest qualifying settings once more, each on a
+// fresh topic, and folds the runs into their results.
+func (r *Runner) repeat(ctx context.Context, results []Result, w Workload, pl payloads, run string) ([]Result, error) {
+	maxP99 := r.MaxP99
+	if maxP99 == 0 {
+		maxP99 = DefaultMaxP99
+	}
+	cands := repeatCandidates(results, maxP99, r.Repeat)
+	if len(cands) < 2 {
+		return results, nil // one run of one setting says nothing about noise
+	}
+	total := len(results) + len(cands)
+	for k, i := range cands {
+		if err := ctx.Err(); err != nil {
+			return results, err
+		}
+		p := results[i].Point
+		r.progress(Progress{Index: len(results) + k, Total: total, Point: p, Repeat: true})
+		topic := fmt.Sprintf("%s-%s-%03d-r", w.TopicPrefix, run, i)
+		again, err := r.runPoint(ctx, p, topic, w, pl)
+		if again != nil {
+			results[i] = mergeRun(results[i], *again)
+			merged := results[i]
+			r.progress(Progress{Index: len(results) + k, Total: total, Point: p, Result: &merged, Repeat: true})
 		}
 		if err != nil {
 			return results, err

@@ -176,3 +176,42 @@ func TestRunnerReportsSetupErrors(t *testing.T) {
 	assert.ErrorContains(t, err, "no brokers reachable")
 	assert.Empty(t, results)
 }
+
+// TestRunnerRepeatsTheFastest: after the sweep, the Repeat fastest
+// settings within the bound run again, so the recommendation has a noise
+// estimate; the others run once.
+func TestRunnerRepeatsTheFastest(t *testing.T) {
+	target := &fakeTarget{ackDelay: 200 * time.Microsecond}
+	grid := twoLingerGrid()
+	grid.Lingers = append(grid.Lingers, 10*time.Millisecond)
+	var events []Progress
+	r := Runner{Target: target, Grid: grid, Repeat: 2,
+		Workload: Workload{Records: 2000, RecordSize: 50, Partitions: 2},
+		Progress: func(p Progress) { events = append(events, p) }}
+	results, err := r.Run(t.Context())
+	require.NoError(t, err)
+	require.Len(t, results, 3)
+	repeated := 0
+	for _, res := range results {
+		switch len(res.Runs) {
+		case 2:
+			repeated++
+			assert.InDelta(t, (res.Runs[0]+res.Runs[1])/2, res.RecordsPerSec, 1e-6, "the mean of the runs")
+			assert.EqualValues(t, 4000, res.Records)
+		case 0:
+		default:
+			t.Errorf("%s ran %d times", res.Point.Label(), len(res.Runs))
+		}
+	}
+	assert.Equal(t, 2, repeated)
+	var again int
+	for _, e := range events {
+		if e.Repeat && e.Result != nil {
+			again++
+			assert.Equal(t, 5, e.Total, "the sweep's 3 and the 2 repeats")
+		}
+	}
+	assert.Equal(t, 2, again)
+	rec := Recommend(results, DefaultMaxP99)
+	assert.Equal(t, 2, rec.Repeated)
+}

@@ -56,6 +56,6 @@ func TestSmokeEmbeddedBroker(t *testing.T) {
 	text := checkSelfContained(t, page.Bytes())
 	for _, res := range results {
 		assert.Contains(t, text, res.Point.Label())
-		assert.Contains(t, text, fixed(res.RecordsPerSec, 0))
+		assert.Contains(t, text, count(res.RecordsPerSec))
 	}
 }

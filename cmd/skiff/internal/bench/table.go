@@ -21,9 +21,9 @@ func tableRow(i int, r Result) []string {
 		FormatSize(r.Point.BatchSize),
 		r.Point.Compression.String(),
 		r.Point.Acks.String(),
-		fixed(r.RecordsPerSec, 0),
+		count(r.RecordsPerSec),
 		fixed(r.MBPerSec, 2),
-		fixed(r.LoadRecordsPerSec, 0),
+		count(r.LoadRecordsPerSec),
 		ms(r.Latency.P50),
 		ms(r.Latency.P99),
 		ms(r.Latency.P999),
@@ -45,9 +45,18 @@ func WriteTable(w io.Writer, results []Result, maxP99 time.Duration) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintln(w, "\n"+summaryLines(results, maxP99))
+	_, err := fmt.Fprintln(w, "\n"+tableLegend+"\n\n"+summaryLines(results, maxP99))
 	return err
 }
+
+// tableLegend explains the columns under the terminal table (the HTML
+// report has the same text under its table).
+const tableLegend = `records/s, MB/s  peak throughput of a saturated phase (MB/s: key and value bytes before compression, 10^6 B)
+load rec/s       rate offered while latency was measured (--load × the peak, or --rate)
+p50/p99/p99.9 ms send→ack latency at that load
+rec/batch, req/s records per batch and Produce requests per second at that load (producer hooks)
+ratio            compression ratio: uncompressed ÷ wire bytes (1.00 without compression)
+status           ok, "N runs" for settings measured again to estimate the noise, or why it cannot be recommended`
 
 func writeCells(w io.Writer, cells []string) {
 	for _, c := range cells {
@@ -72,8 +81,21 @@ func recommendationText(rec Recommendation) string {
 		return fmt.Sprintf("recommendation: no setting kept p99 ≤ %s; raise --max-p99 or lower the load (--rate)", FormatDuration(rec.MaxP99))
 	}
 	r := rec.Result
-	return fmt.Sprintf("recommendation (highest throughput with p99 ≤ %s): #%d %s — %s records/s, %s MB/s, p99 %s ms",
-		FormatDuration(rec.MaxP99), rec.Index+1, r.Point.Label(), fixed(r.RecordsPerSec, 0), fixed(r.MBPerSec, 2), ms(r.Latency.P99))
+	s := fmt.Sprintf("recommendation: #%d %s — %s records/s, %s MB/s, p99 %s ms",
+		rec.Index+1, r.Point.Label(), count(r.RecordsPerSec), fixed(r.MBPerSec, 2), ms(r.Latency.P99))
+	switch {
+	case rec.Repeated == 0:
+		s += fmt.Sprintf("\n  the highest throughput with p99 ≤ %s (no setting was run twice, so the noise is unknown: --repeat)", FormatDuration(rec.MaxP99))
+	case rec.Fastest != rec.Index:
+		s += fmt.Sprintf("\n  the lowest p99 among the settings within the measured noise (%s) of the fastest with p99 ≤ %s, #%d at %s records/s",
+			percent(rec.Noise), FormatDuration(rec.MaxP99), rec.Fastest+1, count(rec.FastestRecordsPerSec))
+	default:
+		s += fmt.Sprintf("\n  the highest throughput with p99 ≤ %s, and the lowest p99 within the measured noise (%s) of it", FormatDuration(rec.MaxP99), percent(rec.Noise))
+	}
+	if rec.Repeated > 0 {
+		s += fmt.Sprintf("\n  noise: the median run-to-run spread of the %d fastest settings, each run twice", rec.Repeated)
+	}
+	return s
 }
 
 func anyHooked(results []Result) bool {
