@@ -9,8 +9,9 @@ import (
 // Config configures a Coordinator. Zero values mean Kafka's default for the
 // broker property each field names.
 type Config struct {
-	// DataDir is the directory holding the transaction log, the file
-	// DataDir/__transaction_state. Required.
+	// DataDir is the directory holding the transaction log,
+	// DataDir/transactions.log; the broker passes
+	// <data dir>/__transaction_state. Required.
 	DataDir string
 
 	// ProducerIDs hands out producer ids for new transactional ids and for

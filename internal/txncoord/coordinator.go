@@ -85,9 +85,9 @@ type txnMeta struct {
 // Coordinator is the transaction coordinator of the bundled broker.
 //
 // Lock order: mu, then txnStore.mu. mu is never held across a log append,
-// a marker write, an offset commit or any callback but ProducerIDSource and
-// PartitionLookup; transit documents how a transition drops it for the
-// append.
+// a marker write, an offset commit or any callback but ProducerIDSource
+// (an id must be allocated and recorded as one step); transit documents how
+// a transition drops it for the append.
 type Coordinator struct {
 	cfg   Config
 	store *txnStore
@@ -102,7 +102,7 @@ type Coordinator struct {
 	wg   sync.WaitGroup
 }
 
-// New loads DataDir/__transaction_state and starts the coordinator: the
+// New loads DataDir/transactions.log and starts the coordinator: the
 // transactions found in PrepareCommit or PrepareAbort resume writing their
 // markers at once, Ongoing ones stay open until they time out.
 func New(cfg Config) (*Coordinator, error) {

@@ -27,8 +27,9 @@
 // transaction timeout); Dead is a transactional id being forgotten after
 // transactional.id.expiration.ms.
 //
-// Every change is written and fsynced to DataDir/__transaction_state before
-// the request is answered (txnlog.go documents the bytes; docs/
+// Every change is written and fsynced to DataDir/transactions.log (the
+// broker's DataDir is <data dir>/__transaction_state) before the request is
+// answered (txnlog.go documents the bytes; docs/
 // transactions.md has the whole design). New replays it, truncating a torn
 // tail: a transaction found in Prepare* finishes writing its markers at
 // once, an Ongoing one stays open until its timeout aborts it.

@@ -12,9 +12,11 @@ import (
 )
 
 const (
-	// LogFile is the transaction log's name under Config.DataDir, after
-	// the Kafka topic it stands in for.
-	LogFile = "__transaction_state"
+	// LogFile is the transaction log's name under Config.DataDir. The
+	// broker passes <data dir>/__transaction_state as DataDir, next to the
+	// group coordinator's <data dir>/__consumer_offsets, so the log sits
+	// where Kafka keeps the topic it stands in for.
+	LogFile = "transactions.log"
 	// compactRatio: the log is rewritten with only its live entries once it
 	// is this many times larger than they are (the offsets log's rule).
 	compactRatio = 4
@@ -61,7 +63,7 @@ type txnStore struct {
 	failWrite error
 }
 
-// openTxnStore loads dir/__transaction_state, truncating a torn or corrupt
+// openTxnStore loads dir/transactions.log, truncating a torn or corrupt
 // tail, and creates the file if it does not exist. apply sees every valid
 // entry in order. A file that does not start with the log's magic is an
 // error rather than overwritten: it is not ours.
