@@ -241,8 +241,11 @@ func TestCompaction(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t)
 		h.c.store.compactMin = 4096
-		for range 200 {
+		for i := range 200 {
 			pe := begin(t, h.c, "t1", tpA0, tpA1)
+			require.NoError(t, h.c.AddOffsetsToTxn("t1", pe.ProducerID, pe.Epoch, "g1"))
+			require.NoError(t, h.c.TxnOffsetCommit(TxnOffsetCommitRequest{TransactionalID: "t1", ProducerID: pe.ProducerID, Epoch: pe.Epoch, Group: "g1"},
+				[]TxnOffset{{Topic: "in", Partition: 0, Offset: int64(i), LeaderEpoch: -1}}))
 			require.NoError(t, h.c.EndTxn("t1", pe.ProducerID, pe.Epoch, true))
 			synctest.Wait()
 		}
@@ -259,6 +262,7 @@ func TestCompaction(t *testing.T) {
 		c := h.open(t)
 		assert.Equal(t, want, c.Describe([]string{"t1", "t2"}))
 		assert.True(t, c.PendingOffsets("g", "in", 0), "compaction keeps the staged offsets of an open transaction")
+		assert.False(t, c.PendingOffsets("g1", "in", 0), "compaction drops the offsets of completed transactions")
 		require.NoError(t, c.EndTxn("t2", pe.ProducerID, pe.Epoch, true))
 		synctest.Wait()
 		got, ok := h.offsets.get("g", TopicPartition{"in", 0})
