@@ -233,3 +233,10 @@ func begin(t testing.TB, c *Coordinator, id string, parts ...TopicPartition) Pro
 	}
 	return pe
 }
+
+// setFailWrite makes every append fail with err (nil: succeed again).
+func (s *txnStore) setFailWrite(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failWrite = err
+}

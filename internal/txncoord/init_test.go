@@ -171,12 +171,12 @@ func TestInitProducerID(t *testing.T) {
 			name: "log write fails",
 			setup: func(t *testing.T, h *harness) {
 				h.init(t, NoProducer)
-				h.c.store.failWrite = errors.New("disk full")
+				h.c.store.setFailWrite(errors.New("disk full"))
 			},
 			wantErr: kerr.CoordinatorNotAvailable,
 			check: func(t *testing.T, h *harness) {
 				assert.Equal(t, int16(0), describe(t, h.c, "t1").ProducerEpoch, "epoch must not change without a durable record")
-				h.c.store.failWrite = nil
+				h.c.store.setFailWrite(nil)
 			},
 		},
 	}

@@ -119,11 +119,11 @@ func TestAddPartitionsLogFailure(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t)
 		pe := h.init(t, NoProducer)
-		h.c.store.failWrite = errors.New("disk full")
+		h.c.store.setFailWrite(errors.New("disk full"))
 		errs := h.c.AddPartitions("t1", pe.ProducerID, pe.Epoch, []TopicPartition{tpA0})
 		assert.ErrorIs(t, errs[0], kerr.CoordinatorNotAvailable)
 		assert.Equal(t, Empty, describe(t, h.c, "t1").State)
-		h.c.store.failWrite = nil
+		h.c.store.setFailWrite(nil)
 		errs = h.c.AddPartitions("t1", pe.ProducerID, pe.Epoch, []TopicPartition{tpA0})
 		assert.NoError(t, errs[0])
 	})

@@ -57,17 +57,13 @@ func TestTimeoutLogFailureRetried(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t)
 		pe := begin(t, h.c, "t1", tpA0)
-		h.c.store.mu.Lock()
-		h.c.store.failWrite = assert.AnError
-		h.c.store.mu.Unlock()
+		h.c.store.setFailWrite(assert.AnError)
 		time.Sleep(txnTimeout + h.c.cfg.AbortCheckInterval)
 		synctest.Wait()
 		d := describe(t, h.c, "t1")
 		assert.Equal(t, Ongoing, d.State)
 		assert.Equal(t, pe.Epoch, d.ProducerEpoch)
-		h.c.store.mu.Lock()
-		h.c.store.failWrite = nil
-		h.c.store.mu.Unlock()
+		h.c.store.setFailWrite(nil)
 		time.Sleep(h.c.cfg.AbortCheckInterval)
 		synctest.Wait()
 		assert.Equal(t, CompleteAbort, describe(t, h.c, "t1").State)
