@@ -123,6 +123,9 @@ func (c *Coordinator) complete(m *txnMeta, job completion) {
 		err := c.transit(m, rec)
 		c.mu.Unlock()
 		if err == nil {
+			if c.completed != nil {
+				c.completed(job.txnID)
+			}
 			return
 		}
 		if errors.Is(err, ErrClosed) {

@@ -100,6 +100,10 @@ type Coordinator struct {
 
 	stop chan struct{}
 	wg   sync.WaitGroup
+
+	// completed, set by benchmarks before the first request, is called
+	// after a completion record is durable.
+	completed func(txnID string)
 }
 
 // New loads DataDir/transactions.log and starts the coordinator: the
