@@ -280,3 +280,33 @@ func TestCloseTwice(t *testing.T) {
 		assert.ErrorIs(t, err, ErrClosed)
 	})
 }
+
+// TestCrashedCompactionLeftover: a compaction that crashed before its
+// rename leaves a .compact file; the original log is complete and wins.
+func TestCrashedCompactionLeftover(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t)
+		pe := begin(t, h.c, "t1", tpA0)
+		closeCoord(t, h.c)
+		require.NoError(t, os.WriteFile(h.logPath()+".compact", []byte(logMagic+"half a frame"), 0o644))
+		c := h.open(t)
+		d := describe(t, c, "t1")
+		assert.Equal(t, Ongoing, d.State)
+		assert.Equal(t, pe.Epoch, d.ProducerEpoch)
+		_, err := os.Stat(h.logPath() + ".compact")
+		assert.ErrorIs(t, err, os.ErrNotExist)
+	})
+}
+
+// TestTornMagic: a crash while the magic of a new log was written leaves a
+// prefix of it, which is a new, empty log rather than a foreign file.
+func TestTornMagic(t *testing.T) {
+	e := newEnv(t)
+	require.NoError(t, os.WriteFile(e.logPath(), []byte(logMagic[:3]), 0o644))
+	c := e.open(t)
+	_, err := c.InitProducerID("t1", txnTimeout, NoProducer)
+	require.NoError(t, err)
+	closeCoord(t, c)
+	c = e.open(t)
+	assert.Equal(t, Empty, describe(t, c, "t1").State)
+}
