@@ -1,0 +1,303 @@
+package txncoord
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+)
+
+const (
+	// LogFile is the transaction log's name under Config.DataDir. The
+	// broker passes <data dir>/__transaction_state as DataDir, next to the
+	// group coordinator's <data dir>/__consumer_offsets, so the log sits
+	// where Kafka keeps the topic it stands in for.
+	LogFile = "transactions.log"
+	// compactRatio: the log is rewritten with only its live entries once it
+	// is this many times larger than they are (the offsets log's rule).
+	compactRatio = 4
+	// defaultCompactMin keeps small logs from being rewritten over and over.
+	defaultCompactMin = 1 << 20
+	// A compacted log is written in frames of at most this many bytes, so
+	// that no frame nears the uint32 length limit.
+	compactFrameBytes = 1 << 20
+)
+
+// liveTxn is what compaction keeps of one transactional id: its last state
+// entry and the offsets staged since its transaction began, which a
+// PrepareCommit found at a restart still has to commit.
+type liveTxn struct {
+	state     *logEntry
+	offsets   []*logEntry
+	liveBytes int64
+}
+
+// txnStore is the durable transaction log. Appends are synchronous: the
+// caller's entries are one frame, written and fsynced before append
+// returns, because the coordinator answers only after that. Unlike the
+// offsets log there is no group commit: transactional requests are a few
+// per transaction, not one per consumed batch.
+//
+// mu guards everything; it is a leaf lock (the coordinator never holds its
+// own lock while appending, see Coordinator.transit).
+type txnStore struct {
+	path   string
+	logger *slog.Logger
+
+	mu        sync.Mutex
+	f         *os.File
+	size      int64
+	buf       []byte
+	live      map[string]*liveTxn
+	liveBytes int64
+	closed    bool
+	// compactMin is the smallest log that is compacted; after a failed
+	// compaction the next try waits until the log reaches retryAt.
+	compactMin int64
+	retryAt    int64
+	// failWrite, set by tests, makes the next appends fail with its error.
+	failWrite error
+}
+
+// openTxnStore loads dir/transactions.log, truncating a torn or corrupt
+// tail, and creates the file if it does not exist. apply sees every valid
+// entry in order. A file that does not start with the log's magic is an
+// error rather than overwritten: it is not ours.
+func openTxnStore(dir string, logger *slog.Logger, apply func(*logEntry)) (*txnStore, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("transaction log: %w", err)
+	}
+	s := &txnStore{
+		path:       filepath.Join(dir, LogFile),
+		logger:     logger,
+		live:       make(map[string]*liveTxn),
+		compactMin: defaultCompactMin,
+	}
+	// A leftover of a compaction that crashed before its rename: the
+	// original log is still complete.
+	if err := os.Remove(s.path + ".compact"); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("transaction log: %w", err)
+	}
+	data, err := os.ReadFile(s.path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("transaction log: %w", err)
+	}
+	valid, rerr := replayLog(data, func(e *logEntry) {
+		s.track(e)
+		apply(e)
+	})
+	if valid == 0 && errors.Is(rerr, errCorrupt) {
+		return nil, fmt.Errorf("transaction log %s: %w", s.path, rerr)
+	}
+	f, err := os.OpenFile(s.path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("transaction log: %w", err)
+	}
+	if valid == 0 {
+		// New file, or one torn while its magic was written.
+		if err := writeFresh(f, []byte(logMagic)); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("transaction log %s: %w", s.path, err)
+		}
+		valid = len(logMagic)
+		if err := syncDir(dir); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("transaction log: %w", err)
+		}
+	} else if rerr != nil {
+		logger.Warn("transaction log: truncating invalid tail", "path", s.path,
+			"valid_bytes", valid, "dropped_bytes", len(data)-valid, "reason", rerr)
+		if err := f.Truncate(int64(valid)); err == nil {
+			err = f.Sync()
+		}
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("transaction log %s: truncate: %w", s.path, err)
+		}
+	}
+	s.f = f
+	s.size = int64(valid)
+	return s, nil
+}
+
+// writeFresh replaces f's content with data, durably.
+func writeFresh(f *os.File, data []byte) error {
+	if err := f.Truncate(0); err != nil {
+		return err
+	}
+	if _, err := f.WriteAt(data, 0); err != nil {
+		return err
+	}
+	return f.Sync()
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// track updates the live set by one durable entry. Callers hold mu, or own
+// the store exclusively (load).
+func (s *txnStore) track(e *logEntry) {
+	lt := s.live[e.txnID]
+	if lt != nil {
+		s.liveBytes -= lt.liveBytes
+	}
+	switch e.kind {
+	case entryTombstone:
+		delete(s.live, e.txnID)
+		return
+	case entryState:
+		if lt == nil {
+			lt = &liveTxn{}
+			s.live[e.txnID] = lt
+		}
+		lt.state = e
+		if e.rec.state.ended() {
+			// The staged offsets were committed or dropped with the
+			// transaction: a later restart must not see them again.
+			lt.offsets = nil
+		}
+	case entryOffsets:
+		if lt == nil {
+			// Offsets without a state are impossible from this writer;
+			// a state entry for the id always comes first.
+			return
+		}
+		lt.offsets = append(lt.offsets, e)
+	}
+	lt.liveBytes = int64(entrySize(lt.state))
+	for _, o := range lt.offsets {
+		lt.liveBytes += int64(entrySize(o))
+	}
+	s.liveBytes += lt.liveBytes
+}
+
+func entrySize(e *logEntry) int {
+	if e == nil {
+		return 0
+	}
+	var scratch [256]byte
+	return len(appendEntry(scratch[:0], e))
+}
+
+// append writes entries as one frame and fsyncs it. On error nothing of the
+// frame remains in the file, so the log stays valid.
+func (s *txnStore) append(entries []logEntry) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	if s.failWrite != nil {
+		return fmt.Errorf("transaction log %s: append: %w", s.path, s.failWrite)
+	}
+	s.buf = appendFrame(s.buf[:0], entries)
+	_, err := s.f.WriteAt(s.buf, s.size)
+	if err == nil {
+		err = s.f.Sync()
+	}
+	if err != nil {
+		// Drop a partial append so the next frame starts where the loader
+		// expects one.
+		if terr := s.f.Truncate(s.size); terr != nil {
+			err = errors.Join(err, terr)
+		}
+		return fmt.Errorf("transaction log %s: append: %w", s.path, err)
+	}
+	s.size += int64(len(s.buf))
+	for i := range entries {
+		e := entries[i] // the live set keeps its own copy
+		s.track(&e)
+	}
+	s.maybeCompact()
+	return nil
+}
+
+// maybeCompact rewrites the log with only its live entries once it is
+// compactRatio times their size. Callers hold mu. A failure leaves the old
+// log in place; it is logged, not returned, because the append that
+// triggered it is already durable.
+func (s *txnStore) maybeCompact() {
+	if s.size < s.compactMin || s.size < s.retryAt || s.size < compactRatio*s.liveBytes {
+		return
+	}
+	if err := s.compact(); err != nil {
+		s.retryAt = 2 * s.size
+		s.logger.Error("transaction log: compaction failed", "path", s.path, "err", err)
+	}
+}
+
+func (s *txnStore) compact() error {
+	ids := make([]string, 0, len(s.live))
+	for id := range s.live {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids) // a deterministic file, for tests and for diffing
+	out := []byte(logMagic)
+	var frame []logEntry
+	frameBytes := 0
+	flush := func() {
+		if len(frame) > 0 {
+			out = appendFrame(out, frame)
+			frame, frameBytes = frame[:0], 0
+		}
+	}
+	for _, id := range ids {
+		lt := s.live[id]
+		// A transaction's state and its offsets share a frame, so a torn
+		// compacted log never holds offsets without their state.
+		if frameBytes > compactFrameBytes {
+			flush()
+		}
+		frame = append(frame, *lt.state)
+		for _, o := range lt.offsets {
+			frame = append(frame, *o)
+		}
+		frameBytes += int(lt.liveBytes)
+	}
+	flush()
+	tmp := s.path + ".compact"
+	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	if err := writeFresh(f, out); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, s.path); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if err := syncDir(filepath.Dir(s.path)); err != nil {
+		// The rename happened; the new file is complete either way.
+		s.logger.Warn("transaction log: sync dir after compaction", "err", err)
+	}
+	s.f.Close()
+	s.f = f
+	s.size = int64(len(out))
+	s.retryAt = 0
+	return nil
+}
+
+// close closes the file; later appends fail with ErrClosed.
+func (s *txnStore) close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	return s.f.Close()
+}
