@@ -59,7 +59,11 @@ func groupsMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	case sub == "describe" && len(names) == 0:
 		return usageErr(stderr, name, "missing GROUP")
 	}
-	cl, err := cf.connect(ctx, stderr)
+	acfg, err := cf.config(stderr)
+	if err != nil {
+		return usageErr(stderr, name, "%v", err)
+	}
+	cl, err := cf.connect(ctx, acfg, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %s\n", name, humanError(err))
 		return 1

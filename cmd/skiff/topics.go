@@ -15,8 +15,11 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/skiffkit/skiff/admin"
 	"github.com/skiffkit/skiff/internal/kerr"
 	"github.com/skiffkit/skiff/internal/wire"
+	"github.com/skiffkit/skiff/properties"
+	"github.com/skiffkit/skiff/sasl"
 )
 
 func init() {
@@ -64,7 +67,7 @@ func topicsMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if sub == "create" {
 		partitions = fs.Int("partitions", 1, "number of partitions (-1: the broker's num.partitions)")
 		replication = fs.Int("replication-factor", 1, "replication factor (-1: the broker's default.replication.factor)")
-		fs.Var(&configs, "config", "topic config k=v (repeatable)")
+		fs.Var(&configs, "set", "topic config k=v (repeatable), e.g. --set retention.ms=86400000")
 	}
 	names, code, ok := fs.parse(args)
 	if !ok {
@@ -84,7 +87,11 @@ func topicsMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	case sub == "create" && (*replication == 0 || *replication < -1):
 		return usageErr(stderr, name, "--replication-factor must be at least 1 (or -1 for the broker's default), got %d", *replication)
 	}
-	cl, err := cf.connect(ctx, stderr)
+	acfg, err := cf.config(stderr)
+	if err != nil {
+		return usageErr(stderr, name, "%v", err)
+	}
+	cl, err := cf.connect(ctx, acfg, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %s\n", name, humanError(err))
 		return 1
@@ -120,28 +127,50 @@ func findForm(forms []usageText, sub string) (usageText, bool) {
 
 // clusterFlags are the flags of the admin commands (topics, groups).
 type clusterFlags struct {
+	fs      *cmdFlags
 	brokers *string
 	timeout *time.Duration
 	wait    *bool
 	verbose *bool
+	props   *propsFlags
 }
 
 func addClusterFlags(fs *cmdFlags) clusterFlags {
 	return clusterFlags{
+		fs:      fs,
 		brokers: fs.String("brokers", brokersFlagDefault(), "comma-separated seed brokers (bootstrap.servers)"),
 		timeout: fs.Duration("timeout", 30*time.Second, "how long to wait for the cluster's answers (and, with --wait, for a broker)"),
 		wait:    fs.Bool("wait", false, "when no broker is reachable, keep trying for --timeout instead of failing at once"),
 		verbose: fs.Bool("v", false, "log the client's connection events to stderr"),
+		props:   addPropsFlags(fs),
 	}
 }
 
-// connect checks that a seed broker answers, then returns an admin client.
-func (f clusterFlags) connect(ctx context.Context, stderr io.Writer) (*wire.Client, error) {
-	addrs := splitBrokers(*f.brokers)
-	if err := reachSeeds(ctx, addrs, *f.wait, *f.timeout, stderr); err != nil {
+// config builds the admin configuration from --config, -X and --brokers
+// (see propsFlags). Its errors are usage errors.
+func (f clusterFlags) config(stderr io.Writer) (admin.Config, error) {
+	props, err := f.props.merge(baseProps("skiff-cli"))
+	if err != nil {
+		return admin.Config{}, err
+	}
+	cfg, err := properties.Admin(props)
+	if err != nil {
+		return admin.Config{}, err
+	}
+	if givenFlags(f.fs.FlagSet)["brokers"] {
+		cfg.Brokers = splitBrokers(*f.brokers)
+	}
+	cfg.Logger = quietLogger(stderr, *f.verbose)
+	return cfg, nil
+}
+
+// connect checks that a seed broker answers, then returns a client.
+func (f clusterFlags) connect(ctx context.Context, cfg admin.Config, stderr io.Writer) (*wire.Client, error) {
+	if err := reachSeeds(ctx, cfg.Brokers, *f.wait, *f.timeout, stderr); err != nil {
 		return nil, err
 	}
-	return newAdminClient(addrs, quietLogger(stderr, *f.verbose))
+	return wire.NewClient(wire.Config{SeedBrokers: cfg.Brokers, ClientID: cfg.ClientID, Logger: cfg.Logger,
+		TLS: cfg.TLS, SASL: wire.SASLFrom[sasl.Session](cfg.SASL)})
 }
 
 func topicsList(ctx context.Context, cl *wire.Client, stdout io.Writer) error {

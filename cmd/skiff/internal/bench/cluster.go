@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 	"github.com/skiffkit/skiff/broker"
 	"github.com/skiffkit/skiff/internal/kerr"
 	"github.com/skiffkit/skiff/internal/wire"
+	"github.com/skiffkit/skiff/sasl"
 )
 
 // ClusterConfig says what to measure.
@@ -23,6 +25,11 @@ type ClusterConfig struct {
 	// Logger receives the embedded broker's and the clients' logs. Nil
 	// discards them: they would interleave with the progress display.
 	Logger *slog.Logger
+	// TLS and SASL secure every connection to an existing cluster, as
+	// producer.Config's fields of the same names (security.protocol SSL,
+	// SASL_PLAINTEXT, SASL_SSL). Nil means none.
+	TLS  *tls.Config
+	SASL sasl.Mechanism
 }
 
 // Cluster is the real Target: skiff's producer against a Kafka cluster or
@@ -30,6 +37,8 @@ type ClusterConfig struct {
 type Cluster struct {
 	brokers  []string
 	log      *slog.Logger
+	tls      *tls.Config
+	sasl     sasl.Mechanism
 	admin    *wire.Client
 	embedded *broker.Broker // nil for an external cluster
 	dir      string         // the embedded broker's data, removed by Close
@@ -40,7 +49,7 @@ var _ Target = (*Cluster)(nil)
 // OpenCluster connects to cfg.Brokers, or starts the bundled broker when
 // there are none.
 func OpenCluster(ctx context.Context, cfg ClusterConfig) (*Cluster, error) {
-	c := &Cluster{brokers: cfg.Brokers, log: cfg.Logger}
+	c := &Cluster{brokers: cfg.Brokers, log: cfg.Logger, tls: cfg.TLS, sasl: cfg.SASL}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
@@ -56,7 +65,8 @@ func OpenCluster(ctx context.Context, cfg ClusterConfig) (*Cluster, error) {
 		}
 		c.embedded, c.dir, c.brokers = b, dir, []string{b.Addr()}
 	}
-	admin, err := wire.NewClient(wire.Config{SeedBrokers: c.brokers, ClientID: "skiff-bench", Logger: c.log})
+	admin, err := wire.NewClient(wire.Config{SeedBrokers: c.brokers, ClientID: "skiff-bench", Logger: c.log,
+		TLS: c.tls, SASL: wire.SASLFrom[sasl.Session](c.sasl)})
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("bench: admin client: %w", err), c.Close(ctx))
 	}
