@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"strings"
 
@@ -38,6 +40,11 @@ func (p *propsFlags) merge(base map[string]string) (map[string]string, error) {
 	}
 	if *p.file != "" {
 		fromFile, err := properties.Load(*p.file)
+		if errors.Is(err, fs.ErrNotExist) && strings.Contains(*p.file, "=") {
+			// kafka-topics spells topic configs --config k=v; here that
+			// flag is the client properties file, as on every command.
+			return nil, fmt.Errorf("--config takes a client properties file, and %q is none; for a topic config use --set %s", *p.file, *p.file)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("--config: %w", err)
 		}

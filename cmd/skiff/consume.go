@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kmsg"
+
 	"github.com/skiffkit/skiff/consumer"
 	"github.com/skiffkit/skiff/internal/kerr"
 	"github.com/skiffkit/skiff/internal/wire"
@@ -424,4 +426,43 @@ func (f recordFormat) append(dst []byte, r *consumer.Record) []byte {
 		}
 	}
 	return dst
+}
+
+// listOffsets asks each partition's leader for an offset (-1 end, -2 start).
+func listOffsets(ctx context.Context, cl *wire.Client, topic string, parts []wire.PartitionInfo, ts int64) (map[int32]int64, error) {
+	byLeader := map[int32][]int32{}
+	for _, p := range parts {
+		byLeader[p.Leader] = append(byLeader[p.Leader], p.Partition)
+	}
+	out := map[int32]int64{}
+	var errs []error
+	for leader, ps := range byLeader {
+		req := kmsg.NewPtrListOffsetsRequest()
+		req.ReplicaID = -1
+		t := kmsg.NewListOffsetsRequestTopic()
+		t.Topic = topic
+		for _, p := range ps {
+			rp := kmsg.NewListOffsetsRequestTopicPartition()
+			rp.Partition = p
+			rp.Timestamp = ts
+			rp.MaxNumOffsets = 1
+			t.Partitions = append(t.Partitions, rp)
+		}
+		req.Topics = append(req.Topics, t)
+		kresp, err := cl.RequestNode(ctx, leader, req)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, rt := range kresp.(*kmsg.ListOffsetsResponse).Topics {
+			for _, rp := range rt.Partitions {
+				if err := kerr.ForCode(rp.ErrorCode); err != nil {
+					errs = append(errs, fmt.Errorf("%s[%d]: %w", topic, rp.Partition, err))
+					continue
+				}
+				out[rp.Partition] = rp.Offset
+			}
+		}
+	}
+	return out, errors.Join(errs...)
 }
