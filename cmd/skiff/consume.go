@@ -12,8 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kmsg"
-
+	"github.com/skiffkit/skiff/admin"
 	"github.com/skiffkit/skiff/consumer"
 	"github.com/skiffkit/skiff/internal/kerr"
 	"github.com/skiffkit/skiff/internal/wire"
@@ -120,10 +119,11 @@ func consumeMain(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		return 1
 	}
 
-	// End offsets (and the partition list) come from the cluster at start:
+	// The partition list and end offsets come from the cluster at start:
 	// --exit-at-end stops at the end as of now, not a moving target. This
-	// client connects as the consumer will (TLS, SASL), and asks for the
-	// topic as the consumer would, auto-creation included.
+	// metadata client connects as the consumer will (TLS, SASL) and asks
+	// for the topic as the consumer would, auto-creation included, which
+	// package admin never does.
 	meta, err := wire.NewClient(wire.Config{SeedBrokers: cfg.Brokers, ClientID: cfg.ClientID, Logger: quietLogger(stderr, *verbose),
 		AllowAutoTopicCreation: !cfg.DisableAutoTopicCreation, TLS: cfg.TLS, SASL: wire.SASLFrom[sasl.Session](cfg.SASL)})
 	if err != nil {
@@ -142,7 +142,7 @@ func consumeMain(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	var ends map[int32]int64
 	if *exitAtEnd {
 		ectx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		ends, err = listOffsets(ectx, meta, *topic, info.Partitions, -1)
+		ends, err = endOffsets(ectx, cfg, *topic, quietLogger(stderr, *verbose))
 		cancel()
 		if err != nil {
 			fmt.Fprintf(stderr, "%s: end offsets: %s\n", cmd, humanError(err))
@@ -428,41 +428,24 @@ func (f recordFormat) append(dst []byte, r *consumer.Record) []byte {
 	return dst
 }
 
-// listOffsets asks each partition's leader for an offset (-1 end, -2 start).
-func listOffsets(ctx context.Context, cl *wire.Client, topic string, parts []wire.PartitionInfo, ts int64) (map[int32]int64, error) {
-	byLeader := map[int32][]int32{}
-	for _, p := range parts {
-		byLeader[p.Leader] = append(byLeader[p.Leader], p.Partition)
+// endOffsets returns the high watermark of every partition of topic,
+// asked through package admin with the consumer's connection settings.
+func endOffsets(ctx context.Context, cfg consumer.Config, topic string, logger *slog.Logger) (map[int32]int64, error) {
+	adm, err := admin.New(admin.Config{Brokers: cfg.Brokers, ClientID: cfg.ClientID, TLS: cfg.TLS, SASL: cfg.SASL, Logger: logger})
+	if err != nil {
+		return nil, err
 	}
-	out := map[int32]int64{}
-	var errs []error
-	for leader, ps := range byLeader {
-		req := kmsg.NewPtrListOffsetsRequest()
-		req.ReplicaID = -1
-		t := kmsg.NewListOffsetsRequestTopic()
-		t.Topic = topic
-		for _, p := range ps {
-			rp := kmsg.NewListOffsetsRequestTopicPartition()
-			rp.Partition = p
-			rp.Timestamp = ts
-			rp.MaxNumOffsets = 1
-			t.Partitions = append(t.Partitions, rp)
-		}
-		req.Topics = append(req.Topics, t)
-		kresp, err := cl.RequestNode(ctx, leader, req)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		for _, rt := range kresp.(*kmsg.ListOffsetsResponse).Topics {
-			for _, rp := range rt.Partitions {
-				if err := kerr.ForCode(rp.ErrorCode); err != nil {
-					errs = append(errs, fmt.Errorf("%s[%d]: %w", topic, rp.Partition, err))
-					continue
-				}
-				out[rp.Partition] = rp.Offset
-			}
-		}
+	defer adm.Close(context.Background())
+	ls, err := adm.ListOffsets(ctx, admin.Latest, topic)
+	if err != nil {
+		return nil, err
 	}
-	return out, errors.Join(errs...)
+	if err := ls.Error(); err != nil {
+		return nil, err
+	}
+	out := make(map[int32]int64, len(ls))
+	for _, l := range ls {
+		out[l.Partition] = l.Offset
+	}
+	return out, nil
 }
