@@ -5,12 +5,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/skiffkit/skiff/broker"
+	"github.com/skiffkit/skiff/producer"
 )
 
 // writeProps writes a client.properties file and returns its path.
@@ -160,4 +162,50 @@ func TestCLIBenchSASL(t *testing.T) {
 		{name: "bench: unknown -X key", cmd: "bench", args: append([]string{"-X", "frob=1"}, grid...), code: 2,
 			stderr: []string{"frob: unknown property"}},
 	})
+}
+
+// TestProducePropsPrecedence: for every flag that has a property twin,
+// -X sets the producer config and the explicit flag beats -X.
+func TestProducePropsPrecedence(t *testing.T) {
+	cases := []struct {
+		name  string
+		args  []string
+		check func(t *testing.T, cfg producer.Config)
+	}{
+		{"-X acks=1 lowers acks and turns idempotence off", []string{"-X", "acks=1"}, func(t *testing.T, cfg producer.Config) {
+			assert.Equal(t, producer.AcksLeader, cfg.Acks)
+			assert.True(t, cfg.DisableIdempotence)
+		}},
+		{"--acks beats -X acks", []string{"-X", "acks=0", "--acks", "all"}, func(t *testing.T, cfg producer.Config) {
+			assert.Equal(t, producer.AcksAll, cfg.Acks)
+			assert.False(t, cfg.DisableIdempotence)
+		}},
+		{"-X linger.ms=0 is NoLinger, --linger beats it", []string{"-X", "linger.ms=0"}, func(t *testing.T, cfg producer.Config) {
+			assert.Equal(t, producer.NoLinger, cfg.Linger)
+		}},
+		{"--linger beats -X linger.ms", []string{"-X", "linger.ms=0", "--linger", "20ms"}, func(t *testing.T, cfg producer.Config) {
+			assert.Equal(t, 20*time.Millisecond, cfg.Linger)
+		}},
+		{"-X compression.type", []string{"-X", "compression.type=zstd"}, func(t *testing.T, cfg producer.Config) {
+			assert.Equal(t, producer.CompressionZstd, cfg.Compression)
+		}},
+		{"--compression beats -X", []string{"-X", "compression.type=zstd", "--compression", "lz4"}, func(t *testing.T, cfg producer.Config) {
+			assert.Equal(t, producer.CompressionLZ4, cfg.Compression)
+		}},
+		{"-X batch.size and --batch-size", []string{"-X", "batch.size=1000", "-X", "max.block.ms=5000", "--batch-size", "2KiB"}, func(t *testing.T, cfg producer.Config) {
+			assert.Equal(t, 2048, cfg.BatchSize)
+			assert.Equal(t, 5*time.Second, cfg.MaxBlock)
+		}},
+		{"defaults leave the library's defaults", nil, func(t *testing.T, cfg producer.Config) {
+			assert.Equal(t, producer.Config{Brokers: splitBrokers(brokersFlagDefault()), ClientID: "skiff-produce"}, cfg)
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr strings.Builder
+			f, code, ok := parseProduceFlags(append([]string{"--topic", "t"}, tc.args...), &stdout, &stderr)
+			require.True(t, ok, "code %d: %s", code, stderr.String())
+			tc.check(t, f.cfg)
+		})
+	}
 }
