@@ -27,8 +27,8 @@ type propsFlags struct {
 }
 
 func addPropsFlags(f *cmdFlags) *propsFlags {
-	p := &propsFlags{file: f.String("config", "", "Kafka client properties file (bootstrap.servers, security.protocol, sasl.*, ssl.*, ...); -X and explicit flags override its keys")}
-	f.Var(&p.x, "X", "Kafka client property key=value (repeatable); overrides --config, explicit flags override it")
+	p := &propsFlags{file: f.String("config", "", "Kafka client properties `FILE` (bootstrap.servers, security.protocol, sasl.*, ssl.*, ...); -X and explicit flags override its keys")}
+	f.Var(&p.x, "X", "Kafka client property `key=value` (repeatable); overrides --config, explicit flags override it")
 	return p
 }
 

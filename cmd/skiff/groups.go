@@ -77,13 +77,13 @@ func groupsMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		asJSON = fs.Bool("json", false, "print JSON instead of a table")
 	case "reset-offsets":
 		asJSON = fs.Bool("json", false, "print the plan (or the result) as JSON instead of a table")
-		fs.Var(&rf.topics, "topic", "topic to reset, optionally with partitions: orders or orders:0,2 (repeatable)")
+		fs.Var(&rf.topics, "topic", "`topic` to reset, optionally with partitions: orders or orders:0,2 (repeatable)")
 		rf.allTopics = fs.Bool("all-topics", false, "reset every topic the group has committed offsets for")
 		rf.toEarliest = fs.Bool("to-earliest", false, "to each partition's log start offset")
 		rf.toLatest = fs.Bool("to-latest", false, "to each partition's end offset (high watermark)")
-		rf.toDatetime = fs.String("to-datetime", "", "to the first offset at or after TIME (RFC 3339, or YYYY-MM-DDTHH:MM:SS[.sss] in local time, as Kafka's tool)")
-		rf.toOffset = fs.String("to-offset", "", "to offset N (moved into the log's range)")
-		rf.shiftBy = fs.String("shift-by", "", "move the committed offset by N (negative: back)")
+		rf.toDatetime = fs.String("to-datetime", "", "to the first offset at or after `TIME` (RFC 3339, or YYYY-MM-DDTHH:MM:SS[.sss] in local time, as Kafka's tool)")
+		rf.toOffset = fs.String("to-offset", "", "to offset `N` (moved into the log's range)")
+		rf.shiftBy = fs.String("shift-by", "", "move the committed offset by `N` (negative: back)")
 		rf.execute = fs.Bool("execute", false, "commit the plan; without it the plan is only printed (a dry run)")
 	}
 	names, code, ok := fs.parse(args)

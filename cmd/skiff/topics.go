@@ -75,10 +75,10 @@ func topicsMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	case "create":
 		partitions = fs.Int("partitions", 1, "number of partitions (-1: the broker's num.partitions)")
 		replication = fs.Int("replication-factor", 1, "replication factor (-1: the broker's default.replication.factor)")
-		fs.Var(&sets, "set", "topic config k=v (repeatable), e.g. --set retention.ms=86400000")
+		fs.Var(&sets, "set", "topic config `k=v` (repeatable), e.g. --set retention.ms=86400000")
 	case "alter-config":
-		fs.Var(&sets, "set", "set topic config k=v (repeatable)")
-		fs.Var(&deletes, "delete", "return topic config k to its default (repeatable)")
+		fs.Var(&sets, "set", "set topic config `k=v` (repeatable)")
+		fs.Var(&deletes, "delete", "return topic config `k` to its default (repeatable)")
 	case "add-partitions":
 		partitions = fs.Int("partitions", 0, "the new total number of partitions (required; Kafka never removes partitions)")
 	case "list", "describe":
