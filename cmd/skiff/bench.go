@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/skiffkit/skiff/cmd/skiff/internal/bench"
+	"github.com/skiffkit/skiff/properties"
 )
 
 func init() {
@@ -52,6 +53,31 @@ func addCommonFlags(fs *flag.FlagSet, defaultRecords int, recordsUsage string) b
 	}
 }
 
+// clusterConfig resolves what to measure. Without --brokers, --config or
+// -X it is the bundled broker (a zero ClusterConfig). Otherwise the
+// cluster is bootstrap.servers from --config and -X (or $SKIFF_BROKERS,
+// 127.0.0.1:9092), overridden by --brokers, and the connection's TLS and
+// SASL come from the same properties. Producer and consumer keys in them
+// are not applied: bench sets those itself, one grid point at a time.
+func (c benchCommon) clusterConfig(fs *cmdFlags, pf *propsFlags) (bench.ClusterConfig, error) {
+	if !flagGiven(fs.FlagSet, "brokers") && *pf.file == "" && len(pf.x) == 0 {
+		return bench.ClusterConfig{}, nil
+	}
+	props, err := pf.merge(baseProps("skiff-bench"))
+	if err != nil {
+		return bench.ClusterConfig{}, err
+	}
+	cfg, err := properties.Admin(props)
+	if err != nil {
+		return bench.ClusterConfig{}, err
+	}
+	brokers := cfg.Brokers
+	if flagGiven(fs.FlagSet, "brokers") {
+		brokers = c.brokerList(fs.FlagSet)
+	}
+	return bench.ClusterConfig{Brokers: brokers, TLS: cfg.TLS, SASL: cfg.SASL}, nil
+}
+
 // brokerList resolves --brokers: not given means the embedded broker (nil).
 func (c benchCommon) brokerList(fs *flag.FlagSet) []string {
 	if !flagGiven(fs, "brokers") {
@@ -75,11 +101,14 @@ var benchUsage = usageText{
 	about: "Sweeps producer batching settings (linger, batch size, compression, acks): for each, finds the\n" +
 		"peak throughput, then measures send→ack latency at --load of it, and recommends the fastest\n" +
 		"setting whose p99 stays under --max-p99. 'skiff bench consume' sweeps consumer fetch settings.\n" +
-		"Without --brokers it starts the bundled broker in a temporary directory.",
+		"Without --brokers (or --config/-X) it starts the bundled broker in a temporary directory. With\n" +
+		"--config/-X it measures the cluster they name, over their TLS/SASL settings; their producer and\n" +
+		"consumer keys are not applied, as bench sets those per grid point.",
 	examples: []string{
 		"skiff bench",
 		"skiff bench --linger 0,5ms,20ms --batch-size 16KiB,256KiB --compression none,lz4 --html report.html",
 		"skiff bench --brokers kafka1:9092 --record-size 1000 --duration 5s",
+		"skiff bench --config client.properties --linger 5ms --batch-size 64KiB --compression lz4 --acks all",
 		"skiff bench consume --records 1000000",
 	},
 }
@@ -108,6 +137,7 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer, ter
 		bufMem      = fs.String("buffer-memory", "", "producer buffer.memory (default: max(1MiB, 2 × batch.size × partitions), which keeps a saturated phase's backlog short)")
 		maxP99      = fs.Duration("max-p99", bench.DefaultMaxP99, "p99 latency bound of the recommendation")
 		htmlPath    = fs.String("html", "", "also write a self-contained HTML report to this file")
+		pf          = addPropsFlags(fs)
 		repeat      = fs.Int("repeat", bench.DefaultRepeat, "after the sweep, measure this many of the fastest settings within --max-p99 again: their run-to-run spread is the noise within which the recommendation treats throughputs as equal and prefers the lower p99 (0: no repeats, the fastest wins)")
 	)
 	pos, code, ok := fs.parse(args)
@@ -150,7 +180,11 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer, ter
 		return 2
 	}
 
-	cl, err := bench.OpenCluster(ctx, bench.ClusterConfig{Brokers: common.brokerList(fs.FlagSet)})
+	ccfg, err := common.clusterConfig(fs, pf)
+	if err != nil {
+		return usageErr(stderr, "skiff bench", "%v", err)
+	}
+	cl, err := bench.OpenCluster(ctx, ccfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "skiff bench: %v\n", err)
 		return 1
@@ -193,6 +227,7 @@ func benchConsumeMain(ctx context.Context, args []string, stdout, stderr io.Writ
 		minBytes = fs.String("fetch-min-bytes", "1,64KiB,1MiB", "fetch.min.bytes values")
 		maxPart  = fs.String("max-partition-fetch-bytes", "256KiB,1MiB,4MiB", "max.partition.fetch.bytes values")
 		htmlPath = fs.String("html", "", "also write a self-contained HTML report to this file")
+		pf       = addPropsFlags(fs)
 	)
 	pos, code, ok := fs.parse(args)
 	if !ok {
@@ -215,7 +250,11 @@ func benchConsumeMain(ctx context.Context, args []string, stdout, stderr io.Writ
 		return 2
 	}
 
-	cl, err := bench.OpenCluster(ctx, bench.ClusterConfig{Brokers: common.brokerList(fs.FlagSet)})
+	ccfg, err := common.clusterConfig(fs, pf)
+	if err != nil {
+		return usageErr(stderr, "skiff bench consume", "%v", err)
+	}
+	cl, err := bench.OpenCluster(ctx, ccfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "skiff bench consume: %v\n", err)
 		return 1

@@ -92,7 +92,8 @@ func TestCLIHelp(t *testing.T) {
 	for _, argv := range [][]string{
 		{"produce"}, {"consume"}, {"broker"}, {"bench"}, {"bench", "consume"},
 		{"topics", "list"}, {"topics", "create"}, {"topics", "delete"}, {"topics", "describe"},
-		{"groups", "list"}, {"groups", "describe"},
+		{"topics", "alter-config"}, {"topics", "add-partitions"},
+		{"groups", "list"}, {"groups", "describe"}, {"groups", "reset-offsets"}, {"groups", "delete"},
 	} {
 		for _, h := range []string{"-h", "--help"} {
 			cases = append(cases, cliCase{
@@ -127,7 +128,7 @@ func TestCLIUsageErrors(t *testing.T) {
 		{name: "produce --on-error", cmd: "produce", args: []string{"--topic", "x", "--on-error", "skip"}, code: 2,
 			stderr: []string{"--on-error must be stop or continue"}},
 		{name: "topics unknown subcommand", cmd: "topics", args: []string{"frob"}, code: 2,
-			stderr: []string{`unknown subcommand "frob" (want list, create, delete, describe)`}},
+			stderr: []string{`unknown subcommand "frob" (want list, create, delete, describe, alter-config, add-partitions)`}},
 		{name: "topics create without name", cmd: "topics", args: []string{"create"}, code: 2,
 			stderr: []string{"skiff topics create: missing topic NAME"}},
 		{name: "topics create -1 partitions is fine, 0 is not", cmd: "topics", args: []string{"create", "x", "--partitions", "0"}, code: 2,

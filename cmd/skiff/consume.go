@@ -12,9 +12,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/skiffkit/skiff/admin"
 	"github.com/skiffkit/skiff/consumer"
 	"github.com/skiffkit/skiff/internal/kerr"
 	"github.com/skiffkit/skiff/internal/wire"
+	"github.com/skiffkit/skiff/properties"
+	"github.com/skiffkit/skiff/sasl"
 )
 
 func init() {
@@ -31,12 +34,15 @@ var consumeUsage = usageText{
 	synopsis: []string{"skiff consume --topic T [--group G] [flags]"},
 	about: "Prints the records of a topic to stdout, one per --format. Without --group every partition is\n" +
 		"assigned directly and nothing is committed; with --group the consumer joins the group.\n" +
-		"A topic that does not exist is an error at once unless --wait is given.",
+		"A topic that does not exist is an error at once unless --wait is given.\n" +
+		"Kafka consumer properties come from --config FILE and -X key=value (security.protocol, sasl.*,\n" +
+		"ssl.*, group.id, ...); -X overrides the file and explicit flags override both.",
 	examples: []string{
 		"skiff consume --topic orders --from-beginning --exit-at-end",
 		"skiff consume --topic orders --group billing --count 10",
 		"skiff consume --topic orders --format '%t[%p]@%o %k=%v\\n'",
 		"skiff consume --topic not-yet-created --wait",
+		"skiff consume --topic orders --config client.properties -X group.id=billing",
 	},
 }
 
@@ -55,6 +61,7 @@ func consumeMain(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		wait      = fs.Bool("wait", false, "wait for an unreachable broker or a missing topic (for up to --max-wait) instead of failing at once")
 		maxWait   = fs.Duration("max-wait", 60*time.Second, "how long --wait waits")
 		verbose   = fs.Bool("v", false, "log at debug level to stderr")
+		pf        = addPropsFlags(fs)
 	)
 	pos, code, ok := fs.parse(args)
 	if !ok {
@@ -74,13 +81,37 @@ func consumeMain(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	if err != nil {
 		return usageErr(stderr, cmd, "--format: %v", err)
 	}
+	props, err := pf.merge(baseProps("skiff-consume"))
+	if err != nil {
+		return usageErr(stderr, cmd, "%v", err)
+	}
+	cfg, err := properties.Consumer(props)
+	if err != nil {
+		return usageErr(stderr, cmd, "%v", err)
+	}
+	// Flags given on the command line win over --config and -X.
+	given := givenFlags(fs.FlagSet)
+	if given["brokers"] {
+		cfg.Brokers = splitBrokers(*brokers)
+	}
+	if given["group"] {
+		cfg.GroupID = *group
+	}
+	if given["from-beginning"] {
+		cfg.AutoOffsetReset = "latest"
+		if *fromStart {
+			cfg.AutoOffsetReset = "earliest"
+		}
+	}
+	if given["auto-create"] {
+		cfg.DisableAutoTopicCreation = !*autoTopic
+	}
 	level := slog.LevelWarn
 	if *verbose {
 		level = slog.LevelDebug
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	addrs := splitBrokers(*brokers)
-	if err := reachSeeds(ctx, addrs, *wait, *maxWait, stderr); err != nil {
+	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if err := reachSeeds(ctx, cfg.Brokers, *wait, *maxWait, stderr); err != nil {
 		if ctx.Err() != nil {
 			return 0
 		}
@@ -88,16 +119,19 @@ func consumeMain(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		return 1
 	}
 
-	// End offsets (and the partition list) come from the cluster at start:
-	// --exit-at-end stops at the end as of now, not a moving target.
-	admin, err := wire.NewClient(wire.Config{SeedBrokers: addrs, ClientID: "skiff-cli", Logger: quietLogger(stderr, *verbose),
-		AllowAutoTopicCreation: *autoTopic})
+	// The partition list and end offsets come from the cluster at start:
+	// --exit-at-end stops at the end as of now, not a moving target. This
+	// metadata client connects as the consumer will (TLS, SASL) and asks
+	// for the topic as the consumer would, auto-creation included, which
+	// package admin never does.
+	meta, err := wire.NewClient(wire.Config{SeedBrokers: cfg.Brokers, ClientID: cfg.ClientID, Logger: quietLogger(stderr, *verbose),
+		AllowAutoTopicCreation: !cfg.DisableAutoTopicCreation, TLS: cfg.TLS, SASL: wire.SASLFrom[sasl.Session](cfg.SASL)})
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", cmd, err)
 		return 1
 	}
-	defer admin.Close()
-	info, err := awaitTopic(ctx, admin, *topic, *wait, *maxWait, stderr)
+	defer meta.Close()
+	info, err := awaitTopic(ctx, meta, *topic, *wait, *maxWait, stderr)
 	if err != nil {
 		if ctx.Err() != nil {
 			return 0
@@ -108,7 +142,7 @@ func consumeMain(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	var ends map[int32]int64
 	if *exitAtEnd {
 		ectx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		ends, err = listOffsets(ectx, admin, *topic, info.Partitions, -1)
+		ends, err = endOffsets(ectx, cfg, *topic, quietLogger(stderr, *verbose))
 		cancel()
 		if err != nil {
 			fmt.Fprintf(stderr, "%s: end offsets: %s\n", cmd, humanError(err))
@@ -116,16 +150,13 @@ func consumeMain(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		}
 	}
 
-	cfg := consumer.Config{Brokers: addrs, ClientID: "skiff-consume", Logger: logger, DisableAutoTopicCreation: !*autoTopic}
-	if *fromStart {
-		cfg.AutoOffsetReset = "earliest"
-	}
-	if *group != "" {
-		cfg.GroupID = *group
+	if cfg.GroupID != "" {
 		cfg.Topics = []string{*topic}
 	} else {
+		// Assign mode: auto.offset.reset (--from-beginning) picks where to
+		// start, as there is no committed offset to resume from.
 		start := consumer.OffsetLatest
-		if *fromStart {
+		if cfg.AutoOffsetReset == "earliest" {
 			start = consumer.OffsetEarliest
 		}
 		var ps []consumer.TopicPartitionOffset
@@ -143,13 +174,13 @@ func consumeMain(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	if isTerminal(stderr) {
 		notes = stderr
 	}
-	if *group != "" {
+	if cfg.GroupID != "" {
 		// A join can take the broker's group.initial.rebalance.delay.ms
 		// (3 s on a stock Kafka) plus a rebalance: say what is happening.
-		fmt.Fprintf(notes, "joining group %s…\n", *group)
+		fmt.Fprintf(notes, "joining group %s…\n", cfg.GroupID)
 	}
 	w := bufio.NewWriterSize(stdout, 64<<10)
-	code = consumeLoop(ctx, c, w, out, *count, ends, stderr, joinNote(notes, *group))
+	code = consumeLoop(ctx, c, w, out, *count, ends, stderr, joinNote(notes, cfg.GroupID))
 	if err := w.Flush(); err != nil && code == 0 {
 		code = 1
 	}
@@ -395,4 +426,26 @@ func (f recordFormat) append(dst []byte, r *consumer.Record) []byte {
 		}
 	}
 	return dst
+}
+
+// endOffsets returns the high watermark of every partition of topic,
+// asked through package admin with the consumer's connection settings.
+func endOffsets(ctx context.Context, cfg consumer.Config, topic string, logger *slog.Logger) (map[int32]int64, error) {
+	adm, err := admin.New(admin.Config{Brokers: cfg.Brokers, ClientID: cfg.ClientID, TLS: cfg.TLS, SASL: cfg.SASL, Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	defer adm.Close(context.Background())
+	ls, err := adm.ListOffsets(ctx, admin.Latest, topic)
+	if err != nil {
+		return nil, err
+	}
+	if err := ls.Error(); err != nil {
+		return nil, err
+	}
+	out := make(map[int32]int64, len(ls))
+	for _, l := range ls {
+		out[l.Partition] = l.Offset
+	}
+	return out, nil
 }

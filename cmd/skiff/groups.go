@@ -7,17 +7,17 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
-	"github.com/twmb/franz-go/pkg/kmsg"
-
+	"github.com/skiffkit/skiff/admin"
 	"github.com/skiffkit/skiff/internal/kerr"
-	"github.com/skiffkit/skiff/internal/wire"
 )
 
 func init() {
-	register("groups", "list consumer groups or describe one (members, assignments, offsets, lag)", runGroups)
+	register("groups", "list, describe (members, assignments, lag), reset offsets of or delete consumer groups", runGroups)
 }
 
 func runGroups(ctx context.Context, args []string) int {
@@ -25,10 +25,31 @@ func runGroups(ctx context.Context, args []string) int {
 }
 
 var groupsForms = []usageText{
-	{synopsis: []string{"skiff groups list [flags]"}, about: "list consumer groups with their state",
+	{synopsis: []string{"skiff groups list [--json]"}, about: "list consumer groups with their state",
 		examples: []string{"skiff groups list"}},
-	{synopsis: []string{"skiff groups describe GROUP..."}, about: "members, assignments, committed offsets and lag",
+	{synopsis: []string{"skiff groups describe GROUP... [--json]"}, about: "members, assignments, committed offsets and lag",
 		examples: []string{"skiff groups describe billing"}},
+	{synopsis: []string{"skiff groups reset-offsets GROUP (--topic T[:P,P] | --all-topics) --to-... [--execute]"}, about: "move committed offsets (a dry run without --execute)",
+		examples: []string{
+			"skiff groups reset-offsets billing --topic orders --to-earliest",
+			"skiff groups reset-offsets billing --topic orders:0,1 --shift-by -100 --execute",
+			"skiff groups reset-offsets billing --all-topics --to-datetime 2026-12-01T00:00:00Z --execute",
+		}},
+	{synopsis: []string{"skiff groups delete GROUP..."}, about: "delete empty groups and their committed offsets",
+		examples: []string{"skiff groups delete billing"}},
+}
+
+// resetFlags are the flags of groups reset-offsets, named as in
+// kafka-consumer-groups --reset-offsets.
+type resetFlags struct {
+	topics     listFlag
+	allTopics  *bool
+	toEarliest *bool
+	toLatest   *bool
+	toDatetime *string
+	toOffset   *string
+	shiftBy    *string
+	execute    *bool
 }
 
 func groupsMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -49,6 +70,22 @@ func groupsMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	name := cmd + " " + sub
 	fs := newFlagSet(name, form, stdout, stderr)
 	cf := addClusterFlags(fs)
+	var asJSON *bool
+	var rf resetFlags
+	switch sub {
+	case "list", "describe":
+		asJSON = fs.Bool("json", false, "print JSON instead of a table")
+	case "reset-offsets":
+		asJSON = fs.Bool("json", false, "print the plan (or the result) as JSON instead of a table")
+		fs.Var(&rf.topics, "topic", "`topic` to reset, optionally with partitions: orders or orders:0,2 (repeatable)")
+		rf.allTopics = fs.Bool("all-topics", false, "reset every topic the group has committed offsets for")
+		rf.toEarliest = fs.Bool("to-earliest", false, "to each partition's log start offset")
+		rf.toLatest = fs.Bool("to-latest", false, "to each partition's end offset (high watermark)")
+		rf.toDatetime = fs.String("to-datetime", "", "to the first offset at or after `TIME` (RFC 3339, or YYYY-MM-DDTHH:MM:SS[.sss] in local time, as Kafka's tool)")
+		rf.toOffset = fs.String("to-offset", "", "to offset `N` (moved into the log's range)")
+		rf.shiftBy = fs.String("shift-by", "", "move the committed offset by `N` (negative: back)")
+		rf.execute = fs.Bool("execute", false, "commit the plan; without it the plan is only printed (a dry run)")
+	}
 	names, code, ok := fs.parse(args)
 	if !ok {
 		return code
@@ -56,25 +93,43 @@ func groupsMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	switch {
 	case sub == "list" && len(names) > 0:
 		return usageErr(stderr, name, "takes no arguments, got %q", names[0])
-	case sub == "describe" && len(names) == 0:
+	case sub != "list" && len(names) == 0:
 		return usageErr(stderr, name, "missing GROUP")
+	case sub == "reset-offsets" && len(names) > 1:
+		return usageErr(stderr, name, "resets one group at a time, got %d", len(names))
 	}
-	cl, err := cf.connect(ctx, stderr)
+	var spec admin.ResetSpec
+	var topics map[string][]int32
+	if sub == "reset-offsets" {
+		var err error
+		if spec, err = rf.spec(); err == nil {
+			topics, err = rf.topicMap()
+		}
+		if err != nil {
+			return usageErr(stderr, name, "%v", err)
+		}
+	}
+	acfg, err := cf.config(stderr)
+	if err != nil {
+		return usageErr(stderr, name, "%v", err)
+	}
+	adm, err := cf.connect(ctx, acfg, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %s\n", name, humanError(err))
 		return 1
 	}
-	defer cl.Close()
+	defer adm.Close(context.Background())
 	ctx, cancel := context.WithTimeout(ctx, *cf.timeout)
 	defer cancel()
-	if sub == "list" {
-		err = groupsList(ctx, cl, stdout)
-	} else {
-		var errs []error
-		for _, g := range names {
-			errs = append(errs, groupsDescribe(ctx, cl, g, stdout))
-		}
-		err = errors.Join(errs...)
+	switch sub {
+	case "list":
+		err = groupsList(ctx, adm, *asJSON, stdout)
+	case "describe":
+		err = groupsDescribe(ctx, adm, names, *asJSON, stdout)
+	case "reset-offsets":
+		err = groupsReset(ctx, adm, names[0], spec, topics, *rf.execute, *asJSON, stdout, stderr)
+	case "delete":
+		err = groupsDelete(ctx, adm, names, stdout)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %s\n", name, humanError(err))
@@ -89,234 +144,360 @@ func groupsMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 // otherwise print an empty table and exit 0.
 var errNoSuchGroup = errors.New("group does not exist")
 
+type groupJSON struct {
+	Group        string `json:"group"`
+	ProtocolType string `json:"protocol_type"`
+	State        string `json:"state"`
+	Coordinator  int32  `json:"coordinator"`
+}
+
 // groupsList asks every broker: each lists only the groups it coordinates.
-func groupsList(ctx context.Context, cl *wire.Client, stdout io.Writer) error {
-	if _, err := cl.Metadata(ctx, []string{}); err != nil {
+func groupsList(ctx context.Context, adm *admin.Client, asJSON bool, stdout io.Writer) error {
+	gs, err := adm.ListGroups(ctx)
+	if err != nil {
 		return err
 	}
-	type row struct{ group, protocolType, state string }
-	var rows []row
-	var errs []error
-	for _, b := range cl.Brokers() {
-		kresp, err := cl.RequestNode(ctx, b.NodeID, kmsg.NewPtrListGroupsRequest())
-		if err != nil {
-			errs = append(errs, fmt.Errorf("broker %d: %w", b.NodeID, err))
-			continue
-		}
-		resp := kresp.(*kmsg.ListGroupsResponse)
-		if err := kerr.ForCode(resp.ErrorCode); err != nil {
-			errs = append(errs, fmt.Errorf("broker %d: %w", b.NodeID, err))
-			continue
-		}
-		for _, g := range resp.Groups {
-			rows = append(rows, row{g.Group, g.ProtocolType, g.GroupState})
-		}
+	rows := []groupJSON{}
+	for _, g := range gs {
+		rows = append(rows, groupJSON{g.Group, g.ProtocolType, g.State, g.Coordinator})
 	}
-	slices.SortFunc(rows, func(a, b row) int { return strings.Compare(a.group, b.group) })
+	if asJSON {
+		return writeJSON(stdout, rows)
+	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "GROUP\tPROTOCOL-TYPE\tSTATE")
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", r.group, r.protocolType, r.state)
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", r.Group, r.ProtocolType, dash(r.State))
 	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	return errors.Join(errs...)
+	return tw.Flush()
 }
 
-// groupsDescribe prints the group's state and members with their
-// assignments, then every committed offset with the partition's end offset
-// and the lag.
-func groupsDescribe(ctx context.Context, cl *wire.Client, group string, stdout io.Writer) error {
-	coord, err := cl.Coordinator(ctx, group, wire.CoordinatorGroup)
-	if err != nil {
-		return err
-	}
-	dreq := kmsg.NewPtrDescribeGroupsRequest()
-	dreq.Groups = []string{group}
-	kresp, err := cl.RequestNode(ctx, coord, dreq)
-	if err != nil {
-		return err
-	}
-	dresp := kresp.(*kmsg.DescribeGroupsResponse)
-	if len(dresp.Groups) != 1 {
-		return fmt.Errorf("group %s: %d groups in the DescribeGroups response", group, len(dresp.Groups))
-	}
-	dg := dresp.Groups[0]
-	if err := kerr.ForCode(dg.ErrorCode); err != nil {
-		if errors.Is(err, kerr.GroupIDNotFound) {
-			return fmt.Errorf("%s: %w (%w); 'skiff groups list' shows the groups there are", group, errNoSuchGroup, err)
-		}
-		return fmt.Errorf("group %s: %w", group, err)
-	}
-	if dg.State == "Dead" && len(dg.Members) == 0 {
-		// A Dead group may still hold committed offsets (a group that only
-		// ever committed, through the admin API): then it exists.
-		committed, err := fetchGroupOffsets(ctx, cl, coord, group)
-		if err == nil && len(committed) == 0 {
-			return fmt.Errorf("%s: %w (no members, no committed offsets); 'skiff groups list' shows the groups there are", group, errNoSuchGroup)
-		}
-	}
-	fmt.Fprintf(stdout, "GROUP %s  STATE %s  PROTOCOL %s/%s  MEMBERS %d\n", group, dg.State, dg.ProtocolType, dg.Protocol, len(dg.Members))
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "MEMBER\tINSTANCE\tCLIENT\tHOST\tASSIGNMENT")
-	for _, m := range dg.Members {
-		inst := "-"
-		if m.InstanceID != nil {
-			inst = *m.InstanceID
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", m.MemberID, inst, m.ClientID, m.ClientHost, describeAssignment(dg.ProtocolType, m.MemberAssignment))
-	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
+type describedGroupJSON struct {
+	Group        string              `json:"group"`
+	State        string              `json:"state"`
+	ProtocolType string              `json:"protocol_type"`
+	Protocol     string              `json:"protocol"`
+	Coordinator  int32               `json:"coordinator"`
+	Members      []memberJSON        `json:"members"`
+	Partitions   []partitionLagJSON  `json:"partitions"`
+	TotalLag     int64               `json:"total_lag"`
+	TopicLag     map[string]int64    `json:"topic_lag"`
+	assigned     map[string][]string // member id → "t[0 1]" for the table
+}
 
-	committed, err := fetchGroupOffsets(ctx, cl, coord, group)
+type memberJSON struct {
+	MemberID   string             `json:"member_id"`
+	InstanceID *string            `json:"instance_id"`
+	ClientID   string             `json:"client_id"`
+	Host       string             `json:"host"`
+	Assigned   map[string][]int32 `json:"assignment"`
+}
+
+type partitionLagJSON struct {
+	Topic     string `json:"topic"`
+	Partition int32  `json:"partition"`
+	// Committed is -1 when the group has no committed offset there.
+	Committed int64  `json:"current_offset"`
+	End       int64  `json:"log_end_offset"`
+	Lag       int64  `json:"lag"`
+	MemberID  string `json:"consumer_id,omitempty"`
+	Host      string `json:"host,omitempty"`
+	ClientID  string `json:"client_id,omitempty"`
+	Err       string `json:"error,omitempty"`
+}
+
+// groupsDescribe shows each group as kafka-consumer-groups --describe
+// --members and --offsets together: its state, its members with their
+// assignments, then every partition it has committed or is assigned with
+// the committed offset, the end offset, the lag and the owning member.
+func groupsDescribe(ctx context.Context, adm *admin.Client, groups []string, asJSON bool, stdout io.Writer) error {
+	dgs, err := adm.DescribeGroups(ctx, groups...)
 	if err != nil {
 		return err
-	}
-	topics := map[string][]int32{}
-	for tp := range committed {
-		topics[tp.topic] = append(topics[tp.topic], tp.partition)
 	}
 	var errs []error
-	ends := map[groupTP]int64{}
-	for topic, ps := range topics {
-		info, err := cl.Topic(ctx, topic)
+	out := []describedGroupJSON{}
+	for _, dg := range dgs {
+		g, err := describeOne(ctx, adm, dg)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		var parts []wire.PartitionInfo
-		for _, p := range info.Partitions {
-			if slices.Contains(ps, p.Partition) {
-				parts = append(parts, p)
-			}
-		}
-		got, err := listOffsets(ctx, cl, topic, parts, -1)
-		if err != nil {
-			errs = append(errs, err)
-		}
-		for p, off := range got {
-			ends[groupTP{topic, p}] = off
-		}
+		out = append(out, g)
 	}
-	keys := make([]groupTP, 0, len(committed))
-	for tp := range committed {
-		keys = append(keys, tp)
-	}
-	slices.SortFunc(keys, func(a, b groupTP) int {
-		if c := strings.Compare(a.topic, b.topic); c != 0 {
-			return c
+	if asJSON {
+		if err := writeJSON(stdout, out); err != nil {
+			return err
 		}
-		return int(a.partition - b.partition)
-	})
-	tw = tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TOPIC\tPARTITION\tCOMMITTED\tEND\tLAG")
-	for _, tp := range keys {
-		end, ok := ends[tp]
-		lag := "-"
-		endS := "-"
-		if ok {
-			endS = fmt.Sprint(end)
-			lag = fmt.Sprint(max(end-committed[tp], 0))
-		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\n", tp.topic, tp.partition, committed[tp], endS, lag)
+		return errors.Join(errs...)
 	}
-	if err := tw.Flush(); err != nil {
-		return err
+	for i, g := range out {
+		if i > 0 {
+			fmt.Fprintln(stdout)
+		}
+		if err := writeGroupTable(stdout, g); err != nil {
+			return err
+		}
 	}
 	return errors.Join(errs...)
 }
 
-type groupTP struct {
-	topic     string
-	partition int32
-}
-
-// describeAssignment renders a member's assignment: decoded as the consumer
-// protocol's ConsumerProtocolAssignment when the group is a consumer group.
-func describeAssignment(protocolType string, b []byte) string {
-	if protocolType != "consumer" || len(b) == 0 {
-		return "-"
+func describeOne(ctx context.Context, adm *admin.Client, dg admin.DescribedGroup) (describedGroupJSON, error) {
+	group := dg.Group
+	if dg.Err != nil {
+		if errors.Is(dg.Err, kerr.GroupIDNotFound) {
+			return describedGroupJSON{}, fmt.Errorf("%s: %w (%w); 'skiff groups list' shows the groups there are", group, errNoSuchGroup, dg.Err)
+		}
+		return describedGroupJSON{}, fmt.Errorf("group %s: %w", group, dg.Err)
 	}
-	var a kmsg.ConsumerMemberAssignment
-	if err := a.ReadFrom(b); err != nil {
-		return fmt.Sprintf("(undecodable: %v)", err)
-	}
-	var parts []string
-	for _, t := range a.Topics {
-		ps := slices.Clone(t.Partitions)
-		slices.Sort(ps)
-		parts = append(parts, fmt.Sprintf("%s%v", t.Topic, ps))
-	}
-	slices.Sort(parts)
-	if len(parts) == 0 {
-		return "-"
-	}
-	return strings.Join(parts, " ")
-}
-
-// fetchGroupOffsets returns every committed offset of the group.
-func fetchGroupOffsets(ctx context.Context, cl *wire.Client, coord int32, group string) (map[groupTP]int64, error) {
-	req := kmsg.NewPtrOffsetFetchRequest()
-	req.Group = group // v0-v7; nil Topics means all
-	rg := kmsg.NewOffsetFetchRequestGroup()
-	rg.Group = group // v8+; nil Topics means all
-	req.Groups = append(req.Groups, rg)
-	kresp, err := cl.RequestNode(ctx, coord, req)
+	lag, err := adm.Lag(ctx, group)
 	if err != nil {
-		return nil, err
+		return describedGroupJSON{}, fmt.Errorf("group %s: %w", group, err)
 	}
-	resp := kresp.(*kmsg.OffsetFetchResponse)
-	out := map[groupTP]int64{}
-	add := func(topic string, p int32, off int64, code int16) error {
-		if err := kerr.ForCode(code); err != nil {
-			return fmt.Errorf("%s[%d]: %w", topic, p, err)
+	// A Dead group may still hold committed offsets (a group that only
+	// ever committed, through the admin API): then it exists.
+	if !dg.Exists() && len(dg.Members) == 0 && len(lag.Partitions) == 0 {
+		return describedGroupJSON{}, fmt.Errorf("%s: %w (no members, no committed offsets); 'skiff groups list' shows the groups there are", group, errNoSuchGroup)
+	}
+	g := describedGroupJSON{Group: group, State: dg.State, ProtocolType: dg.ProtocolType, Protocol: dg.Protocol,
+		Coordinator: dg.Coordinator, Members: []memberJSON{}, Partitions: []partitionLagJSON{}, TotalLag: lag.Total,
+		TopicLag: lag.TopicTotals(), assigned: map[string][]string{}}
+	for _, m := range dg.Members {
+		g.Members = append(g.Members, memberJSON{MemberID: m.MemberID, InstanceID: m.InstanceID, ClientID: m.ClientID, Host: m.ClientHost, Assigned: m.Assigned})
+		topics := make([]string, 0, len(m.Assigned))
+		for t := range m.Assigned {
+			topics = append(topics, t)
 		}
-		if off >= 0 {
-			out[groupTP{topic, p}] = off
+		slices.Sort(topics)
+		for _, t := range topics {
+			g.assigned[m.MemberID] = append(g.assigned[m.MemberID], fmt.Sprintf("%s%v", t, m.Assigned[t]))
 		}
-		return nil
+		if m.Err != nil {
+			g.assigned[m.MemberID] = []string{fmt.Sprintf("(undecodable: %v)", m.Err)}
+		}
+	}
+	for _, p := range lag.Partitions {
+		r := partitionLagJSON{Topic: p.Topic, Partition: p.Partition, Committed: p.Committed, End: p.End, Lag: p.Lag,
+			MemberID: p.MemberID, Host: p.Host, ClientID: p.ClientID}
+		if p.Err != nil {
+			r.Err = humanError(p.Err)
+		}
+		g.Partitions = append(g.Partitions, r)
+	}
+	return g, nil
+}
+
+func writeGroupTable(w io.Writer, g describedGroupJSON) error {
+	protocol := g.ProtocolType
+	if g.Protocol != "" {
+		protocol += "/" + g.Protocol
+	}
+	fmt.Fprintf(w, "GROUP %s  STATE %s  PROTOCOL %s  MEMBERS %d  LAG %d\n", g.Group, g.State, dash(protocol), len(g.Members), g.TotalLag)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	if len(g.Members) > 0 {
+		fmt.Fprintln(tw, "MEMBER\tINSTANCE\tCLIENT\tHOST\tASSIGNMENT")
+		for _, m := range g.Members {
+			inst := "-"
+			if m.InstanceID != nil {
+				inst = *m.InstanceID
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", m.MemberID, inst, m.ClientID, m.Host, dash(strings.Join(g.assigned[m.MemberID], " ")))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		fmt.Fprintln(w)
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	}
+	// The columns of kafka-consumer-groups --describe; "-" where Kafka's
+	// tool shows it: no committed offset, no owning member.
+	fmt.Fprintln(tw, "TOPIC\tPARTITION\tCURRENT-OFFSET\tLOG-END-OFFSET\tLAG\tCONSUMER-ID\tHOST\tCLIENT-ID")
+	for _, p := range g.Partitions {
+		cur, end, lag := offsetText(p.Committed), offsetText(p.End), fmt.Sprint(p.Lag)
+		if p.Committed < 0 || p.Err != "" {
+			lag = "-"
+		}
+		if p.Err != "" {
+			end = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Topic, p.Partition, cur, end, lag, dash(p.MemberID), dash(p.Host), dash(p.ClientID))
+	}
+	return tw.Flush()
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// spec returns the one --to-*/--shift-by option given.
+func (f resetFlags) spec() (admin.ResetSpec, error) {
+	var specs []admin.ResetSpec
+	var named []string
+	if *f.toEarliest {
+		specs, named = append(specs, admin.ToEarliest()), append(named, "--to-earliest")
+	}
+	if *f.toLatest {
+		specs, named = append(specs, admin.ToLatest()), append(named, "--to-latest")
+	}
+	if *f.toDatetime != "" {
+		t, err := parseResetTime(*f.toDatetime)
+		if err != nil {
+			return admin.ResetSpec{}, err
+		}
+		specs, named = append(specs, admin.ToTime(t)), append(named, "--to-datetime")
+	}
+	if *f.toOffset != "" {
+		n, err := strconv.ParseInt(*f.toOffset, 10, 64)
+		if err != nil || n < 0 {
+			return admin.ResetSpec{}, fmt.Errorf("--to-offset %q: want a non-negative offset", *f.toOffset)
+		}
+		specs, named = append(specs, admin.ToOffset(n)), append(named, "--to-offset")
+	}
+	if *f.shiftBy != "" {
+		n, err := strconv.ParseInt(*f.shiftBy, 10, 64)
+		if err != nil {
+			return admin.ResetSpec{}, fmt.Errorf("--shift-by %q: want a whole number such as -100 or 50", *f.shiftBy)
+		}
+		specs, named = append(specs, admin.ShiftBy(n)), append(named, "--shift-by")
+	}
+	switch len(specs) {
+	case 0:
+		return admin.ResetSpec{}, errors.New("say where to: --to-earliest, --to-latest, --to-datetime TIME, --to-offset N or --shift-by N")
+	case 1:
+		return specs[0], nil
+	}
+	return admin.ResetSpec{}, fmt.Errorf("pass one of %s, not all of them", strings.Join(named, ", "))
+}
+
+// topicMap turns --topic T[:P,P] and --all-topics into PlanResetOffsets'
+// topics argument (nil: every topic the group committed).
+func (f resetFlags) topicMap() (map[string][]int32, error) {
+	switch {
+	case *f.allTopics && len(f.topics) > 0:
+		return nil, errors.New("pass --topic or --all-topics, not both")
+	case *f.allTopics:
+		return nil, nil
+	case len(f.topics) == 0:
+		return nil, errors.New("say which offsets: --topic T (repeatable, T:0,1 for some partitions) or --all-topics")
+	}
+	m := map[string][]int32{}
+	for _, t := range f.topics {
+		name, parts, hasParts := strings.Cut(t, ":")
+		if name == "" {
+			return nil, fmt.Errorf("--topic %q: missing topic name", t)
+		}
+		if _, seen := m[name]; !seen {
+			m[name] = nil
+		}
+		if !hasParts {
+			continue
+		}
+		for _, p := range strings.Split(parts, ",") {
+			n, err := strconv.ParseInt(strings.TrimSpace(p), 10, 32)
+			if err != nil || n < 0 {
+				return nil, fmt.Errorf("--topic %q: %q is not a partition number", t, p)
+			}
+			m[name] = append(m[name], int32(n))
+		}
+	}
+	return m, nil
+}
+
+// parseResetTime accepts RFC 3339 and the zone-less forms of
+// kafka-consumer-groups --to-datetime, which it reads in local time.
+func parseResetTime(s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	for _, layout := range []string{"2006-01-02T15:04:05.000", "2006-01-02T15:04:05", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, s, time.Local); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("--to-datetime %q: want RFC 3339 (2026-12-01T09:00:00Z) or YYYY-MM-DDTHH:MM:SS[.sss] (local time)", s)
+}
+
+type resetJSON struct {
+	Group     string `json:"group"`
+	Topic     string `json:"topic"`
+	Partition int32  `json:"partition"`
+	Current   int64  `json:"current_offset"`
+	New       int64  `json:"new_offset"`
+	Err       string `json:"error,omitempty"`
+}
+
+// groupsReset prints the plan and, with execute, commits it. Both steps
+// refuse a group with members (admin.ErrGroupNotEmpty), as Kafka's tool.
+func groupsReset(ctx context.Context, adm *admin.Client, group string, spec admin.ResetSpec, topics map[string][]int32, execute, asJSON bool, stdout, stderr io.Writer) error {
+	plan, err := adm.PlanResetOffsets(ctx, group, spec, topics)
+	if errors.Is(err, admin.ErrGroupNotEmpty) {
+		return fmt.Errorf("group %s has active members; stop its consumers first (they would overwrite the reset with their next commit)", group)
+	}
+	if err != nil {
+		return err
+	}
+	if len(plan.Partitions) == 0 {
+		return fmt.Errorf("group %s: nothing to reset (no committed offsets for the topics given)", group)
+	}
+	rows := plan.Partitions
+	if execute {
+		rows, err = adm.ResetOffsets(ctx, plan)
+		if errors.Is(err, admin.ErrGroupNotEmpty) {
+			return fmt.Errorf("group %s gained members since the plan was made; nothing was committed", group)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	out := []resetJSON{}
+	for _, r := range rows {
+		j := resetJSON{Group: group, Topic: r.Topic, Partition: r.Partition, Current: r.Current, New: r.Target}
+		if r.Err != nil {
+			j.Err = humanError(r.Err)
+		}
+		out = append(out, j)
+	}
+	if asJSON {
+		err = writeJSON(stdout, out)
+	} else {
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "GROUP\tTOPIC\tPARTITION\tCURRENT-OFFSET\tNEW-OFFSET\tERROR")
+		for _, r := range out {
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", r.Group, r.Topic, r.Partition, offsetText(r.Current), offsetText(r.New), dash(r.Err))
+		}
+		err = tw.Flush()
+	}
+	if err != nil {
+		return err
+	}
+	failed := rows.Error()
+	switch {
+	case !execute:
+		fmt.Fprintf(stderr, "dry run: nothing committed; add --execute to reset %s of group %s (%s)\n", plural(len(rows), "partition"), group, spec)
+	case failed == nil:
+		fmt.Fprintf(stderr, "reset %s of group %s (%s)\n", plural(len(rows), "partition"), group, spec)
+	}
+	return failed
+}
+
+func groupsDelete(ctx context.Context, adm *admin.Client, groups []string, stdout io.Writer) error {
+	rs, err := adm.DeleteGroups(ctx, groups...)
+	if err != nil {
+		return err
 	}
 	var errs []error
-	if resp.Version >= 8 {
-		for _, g := range resp.Groups {
-			if err := kerr.ForCode(g.ErrorCode); err != nil {
-				return nil, fmt.Errorf("offsets of group %s: %w", group, err)
-			}
-			for _, t := range g.Topics {
-				name := t.Topic
-				if name == "" {
-					name = topicNameByID(ctx, cl, t.TopicID)
-				}
-				for _, p := range t.Partitions {
-					errs = append(errs, add(name, p.Partition, p.Offset, p.ErrorCode))
-				}
-			}
-		}
-	} else {
-		if err := kerr.ForCode(resp.ErrorCode); err != nil {
-			return nil, fmt.Errorf("offsets of group %s: %w", group, err)
-		}
-		for _, t := range resp.Topics {
-			for _, p := range t.Partitions {
-				errs = append(errs, add(t.Topic, p.Partition, p.Offset, p.ErrorCode))
-			}
+	for _, r := range rs {
+		switch {
+		case r.Err == nil:
+			fmt.Fprintf(stdout, "deleted group %s\n", r.Group)
+		case errors.Is(r.Err, kerr.NonEmptyGroup):
+			errs = append(errs, fmt.Errorf("%s: has active members; stop its consumers first (%w)", r.Group, r.Err))
+		default:
+			errs = append(errs, fmt.Errorf("%s: %w", r.Group, r.Err))
 		}
 	}
-	return out, errors.Join(errs...)
-}
-
-// topicNameByID maps an OffsetFetch v10 topic id back to its name.
-func topicNameByID(ctx context.Context, cl *wire.Client, id [16]byte) string {
-	md, err := cl.Metadata(ctx, nil)
-	if err == nil {
-		for n, t := range md.Topics {
-			if t.ID == id {
-				return n
-			}
-		}
-	}
-	return fmt.Sprintf("%x", id)
+	return errors.Join(errs...)
 }

@@ -23,7 +23,7 @@ func TestMainHelp(t *testing.T) {
 		{[]string{"--help"}, 0, "usage: skiff <command> [flags]", ""},
 		{[]string{"-h"}, 0, "run 'skiff <command> --help'", ""},
 		{[]string{"help", "produce"}, 0, "usage: skiff produce --topic T [flags] < records", ""},
-		{[]string{"topics", "--help"}, 0, "usage: skiff topics <list|create|delete|describe> [flags]", ""},
+		{[]string{"topics", "--help"}, 0, "usage: skiff topics <list|create|delete|describe|alter-config|add-partitions> [flags]", ""},
 		{[]string{"frob"}, 2, "", "skiff: unknown command \"frob\"\nrun 'skiff --help' for the list of commands\n"},
 		{nil, 2, "", "usage: skiff <command> [flags]"},
 	} {

@@ -3,8 +3,10 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/skiffkit/skiff/cmd/skiff/internal/bench"
 	"github.com/skiffkit/skiff/producer"
+	"github.com/skiffkit/skiff/properties"
 )
 
 func init() { register("produce", "produce records from stdin", runProduce) }
@@ -26,12 +29,15 @@ var produceUsage = usageText{
 	about: "Reads stdin, one record per line, sends each record and waits for every acknowledgement.\n" +
 		"Ctrl-C (SIGINT) or SIGTERM stops reading stdin and flushes what was accepted for up to\n" +
 		"--flush-timeout; a second Ctrl-C aborts at once. Exit code 0 when every line was acknowledged,\n" +
-		"1 when a record failed or could not be sent, 2 for bad usage, 130 when interrupted.",
+		"1 when a record failed or could not be sent, 2 for bad usage, 130 when interrupted.\n" +
+		"Kafka producer properties come from --config FILE and -X key=value (security.protocol, sasl.*, ssl.*,\n" +
+		"acks, linger.ms, ...); -X overrides the file and explicit flags override both.",
 	examples: []string{
 		"skiff produce --topic orders < orders.txt",
 		"printf 'k1:v1\\nk2:v2\\n' | skiff produce --topic orders --key-delimiter :",
 		"skiff produce --topic blobs --max-line 8MiB --max-request-size 8MiB < big.jsonl",
 		"skiff produce --topic logs --on-error continue < mixed.txt",
+		"skiff produce --topic orders --config client.properties -X linger.ms=20 < orders.txt",
 	},
 }
 
@@ -118,21 +124,19 @@ const (
 
 // produceFlags is the command line of skiff produce, parsed and checked.
 type produceFlags struct {
-	brokers        []string
-	topic          string
-	keyDelim       []byte
-	acks           producer.Acks
-	codec          producer.Compression
-	linger         time.Duration
-	batchSize      int
-	partition      int
-	maxLine        int
-	maxRequestSize int
-	maxBlock       time.Duration
-	flushTimeout   time.Duration
-	onError        string
-	wait           bool
-	verbose        bool
+	// cfg is the producer configuration: --config, then -X, then the
+	// explicit flags (see propsFlags). Its Logger is set by config.
+	cfg          producer.Config
+	brokers      []string
+	topic        string
+	keyDelim     []byte
+	partition    int
+	maxLine      int
+	maxBlock     time.Duration // cfg.MaxBlock with its default: --wait waits this long
+	flushTimeout time.Duration
+	onError      string
+	wait         bool
+	verbose      bool
 }
 
 // parseProduceFlags parses and validates args. When ok is false it has
@@ -144,18 +148,19 @@ func parseProduceFlags(args []string, stdout, stderr io.Writer) (produceFlags, i
 		brokers      = fs.String("brokers", brokersFlagDefault(), "comma-separated seed brokers (bootstrap.servers)")
 		topic        = fs.String("topic", "", "topic to produce to (required)")
 		keyDelim     = fs.String("key-delimiter", "", "split each line at the first occurrence into key and value; lines without it get a null key")
-		acks         = fs.String("acks", "all", "acks: all (or -1), 1 or 0; anything but all turns idempotence off")
+		acks         = fs.String("acks", "all", "acks: all (or -1), 1 or 0; anything but all turns idempotence off unless enable.idempotence is set")
 		compression  = fs.String("compression", "none", "compression.type: none, gzip, snappy, lz4 or zstd")
 		linger       = fs.Duration("linger", 5*time.Millisecond, "linger.ms (0 sends at once)")
 		batchSize    = fs.String("batch-size", "16KiB", "batch.size in bytes (KiB/MiB suffixes allowed)")
 		partition    = fs.Int("partition", -1, "send every record to this partition (-1: the default partitioner)")
 		maxLine      = fs.String("max-line", "1MiB", "longest accepted input line in bytes (KiB/MiB suffixes allowed)")
-		maxReq       = fs.String("max-request-size", "1MiB", "max.request.size: the largest record (and request) the producer sends; the broker's message.max.bytes must allow it too")
+		maxReq       = fs.String("max-request-size", "1MiB", "max.request.size (same as -X max.request.size): the largest record (and request) the producer sends; the broker's message.max.bytes must allow it too")
 		maxBlock     = fs.Duration("max-block", 60*time.Second, "max.block.ms: how long a send may wait for metadata or buffer space, and how long --wait waits for a broker")
 		flushTimeout = fs.Duration("flush-timeout", 30*time.Second, "after stdin ends or on Ctrl-C, how long to wait for outstanding acknowledgements")
 		onErr        = fs.String("on-error", onErrorStop, "when a record fails: stop (stop reading, exit 1) or continue (go on, report the number of failures, exit 1)")
 		wait         = fs.Bool("wait", false, "when no broker is reachable, keep trying for --max-block instead of failing at once")
 		verbose      = fs.Bool("v", false, "log at debug level to stderr")
+		pf           = addPropsFlags(fs)
 	)
 	const cmd = "skiff produce"
 	pos, code, ok := fs.parse(args)
@@ -197,17 +202,62 @@ func parseProduceFlags(args []string, stdout, stderr io.Writer) (produceFlags, i
 	case *onErr != onErrorStop && *onErr != onErrorContinue:
 		return fail("--on-error must be stop or continue, got %q", *onErr)
 	}
+	props, err := pf.merge(baseProps("skiff-produce"))
+	if err != nil {
+		return fail("%v", err)
+	}
+	cfg, err := properties.Producer(props)
+	if err != nil {
+		return fail("%v", err)
+	}
+	// Flags given on the command line win over --config and -X.
+	given := givenFlags(fs.FlagSet)
+	if given["brokers"] {
+		cfg.Brokers = splitBrokers(*brokers)
+	}
+	if given["acks"] {
+		cfg.Acks = ack
+	}
+	if given["compression"] {
+		cfg.Compression = codec
+	}
+	if given["linger"] {
+		cfg.Linger = *linger
+		if *linger == 0 {
+			cfg.Linger = producer.NoLinger
+		}
+	}
+	if given["batch-size"] {
+		cfg.BatchSize = *sizes["batch-size"]
+	}
+	if given["max-request-size"] {
+		cfg.MaxRequestSize = *sizes["max-request-size"]
+	}
+	if given["max-block"] {
+		cfg.MaxBlock = *maxBlock
+	}
+	if _, set := props["enable.idempotence"]; !set && cfg.Acks != producer.AcksAll {
+		// Idempotence needs acks=all; the Java producer likewise turns its
+		// default idempotence off when acks is lowered, and fails only when
+		// both were asked for.
+		cfg.DisableIdempotence = true
+	}
 	f := produceFlags{
-		brokers: splitBrokers(*brokers), topic: *topic, keyDelim: []byte(*keyDelim), acks: ack, codec: codec,
-		linger: *linger, batchSize: *sizes["batch-size"], partition: *partition, maxLine: *sizes["max-line"],
-		maxRequestSize: *sizes["max-request-size"], maxBlock: *maxBlock, flushTimeout: *flushTimeout,
+		cfg: cfg, brokers: cfg.Brokers, topic: *topic, keyDelim: []byte(*keyDelim), partition: *partition,
+		maxLine: *sizes["max-line"], maxBlock: cmp.Or(cfg.MaxBlock, 60*time.Second), flushTimeout: *flushTimeout,
 		onError: *onErr, wait: *wait, verbose: *verbose,
 	}
 	return f, 0, true
 }
 
-// config is the producer configuration the flags ask for; its logger
-// writes to stderr.
+// givenFlags returns the names of the flags set on the command line.
+func givenFlags(fs *flag.FlagSet) map[string]bool {
+	m := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { m[f.Name] = true })
+	return m
+}
+
+// config is the producer configuration with a logger writing to stderr.
 func (f produceFlags) config(stderr io.Writer) producer.Config {
 	// Warnings (retried connection failures, and wire's notice of its own
 	// close) would garble the one-line outcome; -v shows everything.
@@ -215,21 +265,8 @@ func (f produceFlags) config(stderr io.Writer) producer.Config {
 	if f.verbose {
 		level = slog.LevelDebug
 	}
-	cfg := producer.Config{
-		Brokers:            f.brokers,
-		ClientID:           "skiff-produce",
-		Acks:               f.acks,
-		DisableIdempotence: f.acks != producer.AcksAll,
-		Compression:        f.codec,
-		Linger:             f.linger,
-		BatchSize:          f.batchSize,
-		MaxRequestSize:     f.maxRequestSize,
-		MaxBlock:           f.maxBlock,
-		Logger:             slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
-	}
-	if f.linger == 0 {
-		cfg.Linger = producer.NoLinger
-	}
+	cfg := f.cfg
+	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	return cfg
 }
 

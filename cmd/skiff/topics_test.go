@@ -12,7 +12,7 @@ func TestTopicsLifecycle(t *testing.T) {
 	c := cliCluster(t, 3)
 	b := brokersArg(c)
 
-	code, out, errOut := runCLI(t, topicsCmd, "create", "orders", "--partitions", "4", "--config", "retention.ms=60000", "--brokers", b)
+	code, out, errOut := runCLI(t, topicsCmd, "create", "orders", "--partitions", "4", "--set", "retention.ms=60000", "--brokers", b)
 	require.Equal(t, 0, code, errOut)
 	assert.Contains(t, out, "created topic orders with 4 partitions")
 

@@ -122,8 +122,10 @@ func plural(n int, noun string) string {
 // groups): each form with an example.
 func subcommandUsage(w io.Writer, name string, forms []usageText) {
 	fmt.Fprintf(w, "usage: %s <%s> [flags]\n\n", name, strings.Join(subNames(forms), "|"))
+	// Each form on its own line, its summary indented below it: the forms
+	// are too long to share a column with their summaries.
 	for _, f := range forms {
-		fmt.Fprintf(w, "  %-55s %s\n", f.synopsis[0], f.about)
+		fmt.Fprintf(w, "  %s\n      %s\n", f.synopsis[0], f.about)
 	}
 	fmt.Fprintln(w, "\nexamples:")
 	for _, f := range forms {

@@ -23,6 +23,8 @@ func (c *Cluster) NewConsumer(_ context.Context, p FetchPoint, topic string, par
 		FetchMinBytes:          int32(p.MinBytes),
 		MaxPartitionFetchBytes: int32(p.MaxPartitionBytes),
 		Logger:                 c.log,
+		TLS:                    c.tls,
+		SASL:                   c.sasl,
 	})
 	if err != nil {
 		return nil, err

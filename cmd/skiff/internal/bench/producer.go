@@ -17,6 +17,8 @@ func (c *Cluster) NewProducer(_ context.Context, p Point, bufferMemory int64, m 
 		BufferMemory: bufferMemory,
 		Compression:  producer.Compression(p.Compression),
 		Logger:       c.log,
+		TLS:          c.tls,
+		SASL:         c.sasl,
 		Hooks:        []producer.Hook{meterHooks{m}},
 	}
 	if p.Linger == 0 {
