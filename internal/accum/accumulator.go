@@ -29,6 +29,7 @@ type Accumulator[M any] struct {
 
 	wirePool    bufPool
 	pendingPool pendingPool[M]
+	comp        *compressor[M] // nil: Drain compresses (Config.CompressWorkers)
 
 	// topics maps a topic to its partitions; copy-on-write so the append
 	// path looks partitions up without a lock. lastTopic is the entry the
@@ -111,6 +112,9 @@ func New[M any](cfg Config) (*Accumulator[M], error) {
 	// An appender starting to wait is memory pressure: Ready then treats
 	// every batch as sendable so memory comes back (Kafka's "exhausted").
 	a.pool.onWait = a.signal
+	if a.codec != compress.None && cfg.CompressWorkers > 0 {
+		a.comp = newCompressor[M](a.codec, cfg.CompressWorkers, &a.wirePool, a.signal)
+	}
 	a.openingDone.L = &a.closeMu
 	a.topics.Store(&map[string]*topicParts[M]{})
 	a.all.Store(&[]*partition[M]{})
@@ -314,6 +318,9 @@ func (a *Accumulator[M]) tryAppend(p *partition[M], r *Record[M]) bool {
 	if !ok {
 		b.full = true
 		p.open = nil
+		if a.comp != nil {
+			a.comp.submit(b)
+		}
 		a.signal()
 		return false
 	}
