@@ -7,7 +7,8 @@
 # alternating between rounds so neither always runs on a warmer (or busier)
 # machine. Both clients get the same settings, set explicitly on each.
 # It prints every run, then per client the median records/s and the median
-# of the per-round skiff/kgo ratios.
+# of the per-round skiff/kgo ratios, and the median CPU time the client
+# process spent per record (steadier than records/s on a loaded machine).
 #
 # Usage (from anywhere in the repository):
 #
@@ -64,7 +65,7 @@ settings=(--brokers "$addr" --records "$RECORDS" --keys "$KEYS" --values "$VALUE
 	--batch-size "$BATCH_SIZE" --buffer-memory "$BUFFER_MEMORY" --max-in-flight "$MAX_IN_FLIGHT")
 echo "sink $addr, $PARTITIONS partitions; per run: ${settings[*]:2}"
 
-rate() { sed -n 's/.*records\/s=\([0-9.]*\).*/\1/p'; }
+field() { sed -n "s|.* $1=\([0-9.]*\).*|\1|p"; }
 results=$work/results
 for round in $(seq "$ROUNDS"); do
 	order=(skiff kgo)
@@ -73,12 +74,12 @@ for round in $(seq "$ROUNDS"); do
 		# A fresh topic per run: each producer starts from sequence 0.
 		line=$("$work/skiff" bench-produce --client "$client" --topic "bench-$round-$client" "${settings[@]}")
 		echo "round $round: $line"
-		echo "$round $client $(rate <<<"$line")" >>"$results"
+		echo "$round $client $(field records/s <<<"$line") $(field cpu-ns/record <<<"$line")" >>"$results"
 	done
 done
 
 awk '
-	{ rate[$1, $2] = $3; v[$2] = v[$2] " " $3; if ($1 > n) n = $1 }
+	{ rate[$1, $2] = $3; v[$2] = v[$2] " " $3; cpu[$2] = cpu[$2] " " $4; if ($1 > n) n = $1 }
 	function median(list,   a, n, i, j, t) {
 		n = split(list, a, " ")
 		for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
@@ -87,6 +88,7 @@ awk '
 	END {
 		for (r = 1; r <= n; r++) { ratio = rate[r, "skiff"] / rate[r, "kgo"]; ratios = ratios " " ratio; printf "round %s: skiff/kgo %.2f\n", r, ratio }
 		printf "median records/s: skiff %.0f, kgo %.0f; median skiff/kgo ratio %.2f\n", median(v["skiff"]), median(v["kgo"]), median(ratios)
+		printf "median client CPU ns/record: skiff %.0f, kgo %.0f\n", median(cpu["skiff"]), median(cpu["kgo"])
 	}' "$results"
 
 # The sink's own count: every timed record plus one warm-up record per run.

@@ -100,10 +100,7 @@ func New(cfg Config) (*Producer, error) {
 		Codec:                   int8(cfg.Compression),
 		// Compress off the sender goroutine, on up to one worker per CPU.
 		CompressWorkers: runtime.GOMAXPROCS(0),
-		Leader: func(topic string, partition int32) (int32, bool) {
-			node, _, ok := client.Leader(topic, partition)
-			return node, ok
-		},
+		Leader:          (&leaderCache{client: client}).leader,
 	})
 	if err != nil {
 		_ = client.Close()

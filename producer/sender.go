@@ -82,6 +82,7 @@ func (s *sender) run() {
 			return
 		default:
 		}
+		s.acc.SleepUntil(time.Time{}) // awake: new batches must wake us until we sleep again
 		now := time.Now()
 		s.next = time.Time{}
 		s.expire(now)
@@ -116,6 +117,7 @@ func (s *sender) sleep() {
 	if !s.next.IsZero() {
 		s.timer.Reset(max(time.Until(s.next), 0))
 	}
+	s.acc.SleepUntil(s.next)
 	var meta <-chan struct{}
 	if s.waitMeta {
 		meta = s.client.MetadataUpdated()

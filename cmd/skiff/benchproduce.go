@@ -10,7 +10,9 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
@@ -43,13 +45,14 @@ type benchProduceSettings struct {
 	batchSize    int
 	bufferMemory int64
 	maxInFlight  int
+	profile      io.Writer // CPU profile of the timed part, if not nil
 }
 
 // benchProduceMain sends --records records from one goroutine with the
 // chosen client to brokers in another process (a `skiff sink` or a real
 // broker), waits for every acknowledgement, and prints one line:
 //
-//	client=skiff records=500000 seconds=0.31 records/s=1612903 allocs/record=0.07
+//	client=skiff records=500000 seconds=0.31 records/s=1612903 allocs/record=0.07 cpu-ns/record=410
 //
 // A warm-up record (metadata, producer id, connection) goes first and is
 // not timed. bench/produce-sink.sh runs it for both clients in alternating
@@ -72,6 +75,7 @@ func benchProduceMain(ctx context.Context, args []string, stdout, stderr io.Writ
 		batchSize    = fs.Int("batch-size", 16384, "batch.size / ProducerBatchMaxBytes")
 		bufferMemory = fs.Int64("buffer-memory", 32<<20, "buffer.memory / MaxBufferedBytes")
 		maxInFlight  = fs.Int("max-in-flight", 5, "max.in.flight.requests.per.connection (kgo: only without idempotence; with it kgo uses 5)")
+		cpuProfile   = fs.String("cpuprofile", "", "write a CPU profile of the timed part to this file (for go tool pprof)")
 	)
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -128,13 +132,22 @@ func benchProduceMain(ctx context.Context, args []string, stdout, stderr io.Writ
 	default:
 		return fail("--client must be skiff or kgo, not %q", *client)
 	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fail("%v", err)
+		}
+		defer f.Close()
+		s.profile = f
+	}
 	elapsed, mallocs, err := run(ctx, s)
 	if err != nil {
 		fmt.Fprintf(stderr, "skiff bench-produce: %s: %v\n", *client, err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "client=%s records=%d seconds=%.3f records/s=%.0f allocs/record=%.3f\n",
-		*client, s.records, elapsed.Seconds(), float64(s.records)/elapsed.Seconds(), float64(mallocs)/float64(s.records))
+	fmt.Fprintf(stdout, "client=%s records=%d seconds=%.3f records/s=%.0f allocs/record=%.3f cpu-ns/record=%.0f\n",
+		*client, s.records, elapsed.Seconds(), float64(s.records)/elapsed.Seconds(), float64(mallocs)/float64(s.records),
+		float64(lastCPU.Nanoseconds())/float64(s.records))
 	return 0
 }
 
@@ -185,11 +198,31 @@ func jsonValues() [][]byte {
 	return values
 }
 
+// lastCPU is the process CPU time (user+system, all threads) of the last
+// timed run: on a loaded machine it varies much less than wall time, so
+// it compares clients' costs where records/s cannot.
+var lastCPU time.Duration
+
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 // timed runs send(i) for every record, then flush, and returns the time
 // and heap allocations that took.
-func timed(n int, send func(i int) error, flush func() error) (time.Duration, uint64, error) {
+func timed(profile io.Writer, n int, send func(i int) error, flush func() error) (time.Duration, uint64, error) {
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
+	cpuStart := processCPU()
+	if profile != nil {
+		if err := pprof.StartCPUProfile(profile); err != nil {
+			return 0, 0, err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	start := time.Now()
 	for i := range n {
 		if err := send(i); err != nil {
@@ -200,6 +233,7 @@ func timed(n int, send func(i int) error, flush func() error) (time.Duration, ui
 		return 0, 0, err
 	}
 	elapsed := time.Since(start)
+	lastCPU = processCPU() - cpuStart
 	runtime.ReadMemStats(&after)
 	return elapsed, after.Mallocs - before.Mallocs, nil
 }
@@ -236,7 +270,7 @@ func benchSkiffProducer(ctx context.Context, s benchProduceSettings) (time.Durat
 			}
 		}
 	}
-	return timed(s.records, func(i int) error {
+	return timed(s.profile, s.records, func(i int) error {
 		return p.Send(ctx, producer.Record{Topic: s.topic, Key: benchKey(keys, i), Value: s.values[i%benchValueCount]}, cb)
 	}, func() error {
 		if err := p.Flush(ctx); err != nil {
@@ -305,7 +339,7 @@ func benchKgoProducer(ctx context.Context, s benchProduceSettings) (time.Duratio
 			}
 		}
 	}
-	return timed(s.records, func(i int) error {
+	return timed(s.profile, s.records, func(i int) error {
 		cl.Produce(ctx, &kgo.Record{Key: benchKey(keys, i), Value: s.values[i%benchValueCount]}, cb)
 		return nil
 	}, func() error {

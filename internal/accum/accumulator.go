@@ -44,6 +44,10 @@ type Accumulator[M any] struct {
 
 	wake chan struct{} // cap 1: something may have become ready
 
+	// sleepUntil is when the sender will wake up by itself (Unix nanos),
+	// 0 while it is awake or has no deadline; see SleepUntil.
+	sleepUntil atomic.Int64
+
 	closed   atomic.Bool
 	flushing atomic.Int32
 	inFlight atomic.Int64 // drained batches not yet Done or re-enqueued
@@ -303,8 +307,34 @@ func (a *Accumulator[M]) appendSlow(ctx context.Context, p *partition[M], r *Rec
 		// Cannot happen: the buffer was sized from the record's upper bound.
 		panic("accumulator: record does not fit a batch sized for it")
 	}
-	a.signal() // a linger deadline starts
+	a.signalDeadline(b.created.Add(a.cfg.Linger)) // a linger deadline starts
 	return nil
+}
+
+// SleepUntil tells the accumulator that the sender is about to sleep until
+// t (zero: until signalled) after having called Ready, or, with zero t
+// before Ready, that it is awake. A batch opened then with a linger
+// deadline no earlier than t does not wake the sender: it wakes by t and
+// finds the batch anyway. At 1,000 partitions a batch opens every few
+// records, and every needless wake-up costs a Ready over all of them.
+// A sender that never calls it is woken for every new batch.
+func (a *Accumulator[M]) SleepUntil(t time.Time) {
+	if t.IsZero() {
+		a.sleepUntil.Store(0)
+		return
+	}
+	a.sleepUntil.Store(max(t.UnixNano(), 1))
+}
+
+// signalDeadline wakes the sender for a batch that becomes sendable at d,
+// unless it will wake by then anyway. The batch is already queued, so a
+// sender that stores its wake-up time after this load scanned the queue
+// after the batch was there (atomics are sequentially consistent, and the
+// partition lock orders the queue).
+func (a *Accumulator[M]) signalDeadline(d time.Time) {
+	if until := a.sleepUntil.Load(); until == 0 || until > d.UnixNano() {
+		a.signal()
+	}
 }
 
 // tryAppend encodes r into p's open batch if it fits; p.mu must be held.

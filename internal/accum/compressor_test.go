@@ -155,3 +155,30 @@ func TestCompressWorkersValidate(t *testing.T) {
 	_, err := New[*int](Config{CompressWorkers: -1, Leader: (&leaders{}).leader})
 	assert.ErrorContains(t, err, "CompressWorkers is negative")
 }
+
+// TestSleepUntilSkipsNeedlessWakeups: a new batch wakes the sender only if
+// the sender would not wake by the batch's linger deadline by itself.
+func TestSleepUntilSkipsNeedlessWakeups(t *testing.T) {
+	const linger = time.Second
+	for _, tc := range []struct {
+		name  string
+		until func(now time.Time) time.Time
+		wake  bool
+	}{
+		{"awake or no deadline", func(time.Time) time.Time { return time.Time{} }, true},
+		{"wakes before the deadline", func(now time.Time) time.Time { return now.Add(linger / 2) }, false},
+		{"wakes after the deadline", func(now time.Time) time.Time { return now.Add(2 * linger) }, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newAcc(t, Config{Linger: linger})
+			a.SleepUntil(tc.until(time.Now()))
+			require.NoError(t, a.Append(context.Background(), "t", 0, rec(0, nil)))
+			select {
+			case <-a.Wakeup():
+				assert.True(t, tc.wake, "woken needlessly")
+			default:
+				assert.False(t, tc.wake, "not woken for a batch due before the sender's wake-up")
+			}
+		})
+	}
+}
