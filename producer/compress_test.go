@@ -3,6 +3,7 @@ package producer
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -86,4 +87,36 @@ func mapKeys[K comparable, V any](m map[K]V) []K {
 		out = append(out, k)
 	}
 	return out
+}
+
+// TestCloseStopsCompressionWorkers closes a compressing producer whose
+// broker holds every Produce, so batches are queued, compressing and in
+// flight when Close gives up: every callback runs, and once Close returns
+// no compression worker is left running.
+func TestCloseStopsCompressionWorkers(t *testing.T) {
+	c := newCluster(t, kfake.SeedTopics(8, "closez"))
+	p, err := New(Config{Brokers: c.ListenAddrs(), Compression: CompressionZstd, BatchSize: 1024, Linger: time.Minute})
+	require.NoError(t, err)
+	// Warm up (metadata, producer id); SendSync would wait out the linger.
+	require.NoError(t, p.Send(context.Background(), testRecord("closez", 0), nil))
+	require.NoError(t, p.Flush(context.Background()))
+	release := make(chan struct{})
+	defer close(release)
+	stallProduce(c, release)
+
+	col := newCollector(t)
+	for i := range 3000 {
+		require.NoError(t, col.send(context.Background(), p, testRecord("closez", i)))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	assert.ErrorIs(t, p.Close(ctx), context.DeadlineExceeded)
+	buf := make([]byte, 1<<20)
+	stacks := string(buf[:runtime.Stack(buf, true)])
+	assert.NotContains(t, stacks, "accum.(*compressor", "a compression worker outlived Close")
+	results := col.wait(t)
+	require.Len(t, results, 3000, "every callback ran")
+	for _, r := range results {
+		assert.ErrorIs(t, r.err, ErrClosed)
+	}
 }
