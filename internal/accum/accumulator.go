@@ -17,8 +17,8 @@ import (
 // Locks: each partition's mu guards its deque, open batch and in-flight
 // count; pool.mu guards the memory budget; incompleteMu guards the set of
 // unreleased batches; closeMu guards the count of appends opening a batch.
-// A partition lock may be held while taking incompleteMu, closeMu or the
-// pending pool's lock, never the other way round, and pool.get (which may
+// A partition lock may be held while taking incompleteMu, closeMu, the
+// compressor's mu or the pending pool's lock, never the other way round, and pool.get (which may
 // block) is never called with a partition lock held.
 type Accumulator[M any] struct {
 	cfg   Config
