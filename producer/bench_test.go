@@ -19,9 +19,11 @@ import (
 	"github.com/skiffkit/skiff/internal/fastack"
 )
 
-// benchKeys are 16-byte keys spread over the partitions.
+// benchKeys are 16-byte keys spread over the partitions: 10,000 of them,
+// so that at 1,000 partitions every partition gets about ten keys (the
+// scale case of issue 14).
 var benchKeys = func() [][]byte {
-	keys := make([][]byte, 1024)
+	keys := make([][]byte, 10_000)
 	for i := range keys {
 		keys[i] = []byte(fmt.Sprintf("key-%012d", i))
 	}
@@ -88,7 +90,7 @@ const (
 )
 
 // BenchmarkProduce compares skiff with franz-go's kgo. Each sub-benchmark
-// sends b.N records (16-byte keys; 100 random bytes as values uncompressed,
+// sends b.N records (16-byte keys, 10,000 distinct; 100 random bytes as values uncompressed,
 // the JSON-like corpus with lz4 and zstd) from one goroutine to the same
 // in-process fastack sink, which acknowledges at once, so the clients' own
 // costs dominate. Both are configured alike: compression, acks=all,
@@ -103,7 +105,7 @@ const (
 func BenchmarkProduce(b *testing.B) {
 	for _, codec := range benchCodecs {
 		for _, client := range []string{"skiff", "skiff-callback", "kgo"} {
-			for _, partitions := range []int{1, 16} {
+			for _, partitions := range []int{1, 16, 1000} {
 				for _, mode := range []struct {
 					name   string
 					linger time.Duration
@@ -183,7 +185,7 @@ func benchSkiff(b *testing.B, addr string, codec benchCodec, linger time.Duratio
 	_, err = p.SendSync(ctx, Record{Topic: "bench", Key: benchKeys[0], Value: codec.values[0]})
 	require.NoError(b, err)
 	benchRun(b, func(i int) {
-		if err := p.Send(ctx, Record{Topic: "bench", Key: benchKeys[i&1023], Value: codec.values[i&1023]}, cb); err != nil {
+		if err := p.Send(ctx, Record{Topic: "bench", Key: benchKeys[i%len(benchKeys)], Value: codec.values[i&1023]}, cb); err != nil {
 			b.Fatal(err)
 		}
 	}, func() error { return p.Flush(ctx) })
@@ -209,7 +211,7 @@ func benchKgo(b *testing.B, addr string, codec benchCodec, linger time.Duration)
 	ctx := context.Background()
 	require.NoError(b, cl.ProduceSync(ctx, &kgo.Record{Key: benchKeys[0], Value: codec.values[0]}).FirstErr())
 	benchRun(b, func(i int) {
-		cl.Produce(ctx, &kgo.Record{Key: benchKeys[i&1023], Value: codec.values[i&1023]}, nil)
+		cl.Produce(ctx, &kgo.Record{Key: benchKeys[i%len(benchKeys)], Value: codec.values[i&1023]}, nil)
 	}, func() error { return cl.Flush(ctx) })
 }
 

@@ -17,9 +17,10 @@
 //     one lock per record. It blocks only for the first metadata of a topic
 //     or while buffer.memory is exhausted, both at most max.block.
 //   - The sender wakes on a batch filling, the earliest linger deadline,
-//     Flush, a retry backoff ending, a response, or metadata arriving; it
-//     compresses each drained batch once and pipelines up to
-//     max.in.flight requests per broker.
+//     Flush, a retry backoff ending, a response, or metadata arriving, and
+//     pipelines up to max.in.flight requests per broker. Closed batches are
+//     compressed once, on up to GOMAXPROCS worker goroutines, not on the
+//     sender; it only stamps each batch's producer id and sequence.
 //   - A partitioner.LoadAware partitioner (the default one is) learns each
 //     topic's partitions with a leader and their queue lengths, so keyless
 //     records drift away from slow brokers (KIP-794).

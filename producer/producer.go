@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -100,10 +101,9 @@ func New(cfg Config) (*Producer, error) {
 		MaxInFlightPerPartition: maxPerPartition,
 		Idempotent:              !cfg.DisableIdempotence,
 		Codec:                   int8(cfg.Compression),
-		Leader: func(topic string, partition int32) (int32, bool) {
-			node, _, ok := client.Leader(topic, partition)
-			return node, ok
-		},
+		// Compress off the sender goroutine, on up to one worker per CPU.
+		CompressWorkers: runtime.GOMAXPROCS(0),
+		Leader:          (&leaderCache{client: client}).leader,
 	})
 	if err != nil {
 		_ = client.Close()

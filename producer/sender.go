@@ -33,6 +33,7 @@ type sender struct {
 	expireBuf []*sendBatch
 	eventBuf  []event
 	doneBuf   []completion
+	respIdx   respIndex
 
 	idem idempotence
 
@@ -81,6 +82,7 @@ func (s *sender) run() {
 			return
 		default:
 		}
+		s.acc.SleepUntil(time.Time{}) // awake: new batches must wake us until we sleep again
 		now := time.Now()
 		s.next = time.Time{}
 		s.expire(now)
@@ -115,6 +117,7 @@ func (s *sender) sleep() {
 	if !s.next.IsZero() {
 		s.timer.Reset(max(time.Until(s.next), 0))
 	}
+	s.acc.SleepUntil(s.next)
 	var meta <-chan struct{}
 	if s.waitMeta {
 		meta = s.client.MetadataUpdated()
@@ -319,8 +322,9 @@ func (s *sender) handleResponse(r *request, kresp kmsg.Response, err error) {
 		}
 		return
 	}
+	s.respIdx.reset(resp)
 	for _, b := range r.batches {
-		rp := findPartition(resp, b.Topic(), r.topicID(b.Topic()), b.Partition())
+		rp := s.respIdx.find(resp, b.Topic(), r.topicID(b.Topic()), b.Partition())
 		if rp == nil {
 			s.retryOrFail(b, fmt.Errorf("partition missing from produce response: %w", kerr.UnknownServerError), false, now)
 			continue
@@ -329,13 +333,28 @@ func (s *sender) handleResponse(r *request, kresp kmsg.Response, err error) {
 	}
 }
 
-// findPartition locates a partition's answer, by topic name (v3-v12) or
-// by topic id (v13+); brokers answer in request order, so the scan is short.
-func findPartition(resp *kmsg.ProduceResponse, topic string, id [16]byte, partition int32) *kmsg.ProduceResponseTopicPartition {
+// respIndex finds partitions' answers in a Produce response, by topic name
+// (v3-v12) or by topic id (v13+). Brokers answer in request order, so it
+// remembers per topic where the next partition should be: looking up every
+// batch of a request costs O(batches), not O(batches²), which mattered at
+// 1,000 partitions (issue 14's profile: 4.6% of CPU in the scan).
+type respIndex struct {
+	next []int // per response topic: index of the partition expected next
+}
+
+func (x *respIndex) reset(resp *kmsg.ProduceResponse) {
+	x.next = append(x.next[:0], make([]int, len(resp.Topics))...)
+}
+
+func (x *respIndex) find(resp *kmsg.ProduceResponse, topic string, id [16]byte, partition int32) *kmsg.ProduceResponseTopicPartition {
 	for i := range resp.Topics {
 		t := &resp.Topics[i]
 		if t.Topic != topic && (t.Topic != "" || t.TopicID != id || id == [16]byte{}) {
 			continue
+		}
+		if j := x.next[i]; j < len(t.Partitions) && t.Partitions[j].Partition == partition {
+			x.next[i] = j + 1
+			return &t.Partitions[j]
 		}
 		for j := range t.Partitions {
 			if t.Partitions[j].Partition == partition {

@@ -17,8 +17,8 @@ import (
 // Locks: each partition's mu guards its deque, open batch and in-flight
 // count; pool.mu guards the memory budget; incompleteMu guards the set of
 // unreleased batches; closeMu guards the count of appends opening a batch.
-// A partition lock may be held while taking incompleteMu, closeMu or the
-// pending pool's lock, never the other way round, and pool.get (which may
+// A partition lock may be held while taking incompleteMu, closeMu, the
+// compressor's mu or the pending pool's lock, never the other way round, and pool.get (which may
 // block) is never called with a partition lock held.
 type Accumulator[M any] struct {
 	cfg   Config
@@ -29,6 +29,7 @@ type Accumulator[M any] struct {
 
 	wirePool    bufPool
 	pendingPool pendingPool[M]
+	comp        *compressor[M] // nil: Drain compresses (Config.CompressWorkers)
 
 	// topics maps a topic to its partitions; copy-on-write so the append
 	// path looks partitions up without a lock. lastTopic is the entry the
@@ -42,6 +43,10 @@ type Accumulator[M any] struct {
 	topicMu   sync.Mutex                      // serializes writers of topics and all
 
 	wake chan struct{} // cap 1: something may have become ready
+
+	// sleepUntil is when the sender will wake up by itself (Unix nanos),
+	// 0 while it is awake or has no deadline; see SleepUntil.
+	sleepUntil atomic.Int64
 
 	closed   atomic.Bool
 	flushing atomic.Int32
@@ -111,6 +116,9 @@ func New[M any](cfg Config) (*Accumulator[M], error) {
 	// An appender starting to wait is memory pressure: Ready then treats
 	// every batch as sendable so memory comes back (Kafka's "exhausted").
 	a.pool.onWait = a.signal
+	if a.codec != compress.None && cfg.CompressWorkers > 0 {
+		a.comp = newCompressor[M](a.codec, cfg.CompressWorkers, &a.wirePool, a.signal)
+	}
 	a.openingDone.L = &a.closeMu
 	a.topics.Store(&map[string]*topicParts[M]{})
 	a.all.Store(&[]*partition[M]{})
@@ -299,8 +307,34 @@ func (a *Accumulator[M]) appendSlow(ctx context.Context, p *partition[M], r *Rec
 		// Cannot happen: the buffer was sized from the record's upper bound.
 		panic("accumulator: record does not fit a batch sized for it")
 	}
-	a.signal() // a linger deadline starts
+	a.signalDeadline(b.created.Add(a.cfg.Linger)) // a linger deadline starts
 	return nil
+}
+
+// SleepUntil tells the accumulator that the sender is about to sleep until
+// t (zero: until signalled) after having called Ready, or, with zero t
+// before Ready, that it is awake. A batch opened then with a linger
+// deadline no earlier than t does not wake the sender: it wakes by t and
+// finds the batch anyway. At 1,000 partitions a batch opens every few
+// records, and every needless wake-up costs a Ready over all of them.
+// A sender that never calls it is woken for every new batch.
+func (a *Accumulator[M]) SleepUntil(t time.Time) {
+	if t.IsZero() {
+		a.sleepUntil.Store(0)
+		return
+	}
+	a.sleepUntil.Store(max(t.UnixNano(), 1))
+}
+
+// signalDeadline wakes the sender for a batch that becomes sendable at d,
+// unless it will wake by then anyway. The batch is already queued, so a
+// sender that stores its wake-up time after this load scanned the queue
+// after the batch was there (atomics are sequentially consistent, and the
+// partition lock orders the queue).
+func (a *Accumulator[M]) signalDeadline(d time.Time) {
+	if until := a.sleepUntil.Load(); until == 0 || until > d.UnixNano() {
+		a.signal()
+	}
 }
 
 // tryAppend encodes r into p's open batch if it fits; p.mu must be held.
@@ -314,6 +348,9 @@ func (a *Accumulator[M]) tryAppend(p *partition[M], r *Record[M]) bool {
 	if !ok {
 		b.full = true
 		p.open = nil
+		if a.comp != nil {
+			a.comp.submit(b)
+		}
 		a.signal()
 		return false
 	}

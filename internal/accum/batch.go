@@ -42,6 +42,7 @@ type Batch[M any] struct {
 	created  time.Time
 	deadline time.Time // created + delivery.timeout.ms
 	full     bool      // no more appends (guarded by p.mu)
+	cstate   uint8     // cRaw, cCompressing or cCompressed (guarded by p.mu)
 
 	// Send state, owned by whoever holds the batch outside the deque.
 	attempts  int

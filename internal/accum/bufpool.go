@@ -2,9 +2,9 @@ package accum
 
 import "sync"
 
-// bufPool recycles the buffers compressed batches are written into at drain
-// time. They are outside buffer.memory (as the Java client's compression
-// streams are); their number is bounded by the batches in flight.
+// bufPool recycles the buffers compressed batches are written into. They
+// are outside buffer.memory (as the Java client's compression streams are);
+// their number is bounded by the batches compressed and not yet released.
 type bufPool struct {
 	mu   sync.Mutex
 	free [][]byte

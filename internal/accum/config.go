@@ -40,8 +40,13 @@ type Config struct {
 	// Idempotent makes Drain assign per-partition base sequences.
 	Idempotent bool
 	// Codec is the compression codec as its Kafka attribute value
-	// (0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd), applied at drain time.
+	// (0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd).
 	Codec int8
+	// CompressWorkers is how many goroutines at most compress closed
+	// batches, so Drain's caller only ships finished bytes. Zero
+	// compresses at drain time on Drain's caller. The producer uses
+	// GOMAXPROCS. Workers exit when idle; Abort stops them for good.
+	CompressWorkers int
 	// Leader maps a partition to the node id of its leader; ok is false
 	// while the leader is unknown. Required.
 	Leader func(topic string, partition int32) (node int32, ok bool)
@@ -115,6 +120,9 @@ func (c Config) validate() error {
 	}
 	if c.MaxInFlightPerPartition < 0 {
 		errs = append(errs, fmt.Errorf("MaxInFlightPerPartition is negative: %d", c.MaxInFlightPerPartition))
+	}
+	if c.CompressWorkers < 0 {
+		errs = append(errs, fmt.Errorf("CompressWorkers is negative: %d", c.CompressWorkers))
 	}
 	if c.Codec < 0 || c.Codec > 4 {
 		errs = append(errs, fmt.Errorf("Codec %d is not a Kafka compression codec (0..4)", c.Codec))

@@ -38,7 +38,12 @@
 // SetProducerID; Append, AppendN, BeginFlush/EndFlush, Close and Release are
 // safe from any goroutine.
 //
+// Compression: with Config.CompressWorkers, closed batches are compressed
+// on up to that many worker goroutines (compressor.go), so the sender only
+// stamps producer id, epoch and sequence into the header at drain time;
+// otherwise Drain compresses.
+//
 // Caveats: the memory budget counts uncompressed batch buffers. Compressed
-// copies made at drain time are pooled separately and are bounded by the
-// number of batches in flight.
+// copies are pooled separately and are bounded by the number of batches
+// compressed and not yet released.
 package accum

@@ -30,6 +30,9 @@ func (a *Accumulator[M]) Ready(now time.Time, nodes []int32) (_ []int32, next ti
 		if drainable && !sendable {
 			at = head.created.Add(a.cfg.Linger)
 		}
+		if sendable && !a.compressed(p, head) {
+			sendable = false // the compressor wakes the sender when done
+		}
 		p.mu.Unlock()
 		next = earliest(next, at)
 		node, ok := a.cfg.Leader(p.topic, p.id)
@@ -45,6 +48,29 @@ func (a *Accumulator[M]) Ready(now time.Time, nodes []int32) (_ []int32, next ti
 		}
 	}
 	return nodes, next, unknownLeader
+}
+
+// compressed reports whether head, which is due to be sent, is ready for
+// the wire as far as compression goes; if it is raw, it is closed and
+// handed to the compressor, which wakes the sender once it is done. Without
+// a compressor (or once it stopped) Drain compresses it. p.mu must be held.
+func (a *Accumulator[M]) compressed(p *partition[M], head *Batch[M]) bool {
+	if a.comp == nil {
+		return true
+	}
+	switch head.cstate {
+	case cCompressed:
+		return true
+	case cCompressing:
+		return false
+	}
+	// Kafka closes a batch when it is drained; this closes it a little
+	// earlier, when it is due, so it can be compressed first.
+	head.full = true
+	if p.open == head {
+		p.open = nil
+	}
+	return !a.comp.submit(head)
 }
 
 // drainable reports whether head may be drained now, and if not because of
@@ -128,6 +154,10 @@ func (a *Accumulator[M]) Drain(node int32, maxBytes int, now time.Time, out []*B
 		if size+head.sizeBytes > maxBytes && len(out) > start {
 			p.mu.Unlock()
 			break
+		}
+		if !a.compressed(p, head) {
+			p.mu.Unlock()
+			continue
 		}
 		if a.cfg.Idempotent {
 			if cur := a.ident.Load(); p.ident != cur {
@@ -287,7 +317,9 @@ func (a *Accumulator[M]) Expire(now time.Time, out []*Batch[M]) []*Batch[M] {
 	for _, p := range *a.all.Load() {
 		p.mu.Lock()
 		n := 0
-		for n < len(p.q) && !now.Before(p.q[n].deadline) {
+		// A batch being compressed is left to its worker; it expires on
+		// a later call, once the worker is done with it.
+		for n < len(p.q) && !now.Before(p.q[n].deadline) && p.q[n].cstate != cCompressing {
 			n++
 		}
 		if n > 0 {
@@ -298,8 +330,12 @@ func (a *Accumulator[M]) Expire(now time.Time, out []*Batch[M]) []*Batch[M] {
 	return out
 }
 
-// Abort removes every queued (not in-flight) batch and appends it to out.
+// Abort stops the compression workers, then removes every queued (not
+// in-flight) batch and appends it to out.
 func (a *Accumulator[M]) Abort(out []*Batch[M]) []*Batch[M] {
+	if a.comp != nil {
+		a.comp.stop()
+	}
 	for _, p := range *a.all.Load() {
 		p.mu.Lock()
 		out = a.removeHead(p, len(p.q), out)

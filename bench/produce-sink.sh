@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# produce-sink.sh: skiff's producer against franz-go's kgo, across processes.
+#
+# One `skiff sink` process (internal/fastack: acknowledges produce requests
+# without storing them) serves both clients; each round runs
+# `skiff bench-produce` once per client, each in its own process, the order
+# alternating between rounds so neither always runs on a warmer (or busier)
+# machine. Both clients get the same settings, set explicitly on each.
+# It prints every run, then per client the median records/s and the median
+# of the per-round skiff/kgo ratios, and the median CPU time the client
+# process spent per record (steadier than records/s on a loaded machine).
+#
+# Usage (from anywhere in the repository):
+#
+#	bench/produce-sink.sh                              # 3 rounds x 500k, 3 partitions, no compression
+#	ROUNDS=5 PARTITIONS=1000 bench/produce-sink.sh     # the 1,000-partition case (10,000 keys)
+#	COMPRESSION=zstd VALUES=json bench/produce-sink.sh
+#
+# Settings (environment, with defaults): ROUNDS=3 RECORDS=500000
+# PARTITIONS=3 KEYS=10000 VALUES=random VALUE_SIZE=100 COMPRESSION=none
+# ACKS=all IDEMPOTENT=true LINGER=5ms BATCH_SIZE=16384
+# BUFFER_MEMORY=33554432 MAX_IN_FLIGHT=5.
+set -euo pipefail
+
+ROUNDS=${ROUNDS:-3}
+RECORDS=${RECORDS:-500000}
+PARTITIONS=${PARTITIONS:-3}
+KEYS=${KEYS:-10000}
+VALUES=${VALUES:-random}
+VALUE_SIZE=${VALUE_SIZE:-100}
+COMPRESSION=${COMPRESSION:-none}
+ACKS=${ACKS:-all}
+IDEMPOTENT=${IDEMPOTENT:-true}
+LINGER=${LINGER:-5ms}
+BATCH_SIZE=${BATCH_SIZE:-16384}
+BUFFER_MEMORY=${BUFFER_MEMORY:-33554432}
+MAX_IN_FLIGHT=${MAX_IN_FLIGHT:-5}
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d)
+sink_pid=
+cleanup() {
+	if [[ -n $sink_pid ]]; then
+		kill -INT "$sink_pid" 2>/dev/null || true
+		wait "$sink_pid" 2>/dev/null || true
+	fi
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+(cd "$root" && go build -o "$work/skiff" ./cmd/skiff)
+
+"$work/skiff" sink --listen 127.0.0.1:0 --partitions "$PARTITIONS" >"$work/sink.out" 2>&1 &
+sink_pid=$!
+addr=
+for _ in $(seq 100); do
+	addr=$(awk '/^listening on/ {print $3}' "$work/sink.out")
+	[[ -n $addr ]] && break
+	sleep 0.05
+done
+[[ -n $addr ]] || { echo "sink did not start:" >&2; cat "$work/sink.out" >&2; exit 1; }
+
+settings=(--brokers "$addr" --records "$RECORDS" --keys "$KEYS" --values "$VALUES" --value-size "$VALUE_SIZE"
+	--compression "$COMPRESSION" --acks "$ACKS" --idempotent="$IDEMPOTENT" --linger "$LINGER"
+	--batch-size "$BATCH_SIZE" --buffer-memory "$BUFFER_MEMORY" --max-in-flight "$MAX_IN_FLIGHT")
+echo "sink $addr, $PARTITIONS partitions; per run: ${settings[*]:2}"
+
+field() { sed -n "s|.* $1=\([0-9.]*\).*|\1|p"; }
+results=$work/results
+for round in $(seq "$ROUNDS"); do
+	order=(skiff kgo)
+	((round % 2 == 0)) && order=(kgo skiff)
+	for client in "${order[@]}"; do
+		# A fresh topic per run: each producer starts from sequence 0.
+		line=$("$work/skiff" bench-produce --client "$client" --topic "bench-$round-$client" "${settings[@]}")
+		echo "round $round: $line"
+		echo "$round $client $(field records/s <<<"$line") $(field cpu-ns/record <<<"$line")" >>"$results"
+	done
+done
+
+awk '
+	{ rate[$1, $2] = $3; v[$2] = v[$2] " " $3; cpu[$2] = cpu[$2] " " $4; if ($1 > n) n = $1 }
+	function median(list,   a, n, i, j, t) {
+		n = split(list, a, " ")
+		for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
+		return n % 2 ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2
+	}
+	END {
+		for (r = 1; r <= n; r++) { ratio = rate[r, "skiff"] / rate[r, "kgo"]; ratios = ratios " " ratio; printf "round %s: skiff/kgo %.2f\n", r, ratio }
+		printf "median records/s: skiff %.0f, kgo %.0f; median skiff/kgo ratio %.2f\n", median(v["skiff"]), median(v["kgo"]), median(ratios)
+		printf "median client CPU ns/record: skiff %.0f, kgo %.0f\n", median(cpu["skiff"]), median(cpu["kgo"])
+	}' "$results"
+
+# The sink's own count: every timed record plus one warm-up record per run.
+kill -INT "$sink_pid"
+wait "$sink_pid" || true
+sink_pid=
+echo "sink: $(tail -n 1 "$work/sink.out") (expected $((ROUNDS * 2 * (RECORDS + 1))) records)"

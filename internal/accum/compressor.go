@@ -1,0 +1,142 @@
+package accum
+
+import (
+	"sync"
+
+	"github.com/skiffkit/skiff/internal/batch"
+	"github.com/skiffkit/skiff/internal/compress"
+)
+
+// Compression states of a batch (Batch.cstate, guarded by its partition's
+// mu). With a compressor, a batch is compressed once it is closed, off the
+// sender goroutine, and Drain only patches the producer fields of the
+// header afterwards; a partition's head batch is not drainable while it is
+// being compressed, so batches still leave in order per partition.
+const (
+	cRaw         uint8 = iota // not compressed (nor submitted): Drain finishes it itself
+	cCompressing              // queued for or held by a compressor worker, which owns b.b and b.wire
+	cCompressed               // b.wire holds the compressed batch
+)
+
+// compressor compresses closed batches on up to max worker goroutines, so
+// the sender goroutine only ships finished bytes (issue 14: zstd on the
+// sender capped a producer at about a quarter of its uncompressed rate).
+//
+// Workers are started on demand, when a batch is queued and fewer than max
+// run, and exit as soon as the queue is empty; so an idle producer has
+// none, and stop only has to wait for the ones running. Every batch is
+// compressed with placeholder producer fields (-1): the producer id, epoch
+// and base sequence are assigned at drain time, and stamping them then is a
+// 14-byte patch plus a CRC32C over the compressed bytes (batch.SetProducer).
+//
+// Lock order: a partition's mu may be held while taking c.mu; a worker
+// takes the batch's partition mu only after letting go of c.mu.
+type compressor[M any] struct {
+	codec compress.Codec
+	max   int
+	wire  *bufPool
+	wake  func() // tells the sender a head batch became drainable
+
+	mu      sync.Mutex // guards everything below
+	q       []*Batch[M]
+	head    int // q[head:] are queued
+	running int
+	stopped bool
+	wg      sync.WaitGroup
+}
+
+func newCompressor[M any](codec compress.Codec, workers int, wire *bufPool, wake func()) *compressor[M] {
+	return &compressor[M]{codec: codec, max: workers, wire: wire, wake: wake}
+}
+
+// submit hands the closed batch b to the workers; b.p.mu must be held.
+// It returns false once the compressor is stopped (b stays raw).
+func (c *compressor[M]) submit(b *Batch[M]) bool {
+	c.mu.Lock()
+	if c.stopped {
+		c.mu.Unlock()
+		return false
+	}
+	b.cstate = cCompressing
+	if c.head > 0 && len(c.q) == cap(c.q) {
+		// Compact rather than let append grow past the dead prefix.
+		n := copy(c.q, c.q[c.head:])
+		clear(c.q[n:])
+		c.q, c.head = c.q[:n], 0
+	}
+	c.q = append(c.q, b)
+	start := c.running < c.max
+	if start {
+		c.running++
+		c.wg.Add(1)
+	}
+	c.mu.Unlock()
+	if start {
+		go c.work()
+	}
+	return true
+}
+
+// work compresses queued batches until the queue is empty or c stops.
+func (c *compressor[M]) work() {
+	defer c.wg.Done()
+	for {
+		c.mu.Lock()
+		if c.stopped || c.head == len(c.q) {
+			c.running--
+			c.mu.Unlock()
+			return
+		}
+		b := c.q[c.head]
+		c.q[c.head] = nil
+		c.head++
+		if c.head == len(c.q) {
+			c.q, c.head = c.q[:0], 0
+		}
+		c.mu.Unlock()
+
+		wire, wireBuf := compressBatch(b, c.codec, c.wire)
+		p := b.p
+		p.mu.Lock()
+		b.wire, b.wireBuf = wire, wireBuf
+		b.stampPID, b.stampEp, b.stampSeq = -1, -1, -1
+		b.cstate = cCompressed
+		atHead := len(p.q) > 0 && p.q[0] == b
+		p.mu.Unlock()
+		if atHead {
+			c.wake()
+		}
+	}
+}
+
+// stop makes later submits fail, returns the queued batches to the raw
+// state (Drain then compresses them itself) and waits for running workers.
+func (c *compressor[M]) stop() {
+	c.mu.Lock()
+	c.stopped = true
+	queued := append([]*Batch[M](nil), c.q[c.head:]...)
+	clear(c.q)
+	c.q, c.head = nil, 0
+	c.mu.Unlock()
+	for _, b := range queued {
+		b.p.mu.Lock()
+		b.cstate = cRaw
+		b.p.mu.Unlock()
+	}
+	c.wg.Wait()
+}
+
+// compressBatch encodes b compressed with codec and placeholder producer
+// fields into a buffer from wirePool. If the compressor fails (the codec
+// was validated, so it should not), the batch goes uncompressed, which its
+// attributes then say: wireBuf is nil and wire aliases the batch buffer.
+func compressBatch[M any](b *Batch[M], codec compress.Codec, wirePool *bufPool) (wire, wireBuf []byte) {
+	params := batch.Params{Codec: codec, ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1, PartitionLeaderEpoch: -1}
+	dst := wirePool.get(b.b.Len())
+	out, err := b.b.AppendCompressed(dst, params)
+	if err == nil {
+		return out, out
+	}
+	wirePool.put(dst)
+	return b.b.Finish(params), nil
+}
