@@ -305,7 +305,7 @@ func (l *Log) loadProducers(snaps []snapshotFile, end int64, clean bool) (dirCha
 	// Entries of markers from the replay start on are rebuilt.
 	rebuilt := make([][]abortedTxn, len(segs))
 	for i, s := range segs {
-		keepBelow := max(from, s.base)
+		keepBelow := min(max(from, s.base), s.next)
 		for _, t := range loaded[i] {
 			if t.lastOffset < keepBelow {
 				rebuilt[i] = append(rebuilt[i], t)

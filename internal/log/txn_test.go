@@ -490,3 +490,32 @@ func appendU16(b []byte, v uint16) []byte { return binary.BigEndian.AppendUint16
 func appendU32(b []byte, v uint32) []byte { return binary.BigEndian.AppendUint32(b, v) }
 func appendU64(b []byte, v uint64) []byte { return binary.BigEndian.AppendUint64(b, v) }
 func crc32c(b []byte) uint32              { return crc32.Checksum(b, castagnoli) }
+
+// A crash that tears the ABORT marker off the log reopens the transaction:
+// its index entry, which names a marker no longer there, is dropped, and
+// the LSO is held at the transaction's first offset again.
+func TestTornMarkerReopensTransaction(t *testing.T) {
+	dir := t.TempDir()
+	l := openLog(t, dir, Config{})
+	mustAppend(t, l, makeBatch(t, plain(1), "x"))
+	mustAppend(t, l, txnBatch(t, 4, 1, 0, 3, "a")) // 1..3
+	mustMarker(t, l, 4, 1, false)                  // 4
+	crash := copyDir(t, dir)
+	name := fileName(crash, 0, logSuffix)
+	st, err := os.Stat(name)
+	require.NoError(t, err)
+	require.NoError(t, os.Truncate(name, st.Size()-5))
+
+	l2 := openLog(t, crash, Config{})
+	assert.Equal(t, int64(4), l2.EndOffset())
+	assert.Equal(t, int64(1), l2.LastStableOffset())
+	got, err := l2.AbortedTransactions(0, 4, nil)
+	require.NoError(t, err)
+	assert.Empty(t, got)
+	assert.NoFileExists(t, fileName(crash, 0, txnIndexSuffix))
+	// The coordinator's retried marker ends it again.
+	mustMarker(t, l2, 4, 1, false)
+	got, err = l2.AbortedTransactions(0, 5, nil)
+	require.NoError(t, err)
+	assert.Equal(t, []AbortedTxn{{4, 1}}, got)
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 
 	"github.com/skiffkit/skiff/internal/log/vfs"
@@ -139,7 +140,9 @@ func (l *Log) loadTxnIndex(s *segment) ([]abortedTxn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return decodeTxnIndex(b, s.base, s.next)
+	// Entries past the segment's recovered end (a marker lost with a torn
+	// tail) are not an error here: loadProducers drops them.
+	return decodeTxnIndex(b, s.base, math.MaxInt64)
 }
 
 // writeTxnIndex replaces a segment's entries and its file (removed when
