@@ -1,10 +1,12 @@
 package log
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/skiffkit/skiff/internal/batch"
@@ -338,4 +340,39 @@ func decodeMarker(b []byte, dec *batch.Decoder) (m Marker, ok bool, err error) {
 		ok = false
 	}
 	return m, ok && err == nil, err
+}
+
+// ProducerInfo is the state of one producer id, the fields of a
+// DescribeProducers (KIP-664) response.
+type ProducerInfo struct {
+	ProducerID    int64
+	ProducerEpoch int16
+	// LastSequence is the last sequence of the producer's last batch, -1
+	// when none of its epoch is known.
+	LastSequence int32
+	// LastTimestamp is the timestamp of its last batch or marker, -1 when
+	// unknown.
+	LastTimestamp    int64
+	CoordinatorEpoch int32 // of its last marker, -1 before any
+	// TxnStartOffset is the first offset of its open transaction, -1 when
+	// none is open.
+	TxnStartOffset int64
+}
+
+// Producers appends to dst the state of every producer the log knows, in
+// ascending producer id, for DescribeProducers and for the coordinator to
+// see which transactions a partition holds open.
+func (l *Log) Producers(dst []ProducerInfo) []ProducerInfo {
+	l.mu.Lock()
+	start := len(dst)
+	for id, e := range l.producers {
+		p := ProducerInfo{ProducerID: id, ProducerEpoch: e.epoch, LastSequence: -1, LastTimestamp: e.lastTs, CoordinatorEpoch: e.coordEpoch, TxnStartOffset: e.txnFirst}
+		if m := e.last(); m != nil {
+			p.LastSequence = m.lastSeq
+		}
+		dst = append(dst, p)
+	}
+	l.mu.Unlock()
+	slices.SortFunc(dst[start:], func(a, b ProducerInfo) int { return cmp.Compare(a.ProducerID, b.ProducerID) })
+	return dst
 }

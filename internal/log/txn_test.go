@@ -519,3 +519,17 @@ func TestTornMarkerReopensTransaction(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []AbortedTxn{{4, 1}}, got)
 }
+
+func TestProducers(t *testing.T) {
+	l := openLog(t, t.TempDir(), Config{})
+	mustAppend(t, l, makeBatch(t, batchSpec{records: 2, pid: 9, epoch: 1, seq: 0}, "idem"))
+	mustAppend(t, l, txnBatch(t, 3, 2, 0, 3, "txn")) // 2..4
+	_, err := l.AppendMarker(Marker{ProducerID: 5, ProducerEpoch: 0, CoordinatorEpoch: 7, Commit: true}, t0)
+	require.NoError(t, err)
+	ts := t0.UnixMilli()
+	assert.Equal(t, []ProducerInfo{
+		{ProducerID: 3, ProducerEpoch: 2, LastSequence: 2, LastTimestamp: ts + 2, CoordinatorEpoch: -1, TxnStartOffset: 2},
+		{ProducerID: 5, ProducerEpoch: 0, LastSequence: -1, LastTimestamp: ts, CoordinatorEpoch: 7, TxnStartOffset: -1},
+		{ProducerID: 9, ProducerEpoch: 1, LastSequence: 1, LastTimestamp: ts + 1, CoordinatorEpoch: -1, TxnStartOffset: -1},
+	}, l.Producers(nil))
+}
