@@ -2,8 +2,11 @@ package log
 
 import (
 	"encoding/binary"
+	"github.com/skiffkit/skiff/internal/log/vfs"
+	"github.com/skiffkit/skiff/internal/log/vfs/errorfs"
 	"hash/crc32"
 	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -532,4 +535,59 @@ func TestProducers(t *testing.T) {
 		{ProducerID: 5, ProducerEpoch: 0, LastSequence: -1, LastTimestamp: ts, CoordinatorEpoch: 7, TxnStartOffset: -1},
 		{ProducerID: 9, ProducerEpoch: 1, LastSequence: 1, LastTimestamp: ts + 1, CoordinatorEpoch: -1, TxnStartOffset: -1},
 	}, l.Producers(nil))
+}
+
+// TestTxnIndexCreationFsyncsDirectory: the .txnindex created by a
+// segment's first abort is a new name, durable before the marker is
+// acknowledged.
+func TestTxnIndexCreationFsyncsDirectory(t *testing.T) {
+	fsys := errorfs.Wrap(vfs.Default)
+	dir := filepath.Join(t.TempDir(), "t-0")
+	l := openLog(t, dir, Config{FS: fsys})
+	mustAppend(t, l, txnBatch(t, 1, 0, 0, 1, "a"))
+	mustMarker(t, l, 1, 0, false)
+	requireDirSyncedAfter(t, fsys, dir, errorfs.OpOpen, isName(filepath.Base(fileName(dir, 0, txnIndexSuffix))))
+}
+
+// A failed .txnindex write takes the log offline without acknowledging
+// the marker: the end offset and the LSO stay, and after a reopen on a
+// healthy disk the marker (whole on disk, but never acknowledged) is
+// replayed consistently with its index entry, or is gone with it.
+func TestTxnIndexWriteFaultTakesLogOffline(t *testing.T) {
+	for _, op := range []errorfs.Op{errorfs.OpOpen, errorfs.OpWrite, errorfs.OpSyncDir} {
+		t.Run(op.String(), func(t *testing.T) {
+			fsys := errorfs.Wrap(vfs.Default)
+			dir := filepath.Join(t.TempDir(), "t-0")
+			l, err := Open(dir, Config{FS: fsys})
+			require.NoError(t, err)
+			mustAppend(t, l, txnBatch(t, 1, 0, 0, 2, "a"))
+			end := l.EndOffset()
+			fsys.Inject(errorfs.Fault{Ops: op, Path: errorfs.Suffix(txnIndexSuffix)})
+			if op == errorfs.OpSyncDir {
+				fsys.Inject(errorfs.Fault{Ops: op})
+			}
+			_, err = l.AppendMarker(Marker{ProducerID: 1}, t0)
+			requireStorageError(t, err)
+			assert.Equal(t, end, l.EndOffset())
+			assert.Equal(t, int64(0), l.LastStableOffset())
+			_, _, err = l.ReadCommitted(0, 100, nil)
+			requireStorageError(t, err)
+			_, err = l.AbortedTransactions(0, 1, nil)
+			requireStorageError(t, err)
+			l.Close()
+			assert.NoFileExists(t, filepath.Join(dir, cleanShutdownFile), "an offline log reopens with a full recovery")
+			fsys.Heal()
+
+			l = openLog(t, dir, Config{FS: fsys})
+			got, err := l.AbortedTransactions(0, l.EndOffset(), nil)
+			require.NoError(t, err)
+			if l.EndOffset() == end {
+				assert.Equal(t, int64(0), l.LastStableOffset())
+				assert.Empty(t, got)
+			} else {
+				assert.Equal(t, l.EndOffset(), l.LastStableOffset())
+				assert.Equal(t, []AbortedTxn{{1, 0}}, got)
+			}
+		})
+	}
 }
