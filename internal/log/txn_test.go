@@ -2,6 +2,7 @@ package log
 
 import (
 	"encoding/binary"
+	"fmt"
 	"github.com/skiffkit/skiff/internal/log/vfs"
 	"github.com/skiffkit/skiff/internal/log/vfs/errorfs"
 	"hash/crc32"
@@ -590,4 +591,82 @@ func TestTxnIndexWriteFaultTakesLogOffline(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestReadCommittedConcurrent races read_committed readers against a
+// writer that alternately commits and aborts one-batch transactions, with
+// an idempotent producer writing in between: a reader never gets a batch
+// at or past the LSO, and every transactional batch below the LSO is
+// decided, so an aborted one is always in the aborted list (its entry is
+// published before the LSO moves past it) and a committed one never is.
+func TestReadCommittedConcurrent(t *testing.T) {
+	l := openLog(t, t.TempDir(), Config{SegmentBytes: 4 << 10})
+	const txns = 300
+	aborted := func(i int) bool { return i%2 == 1 }
+	// Built here: the writer goroutine must not call t's helpers.
+	txnSets, idemSets := make([][]byte, txns), make([][]byte, txns)
+	for i := range txns {
+		txnSets[i] = txnBatch(t, 1, 0, int32(i), 1, fmt.Sprintf("t%d", i))
+		idemSets[i] = makeBatch(t, batchSpec{records: 1, pid: 2, seq: int32(i)}, "idem")
+	}
+	done := make(chan struct{})
+	writerErr := make(chan error, 1)
+	go func() {
+		defer close(done)
+		for i := 0; i < txns; i++ {
+			if _, err := l.Append(txnSets[i], t0); err != nil {
+				writerErr <- err
+				return
+			}
+			if _, err := l.Append(idemSets[i], t0); err != nil {
+				writerErr <- err
+				return
+			}
+			if _, err := l.AppendMarker(Marker{ProducerID: 1, Commit: !aborted(i)}, t0); err != nil {
+				writerErr <- err
+				return
+			}
+		}
+	}()
+	var dec batch.Decoder
+	check := func() (finished bool) {
+		select {
+		case <-done:
+			finished = true
+		default:
+		}
+		b, lso, err := l.ReadCommitted(0, 1<<20, nil)
+		require.NoError(t, err)
+		abortedList, err := l.AbortedTransactions(0, lso, nil)
+		require.NoError(t, err)
+		isAborted := map[int64]bool{}
+		for _, a := range abortedList {
+			isAborted[a.FirstOffset] = true
+		}
+		for rest := b; len(rest) > 0; {
+			one, r, h, err := batch.Next(rest)
+			require.NoError(t, err)
+			rest = r
+			require.Less(t, h.BaseOffset, lso)
+			if h.ProducerID != 1 || h.IsControl() {
+				continue
+			}
+			require.NoError(t, dec.Records(one, func(_ *batch.Header, rec *batch.Record) error {
+				var i int
+				_, err := fmt.Sscanf(string(rec.Value), "t%d-", &i)
+				require.NoError(t, err)
+				assert.Equal(t, aborted(i), isAborted[h.BaseOffset], "transaction %d at offset %d", i, h.BaseOffset)
+				return nil
+			}))
+		}
+		return finished
+	}
+	for !check() {
+	}
+	select {
+	case err := <-writerErr:
+		require.NoError(t, err)
+	default:
+	}
+	assert.Equal(t, l.EndOffset(), l.LastStableOffset())
 }
