@@ -3,6 +3,7 @@ package log
 import (
 	"cmp"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"math"
@@ -93,6 +94,10 @@ func (l *Log) ReadCommitted(offset int64, maxBytes int, dst []byte) ([]byte, int
 // TransactionIndex.collectAbortedTxns over the segments from the one
 // holding start on. The search stops at the first entry whose LSO reached
 // upTo: every transaction aborted later began at or after it.
+//
+// A Fetch passes its fetch offset as start and, as upTo, the offset after
+// the last batch it returns (Kafka's fetchUpperBoundOffset); with no
+// batches it needs no list.
 func (l *Log) AbortedTransactions(start, upTo int64, dst []AbortedTxn) ([]AbortedTxn, error) {
 	if l.isClosed.Load() {
 		return dst, ErrClosed
@@ -143,7 +148,7 @@ func (l *Log) AppendMarker(m Marker, now time.Time) (AppendInfo, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	info, err := l.appendMarkerLocked(m, now)
-	if err != nil && err != ErrClosed {
+	if err != nil && !errors.Is(err, ErrClosed) {
 		err = fmt.Errorf("log %s: append marker for producer %d: %w", l.dir, m.ProducerID, err)
 	}
 	return info, err
