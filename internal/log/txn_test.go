@@ -670,3 +670,36 @@ func TestReadCommittedConcurrent(t *testing.T) {
 	}
 	assert.Equal(t, l.EndOffset(), l.LastStableOffset())
 }
+
+// Recovery replays from a snapshot in the middle of the active segment
+// (the one an earlier recovery wrote): the .txnindex entries below it come
+// from the file, those after it from the replay, each exactly once, also
+// when the file lost its last entry.
+func TestTxnIndexReplayFromMidSegmentSnapshot(t *testing.T) {
+	for _, lose := range []bool{false, true} {
+		t.Run(fmt.Sprintf("lost last entry %v", lose), func(t *testing.T) {
+			dir := t.TempDir()
+			l := openLog(t, dir, Config{})
+			mustAppend(t, l, txnBatch(t, 1, 0, 0, 1, "a")) // 0
+			mustMarker(t, l, 1, 0, false)                  // 1
+			crash := copyDir(t, dir)
+			l = openLog(t, crash, Config{}) // recovery: snapshot at 2
+			require.FileExists(t, fileName(crash, 2, snapshotSuffix))
+			mustAppend(t, l, txnBatch(t, 2, 0, 0, 1, "b")) // 2
+			mustMarker(t, l, 2, 0, false)                  // 3
+			mustAppend(t, l, txnBatch(t, 3, 0, 0, 1, "c")) // 4, open
+			crash2 := copyDir(t, crash)
+			if lose {
+				require.NoError(t, os.Truncate(fileName(crash2, 0, txnIndexSuffix), txnEntrySize))
+			}
+			l2 := openLog(t, crash2, Config{})
+			got, err := l2.AbortedTransactions(0, l2.EndOffset(), nil)
+			require.NoError(t, err)
+			assert.Equal(t, []AbortedTxn{{1, 0}, {2, 2}}, got)
+			assert.Equal(t, int64(4), l2.LastStableOffset())
+			entries, err := decodeTxnIndex(readFile(t, fileName(crash2, 0, txnIndexSuffix)), 0, l2.EndOffset())
+			require.NoError(t, err)
+			assert.Len(t, entries, 2)
+		})
+	}
+}
