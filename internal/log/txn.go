@@ -75,7 +75,9 @@ func (l *Log) LastStableOffset() int64 {
 	// offset before it moves firstUnstable forward, so the minimum never
 	// exceeds the first offset of a transaction that is still open.
 	fu := l.firstUnstable.Load()
-	return min(fu, l.endOffset.Load())
+	// Retention may delete the start of an open transaction; the LSO is
+	// then the log start, as Kafka's updateFirstUnstableOffset clamps it.
+	return min(max(fu, l.logStart.Load()), l.endOffset.Load())
 }
 
 // ReadCommitted is Read for read_committed consumers: it returns only

@@ -703,3 +703,22 @@ func TestTxnIndexReplayFromMidSegmentSnapshot(t *testing.T) {
 		})
 	}
 }
+
+// Retention deleting the start of an open transaction moves the LSO to the
+// log start (Kafka's updateFirstUnstableOffset), never below it.
+func TestLastStableOffsetNotBelowLogStart(t *testing.T) {
+	l := openLog(t, t.TempDir(), Config{SegmentBytes: 600, RetentionBytes: 1, RetentionMs: -1})
+	mustAppend(t, l, txnBatch(t, 1, 0, 0, 1, "open")) // 0
+	for l.NumSegments() < 3 {
+		mustAppend(t, l, makeBatch(t, batchSpec{records: 1, valueSize: 200, pid: -1}, "pad"))
+	}
+	assert.Equal(t, int64(0), l.LastStableOffset())
+	_, err := l.EnforceRetention(t0)
+	require.NoError(t, err)
+	require.Positive(t, l.LogStartOffset())
+	assert.Equal(t, l.LogStartOffset(), l.LastStableOffset())
+	offs, _ := readCommitted(t, l, l.LogStartOffset())
+	assert.Empty(t, offs, "the transaction is still open")
+	mustMarker(t, l, 1, 0, true)
+	assert.Equal(t, l.EndOffset(), l.LastStableOffset())
+}
