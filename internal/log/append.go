@@ -121,6 +121,9 @@ func (l *Log) checkProducers(headers []batch.Header, info *AppendInfo) (dup bool
 			if h.ProducerEpoch != prev.ProducerEpoch || !inSequence(lastSequence(prev.BaseSequence, prev.LastOffsetDelta), h.BaseSequence) {
 				return false, fmt.Errorf("%w: producer %d batches in one request do not follow each other", kerr.OutOfOrderSequenceNumber, h.ProducerID)
 			}
+			if prev.IsTransactional() && !h.IsTransactional() {
+				return false, nonTransactionalInTxn(h)
+			}
 			continue
 		}
 		e := l.producers[h.ProducerID]
@@ -137,8 +140,18 @@ func (l *Log) checkProducers(headers []batch.Header, info *AppendInfo) (dup bool
 		if err := checkProducer(e, h); err != nil {
 			return false, err
 		}
+		if e != nil && e.txnFirst >= 0 && !h.IsTransactional() {
+			return false, nonTransactionalInTxn(h)
+		}
 	}
 	return false, nil
+}
+
+// nonTransactionalInTxn is Kafka's answer to a plain idempotent batch from
+// a producer whose transaction is open (ProducerAppendInfo.appendDataBatch:
+// "Expected transactional write from producer").
+func nonTransactionalInTxn(h *batch.Header) error {
+	return fmt.Errorf("%w: non-transactional batch from producer %d, whose transaction is open", kerr.InvalidTxnState, h.ProducerID)
 }
 
 // maybeRoll returns the segment to append size bytes ending at lastOffset
@@ -196,14 +209,17 @@ func (l *Log) write(act *segment, recordSet []byte) (pos int64, err error) {
 }
 
 // index adds the batches written at pos to the segment's indexes and the
-// idempotent ones to the producer state.
+// idempotent ones to the producer state, opening a transaction for the
+// first transactional batch of a producer. It runs before the end offset
+// is published.
 func (l *Log) index(act *segment, pos int64, headers []batch.Header) {
 	for i := range headers {
 		h := &headers[i]
 		act.trackBatch(pos, h.Size(), h.LastOffset(), h.MaxTimestamp, l.cfg.IndexIntervalBytes)
 		pos += int64(h.Size())
-		if h.Idempotent() {
-			l.producers.apply(h, h.MaxTimestamp)
+		// A marker is not a producer batch: AppendMarker applies it.
+		if h.Idempotent() && !h.IsControl() && l.producers.apply(h, h.MaxTimestamp) {
+			l.beginTxn(h.ProducerID, h.BaseOffset)
 		}
 	}
 }

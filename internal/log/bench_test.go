@@ -45,6 +45,35 @@ func BenchmarkAppend(b *testing.B) {
 	}
 }
 
+// BenchmarkAppendTransactional appends transactions of 1,000 records (63
+// batches of 16 records) of one producer, each ended by a COMMIT marker:
+// the transactional path of Append plus the marker's cost per record.
+func BenchmarkAppendTransactional(b *testing.B) {
+	l, err := Open(b.TempDir(), Config{SegmentBytes: 256 << 20, RetentionMs: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	set := makeBatch(b, batchSpec{records: 16, valueSize: 1000, pid: 1, txn: true}, "bench")
+	const batchesPerTxn = 1000 / 16
+	b.SetBytes(int64(len(set)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		batch.SetProducer(set, 1, 0, int32(i*16))
+		if _, err := l.Append(set, t0); err != nil {
+			b.Fatal(err)
+		}
+		if i%batchesPerTxn == batchesPerTxn-1 {
+			if _, err := l.AppendMarker(Marker{ProducerID: 1, Commit: true}, t0); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)*16/b.Elapsed().Seconds(), "records/s")
+}
+
 // BenchmarkAppendSync is Append followed by Sync from one goroutine: the
 // latency of acks=all on this disk without any group commit sharing.
 func BenchmarkAppendSync(b *testing.B) {

@@ -7,8 +7,10 @@
 // by their base offset in 20 digits: a .log of record batches exactly as
 // produced (base offset and leader epoch assigned), a sparse .index
 // (relative offset -> file position, one entry per index.interval.bytes), a
-// .timeindex (timestamp -> relative offset), plus producer-state .snapshot
-// files that let idempotent deduplication survive restarts.
+// .timeindex (timestamp -> relative offset), a .txnindex of the
+// transactions aborted in the segment (only when there is one), plus
+// producer-state .snapshot files that let idempotent deduplication and open
+// transactions survive restarts.
 //
 // Usage:
 //
@@ -18,6 +20,12 @@
 //	if errors.Is(err, kerr.OutOfOrderSequenceNumber) { ... }
 //	if _, err := l.Sync(); err != nil { ... }      // acks=all
 //	buf, err = l.Read(fetchOffset, maxBytes, buf[:0]) // Fetch
+//	...
+//	// Transactions (KIP-98): the coordinator ends them with markers, and
+//	// read_committed fetches stop at the last stable offset.
+//	_, err = l.AppendMarker(log.Marker{ProducerID: pid, ProducerEpoch: epoch, CoordinatorEpoch: ce, Commit: true}, time.Now())
+//	buf, lso, err := l.ReadCommitted(fetchOffset, maxBytes, buf[:0])
+//	aborted, err := l.AbortedTransactions(fetchOffset, upTo, nil) // Fetch v4+
 //	...
 //	err = l.Close()
 //
@@ -53,9 +61,12 @@
 //     about 0.5% of segment.bytes with the default index.interval.bytes);
 //     those of sealed segments are read from their files, so the heap does
 //     not grow with the log.
-//   - No compaction, no transactions (control batches are refused). The
-//     state of an idempotent producer (5 batches, about 200 bytes) is kept
-//     until producer.id.expiration.ms after its last batch.
+//   - No compaction. Clients cannot append control batches (only
+//     AppendMarker writes them). The state of an idempotent producer (5
+//     batches, about 200 bytes) is kept until producer.id.expiration.ms
+//     after its last batch, that of a producer with an open transaction
+//     until a marker ends it. The aborted-transaction entries of every
+//     segment stay in memory (34 bytes per aborted transaction).
 //   - A producer without state is accepted at any sequence, as Kafka 2.5+
 //     does since KIP-360; kerr.UnknownProducerID is never returned.
 package log

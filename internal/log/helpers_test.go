@@ -24,6 +24,7 @@ type batchSpec struct {
 	pid       int64 // -1: not idempotent
 	epoch     int16
 	seq       int32
+	txn       bool // transactional (needs pid >= 0)
 }
 
 // makeBatch encodes a fresh batch whose record i has value "<tag>-<i>"
@@ -43,7 +44,7 @@ func makeBatch(tb testing.TB, s batchSpec, tag string) []byte {
 	}
 	p := batch.NoProducer
 	if s.pid >= 0 {
-		p = batch.Params{ProducerID: s.pid, ProducerEpoch: s.epoch, BaseSequence: s.seq, PartitionLeaderEpoch: -1}
+		p = batch.Params{ProducerID: s.pid, ProducerEpoch: s.epoch, BaseSequence: s.seq, Transactional: s.txn, PartitionLeaderEpoch: -1}
 	}
 	return append([]byte(nil), b.Finish(p)...)
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -36,7 +37,10 @@ type Log struct {
 	// retention, the producer state and closed.
 	mu        sync.Mutex
 	producers producers
-	closed    bool
+	// openTxns maps each producer with an open transaction to its first
+	// offset (Kafka's ongoingTxns).
+	openTxns map[int64]int64
+	closed   bool
 	// nextExpiry is when (Unix ms) an Append next sweeps the producer
 	// state for expired ids. The log never reads the clock itself: the
 	// time comes from the callers of Append and EnforceRetention, so the
@@ -53,9 +57,12 @@ type Log struct {
 	segs      atomic.Pointer[[]*segment] // ascending base offset; last is active
 	endOffset atomic.Int64
 	logStart  atomic.Int64
-	size      atomic.Int64
-	synced    atomic.Int64
-	isClosed  atomic.Bool // set by Close, for the lock-free readers
+	// firstUnstable is the first offset of the oldest open transaction,
+	// MaxInt64 when none is open; see LastStableOffset.
+	firstUnstable atomic.Int64
+	size          atomic.Int64
+	synced        atomic.Int64
+	isClosed      atomic.Bool // set by Close, for the lock-free readers
 
 	decoders sync.Pool // *batch.Decoder for Append's validation
 
@@ -80,7 +87,9 @@ func Open(dir string, cfg Config) (*Log, error) {
 		fs:        cfg.FS,
 		logger:    cfg.Logger.With("log", filepath.Base(dir)),
 		producers: make(producers),
+		openTxns:  make(map[int64]int64),
 	}
+	l.firstUnstable.Store(math.MaxInt64)
 	l.decoders.New = func() any { return &batch.Decoder{ReuseBuffer: true} }
 	l.group.init()
 	if err := l.load(); err != nil {
@@ -192,6 +201,7 @@ func (l *Log) Close() error {
 			if s.dirty.Swap(false) {
 				errs = append(errs, s.log.Sync())
 			}
+			errs = append(errs, s.syncTxnIndex())
 			errs = append(errs, s.persistIndexes(true))
 		}
 		end := l.endOffset.Load()

@@ -26,10 +26,33 @@ type batchMeta struct {
 
 // producerEntry is the state of one producer id, Kafka's ProducerStateEntry.
 type producerEntry struct {
-	epoch   int16
+	epoch int16
+	// coordEpoch is the coordinator epoch of the last transaction marker,
+	// -1 before any: a marker from an older coordinator is fenced.
+	coordEpoch int32
+	// txnFirst is the first offset of the producer's open transaction, -1
+	// when none is open (Kafka's currentTxnFirstOffset). It holds back the
+	// last stable offset until a marker ends the transaction.
+	txnFirst int64
+	// lastTs is the timestamp of the producer's last batch or marker
+	// (Kafka's lastTimestamp), -1 when unknown; expiry goes by it.
+	lastTs  int64
 	batches [maxCachedBatches]batchMeta // ring, oldest first from head
 	head    int
 	n       int
+}
+
+func newProducerEntry(epoch int16) *producerEntry {
+	return &producerEntry{epoch: epoch, coordEpoch: -1, txnFirst: -1, lastTs: -1}
+}
+
+// setEpoch moves the entry to epoch; a new epoch forgets the batches of
+// the old one, as Kafka's ProducerStateEntry.maybeUpdateProducerEpoch.
+func (e *producerEntry) setEpoch(epoch int16) {
+	if epoch != e.epoch {
+		e.epoch = epoch
+		e.head, e.n = 0, 0
+	}
 }
 
 func (e *producerEntry) last() *batchMeta {
@@ -140,15 +163,21 @@ type producers map[int64]*producerEntry
 // apply records an appended idempotent batch (after checkProducer passed,
 // or while replaying the log during recovery). A new epoch drops the
 // batches cached for the old one, as Kafka does.
-func (p producers) apply(h *batch.Header, ts int64) {
+//
+// A transactional batch of a producer without an open transaction begins
+// one at its first offset (Kafka's ProducerAppendInfo.appendDataBatch);
+// began reports that, so the log can hold the last stable offset there.
+func (p producers) apply(h *batch.Header, ts int64) (began bool) {
 	e := p[h.ProducerID]
 	if e == nil {
-		e = &producerEntry{epoch: h.ProducerEpoch}
+		e = newProducerEntry(h.ProducerEpoch)
 		p[h.ProducerID] = e
 	}
-	if h.ProducerEpoch != e.epoch {
-		e.epoch = h.ProducerEpoch
-		e.head, e.n = 0, 0
+	e.setEpoch(h.ProducerEpoch)
+	e.lastTs = ts
+	if h.IsTransactional() && e.txnFirst < 0 {
+		e.txnFirst = h.BaseOffset
+		began = true
 	}
 	e.add(batchMeta{
 		firstSeq:    h.BaseSequence,
@@ -157,20 +186,20 @@ func (p producers) apply(h *batch.Header, ts int64) {
 		lastDelta:   h.LastOffsetDelta,
 		timestamp:   ts,
 	})
+	return began
 }
 
-// expire drops the producers whose last batch's timestamp is at least ttl
-// before nowMs, Kafka's ProducerStateManager.removeExpiredProducers (there
-// is no transaction that could keep one alive). An entry without batches
-// (an epoch from a snapshot) has no timestamp, -1 in Kafka, so it expires.
+// expire drops the producers whose last batch or marker is at least ttl
+// before nowMs, Kafka's ProducerStateManager.removeExpiredProducers. A
+// producer with an open transaction never expires (Kafka's
+// isProducerExpired): its first offset holds the last stable offset, and
+// only a marker, written by the coordinator when the transaction ends or
+// times out, may release it. An entry without a timestamp (an epoch from a
+// snapshot) has -1, as in Kafka, so it expires.
 func (p producers) expire(nowMs int64, ttl time.Duration) (n int) {
 	cutoff := nowMs - ttl.Milliseconds()
 	for id, e := range p {
-		last := int64(-1)
-		if m := e.last(); m != nil {
-			last = m.timestamp
-		}
-		if last <= cutoff {
+		if e.txnFirst < 0 && e.lastTs <= cutoff {
 			delete(p, id)
 			n++
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 
 	"github.com/skiffkit/skiff/internal/batch"
@@ -22,6 +23,13 @@ import (
 // [LogStartOffset, EndOffset] returns an error wrapping kerr.OffsetOutOfRange,
 // and an offline log (see ErrOffline) one wrapping kerr.KafkaStorageError.
 func (l *Log) Read(offset int64, maxBytes int, dst []byte) ([]byte, error) {
+	return l.read(offset, math.MaxInt64, maxBytes, dst)
+}
+
+// read is Read returning only batches whose base offset is below
+// maxOffset (the LSO for read_committed: it always falls on a batch
+// boundary). An offset in [maxOffset, EndOffset] returns nothing.
+func (l *Log) read(offset, maxOffset int64, maxBytes int, dst []byte) ([]byte, error) {
 	if l.isClosed.Load() {
 		return dst, ErrClosed
 	}
@@ -31,11 +39,11 @@ func (l *Log) Read(offset int64, maxBytes int, dst []byte) ([]byte, error) {
 		return dst, fmt.Errorf("log %s: read: %w", l.dir, err)
 	}
 	end := l.endOffset.Load()
-	if offset == end {
-		return dst, nil
-	}
 	if err := l.checkRange(offset, end); err != nil {
 		return dst, err
+	}
+	if offset >= min(end, maxOffset) {
+		return dst, nil
 	}
 	segs := *l.segs.Load()
 	i := segmentFor(segs, offset)
@@ -54,7 +62,7 @@ func (l *Log) Read(offset int64, maxBytes int, dst []byte) ([]byte, error) {
 		}
 		var full bool
 		var err error
-		dst, full, err = s.read(offset, maxBytes-(len(dst)-startLen), len(dst) == startLen, dst)
+		dst, full, err = s.read(offset, maxOffset, maxBytes-(len(dst)-startLen), len(dst) == startLen, dst)
 		s.release()
 		if err != nil {
 			if l.logStart.Load() > offset {
@@ -89,7 +97,10 @@ func (l *Log) outOfRange(offset int64) error {
 // read appends the batches of s from the one holding offset on, up to
 // budget bytes (at least one batch when atLeastOne). full reports that the
 // budget stopped it, so the caller must not continue with the next segment.
-func (s *segment) read(offset int64, budget int, atLeastOne bool, dst []byte) (out []byte, full bool, err error) {
+//
+// Batches at or past maxOffset are left out, and reaching one also stops
+// the caller (full).
+func (s *segment) read(offset, maxOffset int64, budget int, atLeastOne bool, dst []byte) (out []byte, full bool, err error) {
 	limit := s.size.Load()
 	// Index entries and then batch headers are read into dst's spare
 	// capacity, which the batch data overwrites afterwards, so finding the
@@ -124,6 +135,9 @@ func (s *segment) read(offset int64, budget int, atLeastOne bool, dst []byte) (o
 		}
 		pos += int64(h.Size())
 	}
+	if h.BaseOffset >= maxOffset {
+		return dst, true, nil
+	}
 	want := int64(max(budget, 0))
 	if want < int64(h.Size()) {
 		if !atLeastOne {
@@ -138,22 +152,26 @@ func (s *segment) read(offset int64, budget int, atLeastOne bool, dst []byte) (o
 		return dst[:start], false, storageError("read", err)
 	}
 	// Keep only whole batches.
-	n := wholeBatches(dst[start:])
+	n, bounded := wholeBatchesBelow(dst[start:], maxOffset)
 	dst = dst[:start+n]
-	return dst, pos+int64(n) < limit, nil
+	return dst, bounded || pos+int64(n) < limit, nil
 }
 
-// wholeBatches is the length of the prefix of b made of complete batches.
-func wholeBatches(b []byte) int {
-	n := 0
+// wholeBatchesBelow is the length of the prefix of b made of complete
+// batches whose base offset is below maxOffset; bounded reports that a
+// batch was left out for its offset.
+func wholeBatchesBelow(b []byte, maxOffset int64) (n int, bounded bool) {
 	for len(b)-n >= batch.LogOverhead {
 		size := batch.LogOverhead + int(int32(binary.BigEndian.Uint32(b[n+8:])))
 		if size < batch.HeaderSize || size > len(b)-n {
 			break
 		}
+		if int64(binary.BigEndian.Uint64(b[n:])) >= maxOffset {
+			return n, true
+		}
 		n += size
 	}
-	return n
+	return n, false
 }
 
 func corruptSegment(s *segment, pos int64, err error) error {

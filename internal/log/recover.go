@@ -60,11 +60,11 @@ func (l *Log) load() error {
 		return err
 	}
 	l.publishLoaded(segs)
-	wroteSnapshot, err := l.loadProducers(snaps, l.endOffset.Load(), ls.clean)
+	dirChanged, err := l.loadProducers(snaps, l.endOffset.Load(), ls.clean)
 	if err != nil {
 		return err
 	}
-	return l.syncRecovered(segs, ls.clean, !ls.clean || wroteSnapshot)
+	return l.syncRecovered(segs, ls.clean, !ls.clean || dirChanged)
 }
 
 // rescanFrom is the offset past which segments are rescanned: none after
@@ -107,6 +107,8 @@ func (l *Log) listDir() (dirListing, error) {
 			} else if off, ok := parseFileName(name, indexSuffix); ok {
 				indexFiles[off] = append(indexFiles[off], name)
 			} else if off, ok := parseFileName(name, timeIndexSuffix); ok {
+				indexFiles[off] = append(indexFiles[off], name)
+			} else if off, ok := parseFileName(name, txnIndexSuffix); ok {
 				indexFiles[off] = append(indexFiles[off], name)
 			}
 		}
@@ -261,12 +263,31 @@ func (l *Log) readSnapshots(offsets map[int64]bool) []snapshotFile {
 	return out
 }
 
-// loadProducers restores the producer state from the newest snapshot
-// inside [log start, end] and the batches after it, and removes snapshots
-// that are ahead of the (possibly truncated) log. wrote reports that it
-// wrote a snapshot at end, whose rename the caller makes durable.
-func (l *Log) loadProducers(snaps []snapshotFile, end int64, clean bool) (wrote bool, err error) {
+// loadProducers restores the producer state, the open transactions and
+// the aborted-transaction indexes from the newest snapshot inside
+// [log start, end] and the batches after it, and removes snapshots that
+// are ahead of the (possibly truncated) log. dirChanged reports that it
+// wrote a snapshot at end or created or removed a .txnindex, whose names
+// the caller makes durable.
+//
+// The .txnindex entries of markers below the replay start are kept from
+// the files (they were made durable with their segment before the snapshot
+// was); those of markers after it are rebuilt by the replay, which needs
+// the open transactions at its start: that is what the snapshot's
+// txnFirstOffset is for. A .txnindex that fails its checks forces a
+// replay from a snapshot at or below its segment, or from the log start.
+func (l *Log) loadProducers(snaps []snapshotFile, end int64, clean bool) (dirChanged bool, err error) {
 	start := l.logStart.Load()
+	segs := *l.segs.Load()
+	loaded := make([][]abortedTxn, len(segs))
+	replayBelow := int64(math.MaxInt64) // the replay must start at or below this
+	for i, s := range segs {
+		loaded[i], err = l.loadTxnIndex(s)
+		if err != nil {
+			l.logger.Warn("rebuilding transaction index", "segment", s.base, "err", err)
+			replayBelow = min(replayBelow, s.base)
+		}
+	}
 	from := start
 	l.producers = make(producers)
 	found := false
@@ -276,47 +297,100 @@ func (l *Log) loadProducers(snaps []snapshotFile, end int64, clean bool) (wrote 
 			l.fs.Remove(fileName(l.dir, s.offset, snapshotSuffix))
 			continue
 		}
-		if !found && s.offset >= start {
+		if !found && s.offset >= start && s.offset <= replayBelow {
 			l.producers, from, found = s.state, s.offset, true
 		}
 	}
-	replayed := 0
-	segs := *l.segs.Load()
-	for i := segmentFor(segs, from); i < len(segs); i++ {
-		if i < 0 {
-			i = 0
+	l.resetOpenTxns()
+	// Entries of markers from the replay start on are rebuilt.
+	rebuilt := make([][]abortedTxn, len(segs))
+	for i, s := range segs {
+		keepBelow := min(max(from, s.base), s.next)
+		for _, t := range loaded[i] {
+			if t.lastOffset < keepBelow {
+				rebuilt[i] = append(rebuilt[i], t)
+			}
 		}
-		s := segs[i]
-		if s.next <= from {
+	}
+	replayed, err := l.replay(segs, from, rebuilt)
+	if err != nil {
+		return false, err
+	}
+	l.firstUnstable.Store(l.oldestOpenTxn())
+	if replayed > 0 || !found {
+		l.logger.Info("rebuilt producer state", "from", from, "snapshot", found, "batches", replayed, "producers", len(l.producers), "open_transactions", len(l.openTxns))
+	}
+	for i, s := range segs {
+		if slices.Equal(rebuilt[i], loaded[i]) && replayBelow > s.base {
+			s.txnIdx = loaded[i]
 			continue
 		}
-		sc := newScanner(s.log, s.lookup(from, nil), s.size.Load(), false)
-		for {
-			h, _, err := sc.next()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				return false, fmt.Errorf("replay producer state in segment %d: %w", s.base, err)
-			}
-			if h.BaseOffset < from || !h.Idempotent() || h.IsControl() {
-				continue
-			}
-			l.producers.apply(&h, h.MaxTimestamp)
-			replayed++
+		changed, err := l.writeTxnIndex(s, rebuilt[i])
+		if err != nil {
+			return false, fmt.Errorf("rewrite transaction index of segment %d: %w", s.base, err)
 		}
-	}
-	if replayed > 0 || !found {
-		l.logger.Info("rebuilt producer state", "from", from, "snapshot", found, "batches", replayed, "producers", len(l.producers))
+		dirChanged = dirChanged || changed
 	}
 	if clean && found && from == end {
-		return false, nil
+		return dirChanged, nil
 	}
 	if err := writeSnapshot(l.fs, l.dir, end, l.producers); err != nil {
 		return false, err
 	}
 	l.pruneSnapshots(end)
 	return true, nil
+}
+
+// replay applies the batches from offset from on to the producer state and
+// the open transactions, adding the aborted transactions of the markers to
+// txns (per segment). It returns how many batches it applied.
+func (l *Log) replay(segs []*segment, from int64, txns [][]abortedTxn) (replayed int, err error) {
+	var dec batch.Decoder
+	var buf []byte
+	for i := max(segmentFor(segs, from), 0); i < len(segs); i++ {
+		s := segs[i]
+		if s.next <= from {
+			continue
+		}
+		sc := newScanner(s.log, s.lookup(from, nil), s.size.Load(), false)
+		for {
+			h, pos, err := sc.next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return replayed, fmt.Errorf("replay producer state in segment %d: %w", s.base, err)
+			}
+			if h.BaseOffset < from || !h.Idempotent() {
+				continue
+			}
+			if !h.IsControl() {
+				if l.producers.apply(&h, h.MaxTimestamp) {
+					l.openTxns[h.ProducerID] = h.BaseOffset
+				}
+				replayed++
+				continue
+			}
+			buf = slices.Grow(buf[:0], h.Size())[:h.Size()]
+			if _, err := s.log.ReadAt(buf, pos); err != nil {
+				return replayed, fmt.Errorf("replay marker in segment %d: %w", s.base, err)
+			}
+			m, ok, err := decodeMarker(buf, &dec)
+			if !ok {
+				l.logger.Warn("skipping a control batch that is no transaction marker", "segment", s.base, "offset", h.BaseOffset, "err", err)
+				continue
+			}
+			if first, open := l.openTxns[m.ProducerID]; open {
+				if !m.Commit {
+					txns[i] = append(txns[i], abortedTxn{producerID: m.ProducerID, firstOffset: first, lastOffset: h.BaseOffset, lastStableOffset: l.stableAfter(m.ProducerID, h.BaseOffset)})
+				}
+				delete(l.openTxns, m.ProducerID)
+			}
+			l.producers.applyMarker(m, h.MaxTimestamp)
+			replayed++
+		}
+	}
+	return replayed, nil
 }
 
 // pruneSnapshots keeps the newest keepSnapshots snapshots not above upto.

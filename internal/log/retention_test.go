@@ -2,6 +2,7 @@ package log
 
 import (
 	"fmt"
+	"math"
 	"path/filepath"
 	"testing"
 	"time"
@@ -85,7 +86,7 @@ func TestRetentionWhileReading(t *testing.T) {
 	n, err := l.EnforceRetention(t0)
 	require.NoError(t, err)
 	require.Equal(t, 4, n)
-	got, _, err := s.read(0, 1<<20, true, nil)
+	got, _, err := s.read(0, math.MaxInt64, 1<<20, true, nil)
 	require.NoError(t, err)
 	assert.Len(t, batchesOf(t, got), 4)
 	s.release()

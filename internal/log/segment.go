@@ -78,6 +78,14 @@ type segment struct {
 	evicted     bool // idxMu
 	offN, timeN int  // idxMu, when evicted
 
+	// txnFile is the .txnindex, nil until the segment has an aborted
+	// transaction (set under idxMu, so the group-commit fsync can read it);
+	// txnIdx holds all its entries, txnBuf is scratch for writing one.
+	txnFile  vfs.File     // idxMu
+	txnIdx   []abortedTxn // idxMu
+	txnBuf   []byte       // idxMu
+	txnDirty atomic.Bool  // the .txnindex was written since its last fsync
+
 	next          int64 // log.mu: offset after the segment's last batch
 	rollBaseTs    int64 // log.mu: max timestamp of the first batch, -1 when empty
 	bytesSinceIdx int   // log.mu: bytes appended since the last index entry
@@ -130,12 +138,37 @@ func (s *segment) release() {
 }
 
 func (s *segment) closeFiles() error {
-	return errors.Join(s.log.Close(), s.idx.Close(), s.tidx.Close())
+	err := errors.Join(s.log.Close(), s.idx.Close(), s.tidx.Close())
+	s.idxMu.Lock()
+	if s.txnFile != nil {
+		err = errors.Join(err, s.txnFile.Close())
+		s.txnFile = nil
+	}
+	s.idxMu.Unlock()
+	return err
+}
+
+// syncTxnIndex fsyncs the .txnindex when it was written since the last one.
+func (s *segment) syncTxnIndex() error {
+	if !s.txnDirty.Swap(false) {
+		return nil
+	}
+	s.idxMu.RLock()
+	f := s.txnFile
+	s.idxMu.RUnlock()
+	if f == nil {
+		return nil
+	}
+	if err := f.Sync(); err != nil {
+		s.txnDirty.Store(true)
+		return fmt.Errorf("fsync transaction index: %w", err)
+	}
+	return nil
 }
 
 func (s *segment) removeFiles(fsys vfs.FS, dir string) error {
 	var errs []error
-	for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+	for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix, txnIndexSuffix} {
 		if err := fsys.Remove(fileName(dir, s.base, suf)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, err)
 		}

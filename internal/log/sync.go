@@ -117,6 +117,11 @@ func (l *Log) syncSegment(s *segment, sealed bool) error {
 			return err
 		}
 	}
+	// The .txnindex is not rebuilt from the .log when its segment is
+	// trusted, so it is made as durable as the markers that wrote it.
+	if err := s.syncTxnIndex(); err != nil {
+		return err
+	}
 	// The active segment's index files are rebuilt by recovery anyway;
 	// those of sealed segments are trusted, so they are made durable once.
 	if err := s.persistIndexes(sealed); err != nil {
