@@ -130,7 +130,7 @@ func (c *Consumer) resolveCommitted(ctx context.Context, list []pending) {
 		}
 	}
 	if err != nil && ctx.Err() == nil {
-		c.log.Warn("fetching committed offsets failed; retrying", "group", c.cfg.GroupID, "err", err)
+		c.logRetry("fetching committed offsets failed; retrying", err, "group", c.cfg.GroupID)
 	}
 }
 
@@ -220,7 +220,7 @@ func (c *Consumer) listOffsets(ctx context.Context, node int32, list []pending) 
 	c.mu.Unlock()
 	if refresh {
 		if err != nil && !errors.Is(err, context.Canceled) {
-			c.log.Warn("list offsets failed; retrying", "broker", node, "err", err)
+			c.logRetry("list offsets failed; retrying", err, "broker", node)
 		}
 		c.cl.invalidate()
 	}
