@@ -350,6 +350,10 @@ func (cn *Conn) fail(cause error) {
 	if errors.Is(cause, errClosedLocally) || errors.Is(cause, ErrClientClosed) {
 		// Closing our own client is not a failure worth a warning.
 		cn.log.Debug("connection closed")
+	} else if cn.node < 0 {
+		// A seed connection only bootstraps metadata; the broker behind
+		// it has a real connection whose failure is the one to report.
+		cn.log.Debug("seed connection failed", "addr", cn.addr, "err", cause)
 	} else {
 		cn.log.Warn("connection failed", "err", cause)
 	}

@@ -52,6 +52,10 @@ func (e *NoBrokersError) Error() string {
 		}
 		b.WriteString(")")
 	}
+	if len(e.Tried) == 0 && e.Ctx != nil {
+		b.WriteString(": ")
+		b.WriteString(e.Ctx.Error())
+	}
 	for i, ce := range e.Tried {
 		if i == 0 {
 			b.WriteString(": ")
