@@ -40,13 +40,13 @@ var (
 	// stay matchable.
 	ErrNoBrokers = wire.ErrNoBrokers
 	// ErrTopicNotAvailable is returned from Poll, once per topic, when the
-	// metadata says a subscribed topic does not exist
+	// metadata says a subscribed or assigned topic does not exist
 	// (kerr.UnknownTopicOrPartition, wrapped too; auto-creation disabled
 	// or refused by the broker) or may not be read
 	// (kerr.TopicAuthorizationFailed). It is informational: the consumer
-	// keeps its subscription, checks again every second, and is assigned
-	// the topic's partitions once it appears (Kafka's consumer logs
+	// keeps its subscription (or assignment), checks again every second,
+	// and consumes the topic's partitions once it appears (Kafka's consumer logs
 	// "Error while fetching metadata ... UNKNOWN_TOPIC_OR_PARTITION" and
 	// waits). Calling Poll again goes on waiting.
-	ErrTopicNotAvailable = errors.New("consumer: subscribed topic not available")
+	ErrTopicNotAvailable = errors.New("consumer: topic not available")
 )

@@ -2,7 +2,9 @@ package consumer
 
 import (
 	"context"
+	"errors"
 
+	"github.com/skiffkit/skiff/internal/kerr"
 	"github.com/skiffkit/skiff/internal/wire"
 )
 
@@ -36,4 +38,15 @@ func (c *Consumer) logRetry(msg string, err error, args ...any) {
 		return
 	}
 	c.log.Warn(msg, args...)
+}
+
+// topicCause is the Kafka error behind a failed topic lookup, without the
+// lookup's "gave up after 1s" context: the consumer goes on waiting, so
+// only the broker's answer (UNKNOWN_TOPIC_OR_PARTITION, ...) is news.
+func topicCause(err error) error {
+	var ke *kerr.Error
+	if errors.As(err, &ke) {
+		return ke
+	}
+	return err
 }

@@ -89,6 +89,18 @@ func (c *logCapture) find(msg string) (capturedLog, bool) {
 	return capturedLog{}, false
 }
 
+// createTopic creates a one-partition topic through the admin API.
+func createTopic(t *testing.T, cl *kgo.Client, topic string) {
+	t.Helper()
+	req := kmsg.NewPtrCreateTopicsRequest()
+	rt := kmsg.NewCreateTopicsRequestTopic()
+	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = topic, 1, 1
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(context.Background(), cl)
+	require.NoError(t, err)
+	require.Zero(t, resp.Topics[0].ErrorCode)
+}
+
 // missingTopicBackend is a cluster without the topic, where the test
 // creates it later.
 type missingTopicBackend struct {
@@ -105,14 +117,7 @@ func TestSubscribeMissingTopic(t *testing.T) {
 		"kfake": func(t *testing.T) missingTopicBackend {
 			c := newCluster(t, 1, 1) // kfake refuses auto-creation by default
 			return missingTopicBackend{addrs: c.ListenAddrs(), create: func(t *testing.T, topic string) {
-				cl := newProducer(t, c)
-				req := kmsg.NewPtrCreateTopicsRequest()
-				rt := kmsg.NewCreateTopicsRequestTopic()
-				rt.Topic, rt.NumPartitions, rt.ReplicationFactor = topic, 1, 1
-				req.Topics = append(req.Topics, rt)
-				resp, err := req.RequestWith(context.Background(), cl)
-				require.NoError(t, err)
-				require.Zero(t, resp.Topics[0].ErrorCode)
+				createTopic(t, newProducer(t, c), topic)
 			}}
 		},
 		"bundled broker": func(t *testing.T) missingTopicBackend {
@@ -140,7 +145,7 @@ func TestSubscribeMissingTopic(t *testing.T) {
 			require.Error(t, err)
 			assert.ErrorIs(t, err, ErrTopicNotAvailable)
 			assert.ErrorIs(t, err, kerr.UnknownTopicOrPartition)
-			assert.Contains(t, err.Error(), "later")
+			assert.Regexp(t, `^consumer: topic not available: later \(waiting for it\): UNKNOWN_TOPIC_OR_PARTITION`, err.Error())
 			require.NoError(t, ctx.Err(), "said so before the context ended")
 
 			const warnMsg = "subscribed topic is not available; waiting for it"
@@ -209,4 +214,33 @@ func TestConsumerPing(t *testing.T) {
 	require.NoError(t, c.Ping(ctx))
 	require.NoError(t, c.Close(ctx))
 	assert.ErrorIs(t, c.Ping(ctx), ErrClosed)
+}
+
+// TestAssignMissingTopic: an explicitly assigned topic that does not exist
+// is reported once (Warn, ErrTopicNotAvailable from Poll) and consumed
+// once it is created.
+func TestAssignMissingTopic(t *testing.T) {
+	cl := newCluster(t, 1, 1)
+	logs, logger := newLogCapture()
+	c := newTestConsumer(t, Config{
+		Brokers: cl.ListenAddrs(),
+		Assign:  map[string][]TopicPartitionOffset{"later": {{Partition: 0, Offset: OffsetEarliest, LeaderEpoch: -1}}},
+		Logger:  logger,
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_, err := c.Poll(ctx)
+	require.Error(t, err)
+	assert.ErrorIs(t, err, ErrTopicNotAvailable)
+	assert.ErrorIs(t, err, kerr.UnknownTopicOrPartition)
+	assert.Equal(t, "consumer: topic not available: later (waiting for it): UNKNOWN_TOPIC_OR_PARTITION: This server does not host this topic-partition.", err.Error())
+	require.NoError(t, ctx.Err())
+
+	p := newProducer(t, cl)
+	createTopic(t, p, "later")
+	produce(t, p, &kgo.Record{Topic: "later", Value: []byte("v")})
+	recs := pollN(t, c, 1, 20*time.Second)
+	assert.Equal(t, "v", string(recs[0].Value))
+	assert.Equal(t, 1, logs.count(slog.LevelWarn, "assigned topic is not available; waiting for it"))
+	assert.Equal(t, 1, logs.count(slog.LevelInfo, "assigned topic is available"))
 }
