@@ -5,6 +5,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/skiffkit/skiff/internal/kerr"
 	"github.com/skiffkit/skiff/internal/wire"
 	"github.com/skiffkit/skiff/sasl"
 )
@@ -17,8 +18,9 @@ type cluster interface {
 	// cache, fetching metadata when the topic is not cached.
 	topic(ctx context.Context, topic string) (topicMeta, error)
 	// partitionCounts asks a broker for fresh metadata of topics and
-	// returns the partition count of each that exists.
-	partitionCounts(ctx context.Context, topics []string) (map[string]int32, error)
+	// returns the partition count of each that exists, and the error of
+	// each that does not (UNKNOWN_TOPIC_OR_PARTITION, authorization).
+	partitionCounts(ctx context.Context, topics []string) (counts map[string]int32, missing map[string]error, err error)
 	// invalidate makes the next topic call fetch fresh metadata.
 	invalidate()
 	// requestNode sends req to one broker, versions negotiated.
@@ -29,6 +31,8 @@ type cluster interface {
 	coordinator(ctx context.Context, group string) (int32, error)
 	// invalidateCoordinator forgets group's cached coordinator.
 	invalidateCoordinator(group string)
+	// ping tries each broker once (see wire.Client.Ping).
+	ping(ctx context.Context) error
 	close()
 }
 
@@ -81,19 +85,33 @@ func (w *wireCluster) topic(ctx context.Context, topic string) (topicMeta, error
 	return tm, nil
 }
 
-func (w *wireCluster) partitionCounts(ctx context.Context, topics []string) (map[string]int32, error) {
+func (w *wireCluster) partitionCounts(ctx context.Context, topics []string) (map[string]int32, map[string]error, error) {
 	md, err := w.cl.Metadata(ctx, topics)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	out := make(map[string]int32, len(topics))
+	var missing map[string]error
 	for _, t := range topics {
-		if ti, ok := md.Topics[t]; ok && ti.Err == nil && len(ti.Partitions) > 0 {
+		ti, ok := md.Topics[t]
+		if ok && ti.Err == nil && len(ti.Partitions) > 0 {
 			out[t] = int32(len(ti.Partitions))
+			continue
+		}
+		if missing == nil {
+			missing = map[string]error{}
+		}
+		switch {
+		case ok && ti.Err != nil:
+			missing[t] = ti.Err
+		default: // absent from the response, or no partitions yet
+			missing[t] = kerr.UnknownTopicOrPartition
 		}
 	}
-	return out, nil
+	return out, missing, nil
 }
+
+func (w *wireCluster) ping(ctx context.Context) error { return w.cl.Ping(ctx) }
 
 func (w *wireCluster) invalidate() { w.cl.RefreshMetadata() }
 

@@ -147,7 +147,7 @@ func (c *Consumer) autoCommitLoop() {
 		cancel()
 		next := c.cfg.AutoCommitInterval
 		if err != nil && c.ctx.Err() == nil {
-			c.log.Warn("auto-commit failed", "group", c.cfg.GroupID, "err", err)
+			c.logRetry("auto-commit failed", err, "group", c.cfg.GroupID)
 			if retriableCommit(err) {
 				next = c.cfg.RetryBackoff
 			}

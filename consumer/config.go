@@ -45,7 +45,9 @@ type Config struct {
 	// rebalance. Static members do not send LeaveGroup on Close.
 	GroupInstanceID string
 	// Topics is the subscription (group mode). Exactly one of Topics and
-	// Assign must be set.
+	// Assign must be set. A topic that does not exist (and is not
+	// auto-created) is reported once, with a Warn log and
+	// ErrTopicNotAvailable from Poll; the consumer keeps waiting for it.
 	Topics []string
 	// Assign assigns partitions explicitly (assign mode): no group
 	// membership; each partition starts at its Offset (OffsetCommitted to
@@ -116,7 +118,11 @@ type Config struct {
 	// ClientRack is client.rack, sent in the subscription (v3). Optional.
 	ClientRack string
 
-	// Logger receives the consumer's logs. Nil discards them, as for the producer.
+	// Logger receives the consumer's logs. Nil discards them, as for the
+	// producer. An unreachable cluster is logged on its edges: Warn once,
+	// naming every address and its error, Debug while retrying, Info when
+	// a broker answers again. Poll keeps waiting, as Java's does; call
+	// Consumer.Ping to fail fast instead.
 	Logger *slog.Logger
 	// TLS is the TLS setup of security.protocol SSL and SASL_SSL; nil
 	// means no TLS (PLAINTEXT, SASL_PLAINTEXT). RootCAs nil trusts the

@@ -99,7 +99,8 @@ type Consumer struct {
 	queueBytes    int
 	inflightNodes map[int32]bool
 	errs          []error
-	dirty         []*partState // positions moved by the last Poll
+	missingTopics map[string]bool // assigned topics reported not in metadata
+	dirty         []*partState    // positions moved by the last Poll
 	closed        bool
 	lastPoll      time.Time
 	events        []*rebalanceEvent

@@ -45,6 +45,17 @@
 // inside poll(); the group goroutine waits for that, heartbeating, up to
 // max.poll.interval.ms.
 //
+// # When something is missing
+//
+// Like Java's consumer, Poll waits out an unreachable cluster and a
+// subscribed topic that does not exist yet; it does not wait in silence.
+// No broker reachable: one Warn log naming every address and its OS error,
+// Debug while retrying, Info when a broker answers again; Ping fails fast
+// instead. A subscribed topic the metadata does not have: one Warn naming
+// it and ErrTopicNotAvailable (wrapping kerr.UnknownTopicOrPartition) from
+// Poll, once; the consumer checks every second and consumes the topic once
+// it is created.
+//
 // # Caveats
 //
 //   - Delivery is at least once. Auto-commit and the commit before a

@@ -1,6 +1,10 @@
 package consumer
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/skiffkit/skiff/internal/wire"
+)
 
 // Sentinel errors. Kafka error codes are returned as internal/kerr values
 // wrapped with the partition or group they concern; test them with
@@ -30,4 +34,19 @@ var (
 	// group.instance.id took over (FENCED_INSTANCE_ID); the consumer stops
 	// consuming and must be closed.
 	ErrFenced = errors.New("consumer: fenced by another member with the same group.instance.id")
+	// ErrNoBrokers is wrapped by Ping (and by errors of requests that
+	// could not reach any broker): the error names each address with its
+	// OS error, and the OS errors (syscall.ECONNREFUSED, *net.OpError)
+	// stay matchable.
+	ErrNoBrokers = wire.ErrNoBrokers
+	// ErrTopicNotAvailable is returned from Poll, once per topic, when the
+	// metadata says a subscribed or assigned topic does not exist
+	// (kerr.UnknownTopicOrPartition, wrapped too; auto-creation disabled
+	// or refused by the broker) or may not be read
+	// (kerr.TopicAuthorizationFailed). It is informational: the consumer
+	// keeps its subscription (or assignment), checks again every second,
+	// and consumes the topic's partitions once it appears (Kafka's consumer logs
+	// "Error while fetching metadata ... UNKNOWN_TOPIC_OR_PARTITION" and
+	// waits). Calling Poll again goes on waiting.
+	ErrTopicNotAvailable = errors.New("consumer: topic not available")
 )

@@ -267,7 +267,7 @@ func (c *Consumer) advance(node int32, results []fetchResult, reqErr error) {
 	}
 	c.mu.Unlock()
 	if reqErr != nil && c.ctx.Err() == nil {
-		c.log.Warn("fetch failed; retrying", "broker", node, "err", reqErr)
+		c.logRetry("fetch failed; retrying", reqErr, "broker", node)
 	}
 	if refresh {
 		c.cl.invalidate()

@@ -39,7 +39,15 @@ type group struct {
 	lostCause  error         // a commit found the generation gone (see memberLost)
 	owned      map[TopicPartition]bool
 	counts     map[string]int32 // partition counts the assignment was made for
+	missing    map[string]bool  // subscribed topics the metadata says are not there
 }
+
+// missingTopicRecheck is how often the metadata of a subscription with a
+// topic that does not exist yet is fetched again (capped by
+// metadata.max.age.ms): the Java consumer, too, refreshes metadata soon
+// while a subscribed topic is unavailable, so a topic created a moment
+// later is consumed without waiting five minutes.
+const missingTopicRecheck = time.Second
 
 // rejoinReason says why the stable phase ended.
 type rejoinReason int
@@ -176,7 +184,7 @@ func (g *group) run() {
 				g.fatal(err)
 				return
 			}
-			g.c.log.Warn("joining the group failed; retrying", "group", g.cfg.GroupID, "err", err, "backoff", backoff)
+			g.c.logRetry("joining the group failed; retrying", err, "group", g.cfg.GroupID, "backoff", backoff)
 			var ke *kerr.Error
 			if backoff == g.cfg.RetryBackoff && errors.As(err, &ke) && !ke.Retriable && !isCoordinatorErr(err) {
 				// A configuration or authorization problem: tell the user
@@ -495,12 +503,62 @@ func (g *group) sync(ctx context.Context, joined *kmsg.JoinGroupResponse) (assig
 // metadata hiccup must not stall the whole group's sync); nil means
 // unknown, and the heartbeat loop fills it in later.
 func (g *group) subscribedCounts(ctx context.Context) map[string]int32 {
-	counts, err := g.c.cl.partitionCounts(ctx, g.cfg.Topics)
+	counts, missing, err := g.c.cl.partitionCounts(ctx, g.cfg.Topics)
 	if err != nil {
-		g.c.log.Warn("metadata for the subscription failed; checking partition counts later", "group", g.cfg.GroupID, "err", err)
+		g.c.logRetry("metadata for the subscription failed; checking partition counts later", err, "group", g.cfg.GroupID)
 		return nil
 	}
+	g.noteMissing(missing)
 	return counts
+}
+
+// noteMissing tells, once per topic, that a subscribed topic is not
+// there: a Warn naming it and an ErrTopicNotAvailable from Poll, so a
+// mistyped or not yet created topic does not look like an idle one. When
+// it appears, one Info. It reports whether any topic is still missing.
+func (g *group) noteMissing(missing map[string]error) bool {
+	g.mu.Lock()
+	if g.missing == nil {
+		g.missing = map[string]bool{}
+	}
+	var appeared []string
+	for t := range g.missing {
+		if _, still := missing[t]; !still {
+			appeared = append(appeared, t)
+			delete(g.missing, t)
+		}
+	}
+	var fresh []string
+	for _, t := range slices.Sorted(maps.Keys(missing)) {
+		if !g.missing[t] {
+			g.missing[t] = true
+			fresh = append(fresh, t)
+		}
+	}
+	still := len(g.missing) > 0
+	g.mu.Unlock()
+	for _, t := range fresh {
+		err := missing[t]
+		g.c.log.Warn("subscribed topic is not available; waiting for it", "group", g.cfg.GroupID, "topic", t, "err", err)
+		g.c.mu.Lock()
+		g.c.pushErrLocked(fmt.Errorf("%w: %s (waiting for it): %w", ErrTopicNotAvailable, t, err))
+		g.c.mu.Unlock()
+	}
+	for _, t := range appeared {
+		g.c.log.Info("subscribed topic is available", "group", g.cfg.GroupID, "topic", t)
+	}
+	return still
+}
+
+// metaInterval is how often the heartbeat loop checks the subscription's
+// metadata.
+func (g *group) metaInterval() time.Duration {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(g.missing) > 0 {
+		return min(missingTopicRecheck, g.cfg.MetadataMaxAge)
+	}
+	return g.cfg.MetadataMaxAge
 }
 
 // lead runs the assignor over the members' subscriptions (group leader).
@@ -529,7 +587,7 @@ func (g *group) lead(ctx context.Context, protocol string, members []kmsg.JoinGr
 		}
 		subs = append(subs, s)
 	}
-	counts, err := g.c.cl.partitionCounts(ctx, slices.Sorted(maps.Keys(topicSet)))
+	counts, _, err := g.c.cl.partitionCounts(ctx, slices.Sorted(maps.Keys(topicSet)))
 	if err != nil {
 		return nil, fmt.Errorf("metadata for the group's subscriptions: %w", err)
 	}
@@ -615,7 +673,7 @@ func (g *group) generationNow() int32 {
 func (g *group) heartbeatLoop(ctx context.Context) (rejoinReason, error) {
 	hb := time.NewTicker(g.cfg.HeartbeatInterval)
 	defer hb.Stop()
-	meta := time.NewTicker(g.cfg.MetadataMaxAge)
+	meta := time.NewTicker(g.metaInterval())
 	defer meta.Stop()
 	lastOK := time.Now()
 	for {
@@ -629,8 +687,12 @@ func (g *group) heartbeatLoop(ctx context.Context) (rejoinReason, error) {
 			return rejoinRebalance, nil
 		case <-meta.C:
 			mctx, cancel := context.WithTimeout(ctx, g.cfg.RequestTimeout)
-			counts, err := g.c.cl.partitionCounts(mctx, g.cfg.Topics)
+			counts, missing, err := g.c.cl.partitionCounts(mctx, g.cfg.Topics)
 			cancel()
+			if err == nil {
+				g.noteMissing(missing)
+				meta.Reset(g.metaInterval())
+			}
 			g.mu.Lock()
 			changed := err == nil && g.counts != nil && !maps.Equal(counts, g.counts)
 			if err == nil && g.counts == nil {

@@ -90,9 +90,33 @@ func (c *Consumer) resolveLeaders(ctx context.Context, topic string) {
 			}
 		}
 	}
+	c.noteAssignedTopicLocked(topic, err)
 	if err != nil && ctx.Err() == nil {
 		c.log.Debug("metadata lookup failed; retrying", "topic", topic, "err", err)
 		c.cl.invalidate()
+	}
+}
+
+// noteAssignedTopicLocked reports, once, that an assigned topic (Assign,
+// or one deleted under the group) is not in the metadata: a Warn and
+// ErrTopicNotAvailable from Poll, instead of fetching nothing in silence.
+// The lookups go on; when the topic is back, one Info.
+func (c *Consumer) noteAssignedTopicLocked(topic string, err error) {
+	switch {
+	case errors.Is(err, kerr.UnknownTopicOrPartition) || errors.Is(err, kerr.TopicAuthorizationFailed):
+		if c.missingTopics[topic] {
+			return
+		}
+		if c.missingTopics == nil {
+			c.missingTopics = map[string]bool{}
+		}
+		c.missingTopics[topic] = true
+		err = topicCause(err)
+		c.log.Warn("assigned topic is not available; waiting for it", "topic", topic, "err", err)
+		c.pushErrLocked(fmt.Errorf("%w: %s (waiting for it): %w", ErrTopicNotAvailable, topic, err))
+	case err == nil && c.missingTopics[topic]:
+		delete(c.missingTopics, topic)
+		c.log.Info("assigned topic is available", "topic", topic)
 	}
 }
 
@@ -130,7 +154,7 @@ func (c *Consumer) resolveCommitted(ctx context.Context, list []pending) {
 		}
 	}
 	if err != nil && ctx.Err() == nil {
-		c.log.Warn("fetching committed offsets failed; retrying", "group", c.cfg.GroupID, "err", err)
+		c.logRetry("fetching committed offsets failed; retrying", err, "group", c.cfg.GroupID)
 	}
 }
 
@@ -220,7 +244,7 @@ func (c *Consumer) listOffsets(ctx context.Context, node int32, list []pending) 
 	c.mu.Unlock()
 	if refresh {
 		if err != nil && !errors.Is(err, context.Canceled) {
-			c.log.Warn("list offsets failed; retrying", "broker", node, "err", err)
+			c.logRetry("list offsets failed; retrying", err, "broker", node)
 		}
 		c.cl.invalidate()
 	}

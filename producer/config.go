@@ -118,7 +118,13 @@ type Config struct {
 	// BufferMemory is buffer.memory in bytes. Zero means 32 MiB.
 	BufferMemory int64
 	// MaxBlock is max.block.ms: how long Send waits for buffer memory or
-	// for the first metadata of a topic. Zero means 60s.
+	// for the first metadata of a topic. Zero means 60s. As in the Java
+	// producer, Send keeps retrying a cluster it cannot reach for all of
+	// MaxBlock (brokers restart); the client logs at Warn once when no
+	// broker is reachable, naming every address and its error, and the
+	// final error names them again with the time waited. To fail fast
+	// instead, call Producer.Ping first: it tries each broker once.
+
 	MaxBlock time.Duration
 	// MaxRequestSize is max.request.size in bytes. Zero means 1 MiB.
 	MaxRequestSize int
@@ -148,7 +154,9 @@ type Config struct {
 	Partitioner partitioner.Partitioner
 	// MetadataMaxAge is metadata.max.age.ms. Zero means 5m.
 	MetadataMaxAge time.Duration
-	// Logger receives producer events. Nil discards them.
+	// Logger receives producer events. Nil discards them. Connection
+	// trouble is logged on its edges: Warn once when no broker is
+	// reachable, Debug while retrying, Info when one is reachable again.
 	Logger *slog.Logger
 	// Hooks are values implementing any of the Hook* interfaces (metrics).
 	Hooks []Hook

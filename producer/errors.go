@@ -5,6 +5,7 @@ import (
 
 	"github.com/skiffkit/skiff/accumulator"
 	"github.com/skiffkit/skiff/internal/accum"
+	"github.com/skiffkit/skiff/internal/wire"
 )
 
 var (
@@ -30,6 +31,11 @@ var (
 	// ErrUnknownTopic is wrapped, with kerr.UnknownTopicOrPartition, by
 	// Send when the topic's metadata did not appear within max.block.
 	ErrUnknownTopic = errors.New("producer: unknown topic")
+
+	// ErrNoBrokers is wrapped by Send and Ping when no broker could be
+	// reached; the error names each address with its OS error, and the
+	// OS errors (syscall.ECONNREFUSED, *net.OpError) stay matchable.
+	ErrNoBrokers = wire.ErrNoBrokers
 
 	// ErrInvalidPartition is returned by Send for an explicit partition
 	// the topic does not have.

@@ -3,11 +3,13 @@ package producer
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/skiffkit/skiff/internal/kerr"
+	"github.com/skiffkit/skiff/internal/wire"
 )
 
 // idempotence is the sender's producer-id state (Kafka's TransactionManager
@@ -103,7 +105,11 @@ func (i *idempotence) onProducerID(e *event) {
 		i.failures++
 		i.retryAt = time.Now().Add(acc.Backoff(i.failures))
 		i.s.wakeAt(i.retryAt)
-		i.s.p.log.Warn("producer: InitProducerId failed", "err", e.err, "retry_in", time.Until(i.retryAt))
+		level := slog.LevelWarn
+		if wire.Unreachable(e.err) {
+			level = slog.LevelDebug // logged once by the client (wire's reachState)
+		}
+		i.s.p.log.Log(context.Background(), level, "producer: InitProducerId failed", "err", e.err, "retry_in", time.Until(i.retryAt))
 		return
 	}
 	i.failures = 0

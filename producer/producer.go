@@ -279,7 +279,8 @@ func (p *Producer) waitTopic(ctx context.Context, topic string) (int, error) {
 		if errors.Is(err, wire.ErrNoBrokers) {
 			// Say so first: "unknown topic" would send users looking for
 			// a topic when the cluster is not there at all.
-			return 0, fmt.Errorf("produce %s: no broker reachable within max.block (%v): %w", topic, p.cfg.MaxBlock, err)
+			// err names every address, its OS error and the time waited.
+			return 0, fmt.Errorf("produce %s (max.block %v): %w", topic, p.cfg.MaxBlock, err)
 		}
 		// Whatever the last attempt saw (the topic missing, no leader, the
 		// deadline mid-request), the topic did not

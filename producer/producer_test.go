@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -281,8 +283,14 @@ func TestNoBrokerReachable(t *testing.T) {
 	err := p.Send(context.Background(), Record{Topic: "t", Value: []byte("v")}, nil)
 	require.Error(t, err)
 	assert.ErrorIs(t, err, wire.ErrNoBrokers)
-	assert.Contains(t, err.Error(), "no broker reachable")
+	assert.ErrorIs(t, err, ErrNoBrokers)
+	assert.ErrorIs(t, err, syscall.ECONNREFUSED)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.NotErrorIs(t, err, ErrUnknownTopic)
+	// One sentence: the address with its OS error, once, and the wait;
+	// no "wire:" chain, no placeholder node id.
+	assert.Regexp(t, `^produce t \(max\.block 300ms\): metadata for topic "t": no broker reachable \(retried for \d+ms\): 127\.0\.0\.1:1: connection refused$`, err.Error())
+	assert.Equal(t, 1, strings.Count(err.Error(), "127.0.0.1:1"))
 }
 
 // A broker that auto-creates topics gets asked to: the first Send to a new

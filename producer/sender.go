@@ -272,7 +272,9 @@ func (s *sender) handleDial(e *event) {
 	ns := s.node(e.dialNode)
 	ns.dialing = false
 	if e.err != nil {
-		s.p.log.Warn("producer: connecting to broker failed", "node", e.dialNode, "err", e.err)
+		// Debug: the client logs a broker it cannot reach once, at Warn
+		// (wire's reachState), not every retry.backoff.ms.
+		s.p.log.Debug("producer: connecting to broker failed", "node", e.dialNode, "err", e.err)
 		ns.retryAt = time.Now().Add(s.cfg.RetryBackoff)
 		s.client.RefreshMetadata()
 		return

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"net"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -36,6 +37,7 @@ type Client struct {
 	extraBrokers map[int32]BrokerInfo // learned from FindCoordinator, not yet in metadata
 	coords       map[coordKey]int32
 	dialFails    map[int32]dialFailure // recent failed dials, for reconnect backoff
+	reach        reachState
 }
 
 // dialFailure remembers a node's failed dials so that callers hammering a
@@ -223,15 +225,17 @@ func (c *Client) conn(ctx context.Context, key connKey) (*Conn, error) {
 				// (it may come from a response newer than our cache).
 				if attempt == 0 && node >= 0 {
 					if _, err := c.Metadata(ctx, []string{}); err != nil {
-						return nil, fmt.Errorf("wire: node %d: %w (metadata: %w)", node, ErrUnknownBroker, err)
+						return nil, fmt.Errorf("broker %d: %w (%w)", node, ErrUnknownBroker, err)
 					}
 					continue
 				}
-				return nil, fmt.Errorf("wire: node %d: %w", node, ErrUnknownBroker)
+				return nil, fmt.Errorf("broker %d: %w", node, ErrUnknownBroker)
 			}
 			if f, ok := c.dialFails[node]; ok && time.Since(f.at) < c.reconnectBackoff(f.count) {
 				c.mu.Unlock()
-				return nil, fmt.Errorf("%w (reconnect backoff)", f.err)
+				// The same error again: the caller learns nothing new
+				// from "(reconnect backoff)", and the address is in it.
+				return nil, f.err
 			}
 			slot = &connSlot{ready: make(chan struct{})}
 			c.conns[key] = slot
@@ -265,15 +269,16 @@ func (c *Client) dial(slot *connSlot, key connKey, addr string) {
 		err = ErrClientClosed
 	}
 	var failed *Conn // closed after unlocking: fail runs callbacks
+	prevFails := c.dialFails[node].count
+	clusterDown := c.reach.down
 	if err != nil {
 		failed, cn = cn, nil
-		err = fmt.Errorf("wire: connect to node %d (%s): %w", node, addr, err)
+		if !errors.Is(err, ErrClientClosed) {
+			err = &ConnectError{Addr: addr, Node: max(node, -1), Err: err}
+			c.dialFails[node] = dialFailure{at: time.Now(), count: prevFails + 1, err: err}
+		}
 		if c.conns[key] == slot {
 			delete(c.conns, key)
-		}
-		if !errors.Is(err, ErrClientClosed) {
-			f := c.dialFails[node]
-			c.dialFails[node] = dialFailure{at: time.Now(), count: f.count + 1, err: err}
 		}
 	} else {
 		delete(c.dialFails, node)
@@ -285,11 +290,23 @@ func (c *Client) dial(slot *connSlot, key connKey, addr string) {
 		failed.fail(err)
 	}
 
-	if err != nil {
-		c.log.Warn("connect failed", "node", node, "addr", addr, "purpose", key.purpose, "err", err)
-		return
+	switch {
+	case errors.Is(err, ErrClientClosed):
+	case err != nil && node >= 0 && prevFails == 0 && !clusterDown:
+		// A known broker went away while others may still answer: worth
+		// one Warn. Its later failures, and the seeds' (the "no broker
+		// reachable" state covers them), are Debug: see reachState.
+		c.log.Warn("cannot connect to broker; retrying", "err", err, "purpose", key.purpose)
+	case err != nil:
+		c.log.Debug("connect failed", "err", err, "purpose", key.purpose, "failures", prevFails+1)
+	default:
+		if node >= 0 && prevFails > 0 {
+			c.log.Info("connected to broker again", "node", node, "addr", addr, "purpose", key.purpose)
+		} else {
+			c.log.Debug("connected", "node", node, "addr", addr, "purpose", key.purpose, "took", time.Since(start))
+		}
+		c.noteReachable(addr)
 	}
-	c.log.Debug("connected", "node", node, "addr", addr, "purpose", key.purpose, "took", time.Since(start))
 }
 
 func (c *Client) connect(ctx context.Context, key connKey, addr string) (*Conn, error) {
@@ -347,37 +364,66 @@ func (c *Client) Request(ctx context.Context, req kmsg.Request) (kmsg.Response, 
 }
 
 func (c *Client) anyConn(ctx context.Context) (*Conn, error) {
+	start := time.Now()
 	backoff := c.cfg.RetryBackoff
+	var last *NoBrokersError
 	for {
-		if cn := c.liveConn(); cn != nil {
+		cn, err := c.connectRound(ctx)
+		if err == nil {
 			return cn, nil
 		}
-		var lastErr error
-		for _, node := range c.candidates() {
-			cn, err := c.Conn(ctx, node)
-			if err == nil {
-				return cn, nil
-			}
-			if errors.Is(err, ErrClientClosed) || isFatalConnectError(err) {
-				return nil, err
-			}
-			lastErr = err
-			if ctx.Err() != nil {
-				break
-			}
+		var nb *NoBrokersError
+		if !errors.As(err, &nb) {
+			return nil, err
+		}
+		if len(nb.Tried) > 0 || last == nil {
+			last = nb
 		}
 		t := time.NewTimer(backoff)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return nil, fmt.Errorf("%w: %w (last error: %w)", ErrNoBrokers, ctx.Err(), lastErr)
-		case <-c.ctx.Done():
-			t.Stop()
-			return nil, ErrClientClosed
+		if ctx.Err() == nil {
+			select {
+			case <-t.C:
+				backoff = min(2*backoff, maxRetryBackoff)
+				continue
+			case <-ctx.Done():
+			case <-c.ctx.Done():
+				t.Stop()
+				return nil, ErrClientClosed
+			}
 		}
-		backoff = min(2*backoff, maxRetryBackoff)
+		t.Stop()
+		return nil, &NoBrokersError{Tried: last.Tried, Waited: time.Since(start), Ctx: ctx.Err()}
 	}
+}
+
+// connectRound returns a live connection, or tries the known brokers and
+// then the seeds each once. When all fail it returns a *NoBrokersError
+// with one entry per address (a seed and the broker it turned out to be
+// share one) and, unless ctx ended the round, logs the state (reachState).
+func (c *Client) connectRound(ctx context.Context) (*Conn, error) {
+	if cn := c.liveConn(); cn != nil {
+		return cn, nil
+	}
+	var tried []*ConnectError
+	for _, node := range c.candidates() {
+		cn, err := c.Conn(ctx, node)
+		if err == nil {
+			return cn, nil
+		}
+		if errors.Is(err, ErrClientClosed) || isFatalConnectError(err) {
+			return nil, err
+		}
+		var ce *ConnectError
+		if errors.As(err, &ce) && !slices.ContainsFunc(tried, func(t *ConnectError) bool { return t.Addr == ce.Addr }) {
+			tried = append(tried, ce)
+		}
+		if ctx.Err() != nil {
+			return nil, &NoBrokersError{Tried: tried, Ctx: ctx.Err()}
+		}
+	}
+	nb := &NoBrokersError{Tried: tried}
+	c.noteUnreachable(nb)
+	return nil, nb
 }
 
 // liveConn returns any established, healthy connection, preferring real

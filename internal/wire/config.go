@@ -173,7 +173,7 @@ func (cfg Config) validate() error {
 		errs = append(errs, fmt.Errorf("MaxResponseSize is negative: %d", cfg.MaxResponseSize))
 	}
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("wire: invalid config: %w", err)
+		return fmt.Errorf("invalid config: %w", err)
 	}
 	return nil
 }

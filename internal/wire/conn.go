@@ -85,7 +85,7 @@ type pending struct {
 // ErrMalformedResponse is wrapped when a response body does not decode at
 // the version it was requested with. The connection stays usable (the frame
 // boundary is intact) but the broker is likely not speaking Kafka correctly.
-var ErrMalformedResponse = errors.New("wire: malformed response")
+var ErrMalformedResponse = errors.New("malformed response")
 
 var errClosedLocally = errors.New("closed locally")
 
@@ -205,7 +205,7 @@ func (cn *Conn) DoAsync(req kmsg.Request, fn func(kmsg.Response, error)) {
 	req, minVer, maxVer := unwrapRequest(req)
 	ver, err := cn.versions.choose(req, minVer, maxVer)
 	if err != nil {
-		fn(nil, fmt.Errorf("wire: node %d (%s): %w", cn.node, cn.addr, err))
+		fn(nil, &connErr{cn.node, cn.addr, err})
 		return
 	}
 	req.SetVersion(ver)
@@ -238,7 +238,7 @@ func (cn *Conn) send(req kmsg.Request, fn func(kmsg.Response, error)) {
 	if cn.dead || cn.shutWrite {
 		err := cn.err
 		if err == nil {
-			err = fmt.Errorf("wire: node %d (%s): %w: %w", cn.node, cn.addr, ErrConnClosed, ErrClientClosed)
+			err = &connErr{cn.node, cn.addr, fmt.Errorf("%w: %w", ErrConnClosed, ErrClientClosed)}
 		}
 		cn.mu.Unlock()
 		putBuf(buf)
@@ -330,7 +330,7 @@ func (cn *Conn) fail(cause error) {
 		return
 	}
 	cn.dead = true
-	err := fmt.Errorf("wire: node %d (%s): %w: %w", cn.node, cn.addr, ErrConnClosed, cause)
+	err := &connErr{cn.node, cn.addr, fmt.Errorf("%w: %w", ErrConnClosed, cause)}
 	cn.err = err
 	for _, p := range cn.order {
 		if !p.done {
@@ -350,6 +350,10 @@ func (cn *Conn) fail(cause error) {
 	if errors.Is(cause, errClosedLocally) || errors.Is(cause, ErrClientClosed) {
 		// Closing our own client is not a failure worth a warning.
 		cn.log.Debug("connection closed")
+	} else if cn.node < 0 {
+		// A seed connection only bootstraps metadata; the broker behind
+		// it has a real connection whose failure is the one to report.
+		cn.log.Debug("seed connection failed", "addr", cn.addr, "err", cause)
 	} else {
 		cn.log.Warn("connection failed", "err", cause)
 	}

@@ -68,28 +68,28 @@ func (c *Client) findCoordinator(ctx context.Context, ck coordKey) (int32, error
 	}
 	kresp, err := c.Request(ctx, kreq)
 	if err != nil {
-		return -1, fmt.Errorf("wire: find coordinator %q: %w", ck.key, err)
+		return -1, fmt.Errorf("find coordinator %q: %w", ck.key, err)
 	}
 	resp, ok := kresp.(*kmsg.FindCoordinatorResponse)
 	if !ok {
-		return -1, fmt.Errorf("wire: find coordinator: %w: got %T", ErrMalformedResponse, kresp)
+		return -1, fmt.Errorf("find coordinator: %w: got %T", ErrMalformedResponse, kresp)
 	}
 	node, host, port, code, msg := resp.NodeID, resp.Host, resp.Port, resp.ErrorCode, resp.ErrorMessage
 	if resp.Version >= 4 {
 		if len(resp.Coordinators) != 1 || resp.Coordinators[0].Key != ck.key {
-			return -1, fmt.Errorf("wire: find coordinator %q: %w: %d coordinators in response", ck.key, ErrMalformedResponse, len(resp.Coordinators))
+			return -1, fmt.Errorf("find coordinator %q: %w: %d coordinators in response", ck.key, ErrMalformedResponse, len(resp.Coordinators))
 		}
 		co := resp.Coordinators[0]
 		node, host, port, code, msg = co.NodeID, co.Host, co.Port, co.ErrorCode, co.ErrorMessage
 	}
 	if err := kerr.ForCode(code); err != nil {
 		if msg != nil && *msg != "" {
-			return -1, fmt.Errorf("wire: find coordinator %q: %w (%s)", ck.key, err, *msg)
+			return -1, fmt.Errorf("find coordinator %q: %w (%s)", ck.key, err, *msg)
 		}
-		return -1, fmt.Errorf("wire: find coordinator %q: %w", ck.key, err)
+		return -1, fmt.Errorf("find coordinator %q: %w", ck.key, err)
 	}
 	if node < 0 {
-		return -1, fmt.Errorf("wire: find coordinator %q: node %d: %w", ck.key, node, kerr.CoordinatorNotAvailable)
+		return -1, fmt.Errorf("find coordinator %q: node %d: %w", ck.key, node, kerr.CoordinatorNotAvailable)
 	}
 	c.mu.Lock()
 	if _, known := c.meta.Load().brokers[node]; !known {

@@ -54,6 +54,23 @@
 // Conn on next use. Requests are never resent by wire: whether a resend is
 // safe depends on the request, so the producer/consumer decide.
 //
+// Errors read as one sentence: each layer adds its context once, without
+// a package prefix ("metadata for topic \"T\": no broker reachable (retried
+// for 1m0s): 127.0.0.1:1: connection refused"). A seed broker is named by
+// its address (its SeedNode id is a placeholder), a known broker as
+// "broker N at host:port", and the OS's reason replaces net's "dial tcp
+// ...: connect:" prefix; the causes stay reachable with errors.Is/As
+// (*ConnectError, *NoBrokersError, *net.OpError, syscall errors, kerr).
+// Ping tries every broker once and fails fast; Request and Topic retry
+// until their context ends, as Kafka's clients do within max.block.ms.
+//
+// Logging is on the edges of a state, not per retry: Warn once when every
+// broker failed a round ("no broker reachable; retrying", naming each
+// address and error) and Debug for later rounds, Info once when a broker
+// answers again; a known broker's first failed reconnect is one Warn, its
+// later ones Debug. Callers retrying on such errors (Unreachable) log them
+// at Debug.
+//
 // Metadata: Metadata always asks a broker; Topic serves from the cache while
 // fresh (MetadataMaxAge) and otherwise fetches, waiting out unknown or
 // leaderless topics; CachedTopic and Leader read an atomically swapped
@@ -61,8 +78,6 @@
 // refresh; MetadataUpdated tells when it landed.
 //
 // Caveats:
-//   - No TLS or SASL yet (Config.Dial can supply a TLS conn; SASL is not
-//     implemented).
 //   - Seed connections use ids from SeedNode, not the broker's real id; a
 //     seed broker reached again through metadata gets a second connection.
 //   - After a failed dial a broker is in reconnect backoff (Kafka's

@@ -43,9 +43,9 @@ const (
 )
 
 var (
-	errShortFrame   = errors.New("wire: response frame shorter than its correlation id")
-	errNegativeSize = errors.New("wire: negative response size")
-	errBadTags      = errors.New("wire: malformed tagged fields in response header")
+	errShortFrame   = errors.New("response frame shorter than its correlation id")
+	errNegativeSize = errors.New("negative response size")
+	errBadTags      = errors.New("malformed tagged fields in response header")
 )
 
 // encodeRequest encodes req as a complete size-prefixed frame into buf's

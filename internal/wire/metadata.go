@@ -2,6 +2,7 @@ package wire
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -93,6 +94,24 @@ func emptySnapshot() *metaSnapshot {
 // non-nil slice means brokers only) from any broker, at the highest version
 // both sides support, and merges it into the cache.
 func (c *Client) Metadata(ctx context.Context, topics []string) (*Metadata, error) {
+	md, err := c.metadata(ctx, topics)
+	if err != nil {
+		switch {
+		case topics == nil:
+			err = fmt.Errorf("metadata: %w", err)
+		case len(topics) == 0:
+			err = fmt.Errorf("cluster metadata: %w", err)
+		case len(topics) == 1:
+			err = fmt.Errorf("metadata for topic %q: %w", topics[0], err)
+		default:
+			err = fmt.Errorf("metadata for topics %q: %w", topics, err)
+		}
+	}
+	return md, err
+}
+
+// metadata is Metadata with errors that do not say what was asked for.
+func (c *Client) metadata(ctx context.Context, topics []string) (*Metadata, error) {
 	req := kmsg.NewPtrMetadataRequest()
 	if topics != nil {
 		req.Topics = make([]kmsg.MetadataRequestTopic, 0, len(topics))
@@ -108,14 +127,14 @@ func (c *Client) Metadata(ctx context.Context, topics []string) (*Metadata, erro
 
 	kresp, err := c.Request(ctx, req)
 	if err != nil {
-		return nil, fmt.Errorf("wire: metadata: %w", err)
+		return nil, err
 	}
 	resp, ok := kresp.(*kmsg.MetadataResponse)
 	if !ok {
-		return nil, fmt.Errorf("wire: metadata: %w: got %T", ErrMalformedResponse, kresp)
+		return nil, fmt.Errorf("%w: got %T", ErrMalformedResponse, kresp)
 	}
 	if err := kerr.ForCode(resp.ErrorCode); err != nil { // v13+ top-level error
-		return nil, fmt.Errorf("wire: metadata: %w", err)
+		return nil, err
 	}
 	md := convertMetadata(resp)
 	c.mergeMetadata(md, topics == nil)
@@ -227,22 +246,23 @@ func (c *Client) Topic(ctx context.Context, topic string) (TopicInfo, error) {
 		time.Since(e.fetched) < c.cfg.MetadataMaxAge {
 		return e.info, nil
 	}
+	start := time.Now()
 	backoff := c.cfg.RetryBackoff
 	for {
-		md, err := c.Metadata(ctx, []string{topic})
+		md, err := c.metadata(ctx, []string{topic})
 		var lastErr error
 		if err != nil {
 			if isFatalConnectError(err) {
-				return TopicInfo{Name: topic, Err: err}, fmt.Errorf("wire: topic %q: %w", topic, err)
+				return TopicInfo{Name: topic, Err: err}, fmt.Errorf("metadata for topic %q: %w", topic, err)
 			}
 			lastErr = err
 		} else {
 			ti, ok := md.Topics[topic]
 			switch {
 			case !ok:
-				lastErr = fmt.Errorf("topic %q absent from metadata response: %w", topic, kerr.UnknownTopicOrPartition)
+				lastErr = fmt.Errorf("absent from the response: %w", kerr.UnknownTopicOrPartition)
 			case ti.Err != nil && !kerr.IsRetriable(ti.Err):
-				return ti, fmt.Errorf("wire: topic %q: %w", topic, ti.Err)
+				return ti, fmt.Errorf("metadata for topic %q: %w", topic, ti.Err)
 			case ti.Err != nil:
 				lastErr = ti.Err
 			case !ti.hasLeader():
@@ -256,7 +276,12 @@ func (c *Client) Topic(ctx context.Context, topic string) (TopicInfo, error) {
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return TopicInfo{Name: topic, Err: lastErr}, fmt.Errorf("wire: topic %q: %w (gave up: %w)", topic, lastErr, ctx.Err())
+			if errors.Is(lastErr, ErrNoBrokers) && errors.Is(lastErr, ctx.Err()) {
+				// It already says how long it tried, and wraps ctx's error.
+				return TopicInfo{Name: topic, Err: lastErr}, fmt.Errorf("metadata for topic %q: %w", topic, lastErr)
+			}
+			return TopicInfo{Name: topic, Err: lastErr}, fmt.Errorf("metadata for topic %q: %w (gave up after %v: %w)",
+				topic, lastErr, roundWait(time.Since(start)), ctx.Err())
 		case <-c.ctx.Done():
 			t.Stop()
 			return TopicInfo{Name: topic, Err: lastErr}, ErrClientClosed
@@ -360,6 +385,11 @@ func (c *Client) refreshNow() {
 	ctx, cancel := context.WithTimeout(c.ctx, c.cfg.RequestTimeout)
 	defer cancel()
 	if _, err := c.Metadata(ctx, topics); err != nil && c.ctx.Err() == nil {
-		c.log.Warn("metadata refresh failed", "topics", len(topics), "err", err)
+		if Unreachable(err) {
+			// Logged once by the unreachable state (reachState).
+			c.log.Debug("metadata refresh failed", "topics", len(topics), "err", err)
+		} else {
+			c.log.Warn("metadata refresh failed", "topics", len(topics), "err", err)
+		}
 	}
 }
