@@ -274,8 +274,10 @@ func BenchmarkProduceConsumeLatency(b *testing.B) {
 	for _, tg := range []benchTarget{skiffTarget("skiff", Config{}), kfakeTarget} {
 		b.Run(tg.name, func(b *testing.B) {
 			addr, _ := tg.start(b, 1)
+			// Compression stated: kgo would otherwise default to snappy.
 			prod, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic("bench"),
-				kgo.ProducerLinger(0), kgo.RequiredAcks(kgo.AllISRAcks()))
+				kgo.ProducerLinger(0), kgo.RequiredAcks(kgo.AllISRAcks()),
+				kgo.ProducerBatchCompression(kgo.NoCompression()))
 			if err != nil {
 				b.Fatal(err)
 			}
