@@ -30,7 +30,7 @@
 // and as franz-go's kadm does: one topic that already exists does not fail
 // the others. The call's own error is for the request as a whole (no broker
 // reachable, the broker does not support the API). Item errors wrap
-// internal/kerr values, so errors.Is(err, kerr.TopicAlreadyExists) works,
+// kerr values, so errors.Is(err, kerr.TopicAlreadyExists) works,
 // with the broker's error message attached when it sent one; each result
 // list has an Error method joining its items' errors.
 //

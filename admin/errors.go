@@ -7,7 +7,7 @@ import (
 )
 
 // Sentinel errors of the admin package. Kafka error codes come back as
-// internal/kerr values (kerr.UnknownTopicOrPartition, kerr.InvalidPartitions,
+// kerr values (kerr.UnknownTopicOrPartition, kerr.InvalidPartitions,
 // kerr.InvalidConfig, kerr.UnsupportedVersion, ...), usable with errors.Is;
 // per-item errors sit in each result's Err field, wrapped with the broker's
 // error message when it sent one.

@@ -4,9 +4,9 @@ import (
 	"errors"
 	"time"
 
-	"github.com/skiffkit/skiff/internal/kerr"
 	"github.com/skiffkit/skiff/internal/log"
 	"github.com/skiffkit/skiff/internal/purgatory"
+	"github.com/skiffkit/skiff/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 

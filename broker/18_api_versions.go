@@ -1,7 +1,7 @@
 package broker
 
 import (
-	"github.com/skiffkit/skiff/internal/kerr"
+	"github.com/skiffkit/skiff/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 

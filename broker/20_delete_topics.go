@@ -3,7 +3,7 @@ package broker
 import (
 	"fmt"
 
-	"github.com/skiffkit/skiff/internal/kerr"
+	"github.com/skiffkit/skiff/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 

@@ -11,7 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/skiffkit/skiff/internal/batch"
-	"github.com/skiffkit/skiff/internal/kerr"
+	"github.com/skiffkit/skiff/kerr"
 )
 
 // makeBatch encodes n records of valueSize bytes as one uncompressed batch.

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/skiffkit/skiff/internal/kerr"
+	"github.com/skiffkit/skiff/kerr"
 )
 
 // producerIDFile holds the first producer id not yet handed to any block.

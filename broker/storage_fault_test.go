@@ -12,9 +12,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/skiffkit/skiff/internal/batch"
-	"github.com/skiffkit/skiff/internal/kerr"
 	"github.com/skiffkit/skiff/internal/log/vfs"
 	"github.com/skiffkit/skiff/internal/log/vfs/errorfs"
+	"github.com/skiffkit/skiff/kerr"
 )
 
 // tp names a partition.

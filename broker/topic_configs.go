@@ -6,8 +6,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/skiffkit/skiff/internal/kerr"
 	"github.com/skiffkit/skiff/internal/log"
+	"github.com/skiffkit/skiff/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 

@@ -14,9 +14,9 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/skiffkit/skiff/internal/kerr"
 	"github.com/skiffkit/skiff/internal/log"
 	"github.com/skiffkit/skiff/internal/purgatory"
+	"github.com/skiffkit/skiff/kerr"
 )
 
 // metadataFile holds the cluster id and every topic's id, partition count

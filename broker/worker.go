@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/skiffkit/skiff/internal/batch"
-	"github.com/skiffkit/skiff/internal/kerr"
+	"github.com/skiffkit/skiff/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 

@@ -6,7 +6,7 @@ import (
 	"github.com/skiffkit/skiff/internal/wire"
 )
 
-// Sentinel errors. Kafka error codes are returned as internal/kerr values
+// Sentinel errors. Kafka error codes are returned as kerr values
 // wrapped with the partition or group they concern; test them with
 // errors.Is against these sentinels or the kerr values.
 var (

@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 
-	"github.com/skiffkit/skiff/internal/kerr"
 	"github.com/skiffkit/skiff/internal/wire"
+	"github.com/skiffkit/skiff/kerr"
 )
 
 // Ping checks that the cluster can be reached: it tries the brokers (any

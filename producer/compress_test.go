@@ -16,7 +16,7 @@ import (
 
 	"github.com/skiffkit/skiff/internal/batch"
 	"github.com/skiffkit/skiff/internal/compress"
-	"github.com/skiffkit/skiff/internal/kerr"
+	"github.com/skiffkit/skiff/kerr"
 )
 
 // TestCompressedManyPartitionsInOrder sends over many partitions with

@@ -17,7 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/skiffkit/skiff/internal/kerr"
+	"github.com/skiffkit/skiff/kerr"
 )
 
 // lossyListener wraps kfake's listener so that, on the broker side, every

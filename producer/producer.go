@@ -12,8 +12,8 @@ import (
 
 	"github.com/skiffkit/skiff/internal/accum"
 	"github.com/skiffkit/skiff/internal/batch"
-	"github.com/skiffkit/skiff/internal/kerr"
 	"github.com/skiffkit/skiff/internal/wire"
+	"github.com/skiffkit/skiff/kerr"
 	"github.com/skiffkit/skiff/partitioner"
 	"github.com/skiffkit/skiff/sasl"
 )

@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/skiffkit/skiff/consumer"
-	"github.com/skiffkit/skiff/internal/kerr"
+	"github.com/skiffkit/skiff/kerr"
 	"github.com/skiffkit/skiff/producer"
 	"github.com/skiffkit/skiff/skifftest"
 )

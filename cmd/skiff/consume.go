@@ -14,8 +14,8 @@ import (
 
 	"github.com/skiffkit/skiff/admin"
 	"github.com/skiffkit/skiff/consumer"
-	"github.com/skiffkit/skiff/internal/kerr"
 	"github.com/skiffkit/skiff/internal/wire"
+	"github.com/skiffkit/skiff/kerr"
 	"github.com/skiffkit/skiff/properties"
 	"github.com/skiffkit/skiff/sasl"
 )

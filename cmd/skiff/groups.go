@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/skiffkit/skiff/admin"
-	"github.com/skiffkit/skiff/internal/kerr"
+	"github.com/skiffkit/skiff/kerr"
 )
 
 func init() {

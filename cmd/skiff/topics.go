@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/skiffkit/skiff/admin"
-	"github.com/skiffkit/skiff/internal/kerr"
+	"github.com/skiffkit/skiff/kerr"
 	"github.com/skiffkit/skiff/properties"
 )
 

@@ -9,7 +9,7 @@ import (
 
 	"github.com/skiffkit/skiff/internal/batch"
 	"github.com/skiffkit/skiff/internal/compress"
-	"github.com/skiffkit/skiff/internal/kerr"
+	"github.com/skiffkit/skiff/kerr"
 )
 
 // Accumulator holds the records waiting to be sent, per partition.

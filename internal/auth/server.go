@@ -5,7 +5,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/skiffkit/skiff/internal/kerr"
+	"github.com/skiffkit/skiff/kerr"
 )
 
 // Session is the server half of one SASL exchange on one connection.

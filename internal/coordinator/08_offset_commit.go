@@ -5,7 +5,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/skiffkit/skiff/internal/kerr"
+	"github.com/skiffkit/skiff/kerr"
 )
 
 // maxNameLen is the longest group or topic name the offsets log encodes

@@ -3,7 +3,7 @@ package coordinator
 import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/skiffkit/skiff/internal/kerr"
+	"github.com/skiffkit/skiff/kerr"
 )
 
 // heartbeat mirrors Kafka's handleHeartbeat: it keeps a member's session

@@ -3,7 +3,7 @@ package coordinator
 import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/skiffkit/skiff/internal/kerr"
+	"github.com/skiffkit/skiff/kerr"
 )
 
 // leaveGroup mirrors Kafka's handleLeaveGroup. v0-v2 name one member; v3+

@@ -10,8 +10,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/skiffkit/skiff/internal/kerr"
 	"github.com/skiffkit/skiff/internal/purgatory"
+	"github.com/skiffkit/skiff/kerr"
 )
 
 // Client identifies the connection a request came from: the request

@@ -11,8 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/skiffkit/skiff/internal/kerr"
 	"github.com/skiffkit/skiff/internal/purgatory"
+	"github.com/skiffkit/skiff/kerr"
 )
 
 func TestPurgatoryKeys(t *testing.T) {

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/skiffkit/skiff/internal/batch"
-	"github.com/skiffkit/skiff/internal/kerr"
+	"github.com/skiffkit/skiff/kerr"
 )
 
 // AppendInfo describes an append, the fields of a Produce response partition.
@@ -34,7 +34,7 @@ const maxBatchesPerAppend = 8
 // It rewrites recordSet in place (base offsets, partition leader epoch, and
 // with LogAppendTime the timestamp and CRC): the caller must not share it.
 //
-// Errors wrap internal/kerr values, mirroring Kafka's LogValidator:
+// Errors wrap kerr values, mirroring Kafka's LogValidator:
 // CORRUPT_MESSAGE for an empty, truncated, CRC-failing or structurally
 // broken batch; UNSUPPORTED_FOR_MESSAGE_FORMAT for magic 0 or 1;
 // MESSAGE_TOO_LARGE for a batch above MaxMessageBytes;

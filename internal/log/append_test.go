@@ -13,7 +13,7 @@ import (
 
 	"github.com/skiffkit/skiff/internal/batch"
 	"github.com/skiffkit/skiff/internal/compress"
-	"github.com/skiffkit/skiff/internal/kerr"
+	"github.com/skiffkit/skiff/kerr"
 )
 
 func TestAppendReadRoundTripAcrossRolls(t *testing.T) {

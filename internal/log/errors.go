@@ -4,7 +4,7 @@ import "errors"
 
 // Errors of the package that are not Kafka protocol errors. Protocol-level
 // failures (a corrupt batch, a sequence gap, an offset out of range) wrap the
-// matching internal/kerr value instead, so the broker can put kerr.Code(err)
+// matching kerr value instead, so the broker can put kerr.Code(err)
 // straight into its response.
 var (
 	// ErrClosed is returned by every method called after Close or Delete.

@@ -8,9 +8,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/skiffkit/skiff/internal/kerr"
 	"github.com/skiffkit/skiff/internal/log/vfs"
 	"github.com/skiffkit/skiff/internal/log/vfs/errorfs"
+	"github.com/skiffkit/skiff/kerr"
 )
 
 // requireStorageError checks an error is what the broker answers

@@ -12,8 +12,8 @@ import (
 	"sync/atomic"
 
 	"github.com/skiffkit/skiff/internal/batch"
-	"github.com/skiffkit/skiff/internal/kerr"
 	"github.com/skiffkit/skiff/internal/log/vfs"
+	"github.com/skiffkit/skiff/kerr"
 )
 
 // cleanShutdownFile marks a log closed cleanly: its indexes and newest

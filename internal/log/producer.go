@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/skiffkit/skiff/internal/batch"
-	"github.com/skiffkit/skiff/internal/kerr"
+	"github.com/skiffkit/skiff/kerr"
 )
 
 // maxCachedBatches is how many batches per producer are remembered for

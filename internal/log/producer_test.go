@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/skiffkit/skiff/internal/kerr"
+	"github.com/skiffkit/skiff/kerr"
 )
 
 // produce is one step of an idempotence scenario.

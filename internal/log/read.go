@@ -9,7 +9,7 @@ import (
 	"slices"
 
 	"github.com/skiffkit/skiff/internal/batch"
-	"github.com/skiffkit/skiff/internal/kerr"
+	"github.com/skiffkit/skiff/kerr"
 )
 
 // Read appends to dst whole batches starting with the one that holds

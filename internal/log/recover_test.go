@@ -12,8 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/skiffkit/skiff/internal/batch"
-	"github.com/skiffkit/skiff/internal/kerr"
 	"github.com/skiffkit/skiff/internal/log/vfs"
+	"github.com/skiffkit/skiff/kerr"
 )
 
 // written is what a test appended: per batch its offsets and, for batches

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/skiffkit/skiff/internal/batch"
-	"github.com/skiffkit/skiff/internal/kerr"
+	"github.com/skiffkit/skiff/kerr"
 )
 
 // Transactions (KIP-98) at the partition level: the producer state tracks

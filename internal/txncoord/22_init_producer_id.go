@@ -5,7 +5,7 @@ import (
 	"math"
 	"time"
 
-	"github.com/skiffkit/skiff/internal/kerr"
+	"github.com/skiffkit/skiff/kerr"
 )
 
 // InitProducerID is InitProducerId with a transactional id (Kafka's

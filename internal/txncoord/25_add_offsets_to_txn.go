@@ -3,7 +3,7 @@ package txncoord
 import (
 	"fmt"
 
-	"github.com/skiffkit/skiff/internal/kerr"
+	"github.com/skiffkit/skiff/kerr"
 )
 
 // AddOffsetsToTxn adds a consumer group to the transaction, so that its

@@ -3,7 +3,7 @@ package txncoord
 import (
 	"fmt"
 
-	"github.com/skiffkit/skiff/internal/kerr"
+	"github.com/skiffkit/skiff/kerr"
 )
 
 // EndTxn commits or aborts the Ongoing transaction (Kafka's

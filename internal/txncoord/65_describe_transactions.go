@@ -5,7 +5,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/skiffkit/skiff/internal/kerr"
+	"github.com/skiffkit/skiff/kerr"
 )
 
 // Description is one transactional id as DescribeTransactions shows it

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/skiffkit/skiff/internal/kerr"
+	"github.com/skiffkit/skiff/kerr"
 )
 
 // ProducerIDSource allocates producer ids. The broker shares one source

@@ -4,7 +4,7 @@
 // transaction, and the timeouts that abort a forgotten one.
 //
 // The broker decodes a request with kmsg and calls one method with plain Go
-// values; each returns Kafka's errors as internal/kerr values (errors.Is),
+// values; each returns Kafka's errors as kerr values (errors.Is),
 // so a handler only copies fields and codes:
 //
 //	c, err := txncoord.New(txncoord.Config{

@@ -7,7 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/skiffkit/skiff/internal/kerr"
+	"github.com/skiffkit/skiff/kerr"
 )
 
 func TestVersionsChoose(t *testing.T) {

@@ -14,11 +14,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
-
+	"github.com/skiffkit/skiff/admin"
 	"github.com/skiffkit/skiff/broker"
+	"github.com/skiffkit/skiff/kerr"
 )
 
 // Start returns a cluster with the topic in it, created with the given
@@ -67,44 +65,36 @@ func Start(ctx context.Context, topic string, partitions int32) (brokers []strin
 }
 
 // ensureTopic creates topic with partitions on the cluster, or accepts an
-// existing one with at least that many. It speaks CreateTopics and Metadata
-// through franz-go, which any Kafka cluster understands.
+// existing one with at least that many, through skiff's admin client.
 func ensureTopic(ctx context.Context, brokers []string, topic string, partitions int32) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	adm, err := admin.New(admin.Config{Brokers: brokers})
 	if err != nil {
 		return err
 	}
-	defer cl.Close()
+	defer adm.Close(ctx)
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 
-	req := kmsg.NewPtrCreateTopicsRequest()
-	req.TimeoutMillis = 30_000
-	rt := kmsg.NewCreateTopicsRequestTopic()
-	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = topic, partitions, -1 // -1: the cluster's default.replication.factor
-	req.Topics = append(req.Topics, rt)
-	resp, err := req.RequestWith(ctx, cl)
+	// Replication factor zero: the cluster's default.replication.factor.
+	rs, err := adm.CreateTopics(ctx, admin.NewTopic{Name: topic, Partitions: partitions})
 	if err != nil {
 		return fmt.Errorf("create topic %s on %s: %w", topic, strings.Join(brokers, ","), err)
 	}
-	for _, t := range resp.Topics {
-		switch err := kerr.ErrorForCode(t.ErrorCode); {
-		case err == nil:
-			return nil
-		case !errors.Is(err, kerr.TopicAlreadyExists):
-			return fmt.Errorf("create topic %s: %w", topic, err)
-		}
+	switch err := rs.Error(); {
+	case err == nil:
+		return nil
+	case !errors.Is(err, kerr.TopicAlreadyExists):
+		return fmt.Errorf("create topic %s: %w", topic, err)
 	}
 	// It exists: it must have enough partitions for what the example shows.
-	mreq := kmsg.NewPtrMetadataRequest()
-	mt := kmsg.NewMetadataRequestTopic()
-	mt.Topic = kmsg.StringPtr(topic)
-	mreq.Topics = append(mreq.Topics, mt)
-	mresp, err := mreq.RequestWith(ctx, cl)
+	ts, err := adm.DescribeTopics(ctx, topic)
 	if err != nil {
-		return fmt.Errorf("topic %s: metadata: %w", topic, err)
+		return fmt.Errorf("topic %s: %w", topic, err)
 	}
-	for _, t := range mresp.Topics {
+	for _, t := range ts {
+		if t.Err != nil {
+			return fmt.Errorf("topic %s: %w", topic, t.Err)
+		}
 		if n := int32(len(t.Partitions)); n < partitions {
 			have := fmt.Sprintf("%d partitions", n)
 			if n == 1 {
@@ -118,25 +108,21 @@ func ensureTopic(ctx context.Context, brokers []string, topic string, partitions
 
 // DeleteGroup removes a consumer group the example created, so runs against
 // a shared cluster leave nothing behind. The group must be empty (its
-// members closed). It sends DeleteGroups through franz-go.
+// members closed).
 func DeleteGroup(ctx context.Context, brokers []string, group string) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	adm, err := admin.New(admin.Config{Brokers: brokers})
 	if err != nil {
 		return err
 	}
-	defer cl.Close()
+	defer adm.Close(ctx)
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	req := kmsg.NewPtrDeleteGroupsRequest()
-	req.Groups = []string{group}
-	resp, err := req.RequestWith(ctx, cl)
+	rs, err := adm.DeleteGroups(ctx, group)
+	if err == nil {
+		err = rs.Error()
+	}
 	if err != nil {
 		return fmt.Errorf("delete group %s: %w", group, err)
-	}
-	for _, g := range resp.Groups {
-		if err := kerr.ErrorForCode(g.ErrorCode); err != nil {
-			return fmt.Errorf("delete group %s: %w", group, err)
-		}
 	}
 	return nil
 }
