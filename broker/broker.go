@@ -254,13 +254,19 @@ func (b *Broker) enqueue(r *request, connDone <-chan struct{}) bool {
 // workers, flusher and retention goroutines, close the group coordinator
 // (which flushes committed offsets), then fsync and close every log. It returns when every goroutine has returned, or ctx's error if ctx
 // ends first (the rest of the shutdown then finishes in the background).
-// Calling Close again waits for the first call and returns its result.
+// As every Close in skiff: later and concurrent calls wait for the shutdown
+// like the first and return nil; only the first reports its error.
 func (b *Broker) Close(ctx context.Context) error {
+	first := false
 	b.closeOnce.Do(func() {
+		first = true
 		go b.shutdown()
 	})
 	select {
 	case <-b.closeDone:
+		if !first {
+			return nil
+		}
 		return b.closeErr
 	case <-ctx.Done():
 		return fmt.Errorf("broker: close: %w", ctx.Err())
