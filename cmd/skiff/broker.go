@@ -2,21 +2,26 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/skiffkit/skiff/broker"
+	"github.com/skiffkit/skiff/internal/auth"
 )
 
 func init() { register("broker", "run the bundled Kafka broker", runBroker) }
 
 // runBroker runs the bundled broker until ctx is cancelled (SIGINT or
 // SIGTERM), then shuts it down cleanly. It prints "listening <addr>" on
-// stdout once clients can connect, so scripts can wait for that line.
+// stdout once clients can connect, so scripts can wait for that line; with
+// --listeners, one "listening <addr> <PROTOCOL>" line per listener, in the
+// order given.
 func runBroker(ctx context.Context, args []string) int {
 	return brokerMain(ctx, args, os.Stdout, os.Stderr)
 }
@@ -38,6 +43,14 @@ func brokerMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		retBytes   = fs.Int64("retention-bytes", -1, "log.retention.bytes per partition; -1 means no limit")
 		maxMsg     = fs.Int("message-max-bytes", 1048588, "message.max.bytes")
 		verbose    = fs.Bool("v", false, "log at debug level")
+
+		listeners   = fs.String("listeners", "", "Kafka listeners, e.g. PLAINTEXT://127.0.0.1:9092,SASL_SSL://127.0.0.1:9093 (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL); replaces --listen")
+		sslCert     = fs.String("ssl-cert", "", "PEM certificate (chain) of the SSL and SASL_SSL listeners")
+		sslKey      = fs.String("ssl-key", "", "PEM private key of --ssl-cert")
+		sslClientCA = fs.String("ssl-client-ca", "", "PEM CA file: require client certificates signed by it (mTLS, ssl.client.auth=required)")
+		saslUsers   = fs.String("sasl-users", "", "users file of the SASL listeners: one username:password per line, # comments")
+		saslMechs   = fs.String("sasl-mechanisms", "", "comma-separated sasl.enabled.mechanisms (default PLAIN,SCRAM-SHA-256,SCRAM-SHA-512; OAUTHBEARER accepts unsecured JWTs)")
+		maxReauth   = fs.Duration("max-reauth", 0, "SASL session lifetime before clients must re-authenticate (connections.max.reauth.ms); 0 means none")
 	)
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -57,9 +70,28 @@ func brokerMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
+	var serverTLS *tls.Config
+	if *sslCert != "" || *sslKey != "" || *sslClientCA != "" {
+		if serverTLS, err = auth.ServerTLS(*sslCert, *sslKey, *sslClientCA); err != nil {
+			fmt.Fprintln(stderr, "skiff broker:", err)
+			return 2
+		}
+	}
+	var mechanisms []string
+	for _, m := range strings.Split(*saslMechs, ",") {
+		if m = strings.TrimSpace(m); m != "" {
+			mechanisms = append(mechanisms, strings.ToUpper(m))
+		}
+	}
+
 	b, err := broker.Start(ctx, broker.Config{
 		Listen:                  *listen,
+		Listeners:               *listeners,
 		AdvertisedAddr:          *advertised,
+		TLS:                     serverTLS,
+		SASLUsersFile:           *saslUsers,
+		SASLMechanisms:          mechanisms,
+		MaxReauth:               *maxReauth,
 		DataDir:                 *dataDir,
 		NodeID:                  int32(*nodeID),
 		NumPartitions:           int32(*partitions),
@@ -76,7 +108,13 @@ func brokerMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintln(stderr, "skiff broker:", err)
 		return 1
 	}
-	fmt.Fprintln(stdout, "listening", b.Addr())
+	if *listeners == "" {
+		fmt.Fprintln(stdout, "listening", b.Addr())
+	} else {
+		for _, l := range b.Listeners() {
+			fmt.Fprintln(stdout, "listening", l.Addr, l.Protocol)
+		}
+	}
 
 	<-ctx.Done()
 	logger.Info("shutting down")
