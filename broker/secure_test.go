@@ -450,4 +450,3 @@ func TestSASLReauthentication(t *testing.T) {
 			"franz-go re-authenticated before its sessions ended: none was closed")
 	})
 }
-
