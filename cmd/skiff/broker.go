@@ -59,6 +59,12 @@ func brokerMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "skiff broker: unexpected arguments %q\n", fs.Args())
 		return 2
 	}
+	listenSet := false
+	fs.Visit(func(f *flag.Flag) { listenSet = listenSet || f.Name == "listen" })
+	if listenSet && *listeners != "" {
+		fmt.Fprintln(stderr, "skiff broker: --listen and --listeners: give one (--listen ADDR is PLAINTEXT://ADDR)")
+		return 2
+	}
 	policy, err := broker.ParseFsyncPolicy(*fsync)
 	if err != nil {
 		fmt.Fprintln(stderr, "skiff broker:", err)
