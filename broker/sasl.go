@@ -104,6 +104,8 @@ func (c *conn) handshakeTLS() bool {
 		// mTLS: Kafka's DefaultKafkaPrincipalBuilder names the client by
 		// its certificate's subject.
 		c.principal = auth.CertPrincipal(cs)
+		c.b.log.Debug("TLS client authenticated", "remote", c.remote, "listener", string(c.ln.proto),
+			"principal", c.principal)
 	}
 	return true
 }

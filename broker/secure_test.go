@@ -445,7 +445,7 @@ func TestSASLReauthentication(t *testing.T) {
 			n++
 			time.Sleep(20 * time.Millisecond)
 		}
-		assert.Greater(t, n, 10)
+		assert.GreaterOrEqual(t, n, 3, "produced across several session lifetimes")
 		assert.Equal(t, expiredBefore, strings.Count(sb.logs.String(), "session expired"),
 			"franz-go re-authenticated before its sessions ended: none was closed")
 	})
