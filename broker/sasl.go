@@ -156,7 +156,9 @@ func (c *conn) authenticate(rd *bufio.Reader, seq *uint64, first *request) bool 
 				continue
 			}
 			if r, err = parseRequest(frame); err != nil {
-				c.b.log.Warn("closing connection: unparseable request before authentication",
+				// Info, not Warn: anyone who can connect can send these,
+				// and must not be able to flood the operator's warnings.
+				c.b.log.Info("closing connection: unparseable request before authentication",
 					"remote", c.remote, "err", err)
 				return false
 			}
@@ -178,7 +180,7 @@ func (c *conn) authenticate(rd *bufio.Reader, seq *uint64, first *request) bool 
 		default:
 			// Kafka: "Unexpected Kafka request of type X during SASL
 			// handshake", and the connection is closed unanswered.
-			c.b.log.Warn("closing connection: "+errBeforeAuth.Error(), "remote", c.remote,
+			c.b.log.Info("closing connection: "+errBeforeAuth.Error(), "remote", c.remote,
 				"listener", string(c.ln.proto), "api_key", r.key, "version", r.version, "client", r.clientID)
 			return false
 		}
