@@ -68,6 +68,10 @@ type conn struct {
 	// responses of fetch.max.bytes each; now it holds about two.
 	unwritten atomic.Int64
 	once      sync.Once
+
+	// tlsOut gathers small answers into one TLS write (writeTLS); only
+	// the writer uses it, and only on SSL and SASL_SSL listeners.
+	tlsOut []byte
 }
 
 func newConn(b *Broker, nc net.Conn) *conn {
@@ -239,6 +243,40 @@ func (c *conn) readLoop() {
 	}
 }
 
+// tlsCoalesceMax is the most writeTLS gathers into one write: four TLS
+// records of crypto/tls's 16 KiB maximum.
+const tlsCoalesceMax = 64 << 10
+
+// writeTLS writes answers to a TLS connection. tls.Conn has no vectored
+// write: net.Buffers.WriteTo would seal each answer into its own record
+// and write syscall, so a burst of small produce answers costs a syscall
+// each. Copying them together first costs less than the encryption they
+// go through anyway; answers of tlsCoalesceMax or more go out as they are.
+func (c *conn) writeTLS(bufs net.Buffers) error {
+	out := c.tlsOut[:0]
+	for _, b := range bufs {
+		if len(out) > 0 && len(out)+len(b) > tlsCoalesceMax {
+			if _, err := c.nc.Write(out); err != nil {
+				return err
+			}
+			out = out[:0]
+		}
+		if len(b) >= tlsCoalesceMax {
+			if _, err := c.nc.Write(b); err != nil {
+				return err
+			}
+			continue
+		}
+		out = append(out, b...)
+	}
+	c.tlsOut = out[:0]
+	if len(out) > 0 {
+		_, err := c.nc.Write(out)
+		return err
+	}
+	return nil
+}
+
 // readBufferSize is the per-connection read buffer: a 16 KiB produce
 // request and its size prefix arrive in one read.
 const readBufferSize = 32 << 10
@@ -343,7 +381,12 @@ func (c *conn) writeLoop() {
 		c.unwritten.Add(-size)
 		if len(bufs) > 0 {
 			c.nc.SetWriteDeadline(time.Now().Add(c.b.cfg.ConnectionsMaxIdle))
-			_, err := bufs.WriteTo(c.nc)
+			var err error
+			if c.ln.tls != nil && len(bufs) > 1 {
+				err = c.writeTLS(bufs)
+			} else {
+				_, err = bufs.WriteTo(c.nc)
+			}
 			for _, bp := range written {
 				framePool.put(bp)
 			}

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"bytes"
+	"crypto/rand"
 	"crypto/tls"
 	"encoding/binary"
 	"log/slog"
@@ -449,4 +450,35 @@ func TestSASLReauthentication(t *testing.T) {
 		assert.Equal(t, expiredBefore, strings.Count(sb.logs.String(), "session expired"),
 			"franz-go re-authenticated before its sessions ended: none was closed")
 	})
+}
+
+// Answers that are ready together go out in one TLS write (writeTLS), in
+// request order, the large ones whole: a parked fetch holds back the
+// answers behind it, which are then written as one burst.
+func TestTLSPipelinedAnswers(t *testing.T) {
+	sb := startSecure(t, "PLAINTEXT://127.0.0.1:0,SSL://127.0.0.1:0", nil)
+	require.NoError(t, sb.CreateTopic("empty", 1, nil))
+	require.NoError(t, sb.CreateTopic("big", 1, nil))
+	cl := newClient(t, sb.Broker, kgo.DefaultProduceTopic("big"), kgo.ProducerBatchMaxBytes(1<<20))
+	big := make([]byte, 200<<10)
+	rand.Read(big) // incompressible: the answer stays above tlsCoalesceMax
+	require.NoError(t, cl.ProduceSync(ctx(t), &kgo.Record{Value: big}).FirstErr())
+
+	rc := dialAt(t, sb.ListenerAddr("SSL"), sb.clientTLS)
+	var out []byte
+	out = append(out, frame(fetchReq("empty", 0, 1, 300), 12, 1)...) // parks 300ms
+	out = append(out, frame(fetchReq("big", 0, 1, 0), 12, 2)...)
+	const n = 40
+	for corr := int32(3); corr < n; corr++ {
+		out = append(out, frame(kmsg.NewPtrApiVersionsRequest(), 3, corr)...)
+	}
+	rc.write(out)
+	for want := int32(1); want < n; want++ {
+		body, err := rc.readFrame(5 * time.Second)
+		require.NoError(t, err)
+		require.Equal(t, want, int32(binary.BigEndian.Uint32(body)), "answers in request order")
+		if want == 2 {
+			assert.Greater(t, len(body), len(big), "the big fetch answer arrives whole")
+		}
+	}
 }
