@@ -16,7 +16,8 @@ func handleMetadata(b *Broker, w *worker, r *request) kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
 
 	br := kmsg.NewMetadataResponseBroker()
-	br.NodeID, br.Host, br.Port = b.cfg.NodeID, b.advHost, b.advPort
+	br.NodeID = b.cfg.NodeID
+	br.Host, br.Port = b.advertisedTo(r.c)
 	resp.Brokers = []kmsg.MetadataResponseBroker{br}
 	resp.ClusterID = kmsg.StringPtr(b.clusterID)
 	resp.ControllerID = b.cfg.NodeID

@@ -10,6 +10,9 @@ func handleAPIVersions(b *Broker, w *worker, r *request) kmsg.Response {
 	req := r.kreq.(*kmsg.ApiVersionsRequest)
 	resp := req.ResponseKind().(*kmsg.ApiVersionsResponse)
 	resp.ApiKeys = b.advertised()
+	if r.c != nil && r.c.sasl != nil {
+		resp.ApiKeys = withSASLAPIs(resp.ApiKeys) // sasl.go
+	}
 	return resp
 }
 

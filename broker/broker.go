@@ -7,11 +7,11 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/skiffkit/skiff/internal/auth"
 	"github.com/skiffkit/skiff/internal/coordinator"
 	"github.com/skiffkit/skiff/internal/purgatory"
 )
@@ -22,11 +22,16 @@ type Broker struct {
 	cfg Config
 	log *slog.Logger
 
-	dirLock   *os.File // flock on DataDir/.lock, held until Close
-	ln        net.Listener
+	dirLock *os.File // flock on DataDir/.lock, held until Close
+	// listeners are Config.Listeners in order; advHost and advPort are the
+	// first one's advertised address, which the group coordinator gives
+	// (groups.go rewrites it for clients of the other listeners).
+	listeners []*listener
 	advHost   string
 	advPort   int32
 	clusterID string
+	// sasl runs the SASL listeners' logins (sasl.go); nil without one.
+	sasl *auth.Authenticator
 
 	topics *topicTable
 	pids   *producerIDs
@@ -100,19 +105,18 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	}
 	b.clusterID = b.topics.clusterID
 
-	var lc net.ListenConfig
-	if b.ln, err = lc.Listen(ctx, "tcp", cfg.Listen); err != nil {
+	if err = b.openListeners(ctx); err != nil {
 		b.purg.Close()
 		b.topics.closeAll()
 		b.unlockDataDir()
-		return nil, fmt.Errorf("broker: listen: %w", err)
+		return nil, err
 	}
-	err = b.setAdvertised()
+	b.sasl, err = b.newAuthenticator()
 	if err == nil {
 		err = b.startCoordinator()
 	}
 	if err != nil {
-		b.ln.Close()
+		b.closeListeners()
 		b.purg.Close()
 		b.topics.closeAll()
 		b.unlockDataDir()
@@ -125,7 +129,10 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	for range cfg.NumIOThreads {
 		b.goroutine(b.workerLoop)
 	}
-	b.goroutine(b.acceptLoop)
+	for _, l := range b.listeners {
+		b.goroutine(func() { b.acceptLoop(l) })
+		b.log.Info("listening", "addr", l.ln.Addr().String(), "protocol", string(l.proto))
+	}
 	b.log.Info("broker started", "addr", b.Addr(), "data_dir", cfg.DataDir, "fsync", cfg.Fsync.String())
 	return b, nil
 }
@@ -138,29 +145,10 @@ func (b *Broker) unlockDataDir() {
 	}
 }
 
-// Addr is the address the broker accepts clients on, with the port chosen
-// when Listen asked for port 0.
-func (b *Broker) Addr() string { return b.ln.Addr().String() }
-
-func (b *Broker) setAdvertised() error {
-	addr := b.cfg.AdvertisedAddr
-	if addr == "" {
-		addr = b.Addr()
-	}
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("broker: advertised address %q: %w", addr, err)
-	}
-	p, err := strconv.ParseUint(port, 10, 16)
-	if err != nil {
-		return fmt.Errorf("broker: advertised port %q: %w", port, err)
-	}
-	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
-		host = "127.0.0.1"
-	}
-	b.advHost, b.advPort = host, int32(p)
-	return nil
-}
+// Addr is the address of the first listener (the only one with Listen),
+// with the port chosen when it asked for port 0. See Listeners and
+// ListenerAddr for the others.
+func (b *Broker) Addr() string { return b.listeners[0].ln.Addr().String() }
 
 // goroutine starts f as an owned goroutine that Close waits for. It reports
 // false, without starting f, once Close has begun.
@@ -178,10 +166,10 @@ func (b *Broker) goroutine(f func()) bool {
 	return true
 }
 
-func (b *Broker) acceptLoop() {
+func (b *Broker) acceptLoop(l *listener) {
 	backoff := 5 * time.Millisecond
 	for {
-		nc, err := b.ln.Accept()
+		nc, err := l.ln.Accept()
 		if err != nil {
 			select {
 			case <-b.stopping:
@@ -202,12 +190,15 @@ func (b *Broker) acceptLoop() {
 			continue
 		}
 		backoff = 5 * time.Millisecond
-		b.serveConn(nc)
+		b.serveOn(nc, l)
 	}
 }
 
-func (b *Broker) serveConn(nc net.Conn) {
-	c := newConn(b, nc)
+// serveConn serves nc as a client of the first listener.
+func (b *Broker) serveConn(nc net.Conn) { b.serveOn(nc, b.listeners[0]) }
+
+func (b *Broker) serveOn(nc net.Conn, l *listener) {
+	c := newConnOn(b, nc, l)
 	b.connsMu.Lock()
 	if max := b.cfg.MaxConnections; max > 0 && len(b.conns) >= max {
 		b.connsMu.Unlock()
@@ -280,7 +271,7 @@ func (b *Broker) shutdown() {
 	close(b.stopping)
 	b.goMu.Unlock()
 	b.cancel()
-	b.ln.Close()
+	b.closeListeners()
 
 	b.connsMu.Lock()
 	for c := range b.conns {

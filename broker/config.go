@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -55,13 +56,61 @@ func ParseFsyncPolicy(s string) (FsyncPolicy, error) {
 // Config configures a Broker. The zero value of every field except DataDir
 // means Kafka's default for the property the field names.
 type Config struct {
-	// Listen is the TCP address to accept clients on (listeners).
-	// Empty means 127.0.0.1:9092; port 0 picks a free port (see Addr).
+	// Listen is the TCP address to accept clients on: shorthand for one
+	// PLAINTEXT listener, used when Listeners is empty. Empty means
+	// 127.0.0.1:9092; port 0 picks a free port (see Addr).
 	Listen string
-	// AdvertisedAddr is the host:port returned in Metadata
+	// Listeners is Kafka's listeners setting, for example
+	// "PLAINTEXT://127.0.0.1:9092,SASL_SSL://127.0.0.1:9093": any mix of
+	// PLAINTEXT, SSL, SASL_PLAINTEXT and SASL_SSL, one port each. It
+	// replaces Listen when set. The first listener is the one Addr reports
+	// and AdvertisedAddr renames.
+	Listeners string
+	// AdvertisedAddr is the host:port returned in Metadata and
+	// FindCoordinator to clients of the first listener
 	// (advertised.listeners). Empty means the listener's address, with
-	// 127.0.0.1 standing in for an unspecified IP.
+	// 127.0.0.1 standing in for an unspecified IP. Clients of the other
+	// listeners are always given their listener's address.
 	AdvertisedAddr string
+
+	// TLS is the server TLS setup of the SSL and SASL_SSL listeners
+	// (ssl.keystore.*): Certificates is required. ClientCAs with
+	// ClientAuth tls.RequireAndVerifyClientCert is ssl.client.auth=required
+	// (mTLS); the client's principal is then its certificate's subject.
+	// MinVersion below TLS 1.2 is raised to it, as Kafka 3.0+ does.
+	TLS *tls.Config
+	// TLSHandshakeTimeout bounds the TLS handshake of a new connection; a
+	// client that never finishes it is closed. Kafka has no separate
+	// setting (its idle timer covers it); a handshake is a few round trips,
+	// so waiting connections.max.idle.ms for one only holds sockets. Zero
+	// means 10s.
+	TLSHandshakeTimeout time.Duration
+
+	// SASLUsers are the users of PLAIN and SCRAM on SASL listeners, name to
+	// password. Their SCRAM credentials are derived at Start (random salt,
+	// 4096 iterations, as kafka-configs.sh does); the broker keeps no
+	// password. Exclusive with SASLUsersFile.
+	SASLUsers map[string]string
+	// SASLUsersFile is a users file: one "username:password" per line, '#'
+	// starts a comment line. Read once at Start.
+	SASLUsersFile string
+	// SASLMechanisms is sasl.enabled.mechanisms. Empty means PLAIN,
+	// SCRAM-SHA-256 and SCRAM-SHA-512. OAUTHBEARER is available when listed:
+	// it validates unsecured JWTs (alg "none", principal in "sub", "exp"
+	// required) like Kafka's default OAuthBearerUnsecuredValidator, which
+	// proves nothing about the client and is for development and tests.
+	SASLMechanisms []string
+	// FailedAuthenticationDelay is connection.failed.authentication.delay.ms:
+	// how long the answer to a failed authentication is held back before
+	// the connection is closed, so that guessing passwords costs time.
+	// Zero means 100ms; negative means no delay.
+	FailedAuthenticationDelay time.Duration
+	// MaxReauth is connections.max.reauth.ms (KIP-368): a SASL session's
+	// lifetime, after which the client must re-authenticate on the same
+	// connection or have it closed. Zero means none (Kafka's default). An
+	// OAUTHBEARER session also ends when its token expires, if that is
+	// sooner.
+	MaxReauth time.Duration
 	// DataDir holds topic metadata and one directory per partition
 	// (log.dirs). Required.
 	DataDir string
@@ -167,6 +216,8 @@ const (
 	defaultQueuedMaxRequestBytes  = 100 << 20
 	defaultSocketRequestMaxBytes  = 100 << 20
 	defaultConnectionsMaxIdle     = 10 * time.Minute
+	defaultTLSHandshakeTimeout    = 10 * time.Second
+	defaultFailedAuthDelay        = 100 * time.Millisecond
 )
 
 // withDefaults returns c with every zero value replaced by its default.
@@ -222,6 +273,12 @@ func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.TLSHandshakeTimeout == 0 {
+		c.TLSHandshakeTimeout = defaultTLSHandshakeTimeout
+	}
+	if c.FailedAuthenticationDelay == 0 {
+		c.FailedAuthenticationDelay = defaultFailedAuthDelay
+	}
 	return c
 }
 
@@ -276,6 +333,7 @@ func (c Config) validate() error {
 	if c.ConnectionsMaxIdle < 0 {
 		errs = append(errs, fmt.Errorf("ConnectionsMaxIdle %v: must be positive", c.ConnectionsMaxIdle))
 	}
+	errs = append(errs, c.validateSecurity()...)
 	if len(errs) > 0 {
 		return fmt.Errorf("%w: %w", ErrInvalidConfig, errors.Join(errs...))
 	}

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"bufio"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/skiffkit/skiff/internal/auth"
 	"github.com/skiffkit/skiff/internal/reqframe"
 )
 
@@ -25,7 +27,8 @@ import (
 const maxInFlight = 16
 
 // response is one answer on its way to the writer. A nil frame with close
-// false is an acks=0 produce: nothing is written, the order moves on.
+// false is an acks=0 produce: nothing is written, the order moves on. close
+// closes the connection after writing frame, if any.
 type response struct {
 	seq   uint64
 	frame *[]byte
@@ -37,8 +40,15 @@ type response struct {
 // in request order whatever order the workers and the purgatory finish them.
 type conn struct {
 	b      *Broker
-	nc     net.Conn
+	nc     net.Conn // a *tls.Conn on SSL and SASL_SSL listeners
 	remote string
+	ln     *listener // the listener it came through
+	// principal names the client in logs: its certificate's subject with
+	// mTLS, its SASL user once logged in.
+	principal string
+	// sasl is the login state on SASL listeners, nil on the others, so a
+	// plaintext connection pays one nil check per request for SASL.
+	sasl *saslState
 
 	respCh   chan response // answers, any order; capacity maxInFlight
 	inflight chan struct{} // semaphore: a slot per request read and not yet written
@@ -58,18 +68,45 @@ type conn struct {
 	// responses of fetch.max.bytes each; now it holds about two.
 	unwritten atomic.Int64
 	once      sync.Once
+
+	// tlsOut gathers small answers into one TLS write (writeTLS); only
+	// the writer uses it, and only on SSL and SASL_SSL listeners.
+	tlsOut []byte
 }
 
 func newConn(b *Broker, nc net.Conn) *conn {
-	return &conn{
+	l := plaintextListener
+	if len(b.listeners) > 0 {
+		l = b.listeners[0]
+	}
+	return newConnOn(b, nc, l)
+}
+
+// plaintextListener stands for the listener of connections that tests
+// hand to a broker that has none.
+var plaintextListener = &listener{proto: auth.ProtocolPlaintext}
+
+func newConnOn(b *Broker, nc net.Conn, l *listener) *conn {
+	c := &conn{
 		b:        b,
 		nc:       nc,
 		remote:   nc.RemoteAddr().String(),
+		ln:       l,
 		respCh:   make(chan response, maxInFlight),
 		inflight: make(chan struct{}, maxInFlight),
 		turn:     make(chan struct{}, 1),
 		done:     make(chan struct{}),
 	}
+	if l.tls != nil {
+		// No I/O yet: the reader runs the handshake (handshakeTLS), and
+		// the writer has nothing to write before the reader read a
+		// request.
+		c.nc = tls.Server(nc, l.tls)
+	}
+	if l.proto.SASL() {
+		c.sasl = &saslState{}
+	}
+	return c
 }
 
 // shutdown closes the connection; the reader and writer return.
@@ -112,6 +149,9 @@ func (c *conn) send(r response) {
 // out, or sends bytes that do not parse.
 func (c *conn) readLoop() {
 	defer c.shutdown()
+	if c.ln.tls != nil && !c.handshakeTLS() {
+		return
+	}
 	var (
 		size [4]byte
 		seq  uint64
@@ -122,6 +162,10 @@ func (c *conn) readLoop() {
 		// and one for the body.
 		rd = bufio.NewReaderSize(c.nc, readBufferSize)
 	)
+	// Kafka's order: TLS, then SASL, then requests.
+	if c.sasl != nil && !c.authenticate(rd, &seq, nil) {
+		return
+	}
 	for {
 		select {
 		case c.inflight <- struct{}{}:
@@ -178,6 +222,14 @@ func (c *conn) readLoop() {
 		}
 		r.c, r.seq = c, seq
 		seq++
+		if c.sasl != nil {
+			// KIP-368: re-authentication, or a session that ended.
+			if handled, ok := c.reauthenticate(r, rd, &seq); !ok {
+				return
+			} else if handled {
+				continue
+			}
+		}
 		select {
 		case c.turn <- struct{}{}:
 		case <-c.done:
@@ -189,6 +241,40 @@ func (c *conn) readLoop() {
 			return
 		}
 	}
+}
+
+// tlsCoalesceMax is the most writeTLS gathers into one write: four TLS
+// records of crypto/tls's 16 KiB maximum.
+const tlsCoalesceMax = 64 << 10
+
+// writeTLS writes answers to a TLS connection. tls.Conn has no vectored
+// write: net.Buffers.WriteTo would seal each answer into its own record
+// and write syscall, so a burst of small produce answers costs a syscall
+// each. Copying them together first costs less than the encryption they
+// go through anyway; answers of tlsCoalesceMax or more go out as they are.
+func (c *conn) writeTLS(bufs net.Buffers) error {
+	out := c.tlsOut[:0]
+	for _, b := range bufs {
+		if len(out) > 0 && len(out)+len(b) > tlsCoalesceMax {
+			if _, err := c.nc.Write(out); err != nil {
+				return err
+			}
+			out = out[:0]
+		}
+		if len(b) >= tlsCoalesceMax {
+			if _, err := c.nc.Write(b); err != nil {
+				return err
+			}
+			continue
+		}
+		out = append(out, b...)
+	}
+	c.tlsOut = out[:0]
+	if len(out) > 0 {
+		_, err := c.nc.Write(out)
+		return err
+	}
+	return nil
 }
 
 // readBufferSize is the per-connection read buffer: a 16 KiB produce
@@ -267,7 +353,7 @@ func (c *conn) writeLoop() {
 				break drain
 			}
 		}
-		closeAfter, consumed, size := false, 0, int64(0)
+		closeAfter, answeredClose, consumed, size := false, false, 0, int64(0)
 		for size < maxWrite {
 			i := next % maxInFlight
 			r := ring[i]
@@ -283,7 +369,9 @@ func (c *conn) writeLoop() {
 				size += int64(len(*r.frame))
 			}
 			if r.close {
-				closeAfter = true
+				// With a frame: the last answer before closing (a failed
+				// login); without: a dropped request.
+				closeAfter, answeredClose = true, r.frame != nil
 				break
 			}
 		}
@@ -293,7 +381,12 @@ func (c *conn) writeLoop() {
 		c.unwritten.Add(-size)
 		if len(bufs) > 0 {
 			c.nc.SetWriteDeadline(time.Now().Add(c.b.cfg.ConnectionsMaxIdle))
-			_, err := bufs.WriteTo(c.nc)
+			var err error
+			if c.ln.tls != nil && len(bufs) > 1 {
+				err = c.writeTLS(bufs)
+			} else {
+				_, err = bufs.WriteTo(c.nc)
+			}
 			for _, bp := range written {
 				framePool.put(bp)
 			}
@@ -308,7 +401,9 @@ func (c *conn) writeLoop() {
 			}
 		}
 		if closeAfter {
-			c.b.log.Info("closing connection instead of answering (fault injection)", "remote", c.remote)
+			if !answeredClose {
+				c.b.log.Info("closing connection instead of answering (fault injection)", "remote", c.remote)
+			}
 			return
 		}
 		// Written and skipped (acks=0) answers free their reader slots.

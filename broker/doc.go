@@ -52,9 +52,22 @@
 // DeleteGroups) go to internal/coordinator at every version kmsg knows
 // (groups.go); committed offsets live in <DataDir>/__consumer_offsets.
 //
+// # Security
+//
+// Config.Listeners takes Kafka's syntax, any mix of PLAINTEXT, SSL,
+// SASL_PLAINTEXT and SASL_SSL (listener.go); each client is advertised its
+// own listener's address. SSL listeners use Config.TLS (mTLS with
+// ClientCAs; the principal is the certificate subject). SASL listeners log
+// clients in with PLAIN, SCRAM-SHA-256/512 (Config.SASLUsers or
+// SASLUsersFile) or OAUTHBEARER (unsecured JWTs), on the connection's
+// reader before any request reaches a worker (sasl.go): SaslHandshake
+// v0-v1, SaslAuthenticate v0-v2, KIP-368 re-authentication with
+// Config.MaxReauth. internal/auth holds the mechanisms' server side.
+//
 // # Caveats
 //
 // A single node: replication factor 1, leader epoch 0. No transactions,
-// compaction, fetch sessions (clients fall back to full fetches), ACLs,
-// SASL or TLS.
+// compaction, fetch sessions (clients fall back to full fetches), ACLs
+// (an authenticated principal may do anything), GSSAPI or delegation
+// tokens.
 package broker

@@ -72,7 +72,16 @@ func (b *Broker) closeCoordinator() error {
 // through r.respond, possibly later (a JoinGroup waits for the rebalance).
 func (b *Broker) handleGroup(r *request) {
 	host, _, _ := net.SplitHostPort(r.c.remote)
-	if !b.groups.Handle(coordinator.Client{ID: r.clientID, Host: host}, r.kreq, r.respond) {
+	respond := r.respond
+	if r.key == coordinatorLookupKey && r.c.ln != b.listeners[0] {
+		// The coordinator knows the first listener's address; a client
+		// of another listener must be sent back to its own.
+		respond = func(resp kmsg.Response) {
+			b.readvertise(r.c, resp)
+			r.respond(resp)
+		}
+	}
+	if !b.groups.Handle(coordinator.Client{ID: r.clientID, Host: host}, r.kreq, respond) {
 		b.answerError(r, kerr.UnsupportedVersion.Code) // not reached: only coordinator keys are routed
 	}
 }

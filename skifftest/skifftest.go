@@ -48,6 +48,7 @@ type fault struct {
 type options struct {
 	cfg    broker.Config
 	topics []topicSpec
+	mtls   bool // WithClientCertRequired (secure.go)
 }
 
 type topicSpec struct {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -29,7 +30,9 @@ var brokerUsage = usageText{
 }
 
 // runBroker runs the bundled broker until ctx is cancelled (SIGINT or
-// SIGTERM), then shuts it down cleanly.
+// SIGTERM), then shuts it down cleanly. It prints "listening <addr>" on
+// stdout once clients can connect, so scripts can wait for that line; with
+// --listeners, one "listening <addr> <PROTOCOL>" line per listener.
 func runBroker(ctx context.Context, args []string) int {
 	return brokerMain(ctx, args, os.Stdout, os.Stderr)
 }
@@ -57,6 +60,7 @@ func brokerMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		rebalDelay = fs.Duration("initial-rebalance-delay", 0, "group.initial.rebalance.delay.ms: how long a new group's first rebalance waits for more members (Kafka's default is 3s)")
 		verbose    = fs.Bool("v", false, "log at info level (default: warnings only)")
 		logLevel   = fs.String("log-level", "", "log level: debug, info, warn or error (overrides -v)")
+		security   = addBrokerSecurityFlags(fs.FlagSet) // broker_security.go
 	)
 	pos, code, ok := fs.parse(args)
 	if !ok {
@@ -87,7 +91,7 @@ func brokerMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
-	b, err := broker.Start(ctx, broker.Config{
+	cfg := broker.Config{
 		Listen:                     *listen,
 		AdvertisedAddr:             *advertised,
 		DataDir:                    *dataDir,
@@ -102,12 +106,20 @@ func brokerMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		MessageMaxBytes:            int32(*maxMsg),
 		GroupInitialRebalanceDelay: delay,
 		Logger:                     logger,
-	})
+	}
+	if err := security.apply(fs.FlagSet, &cfg); err != nil {
+		fmt.Fprintf(stderr, "%s: %s\n", cmd, err)
+		if errors.Is(err, errUsage) {
+			return 2
+		}
+		return 1
+	}
+	b, err := broker.Start(ctx, cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %s\n", cmd, humanError(err))
 		return 1
 	}
-	fmt.Fprintln(stdout, "listening", b.Addr())
+	security.printListening(stdout, b)
 	if isTerminal(stderr) {
 		fmt.Fprintln(stderr, brokerBanner(b.Addr(), *advertised, *dataDir))
 	}

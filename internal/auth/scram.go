@@ -292,7 +292,12 @@ func (s *scramServer) serverFinal(token []byte) ([]byte, error) {
 	if cf.ChannelBinding != base64.StdEncoding.EncodeToString([]byte(s.gs2)) {
 		return nil, malformed("channel binding does not match the GS2 header")
 	}
-	if cf.Nonce != s.nonce {
+	// Kafka's ScramSaslServer checks that the client's nonce ends with
+	// the server-first nonce (endsWith), not equality: librdkafka (2.0.2
+	// at least) sends its own nonce again in front of the combined one,
+	// and a broker that insists on RFC 5802's equality locks it out.
+	// The proof still covers the message as sent.
+	if !strings.HasSuffix(cf.Nonce, s.nonce) {
 		return nil, malformed("nonce does not match")
 	}
 	if len(cf.Proof) != len(s.cred.StoredKey) {
