@@ -17,11 +17,10 @@ const (
 )
 
 // api is one implemented request kind. The broker answers versions
-// min..max; ApiVersions advertises advMin..max (see Produce for why they
-// differ). Every version advertised must parse in kmsg.
+// min..max and ApiVersions advertises exactly those (every one is tested by
+// TestEveryAdvertisedVersionAnswered). Every version must parse in kmsg.
 type api struct {
 	key      int16
-	advMin   int16
 	min, max int16
 	// handle answers r: it returns the response, or nil when it answered
 	// (or will answer) through r itself.
@@ -35,19 +34,20 @@ var apis []*api
 func init() {
 	t := make([]*api, 100)
 	for _, a := range []*api{
-		// Kafka 4.0 still advertises Produce v0-v2 (KAFKA-18659: librdkafka
-		// refuses a broker without them) but answers them with
-		// UNSUPPORTED_VERSION: only record batch v2 is stored.
-		{key: produceKey, advMin: 0, min: 3, max: 13, handle: handleProduce},
-		{key: fetchKey, advMin: 4, min: 4, max: 18, handle: handleFetch},
-		{key: listOffsetsKey, advMin: 1, min: 1, max: 8, handle: handleListOffsets},
-		{key: metadataKey, advMin: 0, min: 0, max: 13, handle: handleMetadata},
-		{key: apiVersionsKey, advMin: 0, min: 0, max: 4, handle: handleAPIVersions},
-		{key: createTopicsKey, advMin: 0, min: 0, max: 7, handle: handleCreateTopics},
-		{key: deleteTopicsKey, advMin: 0, min: 0, max: 6, handle: handleDeleteTopics},
-		{key: initProducerIDKey, advMin: 0, min: 0, max: 5, handle: handleInitProducerID},
-		{key: offsetForLeaderEpochKey, advMin: 0, min: 0, max: 4, handle: handleOffsetForLeaderEpoch},
-		{key: describeConfigsKey, advMin: 0, min: 0, max: 4, handle: handleDescribeConfigs},
+		// Produce from v3 only: record batch v2 is all that is stored, and
+		// ApiVersions advertises exactly what is answered (KIP-896, Kafka
+		// 4). Advertising v0-v2 and refusing them made clients that pick
+		// the lowest common version fail instead of choosing v3.
+		{key: produceKey, min: 3, max: 13, handle: handleProduce},
+		{key: fetchKey, min: 4, max: 18, handle: handleFetch},
+		{key: listOffsetsKey, min: 1, max: 8, handle: handleListOffsets},
+		{key: metadataKey, min: 0, max: 13, handle: handleMetadata},
+		{key: apiVersionsKey, min: 0, max: 4, handle: handleAPIVersions},
+		{key: createTopicsKey, min: 0, max: 7, handle: handleCreateTopics},
+		{key: deleteTopicsKey, min: 0, max: 6, handle: handleDeleteTopics},
+		{key: initProducerIDKey, min: 0, max: 5, handle: handleInitProducerID},
+		{key: offsetForLeaderEpochKey, min: 0, max: 4, handle: handleOffsetForLeaderEpoch},
+		{key: describeConfigsKey, min: 0, max: 4, handle: handleDescribeConfigs},
 	} {
 		t[a.key] = a
 	}

@@ -79,7 +79,7 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	b := &Broker{
 		dirLock:    dirLock,
 		cfg:        cfg,
-		log:        cfg.Logger.With("node", cfg.NodeID),
+		log:        cfg.Logger.With("node", *cfg.NodeID),
 		queue:      make(chan *request, cfg.QueuedMaxRequests),
 		queueBytes: newByteBudget(cfg.QueuedMaxRequestBytes),
 		stopping:   make(chan struct{}),

@@ -45,7 +45,7 @@ func (b *Broker) startCoordinator() error {
 	co, err := coordinator.New(coordinator.Config{
 		DataDir:               filepath.Join(b.cfg.DataDir, coordinatorDir),
 		InitialRebalanceDelay: b.cfg.GroupInitialRebalanceDelay,
-		NodeID:                b.cfg.NodeID,
+		NodeID:                b.nodeID(),
 		Host:                  b.advHost,
 		Port:                  b.advPort,
 		TopicID:               b.topicID,

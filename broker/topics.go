@@ -215,6 +215,9 @@ func (tt *topicTable) create(name string, partitions int32, configs map[string]s
 	if t, ok := tt.names[name]; ok {
 		return t, fmt.Errorf("%w: %s", kerr.TopicAlreadyExists, name)
 	}
+	if isInternalTopic(name) {
+		return nil, fmt.Errorf("%w: %s is the broker's internal topic", kerr.TopicAlreadyExists, name)
+	}
 	t := &topic{name: name, configs: configs}
 	if t.configs == nil {
 		t.configs = map[string]string{}
