@@ -50,7 +50,7 @@ func handleDescribeConfigs(b *Broker, w *worker, r *request) kmsg.Response {
 				break
 			}
 			for _, tc := range topicConfigs {
-				if v, ok := t.configs[tc.name]; ok {
+				if v, ok := t.cfgs()[tc.name]; ok {
 					add(tc.name, v, kmsg.ConfigSourceDynamicTopicConfig, tc.typ, false)
 				} else {
 					add(tc.name, tc.def(&b.cfg), kmsg.ConfigSourceDefaultConfig, tc.typ, false)

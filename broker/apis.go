@@ -4,16 +4,18 @@ import "github.com/twmb/franz-go/pkg/kmsg"
 
 // API keys the broker itself answers (one file each, named by key).
 const (
-	produceKey              int16 = 0
-	fetchKey                int16 = 1
-	listOffsetsKey          int16 = 2
-	metadataKey             int16 = 3
-	apiVersionsKey          int16 = 18
-	createTopicsKey         int16 = 19
-	deleteTopicsKey         int16 = 20
-	initProducerIDKey       int16 = 22
-	offsetForLeaderEpochKey int16 = 23
-	describeConfigsKey      int16 = 32
+	produceKey                 int16 = 0
+	fetchKey                   int16 = 1
+	listOffsetsKey             int16 = 2
+	metadataKey                int16 = 3
+	apiVersionsKey             int16 = 18
+	createTopicsKey            int16 = 19
+	deleteTopicsKey            int16 = 20
+	initProducerIDKey          int16 = 22
+	offsetForLeaderEpochKey    int16 = 23
+	describeConfigsKey         int16 = 32
+	alterConfigsKey            int16 = 33
+	incrementalAlterConfigsKey int16 = 44
 )
 
 // api is one implemented request kind. The broker answers versions
@@ -48,6 +50,8 @@ func init() {
 		{key: initProducerIDKey, min: 0, max: 5, handle: handleInitProducerID},
 		{key: offsetForLeaderEpochKey, min: 0, max: 4, handle: handleOffsetForLeaderEpoch},
 		{key: describeConfigsKey, min: 0, max: 4, handle: handleDescribeConfigs},
+		{key: alterConfigsKey, min: 0, max: 2, handle: handleAlterConfigs},
+		{key: incrementalAlterConfigsKey, min: 0, max: 1, handle: handleIncrementalAlterConfigs},
 	} {
 		t[a.key] = a
 	}

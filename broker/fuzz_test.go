@@ -37,6 +37,8 @@ func FuzzRequest(f *testing.F) {
 		kmsg.NewPtrOffsetFetchRequest(),
 		kmsg.NewPtrHeartbeatRequest(),
 		kmsg.NewPtrListGroupsRequest(),
+		alterConfigsSeed(),
+		incrementalAlterConfigsSeed(),
 	}
 	for _, req := range seeds {
 		for _, v := range []int16{0, 3, req.MaxVersion()} {
@@ -132,4 +134,28 @@ func FuzzConnStream(f *testing.F) {
 			t.Fatal("a handler panicked")
 		}
 	})
+}
+
+func alterConfigsSeed() *kmsg.AlterConfigsRequest {
+	req := kmsg.NewPtrAlterConfigsRequest()
+	res := kmsg.NewAlterConfigsRequestResource()
+	res.ResourceType, res.ResourceName = kmsg.ConfigResourceTypeTopic, "fz"
+	c := kmsg.NewAlterConfigsRequestResourceConfig()
+	c.Name, c.Value = "retention.ms", kmsg.StringPtr("100000")
+	res.Configs = append(res.Configs, c)
+	req.Resources = append(req.Resources, res)
+	return req
+}
+
+func incrementalAlterConfigsSeed() *kmsg.IncrementalAlterConfigsRequest {
+	req := kmsg.NewPtrIncrementalAlterConfigsRequest()
+	res := kmsg.NewIncrementalAlterConfigsRequestResource()
+	res.ResourceType, res.ResourceName = kmsg.ConfigResourceTypeTopic, "fz"
+	for _, op := range []kmsg.IncrementalAlterConfigOp{0, 1, 2, 3} {
+		c := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
+		c.Name, c.Op, c.Value = "cleanup.policy", op, kmsg.StringPtr("delete")
+		res.Configs = append(res.Configs, c)
+	}
+	req.Resources = append(req.Resources, res)
+	return req
 }

@@ -42,13 +42,27 @@ type topicJSON struct {
 }
 
 // topic is one topic; its fields never change after creation, so readers
-// need no lock once they hold the pointer.
+// need no lock once they hold the pointer. CreatePartitions replaces the
+// topic with a copy holding more partitions; AlterConfigs swaps the map
+// behind configs, which every copy shares.
 type topic struct {
 	name    string
 	id      [16]byte
-	configs map[string]string // explicitly set topic configs
+	configs *atomic.Pointer[map[string]string] // explicitly set topic configs; never modified in place
 	parts   []*partition
 }
+
+func newTopic(name string, configs map[string]string) *topic {
+	if configs == nil {
+		configs = map[string]string{}
+	}
+	t := &topic{name: name, configs: new(atomic.Pointer[map[string]string])}
+	t.configs.Store(&configs)
+	return t
+}
+
+// cfgs is the topic's explicitly set configs; callers must not modify it.
+func (t *topic) cfgs() map[string]string { return *t.configs.Load() }
 
 // partition is one partition's log plus what the purgatory needs.
 type partition struct {
@@ -111,11 +125,8 @@ func openTopics(ctx context.Context, b *Broker) (*topicTable, error) {
 			tt.closeAll()
 			return nil, fmt.Errorf("broker: %s: bad topic entry %q", metadataFile, tj.Name)
 		}
-		t := &topic{name: tj.Name, configs: tj.Configs}
+		t := newTopic(tj.Name, tj.Configs)
 		copy(t.id[:], idb)
-		if t.configs == nil {
-			t.configs = map[string]string{}
-		}
 		if err := tt.openPartitions(t, tj.Partitions, false); err != nil {
 			tt.closeAll()
 			return nil, err
@@ -140,7 +151,7 @@ func (tt *topicTable) partitionDir(topic string, p int32) string {
 // being created: a directory left by a deleted topic of the same name (the
 // metadata file is the truth) is removed first.
 func (tt *topicTable) openPartitions(t *topic, n int32, fresh bool) error {
-	cfg, err := tt.b.logConfig(t.configs)
+	cfg, err := tt.b.logConfig(t.cfgs())
 	if err != nil {
 		return err
 	}
@@ -218,10 +229,7 @@ func (tt *topicTable) create(name string, partitions int32, configs map[string]s
 	if isInternalTopic(name) {
 		return nil, fmt.Errorf("%w: %s is the broker's internal topic", kerr.TopicAlreadyExists, name)
 	}
-	t := &topic{name: name, configs: configs}
-	if t.configs == nil {
-		t.configs = map[string]string{}
-	}
+	t := newTopic(name, configs)
 	for {
 		rand.Read(t.id[:])
 		if _, dup := tt.ids[t.id]; !dup && t.id != [16]byte{} {
@@ -278,12 +286,44 @@ func (tt *topicTable) delete(t *topic) error {
 	return nil
 }
 
+// alterConfigs replaces t's explicitly set configs (already validated):
+// the metadata file first, so an answered change survives a crash, then
+// every partition log. A failure to persist leaves the old configs.
+func (tt *topicTable) alterConfigs(t *topic, cfgs map[string]string) error {
+	lc, err := tt.b.logConfig(cfgs)
+	if err != nil {
+		return err
+	}
+	tt.mu.Lock()
+	defer tt.mu.Unlock()
+	if cur := tt.names[t.name]; cur == nil || cur.id != t.id {
+		return fmt.Errorf("%w: %s", kerr.UnknownTopicOrPartition, t.name)
+	}
+	old := t.configs.Load()
+	t.configs.Store(&cfgs)
+	if err := tt.persistLocked(); err != nil {
+		t.configs.Store(old)
+		return err
+	}
+	var errs []error
+	for _, p := range tt.names[t.name].parts {
+		if err := p.log.Reconfigure(lc); err != nil && !errors.Is(err, log.ErrClosed) {
+			errs = append(errs, err)
+		}
+	}
+	tt.b.log.Info("topic configs altered", "topic", t.name, "configs", cfgs)
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("%w: %v", kerr.InvalidConfig, err)
+	}
+	return nil
+}
+
 // persistLocked rewrites the metadata file; tt.mu must be held (or tt not
 // yet shared).
 func (tt *topicTable) persistLocked() error {
 	md := metadataJSON{Version: 1, ClusterID: tt.clusterID, Topics: []topicJSON{}}
 	for _, t := range tt.names {
-		md.Topics = append(md.Topics, topicJSON{Name: t.name, ID: hex.EncodeToString(t.id[:]), Partitions: int32(len(t.parts)), Configs: t.configs})
+		md.Topics = append(md.Topics, topicJSON{Name: t.name, ID: hex.EncodeToString(t.id[:]), Partitions: int32(len(t.parts)), Configs: t.cfgs()})
 	}
 	sort.Slice(md.Topics, func(i, j int) bool { return md.Topics[i].Name < md.Topics[j].Name })
 	raw, err := json.MarshalIndent(md, "", "  ")
