@@ -39,6 +39,34 @@ func FuzzRequest(f *testing.F) {
 		kmsg.NewPtrListGroupsRequest(),
 		alterConfigsSeed(),
 		incrementalAlterConfigsSeed(),
+		adminSeed(kmsg.NewPtrCreatePartitionsRequest(), func(r *kmsg.CreatePartitionsRequest) {
+			rt := kmsg.NewCreatePartitionsRequestTopic()
+			rt.Topic, rt.Count = "fz", 3
+			rt.Assignment = []kmsg.CreatePartitionsRequestTopicAssignment{{Replicas: []int32{1}}}
+			r.Topics = append(r.Topics, rt)
+		}),
+		adminSeed(kmsg.NewPtrDeleteRecordsRequest(), func(r *kmsg.DeleteRecordsRequest) {
+			rt := kmsg.NewDeleteRecordsRequestTopic()
+			rt.Topic = "fz"
+			rt.Partitions = []kmsg.DeleteRecordsRequestTopicPartition{{Partition: 0, Offset: -1}}
+			r.Topics = append(r.Topics, rt)
+		}),
+		kmsg.NewPtrDescribeClusterRequest(),
+		kmsg.NewPtrDescribeLogDirsRequest(),
+		adminSeed(kmsg.NewPtrDescribeProducersRequest(), func(r *kmsg.DescribeProducersRequest) {
+			r.Topics = []kmsg.DescribeProducersRequestTopic{{Topic: "fz", Partitions: []int32{0, 1, 9}}}
+		}),
+		adminSeed(kmsg.NewPtrElectLeadersRequest(), func(r *kmsg.ElectLeadersRequest) {
+			r.Topics = []kmsg.ElectLeadersRequestTopic{{Topic: "fz", Partitions: []int32{0, -1}}}
+		}),
+		adminSeed(kmsg.NewPtrAlterPartitionAssignmentsRequest(), func(r *kmsg.AlterPartitionAssignmentsRequest) {
+			r.Topics = []kmsg.AlterPartitionAssignmentsRequestTopic{{Topic: "fz", Partitions: []kmsg.AlterPartitionAssignmentsRequestTopicPartition{{Partition: 0, Replicas: []int32{1}}, {Partition: 1}}}}
+		}),
+		kmsg.NewPtrListPartitionReassignmentsRequest(),
+		adminSeed(kmsg.NewPtrOffsetDeleteRequest(), func(r *kmsg.OffsetDeleteRequest) {
+			r.Group = "g"
+			r.Topics = []kmsg.OffsetDeleteRequestTopic{{Topic: "fz", Partitions: []kmsg.OffsetDeleteRequestTopicPartition{{Partition: 0}}}}
+		}),
 	}
 	for _, req := range seeds {
 		for _, v := range []int16{0, 3, req.MaxVersion()} {
@@ -158,4 +186,10 @@ func incrementalAlterConfigsSeed() *kmsg.IncrementalAlterConfigsRequest {
 	}
 	req.Resources = append(req.Resources, res)
 	return req
+}
+
+// adminSeed fills a request for the fuzz corpus.
+func adminSeed[R kmsg.Request](r R, fill func(R)) R {
+	fill(r)
+	return r
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -147,32 +148,77 @@ func (tt *topicTable) partitionDir(topic string, p int32) string {
 	return filepath.Join(tt.b.cfg.DataDir, topic+"-"+strconv.Itoa(int(p)))
 }
 
-// openPartitions opens n partition logs of t. fresh means the topic is
-// being created: a directory left by a deleted topic of the same name (the
-// metadata file is the truth) is removed first.
+// openPartitions opens the partition logs of t from len(t.parts) up to n.
+// fresh means the partitions are being created: a directory left by a
+// deleted topic of the same name (the metadata file is the truth) is
+// removed first. On failure the logs it opened are closed and t.parts is
+// as before.
 func (tt *topicTable) openPartitions(t *topic, n int32, fresh bool) error {
 	cfg, err := tt.b.logConfig(t.cfgs())
 	if err != nil {
 		return err
 	}
-	for i := int32(0); i < n; i++ {
+	had := len(t.parts)
+	fail := func(err error) error {
+		for _, p := range t.parts[had:] {
+			p.log.Close()
+		}
+		t.parts = t.parts[:had]
+		return err
+	}
+	for i := int32(had); i < n; i++ {
 		dir := tt.partitionDir(t.name, i)
 		if fresh {
 			if err := os.RemoveAll(dir); err != nil {
-				return fmt.Errorf("%w: remove stale %s: %v", kerr.KafkaStorageError, dir, err)
+				return fail(fmt.Errorf("%w: remove stale %s: %v", kerr.KafkaStorageError, dir, err))
 			}
 		}
 		l, err := log.Open(dir, cfg)
 		if err != nil {
-			for _, p := range t.parts {
-				p.log.Close()
-			}
-			t.parts = nil
-			return fmt.Errorf("open %s[%d]: %w", t.name, i, err)
+			return fail(fmt.Errorf("open %s[%d]: %w", t.name, i, err))
 		}
 		t.parts = append(t.parts, &partition{t: t, index: i, key: purgatory.Key{Topic: t.name, Partition: i}, log: l})
 	}
 	return nil
+}
+
+// addPartitions grows t to count partitions (CreatePartitions). The topic
+// is replaced by a copy with the new partitions, so readers holding the
+// old one keep a consistent view; the new logs are created, then the
+// metadata file names them. A failure removes the new logs again.
+func (tt *topicTable) addPartitions(t *topic, count int32) (*topic, error) {
+	if count > tt.maxPartitions {
+		return nil, fmt.Errorf("%w: %d partitions, at most %d", kerr.InvalidPartitions, count, tt.maxPartitions)
+	}
+	tt.mu.Lock()
+	defer tt.mu.Unlock()
+	if tt.closed {
+		return nil, ErrClosed
+	}
+	cur := tt.names[t.name]
+	if cur == nil || cur.id != t.id {
+		return nil, fmt.Errorf("%w: %s", kerr.UnknownTopicOrPartition, t.name)
+	}
+	if have := int32(len(cur.parts)); count <= have {
+		if count == have {
+			return nil, fmt.Errorf("%w: topic %s already has %d partitions", kerr.InvalidPartitions, t.name, have)
+		}
+		return nil, fmt.Errorf("%w: topic %s currently has %d partitions, which is higher than the requested %d", kerr.InvalidPartitions, t.name, have, count)
+	}
+	nt := &topic{name: cur.name, id: cur.id, configs: cur.configs, parts: slices.Clip(cur.parts)}
+	if err := tt.openPartitions(nt, count, true); err != nil {
+		return nil, err
+	}
+	tt.names[nt.name], tt.ids[nt.id] = nt, nt
+	if err := tt.persistLocked(); err != nil {
+		tt.names[cur.name], tt.ids[cur.id] = cur, cur
+		for _, p := range nt.parts[len(cur.parts):] {
+			p.log.Delete()
+		}
+		return nil, err
+	}
+	tt.b.log.Info("partitions added", "topic", nt.name, "from", len(cur.parts), "to", count)
+	return nt, nil
 }
 
 func (tt *topicTable) byName(name string) *topic {
