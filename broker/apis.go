@@ -14,6 +14,9 @@ const (
 	deleteRecordsKey              int16 = 21
 	initProducerIDKey             int16 = 22
 	offsetForLeaderEpochKey       int16 = 23
+	describeAclsKey               int16 = 29
+	createAclsKey                 int16 = 30
+	deleteAclsKey                 int16 = 31
 	describeConfigsKey            int16 = 32
 	alterConfigsKey               int16 = 33
 	describeLogDirsKey            int16 = 35
@@ -75,6 +78,9 @@ func init() {
 		{key: listPartitionReassignmentsKey, min: 0, max: 0, handle: handleListPartitionReassignments},
 		{key: describeClusterKey, min: 0, max: 2, handle: handleDescribeCluster},
 		{key: describeProducersKey, min: 0, max: 0, handle: handleDescribeProducers},
+		{key: describeAclsKey, min: 0, max: 3, handle: handleDescribeAcls},
+		{key: createAclsKey, min: 0, max: 3, handle: handleCreateAcls},
+		{key: deleteAclsKey, min: 0, max: 3, handle: handleDeleteAcls},
 		{key: incrementalAlterConfigsKey, min: 0, max: 1, handle: handleIncrementalAlterConfigs},
 	} {
 		t[a.key] = a

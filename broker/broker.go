@@ -40,6 +40,8 @@ type Broker struct {
 
 	// groups answers the consumer group APIs (groups.go).
 	groups *coordinator.Coordinator
+	// acls holds the ACLs of CreateAcls (acls.go).
+	acls *aclStore
 
 	// Lock order: goMu, then connsMu. topicTable has its own lock (see
 	// topics.go), never held while calling into the broker.
@@ -99,6 +101,12 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		return nil, err
 	}
 	b.clusterID = b.topics.clusterID
+	if b.acls, err = openACLs(cfg.DataDir); err != nil {
+		b.purg.Close()
+		b.topics.closeAll()
+		b.unlockDataDir()
+		return nil, err
+	}
 
 	var lc net.ListenConfig
 	if b.ln, err = lc.Listen(ctx, "tcp", cfg.Listen); err != nil {

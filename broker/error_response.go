@@ -60,6 +60,8 @@ var errorLists = []struct{ from, to, id string }{
 	{"Groups", "Groups", "Group"},             // DescribeGroups, DeleteGroups: bare names
 	{"Resources", "Resources", ""},
 	{"CoordinatorKeys", "Coordinators", "Key"}, // FindCoordinator v4+
+	{"Creations", "Results", ""},               // CreateAcls
+	{"Filters", "Results", ""},                 // DeleteAcls
 }
 
 // errorIDFields identify an element; they are copied from the request's.

@@ -63,6 +63,16 @@ func FuzzRequest(f *testing.F) {
 			r.Topics = []kmsg.AlterPartitionAssignmentsRequestTopic{{Topic: "fz", Partitions: []kmsg.AlterPartitionAssignmentsRequestTopicPartition{{Partition: 0, Replicas: []int32{1}}, {Partition: 1}}}}
 		}),
 		kmsg.NewPtrListPartitionReassignmentsRequest(),
+		adminSeed(kmsg.NewPtrCreateACLsRequest(), func(r *kmsg.CreateACLsRequest) {
+			r.Creations = []kmsg.CreateACLsRequestCreation{{ResourceType: 2, ResourceName: "fz", ResourcePatternType: 3, Principal: "User:a", Host: "*", Operation: 3, PermissionType: 3}}
+		}),
+		adminSeed(kmsg.NewPtrDescribeACLsRequest(), func(r *kmsg.DescribeACLsRequest) {
+			r.ResourceType, r.ResourcePatternType, r.Operation, r.PermissionType = 1, 2, 1, 1
+			r.ResourceName = kmsg.StringPtr("fz")
+		}),
+		adminSeed(kmsg.NewPtrDeleteACLsRequest(), func(r *kmsg.DeleteACLsRequest) {
+			r.Filters = []kmsg.DeleteACLsRequestFilter{{ResourceType: 1, ResourcePatternType: 1, Operation: 1, PermissionType: 1}}
+		}),
 		adminSeed(kmsg.NewPtrOffsetDeleteRequest(), func(r *kmsg.OffsetDeleteRequest) {
 			r.Group = "g"
 			r.Topics = []kmsg.OffsetDeleteRequestTopic{{Topic: "fz", Partitions: []kmsg.OffsetDeleteRequestTopicPartition{{Partition: 0}}}}
