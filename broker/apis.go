@@ -25,6 +25,8 @@ const (
 	incrementalAlterConfigsKey    int16 = 44
 	alterPartitionAssignmentsKey  int16 = 45
 	listPartitionReassignmentsKey int16 = 46
+	describeClientQuotasKey       int16 = 48
+	alterClientQuotasKey          int16 = 49
 	describeClusterKey            int16 = 60
 	describeProducersKey          int16 = 61
 )
@@ -81,6 +83,8 @@ func init() {
 		{key: describeAclsKey, min: 0, max: 3, handle: handleDescribeAcls},
 		{key: createAclsKey, min: 0, max: 3, handle: handleCreateAcls},
 		{key: deleteAclsKey, min: 0, max: 3, handle: handleDeleteAcls},
+		{key: describeClientQuotasKey, min: 0, max: 1, handle: handleDescribeClientQuotas},
+		{key: alterClientQuotasKey, min: 0, max: 1, handle: handleAlterClientQuotas},
 		{key: incrementalAlterConfigsKey, min: 0, max: 1, handle: handleIncrementalAlterConfigs},
 	} {
 		t[a.key] = a

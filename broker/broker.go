@@ -40,8 +40,10 @@ type Broker struct {
 
 	// groups answers the consumer group APIs (groups.go).
 	groups *coordinator.Coordinator
-	// acls holds the ACLs of CreateAcls (acls.go).
-	acls *aclStore
+	// acls holds the ACLs of CreateAcls (acls.go), quotas the client
+	// quotas of AlterClientQuotas (quotas.go).
+	acls   *aclStore
+	quotas *quotaStore
 
 	// Lock order: goMu, then connsMu. topicTable has its own lock (see
 	// topics.go), never held while calling into the broker.
@@ -101,7 +103,10 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		return nil, err
 	}
 	b.clusterID = b.topics.clusterID
-	if b.acls, err = openACLs(cfg.DataDir); err != nil {
+	if b.acls, err = openACLs(cfg.DataDir); err == nil {
+		b.quotas, err = openQuotas(cfg.DataDir)
+	}
+	if err != nil {
 		b.purg.Close()
 		b.topics.closeAll()
 		b.unlockDataDir()

@@ -62,6 +62,7 @@ var errorLists = []struct{ from, to, id string }{
 	{"CoordinatorKeys", "Coordinators", "Key"}, // FindCoordinator v4+
 	{"Creations", "Results", ""},               // CreateAcls
 	{"Filters", "Results", ""},                 // DeleteAcls
+	{"Entries", "Entries", ""},                 // AlterClientQuotas
 }
 
 // errorIDFields identify an element; they are copied from the request's.

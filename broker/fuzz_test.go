@@ -73,6 +73,15 @@ func FuzzRequest(f *testing.F) {
 		adminSeed(kmsg.NewPtrDeleteACLsRequest(), func(r *kmsg.DeleteACLsRequest) {
 			r.Filters = []kmsg.DeleteACLsRequestFilter{{ResourceType: 1, ResourcePatternType: 1, Operation: 1, PermissionType: 1}}
 		}),
+		adminSeed(kmsg.NewPtrAlterClientQuotasRequest(), func(r *kmsg.AlterClientQuotasRequest) {
+			r.Entries = []kmsg.AlterClientQuotasRequestEntry{{
+				Entity: []kmsg.AlterClientQuotasRequestEntryEntity{{Type: "user", Name: kmsg.StringPtr("u")}},
+				Ops:    []kmsg.AlterClientQuotasRequestEntryOp{{Key: "producer_byte_rate", Value: 10}},
+			}}
+		}),
+		adminSeed(kmsg.NewPtrDescribeClientQuotasRequest(), func(r *kmsg.DescribeClientQuotasRequest) {
+			r.Components = []kmsg.DescribeClientQuotasRequestComponent{{EntityType: "user", MatchType: 2}}
+		}),
 		adminSeed(kmsg.NewPtrOffsetDeleteRequest(), func(r *kmsg.OffsetDeleteRequest) {
 			r.Group = "g"
 			r.Topics = []kmsg.OffsetDeleteRequestTopic{{Topic: "fz", Partitions: []kmsg.OffsetDeleteRequestTopicPartition{{Partition: 0}}}}
