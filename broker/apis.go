@@ -27,6 +27,8 @@ const (
 	listPartitionReassignmentsKey int16 = 46
 	describeClientQuotasKey       int16 = 48
 	alterClientQuotasKey          int16 = 49
+	describeUserScramKey          int16 = 50
+	alterUserScramKey             int16 = 51
 	describeClusterKey            int16 = 60
 	describeProducersKey          int16 = 61
 )
@@ -85,6 +87,8 @@ func init() {
 		{key: deleteAclsKey, min: 0, max: 3, handle: handleDeleteAcls},
 		{key: describeClientQuotasKey, min: 0, max: 1, handle: handleDescribeClientQuotas},
 		{key: alterClientQuotasKey, min: 0, max: 1, handle: handleAlterClientQuotas},
+		{key: describeUserScramKey, min: 0, max: 0, handle: handleDescribeUserScramCredentials},
+		{key: alterUserScramKey, min: 0, max: 0, handle: handleAlterUserScramCredentials},
 		{key: incrementalAlterConfigsKey, min: 0, max: 1, handle: handleIncrementalAlterConfigs},
 	} {
 		t[a.key] = a

@@ -44,6 +44,9 @@ type Broker struct {
 	// quotas of AlterClientQuotas (quotas.go).
 	acls   *aclStore
 	quotas *quotaStore
+	// scram holds the SCRAM credentials of AlterUserScramCredentials
+	// (scram_credentials.go).
+	scram *scramStore
 
 	// Lock order: goMu, then connsMu. topicTable has its own lock (see
 	// topics.go), never held while calling into the broker.
@@ -105,6 +108,9 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	b.clusterID = b.topics.clusterID
 	if b.acls, err = openACLs(cfg.DataDir); err == nil {
 		b.quotas, err = openQuotas(cfg.DataDir)
+	}
+	if err == nil {
+		b.scram, err = openSCRAM(cfg.DataDir)
 	}
 	if err != nil {
 		b.purg.Close()

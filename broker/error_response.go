@@ -63,6 +63,7 @@ var errorLists = []struct{ from, to, id string }{
 	{"Creations", "Results", ""},               // CreateAcls
 	{"Filters", "Results", ""},                 // DeleteAcls
 	{"Entries", "Entries", ""},                 // AlterClientQuotas
+	{"Upsertions", "Results", ""},              // AlterUserScramCredentials
 }
 
 // errorIDFields identify an element; they are copied from the request's.

@@ -82,6 +82,13 @@ func FuzzRequest(f *testing.F) {
 		adminSeed(kmsg.NewPtrDescribeClientQuotasRequest(), func(r *kmsg.DescribeClientQuotasRequest) {
 			r.Components = []kmsg.DescribeClientQuotasRequestComponent{{EntityType: "user", MatchType: 2}}
 		}),
+		adminSeed(kmsg.NewPtrAlterUserSCRAMCredentialsRequest(), func(r *kmsg.AlterUserSCRAMCredentialsRequest) {
+			r.Deletions = []kmsg.AlterUserSCRAMCredentialsRequestDeletion{{Name: "u", Mechanism: 1}}
+			r.Upsertions = []kmsg.AlterUserSCRAMCredentialsRequestUpsertion{{Name: "u", Mechanism: 2, Iterations: 4096, Salt: []byte("s"), SaltedPassword: []byte("p")}}
+		}),
+		adminSeed(kmsg.NewPtrDescribeUserSCRAMCredentialsRequest(), func(r *kmsg.DescribeUserSCRAMCredentialsRequest) {
+			r.Users = []kmsg.DescribeUserSCRAMCredentialsRequestUser{{Name: "u"}, {Name: "u"}}
+		}),
 		adminSeed(kmsg.NewPtrOffsetDeleteRequest(), func(r *kmsg.OffsetDeleteRequest) {
 			r.Group = "g"
 			r.Topics = []kmsg.OffsetDeleteRequestTopic{{Topic: "fz", Partitions: []kmsg.OffsetDeleteRequestTopicPartition{{Partition: 0}}}}
