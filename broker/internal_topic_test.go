@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/skiffkit/skiff/internal/batch"
 	"github.com/skiffkit/skiff/internal/kerr"
 )
 
@@ -52,6 +53,16 @@ func TestOffsetsTopicInMetadata(t *testing.T) {
 	assert.Equal(t, kerr.TopicAlreadyExists.Code, cr.Topics[0].ErrorCode)
 	cr = rc.roundTrip(createReq(true, ct(offsetsTopic, 1, 1)), 7).(*kmsg.CreateTopicsResponse)
 	assert.Equal(t, kerr.TopicAlreadyExists.Code, cr.Topics[0].ErrorCode)
+
+	// Producing to it is refused as Kafka refuses appends to internal
+	// topics, by name and (v13) by id.
+	pr := rc.roundTrip(produceReq(offsetsTopic, 0, makeBatch(1, 10, batch.NoProducer)), 9).(*kmsg.ProduceResponse)
+	assert.Equal(t, kerr.InvalidTopicException.Code, pr.Topics[0].Partitions[0].ErrorCode)
+	byIDReq := produceReq(offsetsTopic, 0, makeBatch(1, 10, batch.NoProducer))
+	byIDReq.Topics[0].TopicID = ot.TopicID
+	pr = rc.roundTrip(byIDReq, 13).(*kmsg.ProduceResponse)
+	assert.Equal(t, kerr.InvalidTopicException.Code, pr.Topics[0].Partitions[0].ErrorCode)
+	assert.Nil(t, b.topics.byName(offsetsTopic))
 
 	// The id is stable across restarts (derived from the cluster id).
 	dir := b.cfg.DataDir
