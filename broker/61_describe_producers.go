@@ -7,8 +7,8 @@ import (
 
 // handleDescribeProducers (KIP-664) lists the idempotent producers each
 // partition's log remembers (the producer state that deduplicates
-// retries). There are no transactions, so the coordinator epoch and the
-// transaction start offset are always -1.
+// retries), with the coordinator epoch and open transaction's start
+// offset the log reports (-1 without transactions).
 func handleDescribeProducers(b *Broker, w *worker, r *request) kmsg.Response {
 	req := r.kreq.(*kmsg.DescribeProducersRequest)
 	resp := req.ResponseKind().(*kmsg.DescribeProducersResponse)
@@ -24,11 +24,11 @@ func handleDescribeProducers(b *Broker, w *worker, r *request) kmsg.Response {
 				st.Partitions = append(st.Partitions, sp)
 				continue
 			}
-			for _, pi := range p.log.Producers() {
+			for _, pi := range p.log.Producers(nil) {
 				ap := kmsg.NewDescribeProducersResponseTopicPartitionActiveProducer()
-				ap.ProducerID, ap.ProducerEpoch = pi.ID, int32(pi.Epoch)
+				ap.ProducerID, ap.ProducerEpoch = pi.ProducerID, int32(pi.ProducerEpoch)
 				ap.LastSequence, ap.LastTimestamp = pi.LastSequence, pi.LastTimestamp
-				ap.CoordinatorEpoch, ap.CurrentTxnStartOffset = -1, -1
+				ap.CoordinatorEpoch, ap.CurrentTxnStartOffset = pi.CoordinatorEpoch, pi.TxnStartOffset
 				sp.ActiveProducers = append(sp.ActiveProducers, ap)
 			}
 			st.Partitions = append(st.Partitions, sp)

@@ -1,28 +1,38 @@
 package log
 
-import "sort"
+import (
+	"cmp"
+	"slices"
+)
 
-// ProducerInfo is what the log knows of one idempotent producer, the
-// fields Kafka's DescribeProducers reports.
+// ProducerInfo is the state of one producer id, the fields of a
+// DescribeProducers (KIP-664) response.
 type ProducerInfo struct {
-	ID            int64
-	Epoch         int16
-	LastSequence  int32 // -1 when no batch of the epoch is remembered
-	LastTimestamp int64 // the last batch's max timestamp; -1 when none
+	ProducerID    int64
+	ProducerEpoch int16
+	// LastSequence is the last sequence of the producer's last batch, -1
+	// when none of its epoch is known.
+	LastSequence int32
+	// LastTimestamp is the max timestamp of its last batch, -1 when
+	// unknown.
+	LastTimestamp    int64
+	CoordinatorEpoch int32 // -1: no transaction markers here
+	TxnStartOffset   int64 // -1: no transactions here
 }
 
-// Producers lists the producer state, by producer id.
-func (l *Log) Producers() []ProducerInfo {
+// Producers appends to dst the state of every producer the log knows, in
+// ascending producer id, for DescribeProducers.
+func (l *Log) Producers(dst []ProducerInfo) []ProducerInfo {
 	l.mu.Lock()
-	out := make([]ProducerInfo, 0, len(l.producers))
+	start := len(dst)
 	for id, e := range l.producers {
-		pi := ProducerInfo{ID: id, Epoch: e.epoch, LastSequence: -1, LastTimestamp: -1}
+		p := ProducerInfo{ProducerID: id, ProducerEpoch: e.epoch, LastSequence: -1, LastTimestamp: -1, CoordinatorEpoch: -1, TxnStartOffset: -1}
 		if m := e.last(); m != nil {
-			pi.LastSequence, pi.LastTimestamp = m.lastSeq, m.timestamp
+			p.LastSequence, p.LastTimestamp = m.lastSeq, m.timestamp
 		}
-		out = append(out, pi)
+		dst = append(dst, p)
 	}
 	l.mu.Unlock()
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	return out
+	slices.SortFunc(dst[start:], func(a, b ProducerInfo) int { return cmp.Compare(a.ProducerID, b.ProducerID) })
+	return dst
 }
