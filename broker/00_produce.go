@@ -99,10 +99,18 @@ func (b *Broker) appendProduce(r *request, req *kmsg.ProduceRequest, failCode in
 // for a topic that does not exist.
 func (b *Broker) produceTopic(r *request, rt *kmsg.ProduceRequestTopic) (*topic, int16) {
 	if r.version >= 13 {
-		return b.topics.byID(rt.TopicID), kerr.UnknownTopicID.Code
+		t := b.topics.byID(rt.TopicID)
+		if t == nil && rt.TopicID == b.offsetsTopicID() {
+			return nil, kerr.InvalidTopicException.Code // see below
+		}
+		return t, kerr.UnknownTopicID.Code
 	}
 	t := b.topics.byName(rt.Topic)
 	if t == nil {
+		if isInternalTopic(rt.Topic) {
+			// Kafka's ReplicaManager: "Cannot append to internal topic".
+			return nil, kerr.InvalidTopicException.Code
+		}
 		t = b.autoCreateForProduce(rt.Topic)
 	}
 	return t, kerr.UnknownTopicOrPartition.Code

@@ -19,7 +19,8 @@ import (
 // clients keep sending full fetches.
 func handleFetch(b *Broker, w *worker, r *request) kmsg.Response {
 	req := r.kreq.(*kmsg.FetchRequest)
-	if r.version >= 7 && req.SessionID != 0 {
+	if r.version >= 7 && !fullFetch(req.SessionEpoch) {
+		// An incremental fetch names a session we never created.
 		resp := req.ResponseKind().(*kmsg.FetchResponse)
 		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
 		return resp
@@ -61,6 +62,14 @@ func handleFetch(b *Broker, w *worker, r *request) kmsg.Response {
 	b.purg.Watch(keys, op, time.Now().Add(time.Duration(req.MaxWaitMillis)*time.Millisecond))
 	return nil
 }
+
+// fullFetch reports whether a request with this session epoch carries every
+// partition it wants, as Kafka's FetchMetadata.isFull: epoch 0 (INITIAL,
+// asking for a new session, which we decline by answering session id 0) and
+// -1 (FINAL, sessionless: kafka-go and librdkafka's legacy path send
+// SessionID -1 with it) are full fetches whatever the session id; any other
+// epoch is an incremental fetch of an existing session.
+func fullFetch(epoch int32) bool { return epoch == 0 || epoch == -1 }
 
 // fetchOp is a fetch waiting for fetch.min.bytes.
 type fetchOp struct {

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"crypto/sha256"
 	"errors"
 
 	"github.com/skiffkit/skiff/kerr"
@@ -16,15 +17,16 @@ func handleMetadata(b *Broker, w *worker, r *request) kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
 
 	br := kmsg.NewMetadataResponseBroker()
-	br.NodeID = b.cfg.NodeID
+	br.NodeID = b.nodeID()
 	br.Host, br.Port = b.advertisedTo(r.c)
 	resp.Brokers = []kmsg.MetadataResponseBroker{br}
 	resp.ClusterID = kmsg.StringPtr(b.clusterID)
-	resp.ControllerID = b.cfg.NodeID
+	resp.ControllerID = b.nodeID()
 
 	autoCreate := !b.cfg.DisableAutoCreateTopics && (r.version < 4 || req.AllowAutoTopicCreation)
 	all := req.Topics == nil || (r.version == 0 && len(req.Topics) == 0)
 	if all {
+		resp.Topics = append(resp.Topics, b.offsetsTopicMetadata())
 		for _, t := range b.topics.all() {
 			resp.Topics = append(resp.Topics, b.metadataTopic(t))
 		}
@@ -33,6 +35,10 @@ func handleMetadata(b *Broker, w *worker, r *request) kmsg.Response {
 	for _, rt := range req.Topics {
 		var t *topic
 		switch {
+		case rt.Topic != nil && *rt.Topic == offsetsTopic,
+			rt.Topic == nil && rt.TopicID == b.offsetsTopicID():
+			resp.Topics = append(resp.Topics, b.offsetsTopicMetadata())
+			continue
 		case rt.Topic != nil:
 			t = b.topics.byName(*rt.Topic)
 		case rt.TopicID != [16]byte{}:
@@ -76,17 +82,55 @@ func handleMetadata(b *Broker, w *worker, r *request) kmsg.Response {
 }
 
 func (b *Broker) metadataTopic(t *topic) kmsg.MetadataResponseTopic {
+	return b.metadataTopicParts(t.name, t.id, len(t.parts))
+}
+
+func (b *Broker) metadataTopicParts(name string, id [16]byte, parts int) kmsg.MetadataResponseTopic {
 	st := kmsg.NewMetadataResponseTopic()
-	st.Topic, st.TopicID = kmsg.StringPtr(t.name), t.id
-	node := []int32{b.cfg.NodeID}
-	st.Partitions = make([]kmsg.MetadataResponseTopicPartition, len(t.parts))
-	for i := range t.parts {
+	st.Topic, st.TopicID = kmsg.StringPtr(name), id
+	node := []int32{b.nodeID()}
+	st.Partitions = make([]kmsg.MetadataResponseTopicPartition, parts)
+	for i := range parts {
 		sp := &st.Partitions[i]
 		sp.Default()
 		sp.Partition = int32(i)
-		sp.Leader = b.cfg.NodeID
+		sp.Leader = b.nodeID()
 		sp.LeaderEpoch = 0
 		sp.Replicas, sp.ISR, sp.OfflineReplicas = node, node, []int32{}
 	}
 	return st
 }
+
+// offsetsTopic is Kafka's internal topic of committed offsets. The group
+// coordinator keeps them in one log of its own (internal/coordinator), so
+// the topic is shown with that one partition, flagged is_internal as Kafka
+// flags it: tools list it, and clients' regex subscriptions skip it (kgo
+// and the Java client drop internal topics from pattern matches). It cannot
+// be created, produced to or fetched from as a normal topic.
+const offsetsTopic = "__consumer_offsets"
+
+// offsetsTopicPartitions is how many partitions the coordinator's offsets
+// log has: one (offsets.topic.num.partitions is 50 in Kafka, which spreads
+// groups over brokers; a single node has nothing to spread).
+const offsetsTopicPartitions = 1
+
+func isInternalTopic(name string) bool { return name == offsetsTopic }
+
+// offsetsTopicID is a stable id for __consumer_offsets: derived from the
+// cluster id, so it survives restarts without being stored and differs
+// between clusters, as Kafka's random per-cluster topic id does.
+func (b *Broker) offsetsTopicID() [16]byte {
+	sum := sha256.Sum256([]byte(b.clusterID + "/" + offsetsTopic))
+	var id [16]byte
+	copy(id[:], sum[:])
+	return id
+}
+
+func (b *Broker) offsetsTopicMetadata() kmsg.MetadataResponseTopic {
+	st := b.metadataTopicParts(offsetsTopic, b.offsetsTopicID(), offsetsTopicPartitions)
+	st.IsInternal = true
+	return st
+}
+
+// nodeID is node.id (Config.NodeID after defaults).
+func (b *Broker) nodeID() int32 { return *b.cfg.NodeID }

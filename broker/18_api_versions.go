@@ -28,7 +28,7 @@ func (b *Broker) advertised() []kmsg.ApiVersionsResponseApiKey {
 			continue
 		}
 		k := kmsg.NewApiVersionsResponseApiKey()
-		k.ApiKey, k.MinVersion, k.MaxVersion = a.key, a.advMin, a.max
+		k.ApiKey, k.MinVersion, k.MaxVersion = a.key, a.advertisedMin(), a.max
 		keys = append(keys, k)
 	}
 	return keys

@@ -46,7 +46,7 @@ func handleCreateTopics(b *Broker, w *worker, r *request) kmsg.Response {
 		}
 		var t *topic
 		if req.ValidateOnly {
-			if b.topics.byName(rt.Topic) != nil {
+			if b.topics.byName(rt.Topic) != nil || isInternalTopic(rt.Topic) {
 				err = fmt.Errorf("%w: %s", kerr.TopicAlreadyExists, rt.Topic)
 			}
 		} else {
@@ -87,8 +87,8 @@ func (b *Broker) checkCreateTopic(rt *kmsg.CreateTopicsRequestTopic) (int32, map
 				return 0, nil, fmt.Errorf("%w: partitions must be 0..%d, each once", kerr.InvalidReplicaAssignment, n-1)
 			}
 			have[a.Partition] = true
-			if len(a.Replicas) != 1 || a.Replicas[0] != b.cfg.NodeID {
-				return 0, nil, fmt.Errorf("%w: partition %d: the only replica can be node %d", kerr.InvalidReplicaAssignment, a.Partition, b.cfg.NodeID)
+			if len(a.Replicas) != 1 || a.Replicas[0] != b.nodeID() {
+				return 0, nil, fmt.Errorf("%w: partition %d: the only replica can be node %d", kerr.InvalidReplicaAssignment, a.Partition, b.nodeID())
 			}
 		}
 	} else {

@@ -50,16 +50,16 @@ func handleDescribeConfigs(b *Broker, w *worker, r *request) kmsg.Response {
 				break
 			}
 			for _, tc := range topicConfigs {
-				if v, ok := t.configs[tc.name]; ok {
+				if v, ok := t.cfgs()[tc.name]; ok {
 					add(tc.name, v, kmsg.ConfigSourceDynamicTopicConfig, tc.typ, false)
 				} else {
 					add(tc.name, tc.def(&b.cfg), kmsg.ConfigSourceDefaultConfig, tc.typ, false)
 				}
 			}
 		case kmsg.ConfigResourceTypeBroker:
-			if res.ResourceName != "" && res.ResourceName != strconv.Itoa(int(b.cfg.NodeID)) {
+			if res.ResourceName != "" && res.ResourceName != strconv.Itoa(int(b.nodeID())) {
 				rr.ErrorCode = kerr.InvalidRequest.Code
-				rr.ErrorMessage = kmsg.StringPtr("this is node " + strconv.Itoa(int(b.cfg.NodeID)))
+				rr.ErrorMessage = kmsg.StringPtr("this is node " + strconv.Itoa(int(b.nodeID())))
 				break
 			}
 			for _, bc := range b.brokerConfigs() {
@@ -98,7 +98,7 @@ func (b *Broker) brokerConfigs() []brokerConfig {
 		{"max.connections", i64(int64(c.MaxConnections)), kmsg.ConfigTypeInt},
 		{"message.max.bytes", i64(int64(c.MessageMaxBytes)), kmsg.ConfigTypeInt},
 		{"min.insync.replicas", "1", kmsg.ConfigTypeInt},
-		{"node.id", i64(int64(c.NodeID)), kmsg.ConfigTypeInt},
+		{"node.id", i64(int64(*c.NodeID)), kmsg.ConfigTypeInt},
 		{"num.io.threads", i64(int64(c.NumIOThreads)), kmsg.ConfigTypeInt},
 		{"num.partitions", i64(int64(c.NumPartitions)), kmsg.ConfigTypeInt},
 		{"offsets.topic.replication.factor", "1", kmsg.ConfigTypeShort},

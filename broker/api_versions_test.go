@@ -1,12 +1,14 @@
 package broker
 
 import (
+	"reflect"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/skiffkit/skiff/internal/batch"
 	"github.com/skiffkit/skiff/kerr"
 )
 
@@ -22,7 +24,7 @@ func TestApiVersionsAllVersions(t *testing.T) {
 		for _, k := range resp.ApiKeys {
 			got[k.ApiKey] = [2]int16{k.MinVersion, k.MaxVersion}
 		}
-		assert.Equal(t, [2]int16{0, 13}, got[0], "Produce advertised from v0 like Kafka 4.0")
+		assert.Equal(t, [2]int16{0, 13}, got[0], "Produce advertised from v0 like Kafka 4.0 (KAFKA-18659)")
 		assert.Equal(t, [2]int16{4, 18}, got[1], "Fetch")
 		assert.Equal(t, [2]int16{0, 13}, got[3], "Metadata")
 		assert.Equal(t, [2]int16{0, 4}, got[18], "ApiVersions")
@@ -58,4 +60,66 @@ func TestApiVersionsUnknownVersionKIP511(t *testing.T) {
 	// The connection keeps working.
 	ok := rc.roundTrip(kmsg.NewPtrApiVersionsRequest(), 3).(*kmsg.ApiVersionsResponse)
 	assert.Zero(t, ok.ErrorCode)
+}
+
+// TestEveryAdvertisedVersionAnswered sends every advertised version of
+// every advertised key, with the request's default body, on its own
+// connection: each must be answered (not closed) and nothing in the answer
+// may say UNSUPPORTED_VERSION, except Produce v0-v2, which Kafka 4.0 also
+// advertises and refuses (KAFKA-18659, see apis.go).
+func TestEveryAdvertisedVersionAnswered(t *testing.T) {
+	b := startBroker(t, Config{GroupInitialRebalanceDelay: -1})
+	rc := dialRaw(t, b)
+	adv := rc.roundTrip(kmsg.NewPtrApiVersionsRequest(), 3).(*kmsg.ApiVersionsResponse)
+	require.NotEmpty(t, adv.ApiKeys)
+	for _, k := range adv.ApiKeys {
+		min := k.MinVersion
+		if k.ApiKey == produceKey {
+			min = apiFor(produceKey).min
+		}
+		for v := min; v <= k.MaxVersion; v++ {
+			req := kmsg.RequestForKey(k.ApiKey)
+			require.NotNil(t, req, "key %d", k.ApiKey)
+			if k.ApiKey == 0 {
+				req.(*kmsg.ProduceRequest).Acks = 1 // acks=0 is never answered
+			}
+			c := dialRaw(t, b)
+			resp := c.roundTrip(req, v)
+			assert.False(t, hasErrorCode(reflect.ValueOf(resp), kerr.UnsupportedVersion.Code),
+				"key %d (%s) v%d answered UNSUPPORTED_VERSION", k.ApiKey, kmsg.NameForKey(k.ApiKey), v)
+			c.c.Close()
+		}
+	}
+	// Produce v0-v2: advertised and refused, as Kafka 4.0 refuses them.
+	require.NoError(t, b.CreateTopic("t", 1, nil))
+	p := produceReq("t", 0, makeBatch(1, 10, batch.NoProducer))
+	resp := rc.roundTrip(p, 2).(*kmsg.ProduceResponse)
+	require.Len(t, resp.Topics, 1)
+	require.Len(t, resp.Topics[0].Partitions, 1)
+	assert.Equal(t, kerr.UnsupportedVersion.Code, resp.Topics[0].Partitions[0].ErrorCode)
+}
+
+// hasErrorCode reports whether any ErrorCode field in v equals code.
+func hasErrorCode(v reflect.Value, code int16) bool {
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		return !v.IsNil() && hasErrorCode(v.Elem(), code)
+	case reflect.Slice:
+		for i := range v.Len() {
+			if hasErrorCode(v.Index(i), code) {
+				return true
+			}
+		}
+	case reflect.Struct:
+		for i := range v.NumField() {
+			f := v.Type().Field(i)
+			if f.Name == "ErrorCode" && f.Type.Kind() == reflect.Int16 && v.Field(i).Int() == int64(code) {
+				return true
+			}
+			if hasErrorCode(v.Field(i), code) {
+				return true
+			}
+		}
+	}
+	return false
 }

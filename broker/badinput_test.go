@@ -121,7 +121,7 @@ func TestUnsupportedVersionsAnswered(t *testing.T) {
 
 	// A known key we do not implement closes the connection (Kafka does the
 	// same: there is no response to put an error code in).
-	rc.write(frame(kmsg.NewPtrDeleteRecordsRequest(), 1, 99))
+	rc.write(frame(kmsg.NewPtrDescribeDelegationTokenRequest(), 1, 99))
 	rc.requireClosed()
 }
 
@@ -140,7 +140,7 @@ func TestBadFramesCloseOnlyTheirConnection(t *testing.T) {
 	metadataTruncated := frame(kmsg.NewPtrMetadataRequest(), 12, 1)
 	metadataTruncated = metadataTruncated[:len(metadataTruncated)-1]
 	binary.BigEndian.PutUint32(metadataTruncated, uint32(len(metadataTruncated)-4))
-	unimplemented := frame(kmsg.NewPtrDeleteRecordsRequest(), 1, 1)
+	unimplemented := frame(kmsg.NewPtrDescribeDelegationTokenRequest(), 1, 1)
 	beyondKmsg := frame(kmsg.NewPtrMetadataRequest(), 1, 1)
 	binary.BigEndian.PutUint16(beyondKmsg[6:], 200)
 

@@ -45,6 +45,13 @@ type Broker struct {
 
 	// groups answers the consumer group APIs (groups.go).
 	groups *coordinator.Coordinator
+	// acls holds the ACLs of CreateAcls (acls.go), quotas the client
+	// quotas of AlterClientQuotas (quotas.go).
+	acls   *aclStore
+	quotas *quotaStore
+	// scram holds the SCRAM credentials of AlterUserScramCredentials
+	// (scram_credentials.go).
+	scram *scramStore
 
 	// Lock order: goMu, then connsMu. topicTable has its own lock (see
 	// topics.go), never held while calling into the broker.
@@ -84,7 +91,7 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	b := &Broker{
 		dirLock:    dirLock,
 		cfg:        cfg,
-		log:        cfg.Logger.With("node", cfg.NodeID),
+		log:        cfg.Logger.With("node", *cfg.NodeID),
 		queue:      make(chan *request, cfg.QueuedMaxRequests),
 		queueBytes: newByteBudget(cfg.QueuedMaxRequestBytes),
 		stopping:   make(chan struct{}),
@@ -104,6 +111,18 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		return nil, err
 	}
 	b.clusterID = b.topics.clusterID
+	if b.acls, err = openACLs(cfg.DataDir); err == nil {
+		b.quotas, err = openQuotas(cfg.DataDir)
+	}
+	if err == nil {
+		b.scram, err = openSCRAM(cfg.DataDir)
+	}
+	if err != nil {
+		b.purg.Close()
+		b.topics.closeAll()
+		b.unlockDataDir()
+		return nil, err
+	}
 
 	if err = b.openListeners(ctx); err != nil {
 		b.purg.Close()

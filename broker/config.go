@@ -114,8 +114,11 @@ type Config struct {
 	// DataDir holds topic metadata and one directory per partition
 	// (log.dirs). Required.
 	DataDir string
-	// NodeID is node.id. Default 0.
-	NodeID int32
+	// NodeID is node.id. Nil means 1, the node.id of the official
+	// apache/kafka container image, so tools and test suites written
+	// against it find the replica they expect; a pointer because 0 is a
+	// valid id (new(int32(0)) asks for it).
+	NodeID *int32
 
 	// NumPartitions is num.partitions, the partition count of auto-created
 	// topics and of CreateTopics asking for -1. Zero means 1.
@@ -204,6 +207,7 @@ type Config struct {
 // Kafka defaults for the zero values above.
 const (
 	defaultListen                 = "127.0.0.1:9092"
+	defaultNodeID                 = 1
 	defaultFlushInterval          = time.Second
 	defaultSegmentBytes           = 1 << 30
 	defaultSegmentMs              = 7 * 24 * time.Hour
@@ -224,6 +228,9 @@ const (
 func (c Config) withDefaults() Config {
 	if c.Listen == "" {
 		c.Listen = defaultListen
+	}
+	if c.NodeID == nil {
+		c.NodeID = new(int32(defaultNodeID))
 	}
 	if c.NumPartitions == 0 {
 		c.NumPartitions = 1
@@ -288,8 +295,8 @@ func (c Config) validate() error {
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("DataDir (log.dirs) is required"))
 	}
-	if c.NodeID < 0 {
-		errs = append(errs, fmt.Errorf("NodeID %d: must be >= 0", c.NodeID))
+	if *c.NodeID < 0 {
+		errs = append(errs, fmt.Errorf("NodeID %d: must be >= 0", *c.NodeID))
 	}
 	if c.NumPartitions < 1 {
 		errs = append(errs, fmt.Errorf("NumPartitions %d: must be >= 1", c.NumPartitions))

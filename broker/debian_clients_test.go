@@ -542,7 +542,7 @@ func TestKcat(t *testing.T) {
 		}
 		require.NoError(t, json.Unmarshal([]byte(out), &md), "kcat -L -J output: %s", out)
 		require.Len(t, md.Brokers, 1)
-		assert.Equal(t, int32(0), md.Brokers[0].ID)
+		assert.Equal(t, b.nodeID(), md.Brokers[0].ID)
 		assert.Equal(t, addr, md.Brokers[0].Name)
 		found := false
 		for _, tp := range md.Topics {
@@ -554,9 +554,9 @@ func TestKcat(t *testing.T) {
 			require.Len(t, tp.Partitions, clientPartitions)
 			for _, p := range tp.Partitions {
 				assert.Empty(t, p.Error, "partition %d", p.Partition)
-				assert.Equal(t, int32(0), p.Leader, "partition %d", p.Partition)
+				assert.Equal(t, b.nodeID(), p.Leader, "partition %d", p.Partition)
 				require.Len(t, p.Replicas, 1)
-				assert.Equal(t, int32(0), p.Replicas[0].ID)
+				assert.Equal(t, b.nodeID(), p.Replicas[0].ID)
 			}
 		}
 		assert.True(t, found, "kcat-meta missing from kcat -L: %s", out)
@@ -751,7 +751,7 @@ func TestConfluentKafkaPython(t *testing.T) {
 			assert.Equal(t, "TOPIC_ALREADY_EXISTS", *res.DuplicateError)
 		}
 		assert.Equal(t, clientPartitions, res.Topics[topic])
-		assert.Equal(t, []string{"0@" + b.Addr()}, res.Brokers)
+		assert.Equal(t, []string{fmt.Sprintf("%d@%s", b.nodeID(), b.Addr())}, res.Brokers)
 
 		require.Len(t, res.Produced, 50)
 		checkProduced(t, res.Produced, clientPartitions)

@@ -44,13 +44,29 @@
 // # Versions
 //
 // Record batch v2 only. ApiVersions advertises: Produce 0-13 (0-2 answered
-// UNSUPPORTED_VERSION, as Kafka 4.0), Fetch 4-18, ListOffsets 1-8,
-// Metadata 0-13, ApiVersions 0-4, CreateTopics 0-7, DeleteTopics 0-6,
-// InitProducerId 0-5, OffsetForLeaderEpoch 0-4, DescribeConfigs 0-4. The
-// consumer group APIs (FindCoordinator, JoinGroup, SyncGroup, Heartbeat,
-// LeaveGroup, OffsetCommit, OffsetFetch, DescribeGroups, ListGroups,
-// DeleteGroups) go to internal/coordinator at every version kmsg knows
-// (groups.go); committed offsets live in <DataDir>/__consumer_offsets.
+// UNSUPPORTED_VERSION, as Kafka 4.0, KAFKA-18659), Fetch 4-18, ListOffsets
+// 1-8, Metadata 0-13, ApiVersions 0-4, CreateTopics 0-7, DeleteTopics 0-6,
+// DeleteRecords 0-2, InitProducerId 0-5, OffsetForLeaderEpoch 0-4,
+// DescribeAcls/CreateAcls/DeleteAcls 0-3, DescribeConfigs 0-4,
+// AlterConfigs 0-2, DescribeLogDirs 0-5, CreatePartitions 0-3,
+// ElectLeaders 0-2, IncrementalAlterConfigs 0-1,
+// AlterPartitionAssignments 0-1, ListPartitionReassignments 0,
+// DescribeClientQuotas/AlterClientQuotas 0-1,
+// DescribeUserScramCredentials/AlterUserScramCredentials 0,
+// DescribeCluster 0-2, DescribeProducers 0. The consumer group APIs
+// (FindCoordinator, JoinGroup, SyncGroup, Heartbeat, LeaveGroup,
+// OffsetCommit, OffsetFetch, DescribeGroups, ListGroups, DeleteGroups,
+// OffsetDelete) go to internal/coordinator at every version kmsg knows
+// (groups.go); committed offsets live in <DataDir>/__consumer_offsets,
+// shown in Metadata as the internal topic __consumer_offsets with one
+// partition. The node id is Config.NodeID (node.id), 1 by default as in
+// the apache/kafka image.
+//
+// ACLs, client quotas and SCRAM credentials are stored durably
+// (skiff-acls.json, skiff-quotas.json, skiff-scram.json in DataDir) and
+// managed with Kafka's semantics. ACLs behave as Kafka's authorizer with
+// allow.everyone.if.no.acl.found=true where none matches; they and the
+// quotas are not enforced yet.
 //
 // # Security
 //
@@ -66,8 +82,11 @@
 //
 // # Caveats
 //
-// A single node: replication factor 1, leader epoch 0. No transactions,
-// compaction, fetch sessions (clients fall back to full fetches), ACLs
-// (an authenticated principal may do anything), GSSAPI or delegation
-// tokens.
+// A single node: replication factor 1, leader epoch 0; reassignments and
+// elections naming this node complete at once, other nodes are refused. No
+// transactions, compaction, or fetch sessions (a session is declined with
+// session id 0; epochs 0 and -1 are full fetches, as in Kafka). ACLs are
+// stored but not enforced (an authenticated principal may do anything), and
+// client quotas are stored but not enforced (no throttling). No GSSAPI or
+// delegation tokens.
 package broker

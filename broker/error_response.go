@@ -60,6 +60,10 @@ var errorLists = []struct{ from, to, id string }{
 	{"Groups", "Groups", "Group"},             // DescribeGroups, DeleteGroups: bare names
 	{"Resources", "Resources", ""},
 	{"CoordinatorKeys", "Coordinators", "Key"}, // FindCoordinator v4+
+	{"Creations", "Results", ""},               // CreateAcls
+	{"Filters", "Results", ""},                 // DeleteAcls
+	{"Entries", "Entries", ""},                 // AlterClientQuotas
+	{"Upsertions", "Results", ""},              // AlterUserScramCredentials
 }
 
 // errorIDFields identify an element; they are copied from the request's.

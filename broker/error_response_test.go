@@ -82,7 +82,7 @@ func TestErrorResponseEveryAPI(t *testing.T) {
 		}
 	}
 	served = append(served, groupAPIs...)
-	require.Len(t, served, 20)
+	require.Len(t, served, 38)
 	code := kerr.NotLeaderForPartition.Code
 	for _, a := range served {
 		for v := a.min; v <= a.max; v++ {
@@ -155,5 +155,5 @@ func TestErrorResponseEveryAPI(t *testing.T) {
 
 	// A kind the broker does not serve has no error response: its
 	// connection is closed instead.
-	assert.Nil(t, errorResponse(kmsg.NewPtrDescribeACLsRequest(), code))
+	assert.Nil(t, errorResponse(kmsg.NewPtrDescribeDelegationTokenRequest(), code))
 }

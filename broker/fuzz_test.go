@@ -37,6 +37,62 @@ func FuzzRequest(f *testing.F) {
 		kmsg.NewPtrOffsetFetchRequest(),
 		kmsg.NewPtrHeartbeatRequest(),
 		kmsg.NewPtrListGroupsRequest(),
+		alterConfigsSeed(),
+		incrementalAlterConfigsSeed(),
+		adminSeed(kmsg.NewPtrCreatePartitionsRequest(), func(r *kmsg.CreatePartitionsRequest) {
+			rt := kmsg.NewCreatePartitionsRequestTopic()
+			rt.Topic, rt.Count = "fz", 3
+			rt.Assignment = []kmsg.CreatePartitionsRequestTopicAssignment{{Replicas: []int32{1}}}
+			r.Topics = append(r.Topics, rt)
+		}),
+		adminSeed(kmsg.NewPtrDeleteRecordsRequest(), func(r *kmsg.DeleteRecordsRequest) {
+			rt := kmsg.NewDeleteRecordsRequestTopic()
+			rt.Topic = "fz"
+			rt.Partitions = []kmsg.DeleteRecordsRequestTopicPartition{{Partition: 0, Offset: -1}}
+			r.Topics = append(r.Topics, rt)
+		}),
+		kmsg.NewPtrDescribeClusterRequest(),
+		kmsg.NewPtrDescribeLogDirsRequest(),
+		adminSeed(kmsg.NewPtrDescribeProducersRequest(), func(r *kmsg.DescribeProducersRequest) {
+			r.Topics = []kmsg.DescribeProducersRequestTopic{{Topic: "fz", Partitions: []int32{0, 1, 9}}}
+		}),
+		adminSeed(kmsg.NewPtrElectLeadersRequest(), func(r *kmsg.ElectLeadersRequest) {
+			r.Topics = []kmsg.ElectLeadersRequestTopic{{Topic: "fz", Partitions: []int32{0, -1}}}
+		}),
+		adminSeed(kmsg.NewPtrAlterPartitionAssignmentsRequest(), func(r *kmsg.AlterPartitionAssignmentsRequest) {
+			r.Topics = []kmsg.AlterPartitionAssignmentsRequestTopic{{Topic: "fz", Partitions: []kmsg.AlterPartitionAssignmentsRequestTopicPartition{{Partition: 0, Replicas: []int32{1}}, {Partition: 1}}}}
+		}),
+		kmsg.NewPtrListPartitionReassignmentsRequest(),
+		adminSeed(kmsg.NewPtrCreateACLsRequest(), func(r *kmsg.CreateACLsRequest) {
+			r.Creations = []kmsg.CreateACLsRequestCreation{{ResourceType: 2, ResourceName: "fz", ResourcePatternType: 3, Principal: "User:a", Host: "*", Operation: 3, PermissionType: 3}}
+		}),
+		adminSeed(kmsg.NewPtrDescribeACLsRequest(), func(r *kmsg.DescribeACLsRequest) {
+			r.ResourceType, r.ResourcePatternType, r.Operation, r.PermissionType = 1, 2, 1, 1
+			r.ResourceName = kmsg.StringPtr("fz")
+		}),
+		adminSeed(kmsg.NewPtrDeleteACLsRequest(), func(r *kmsg.DeleteACLsRequest) {
+			r.Filters = []kmsg.DeleteACLsRequestFilter{{ResourceType: 1, ResourcePatternType: 1, Operation: 1, PermissionType: 1}}
+		}),
+		adminSeed(kmsg.NewPtrAlterClientQuotasRequest(), func(r *kmsg.AlterClientQuotasRequest) {
+			r.Entries = []kmsg.AlterClientQuotasRequestEntry{{
+				Entity: []kmsg.AlterClientQuotasRequestEntryEntity{{Type: "user", Name: kmsg.StringPtr("u")}},
+				Ops:    []kmsg.AlterClientQuotasRequestEntryOp{{Key: "producer_byte_rate", Value: 10}},
+			}}
+		}),
+		adminSeed(kmsg.NewPtrDescribeClientQuotasRequest(), func(r *kmsg.DescribeClientQuotasRequest) {
+			r.Components = []kmsg.DescribeClientQuotasRequestComponent{{EntityType: "user", MatchType: 2}}
+		}),
+		adminSeed(kmsg.NewPtrAlterUserSCRAMCredentialsRequest(), func(r *kmsg.AlterUserSCRAMCredentialsRequest) {
+			r.Deletions = []kmsg.AlterUserSCRAMCredentialsRequestDeletion{{Name: "u", Mechanism: 1}}
+			r.Upsertions = []kmsg.AlterUserSCRAMCredentialsRequestUpsertion{{Name: "u", Mechanism: 2, Iterations: 4096, Salt: []byte("s"), SaltedPassword: []byte("p")}}
+		}),
+		adminSeed(kmsg.NewPtrDescribeUserSCRAMCredentialsRequest(), func(r *kmsg.DescribeUserSCRAMCredentialsRequest) {
+			r.Users = []kmsg.DescribeUserSCRAMCredentialsRequestUser{{Name: "u"}, {Name: "u"}}
+		}),
+		adminSeed(kmsg.NewPtrOffsetDeleteRequest(), func(r *kmsg.OffsetDeleteRequest) {
+			r.Group = "g"
+			r.Topics = []kmsg.OffsetDeleteRequestTopic{{Topic: "fz", Partitions: []kmsg.OffsetDeleteRequestTopicPartition{{Partition: 0}}}}
+		}),
 	}
 	for _, req := range seeds {
 		for _, v := range []int16{0, 3, req.MaxVersion()} {
@@ -132,4 +188,34 @@ func FuzzConnStream(f *testing.F) {
 			t.Fatal("a handler panicked")
 		}
 	})
+}
+
+func alterConfigsSeed() *kmsg.AlterConfigsRequest {
+	req := kmsg.NewPtrAlterConfigsRequest()
+	res := kmsg.NewAlterConfigsRequestResource()
+	res.ResourceType, res.ResourceName = kmsg.ConfigResourceTypeTopic, "fz"
+	c := kmsg.NewAlterConfigsRequestResourceConfig()
+	c.Name, c.Value = "retention.ms", kmsg.StringPtr("100000")
+	res.Configs = append(res.Configs, c)
+	req.Resources = append(req.Resources, res)
+	return req
+}
+
+func incrementalAlterConfigsSeed() *kmsg.IncrementalAlterConfigsRequest {
+	req := kmsg.NewPtrIncrementalAlterConfigsRequest()
+	res := kmsg.NewIncrementalAlterConfigsRequestResource()
+	res.ResourceType, res.ResourceName = kmsg.ConfigResourceTypeTopic, "fz"
+	for _, op := range []kmsg.IncrementalAlterConfigOp{0, 1, 2, 3} {
+		c := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
+		c.Name, c.Op, c.Value = "cleanup.policy", op, kmsg.StringPtr("delete")
+		res.Configs = append(res.Configs, c)
+	}
+	req.Resources = append(req.Resources, res)
+	return req
+}
+
+// adminSeed fills a request for the fuzz corpus.
+func adminSeed[R kmsg.Request](r R, fill func(R)) R {
+	fill(r)
+	return r
 }

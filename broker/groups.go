@@ -21,7 +21,7 @@ const coordinatorDir = "__consumer_offsets"
 // (internal/coordinator), which answers every version kmsg knows.
 var groupAPIs = func() []api {
 	var as []api
-	for _, key := range []int16{8, 9, 10, 11, 12, 13, 14, 15, 16, 42} {
+	for _, key := range []int16{8, 9, 10, 11, 12, 13, 14, 15, 16, 42, 47} {
 		as = append(as, api{key: key, max: kmsg.RequestForKey(key).MaxVersion()})
 	}
 	return as
@@ -45,7 +45,7 @@ func (b *Broker) startCoordinator() error {
 	co, err := coordinator.New(coordinator.Config{
 		DataDir:               filepath.Join(b.cfg.DataDir, coordinatorDir),
 		InitialRebalanceDelay: b.cfg.GroupInitialRebalanceDelay,
-		NodeID:                b.cfg.NodeID,
+		NodeID:                b.nodeID(),
 		Host:                  b.advHost,
 		Port:                  b.advPort,
 		TopicID:               b.topicID,

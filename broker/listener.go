@@ -258,11 +258,11 @@ func (b *Broker) readvertise(c *conn, resp kmsg.Response) {
 		return
 	}
 	host, port := b.advertisedTo(c)
-	if fc.NodeID == b.cfg.NodeID && fc.ErrorCode == 0 {
+	if fc.NodeID == b.nodeID() && fc.ErrorCode == 0 {
 		fc.Host, fc.Port = host, port
 	}
 	for i := range fc.Coordinators {
-		if co := &fc.Coordinators[i]; co.NodeID == b.cfg.NodeID && co.ErrorCode == 0 {
+		if co := &fc.Coordinators[i]; co.NodeID == b.nodeID() && co.ErrorCode == 0 {
 			co.Host, co.Port = host, port
 		}
 	}

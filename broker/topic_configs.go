@@ -21,6 +21,9 @@ type topicConfig struct {
 	def   func(c *Config) string
 	check func(v string) error
 	typ   kmsg.ConfigType
+	// list marks Kafka's LIST configs, the only ones
+	// IncrementalAlterConfigs may APPEND to or SUBTRACT from.
+	list bool
 }
 
 func intAtLeast(min int64) func(string) error {
@@ -54,7 +57,7 @@ func ms(d time.Duration) string {
 var topicConfigs = []topicConfig{
 	// Only delete: compaction is not implemented, and accepting it would
 	// silently keep every version of every key.
-	{name: "cleanup.policy", def: func(*Config) string { return "delete" }, check: oneOf("delete"), typ: kmsg.ConfigTypeString},
+	{name: "cleanup.policy", def: func(*Config) string { return "delete" }, check: oneOf("delete"), typ: kmsg.ConfigTypeList, list: true},
 	{name: "compression.type", def: func(*Config) string { return "producer" }, check: oneOf("producer"), typ: kmsg.ConfigTypeString},
 	{name: "max.message.bytes", def: func(c *Config) string { return strconv.Itoa(int(c.MessageMaxBytes)) }, check: intAtLeast(0), typ: kmsg.ConfigTypeInt},
 	{name: "message.timestamp.type", def: func(*Config) string { return "CreateTime" }, check: oneOf("CreateTime", "LogAppendTime"), typ: kmsg.ConfigTypeString},
@@ -141,10 +144,59 @@ func (b *Broker) logConfig(topicCfgs map[string]string) (log.Config, error) {
 
 // maxMessageBytes is the topic's max.message.bytes.
 func (b *Broker) maxMessageBytes(t *topic) int {
-	if v, ok := t.configs["max.message.bytes"]; ok {
+	if v, ok := t.cfgs()["max.message.bytes"]; ok {
 		if n, err := strconv.Atoi(v); err == nil {
 			return n
 		}
 	}
 	return int(b.cfg.MessageMaxBytes)
+}
+
+// alterTopicConfigs is the part AlterConfigs and IncrementalAlterConfigs
+// share for one topic resource: change computes the new set of explicit
+// configs from the current one, which is validated as CreateTopics
+// validates (INVALID_CONFIG names the first bad entry) and, unless
+// validateOnly, stored durably and applied to every partition log.
+func (b *Broker) alterTopicConfigs(name string, validateOnly bool, change func(cur map[string]string) (map[string]string, error)) error {
+	t := b.topics.byName(name)
+	if t == nil {
+		if isInternalTopic(name) {
+			return fmt.Errorf("%w: %s is kept by the group coordinator and has no topic configs here", kerr.InvalidRequest, name)
+		}
+		return fmt.Errorf("%w: unknown topic %s", kerr.UnknownTopicOrPartition, name)
+	}
+	next, err := change(t.cfgs())
+	if err != nil {
+		return err
+	}
+	if err := validateTopicConfigs(next); err != nil {
+		return err
+	}
+	if validateOnly {
+		return nil
+	}
+	return b.topics.alterConfigs(t, next)
+}
+
+// configResourceError is the answer to a resource AlterConfigs cannot
+// change here: broker configs come from Config at start (Kafka would
+// change its dynamic ones; none are dynamic on this broker), and other
+// resource types have no configs a single node keeps.
+func (b *Broker) configResourceError(typ kmsg.ConfigResourceType, name string) error {
+	switch typ {
+	case kmsg.ConfigResourceTypeBroker, kmsg.ConfigResourceTypeBrokerLogger:
+		if name != "" && name != strconv.Itoa(int(b.nodeID())) {
+			return fmt.Errorf("%w: this is node %d, not %s", kerr.InvalidRequest, b.nodeID(), name)
+		}
+		return fmt.Errorf("%w: broker configs are static on this broker: set them in its Config (or flags) and restart", kerr.InvalidRequest)
+	}
+	return fmt.Errorf("%w: resource type %v has no configs to alter here", kerr.InvalidRequest, typ)
+}
+
+// configResourceKey identifies a resource for duplicate detection: Kafka
+// answers every copy of a resource named twice in one request with
+// INVALID_REQUEST.
+type configResourceKey struct {
+	typ  kmsg.ConfigResourceType
+	name string
 }

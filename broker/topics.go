@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -42,13 +43,27 @@ type topicJSON struct {
 }
 
 // topic is one topic; its fields never change after creation, so readers
-// need no lock once they hold the pointer.
+// need no lock once they hold the pointer. CreatePartitions replaces the
+// topic with a copy holding more partitions; AlterConfigs swaps the map
+// behind configs, which every copy shares.
 type topic struct {
 	name    string
 	id      [16]byte
-	configs map[string]string // explicitly set topic configs
+	configs *atomic.Pointer[map[string]string] // explicitly set topic configs; never modified in place
 	parts   []*partition
 }
+
+func newTopic(name string, configs map[string]string) *topic {
+	if configs == nil {
+		configs = map[string]string{}
+	}
+	t := &topic{name: name, configs: new(atomic.Pointer[map[string]string])}
+	t.configs.Store(&configs)
+	return t
+}
+
+// cfgs is the topic's explicitly set configs; callers must not modify it.
+func (t *topic) cfgs() map[string]string { return *t.configs.Load() }
 
 // partition is one partition's log plus what the purgatory needs.
 type partition struct {
@@ -111,11 +126,8 @@ func openTopics(ctx context.Context, b *Broker) (*topicTable, error) {
 			tt.closeAll()
 			return nil, fmt.Errorf("broker: %s: bad topic entry %q", metadataFile, tj.Name)
 		}
-		t := &topic{name: tj.Name, configs: tj.Configs}
+		t := newTopic(tj.Name, tj.Configs)
 		copy(t.id[:], idb)
-		if t.configs == nil {
-			t.configs = map[string]string{}
-		}
 		if err := tt.openPartitions(t, tj.Partitions, false); err != nil {
 			tt.closeAll()
 			return nil, err
@@ -136,32 +148,77 @@ func (tt *topicTable) partitionDir(topic string, p int32) string {
 	return filepath.Join(tt.b.cfg.DataDir, topic+"-"+strconv.Itoa(int(p)))
 }
 
-// openPartitions opens n partition logs of t. fresh means the topic is
-// being created: a directory left by a deleted topic of the same name (the
-// metadata file is the truth) is removed first.
+// openPartitions opens the partition logs of t from len(t.parts) up to n.
+// fresh means the partitions are being created: a directory left by a
+// deleted topic of the same name (the metadata file is the truth) is
+// removed first. On failure the logs it opened are closed and t.parts is
+// as before.
 func (tt *topicTable) openPartitions(t *topic, n int32, fresh bool) error {
-	cfg, err := tt.b.logConfig(t.configs)
+	cfg, err := tt.b.logConfig(t.cfgs())
 	if err != nil {
 		return err
 	}
-	for i := int32(0); i < n; i++ {
+	had := len(t.parts)
+	fail := func(err error) error {
+		for _, p := range t.parts[had:] {
+			p.log.Close()
+		}
+		t.parts = t.parts[:had]
+		return err
+	}
+	for i := int32(had); i < n; i++ {
 		dir := tt.partitionDir(t.name, i)
 		if fresh {
 			if err := os.RemoveAll(dir); err != nil {
-				return fmt.Errorf("%w: remove stale %s: %v", kerr.KafkaStorageError, dir, err)
+				return fail(fmt.Errorf("%w: remove stale %s: %v", kerr.KafkaStorageError, dir, err))
 			}
 		}
 		l, err := log.Open(dir, cfg)
 		if err != nil {
-			for _, p := range t.parts {
-				p.log.Close()
-			}
-			t.parts = nil
-			return fmt.Errorf("open %s[%d]: %w", t.name, i, err)
+			return fail(fmt.Errorf("open %s[%d]: %w", t.name, i, err))
 		}
 		t.parts = append(t.parts, &partition{t: t, index: i, key: purgatory.Key{Topic: t.name, Partition: i}, log: l})
 	}
 	return nil
+}
+
+// addPartitions grows t to count partitions (CreatePartitions). The topic
+// is replaced by a copy with the new partitions, so readers holding the
+// old one keep a consistent view; the new logs are created, then the
+// metadata file names them. A failure removes the new logs again.
+func (tt *topicTable) addPartitions(t *topic, count int32) (*topic, error) {
+	if count > tt.maxPartitions {
+		return nil, fmt.Errorf("%w: %d partitions, at most %d", kerr.InvalidPartitions, count, tt.maxPartitions)
+	}
+	tt.mu.Lock()
+	defer tt.mu.Unlock()
+	if tt.closed {
+		return nil, ErrClosed
+	}
+	cur := tt.names[t.name]
+	if cur == nil || cur.id != t.id {
+		return nil, fmt.Errorf("%w: %s", kerr.UnknownTopicOrPartition, t.name)
+	}
+	if have := int32(len(cur.parts)); count <= have {
+		if count == have {
+			return nil, fmt.Errorf("%w: topic %s already has %d partitions", kerr.InvalidPartitions, t.name, have)
+		}
+		return nil, fmt.Errorf("%w: topic %s currently has %d partitions, which is higher than the requested %d", kerr.InvalidPartitions, t.name, have, count)
+	}
+	nt := &topic{name: cur.name, id: cur.id, configs: cur.configs, parts: slices.Clip(cur.parts)}
+	if err := tt.openPartitions(nt, count, true); err != nil {
+		return nil, err
+	}
+	tt.names[nt.name], tt.ids[nt.id] = nt, nt
+	if err := tt.persistLocked(); err != nil {
+		tt.names[cur.name], tt.ids[cur.id] = cur, cur
+		for _, p := range nt.parts[len(cur.parts):] {
+			p.log.Delete()
+		}
+		return nil, err
+	}
+	tt.b.log.Info("partitions added", "topic", nt.name, "from", len(cur.parts), "to", count)
+	return nt, nil
 }
 
 func (tt *topicTable) byName(name string) *topic {
@@ -215,10 +272,10 @@ func (tt *topicTable) create(name string, partitions int32, configs map[string]s
 	if t, ok := tt.names[name]; ok {
 		return t, fmt.Errorf("%w: %s", kerr.TopicAlreadyExists, name)
 	}
-	t := &topic{name: name, configs: configs}
-	if t.configs == nil {
-		t.configs = map[string]string{}
+	if isInternalTopic(name) {
+		return nil, fmt.Errorf("%w: %s is the broker's internal topic", kerr.TopicAlreadyExists, name)
 	}
+	t := newTopic(name, configs)
 	for {
 		rand.Read(t.id[:])
 		if _, dup := tt.ids[t.id]; !dup && t.id != [16]byte{} {
@@ -275,12 +332,44 @@ func (tt *topicTable) delete(t *topic) error {
 	return nil
 }
 
+// alterConfigs replaces t's explicitly set configs (already validated):
+// the metadata file first, so an answered change survives a crash, then
+// every partition log. A failure to persist leaves the old configs.
+func (tt *topicTable) alterConfigs(t *topic, cfgs map[string]string) error {
+	lc, err := tt.b.logConfig(cfgs)
+	if err != nil {
+		return err
+	}
+	tt.mu.Lock()
+	defer tt.mu.Unlock()
+	if cur := tt.names[t.name]; cur == nil || cur.id != t.id {
+		return fmt.Errorf("%w: %s", kerr.UnknownTopicOrPartition, t.name)
+	}
+	old := t.configs.Load()
+	t.configs.Store(&cfgs)
+	if err := tt.persistLocked(); err != nil {
+		t.configs.Store(old)
+		return err
+	}
+	var errs []error
+	for _, p := range tt.names[t.name].parts {
+		if err := p.log.Reconfigure(lc); err != nil && !errors.Is(err, log.ErrClosed) {
+			errs = append(errs, err)
+		}
+	}
+	tt.b.log.Info("topic configs altered", "topic", t.name, "configs", cfgs)
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("%w: %v", kerr.InvalidConfig, err)
+	}
+	return nil
+}
+
 // persistLocked rewrites the metadata file; tt.mu must be held (or tt not
 // yet shared).
 func (tt *topicTable) persistLocked() error {
 	md := metadataJSON{Version: 1, ClusterID: tt.clusterID, Topics: []topicJSON{}}
 	for _, t := range tt.names {
-		md.Topics = append(md.Topics, topicJSON{Name: t.name, ID: hex.EncodeToString(t.id[:]), Partitions: int32(len(t.parts)), Configs: t.configs})
+		md.Topics = append(md.Topics, topicJSON{Name: t.name, ID: hex.EncodeToString(t.id[:]), Partitions: int32(len(t.parts)), Configs: t.cfgs()})
 	}
 	sort.Slice(md.Topics, func(i, j int) bool { return md.Topics[i].Name < md.Topics[j].Name })
 	raw, err := json.MarshalIndent(md, "", "  ")

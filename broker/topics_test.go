@@ -195,9 +195,9 @@ func TestMetadataAutoCreate(t *testing.T) {
 	assert.Equal(t, kerr.InvalidTopicException.Code, bad.Topics[0].ErrorCode)
 
 	all := rc.roundTrip(metadataReq(false), 0).(*kmsg.MetadataResponse)
-	assert.Len(t, all.Topics, 5, "v0 with no topics lists every topic")
+	assert.Len(t, all.Topics, 6, "v0 with no topics lists every topic, __consumer_offsets too")
 	none := rc.roundTrip(metadataReq(false), 1).(*kmsg.MetadataResponse)
-	assert.Len(t, none.Topics, 5, "v1+ with null topics lists every topic")
+	assert.Len(t, none.Topics, 6, "v1+ with null topics lists every topic, __consumer_offsets too")
 
 	off := startBroker(t, Config{DisableAutoCreateTopics: true})
 	rc2 := dialRaw(t, off)
@@ -213,7 +213,7 @@ func TestDescribeConfigs(t *testing.T) {
 	for _, r := range []struct {
 		typ  kmsg.ConfigResourceType
 		name string
-	}{{kmsg.ConfigResourceTypeTopic, "t"}, {kmsg.ConfigResourceTypeBroker, "0"}, {kmsg.ConfigResourceTypeTopic, "missing"}} {
+	}{{kmsg.ConfigResourceTypeTopic, "t"}, {kmsg.ConfigResourceTypeBroker, "1"}, {kmsg.ConfigResourceTypeTopic, "missing"}} {
 		rr := kmsg.NewDescribeConfigsRequestResource()
 		rr.ResourceType, rr.ResourceName = r.typ, r.name
 		req.Resources = append(req.Resources, rr)

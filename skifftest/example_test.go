@@ -64,6 +64,9 @@ func ExampleNewBroker() {
 	}
 	slices.SortFunc(md.Topics, func(a, b kmsg.MetadataResponseTopic) int { return strings.Compare(*a.Topic, *b.Topic) })
 	for _, topic := range md.Topics {
+		if topic.IsInternal {
+			continue // __consumer_offsets, as Kafka lists it
+		}
 		fmt.Printf("%s: %d partitions\n", *topic.Topic, len(topic.Partitions))
 	}
 	// Output:

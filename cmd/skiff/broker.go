@@ -44,7 +44,7 @@ func brokerMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		listen     = fs.String("listen", "127.0.0.1:9092", "address to accept clients on (listeners); port 0 picks one")
 		advertised = fs.String("advertised", "", "host:port returned to clients in Metadata (advertised.listeners); default the listen address")
 		dataDir    = fs.String("data", "./data", "data directory (log.dirs)")
-		nodeID     = fs.Int("node-id", 0, "node.id")
+		nodeID     = fs.Int("node-id", 1, "node.id (the apache/kafka image uses 1)")
 		partitions = fs.Int("partitions", 1, "partitions of auto-created topics (num.partitions)")
 		autoCreate = fs.Bool("auto-create", true, "create unknown topics on Metadata (auto.create.topics.enable)")
 		fsync      = fs.String("fsync", "interval", "when to fsync: interval (log.flush.interval.ms), always (acks=all waits for fsync) or none")
@@ -95,7 +95,7 @@ func brokerMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		Listen:                     *listen,
 		AdvertisedAddr:             *advertised,
 		DataDir:                    *dataDir,
-		NodeID:                     int32(*nodeID),
+		NodeID:                     new(int32(*nodeID)),
 		NumPartitions:              int32(*partitions),
 		DisableAutoCreateTopics:    !*autoCreate,
 		Fsync:                      policy,

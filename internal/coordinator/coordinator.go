@@ -167,7 +167,7 @@ func (c *Coordinator) Close(ctx context.Context) error {
 // exactly these keys to the coordinator.
 func Handles(key int16) bool {
 	switch key {
-	case 8, 9, 10, 11, 12, 13, 14, 15, 16, 42:
+	case 8, 9, 10, 11, 12, 13, 14, 15, 16, 42, 47:
 		return true
 	}
 	return false
@@ -175,7 +175,8 @@ func Handles(key int16) bool {
 
 // Handle serves one group-coordinator request: FindCoordinator, JoinGroup,
 // Heartbeat, LeaveGroup, SyncGroup, OffsetCommit, OffsetFetch,
-// DescribeGroups, ListGroups and DeleteGroups, at every version kmsg knows.
+// DescribeGroups, ListGroups, DeleteGroups and OffsetDelete, at every
+// version kmsg knows.
 // respond is called exactly once with a response of the request's version,
 // possibly later and from another goroutine: JoinGroup and SyncGroup park
 // until the rebalance progresses, OffsetCommit and DeleteGroups until their
@@ -205,6 +206,8 @@ func (c *Coordinator) Handle(cl Client, req kmsg.Request, respond func(kmsg.Resp
 		c.locked(func() { c.listGroups(r, respond) })
 	case *kmsg.DeleteGroupsRequest:
 		c.locked(func() { c.deleteGroups(r, respond) })
+	case *kmsg.OffsetDeleteRequest:
+		c.locked(func() { c.offsetDelete(r, respond) })
 	default:
 		return false
 	}

@@ -258,8 +258,10 @@ func (l *Log) validate(recordSet []byte, dst []batch.Header) ([]batch.Header, er
 	if len(recordSet) == 0 {
 		return dst, fmt.Errorf("%w: empty record set", kerr.CorruptMessage)
 	}
-	if int64(len(recordSet)) > l.cfg.SegmentBytes {
-		return dst, fmt.Errorf("%w: record set of %d bytes exceeds segment.bytes %d", kerr.RecordListTooLarge, len(recordSet), l.cfg.SegmentBytes)
+	// Lock-free, so the limits come from their atomics (Reconfigure).
+	segBytes, maxMsg := l.segmentBytes.Load(), int(l.maxMessageBytes.Load())
+	if int64(len(recordSet)) > segBytes {
+		return dst, fmt.Errorf("%w: record set of %d bytes exceeds segment.bytes %d", kerr.RecordListTooLarge, len(recordSet), segBytes)
 	}
 	dec := l.decoders.Get().(*batch.Decoder)
 	defer l.decoders.Put(dec)
@@ -269,8 +271,8 @@ func (l *Log) validate(recordSet []byte, dst []batch.Header) ([]batch.Header, er
 		if err != nil {
 			return dst, fmt.Errorf("batch at byte %d: %w", pos, batchError(rest, err))
 		}
-		if h.Size() > l.cfg.MaxMessageBytes {
-			return dst, fmt.Errorf("%w: batch at byte %d is %d bytes, max.message.bytes is %d", kerr.MessageTooLarge, pos, h.Size(), l.cfg.MaxMessageBytes)
+		if h.Size() > maxMsg {
+			return dst, fmt.Errorf("%w: batch at byte %d is %d bytes, max.message.bytes is %d", kerr.MessageTooLarge, pos, h.Size(), maxMsg)
 		}
 		if _, err := batch.Validate(b); err != nil {
 			return dst, fmt.Errorf("batch at byte %d: %w", pos, batchError(b, err))

@@ -63,6 +63,10 @@ type Log struct {
 	size          atomic.Int64
 	synced        atomic.Int64
 	isClosed      atomic.Bool // set by Close, for the lock-free readers
+	// cfg.SegmentBytes and cfg.MaxMessageBytes for Append's lock-free
+	// validation; written under mu with cfg (Reconfigure).
+	segmentBytes    atomic.Int64
+	maxMessageBytes atomic.Int64
 
 	decoders sync.Pool // *batch.Decoder for Append's validation
 
@@ -91,6 +95,7 @@ func Open(dir string, cfg Config) (*Log, error) {
 	}
 	l.firstUnstable.Store(math.MaxInt64)
 	l.decoders.New = func() any { return &batch.Decoder{ReuseBuffer: true} }
+	l.publishLimits()
 	l.group.init()
 	if err := l.load(); err != nil {
 		if segs := l.segs.Load(); segs != nil {

@@ -60,6 +60,7 @@ func (l *Log) load() error {
 		return err
 	}
 	l.publishLoaded(segs)
+	l.loadLogStart()
 	dirChanged, err := l.loadProducers(snaps, l.endOffset.Load(), ls.clean)
 	if err != nil {
 		return err

@@ -48,10 +48,11 @@ func (l *Log) EnforceRetention(now time.Time) (deleted int, err error) {
 	copy(kept, segs[n:])
 	// Log start first: a reader that then misses a segment reports
 	// OFFSET_OUT_OF_RANGE rather than an I/O error.
-	l.logStart.Store(kept[0].base)
+	// max: DeleteRecordsBefore may have moved the start inside kept[0].
+	start := max(kept[0].base, l.logStart.Load())
+	l.logStart.Store(start)
 	l.publish(kept)
 	l.size.Store(total)
-	start := kept[0].base
 	l.mu.Unlock()
 
 	var firstErr error

@@ -1,0 +1,42 @@
+package broker
+
+import (
+	"github.com/skiffkit/skiff/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// clusterOperations are the operations Kafka's authorizer can grant on the
+// cluster resource (AclOperation codes), reported as a bitfield when a
+// DescribeCluster asks (KIP-430). Without an authorizer denying anything,
+// every one is allowed.
+var clusterOperations = []int8{3, 4, 7, 8, 10, 11, 12} // CREATE, ALTER, CLUSTER_ACTION, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS, IDEMPOTENT_WRITE
+
+// handleDescribeCluster (KIP-700) names this node as the only broker and
+// the controller. Asking for controller endpoints (v1 endpoint type 2) is
+// UNSUPPORTED_ENDPOINT_TYPE, as a Kafka broker answers: controllers are
+// reached through their own listener, and this node has none apart.
+func handleDescribeCluster(b *Broker, w *worker, r *request) kmsg.Response {
+	req := r.kreq.(*kmsg.DescribeClusterRequest)
+	resp := req.ResponseKind().(*kmsg.DescribeClusterResponse)
+	if r.version >= 1 {
+		resp.EndpointType = req.EndpointType
+		if req.EndpointType != 1 {
+			resp.ErrorCode = kerr.UnsupportedEndpointType.Code
+			resp.ErrorMessage = kmsg.StringPtr("only broker endpoints (type 1) are served here")
+			return resp
+		}
+	}
+	resp.ClusterID = b.clusterID
+	resp.ControllerID = b.nodeID()
+	br := kmsg.NewDescribeClusterResponseBroker()
+	br.NodeID, br.Host, br.Port = b.nodeID(), b.advHost, b.advPort
+	resp.Brokers = []kmsg.DescribeClusterResponseBroker{br}
+	if req.IncludeClusterAuthorizedOperations {
+		var ops int32
+		for _, op := range clusterOperations {
+			ops |= 1 << op
+		}
+		resp.ClusterAuthorizedOperations = ops
+	}
+	return resp
+}
