@@ -168,6 +168,14 @@ type Config struct {
 	// in before its first request; rejected credentials fail requests with
 	// an error wrapping kerr.SaslAuthenticationFailed instead of retrying.
 	SASL sasl.Mechanism
+	// TransactionalID is transactional.id: set, the producer is
+	// transactional (InitTransactions, BeginTransaction, ...), which
+	// requires idempotence. Empty means not transactional.
+	TransactionalID string
+	// TransactionTimeout is transaction.timeout.ms: how long the
+	// coordinator lets a transaction stay open before aborting it. Zero
+	// means 60s.
+	TransactionTimeout time.Duration
 }
 
 const (
@@ -177,6 +185,8 @@ const (
 	defaultLinger          = 5 * time.Millisecond
 	defaultMaxRequestSize  = 1 << 20
 	defaultMaxBlock        = 60 * time.Second
+	// transaction.timeout.ms's default.
+	defaultTransactionTimeout = 60 * time.Second
 	// Kafka's idempotent producer keeps five batches of sequence state per
 	// partition on the broker, hence the limit.
 	maxIdempotentInFlight = 5
@@ -206,6 +216,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxBlock == 0 {
 		c.MaxBlock = defaultMaxBlock
+	}
+	if c.TransactionTimeout == 0 {
+		c.TransactionTimeout = defaultTransactionTimeout
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -260,6 +273,14 @@ func (c Config) validate() error {
 	}
 	if c.BatchSize > 0 && c.MaxRequestSize > 0 && c.BatchSize > c.MaxRequestSize {
 		errs = append(errs, fmt.Errorf("BatchSize (batch.size) %d exceeds MaxRequestSize (max.request.size) %d", c.BatchSize, c.MaxRequestSize))
+	}
+	if c.TransactionalID != "" && c.DisableIdempotence {
+		// Kafka's ProducerConfig: "Cannot set a transactional.id without
+		// also enabling idempotence."
+		errs = append(errs, errors.New("TransactionalID (transactional.id) requires idempotence: unset DisableIdempotence"))
+	}
+	if c.TransactionTimeout < 0 || c.TransactionTimeout > 0 && c.TransactionTimeout < time.Millisecond {
+		errs = append(errs, fmt.Errorf("TransactionTimeout (transaction.timeout.ms) must be positive, got %v", c.TransactionTimeout))
 	}
 	for i, h := range c.Hooks {
 		if !isHook(h) {

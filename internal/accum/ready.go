@@ -188,7 +188,7 @@ func (a *Accumulator[M]) Drain(node int32, maxBytes int, now time.Time, out []*B
 		p.inFlight++
 		p.mu.Unlock()
 		a.inFlight.Add(1)
-		head.finish(a.codec, pid, epoch, &a.wirePool)
+		head.finish(a.codec, pid, epoch, a.cfg.Transactional, &a.wirePool)
 		out = append(out, head)
 	}
 	return out
@@ -356,5 +356,35 @@ func (a *Accumulator[M]) removeHead(p *partition[M], n int, out []*Batch[M]) []*
 	copy(p.q, p.q[n:])
 	clear(p.q[len(p.q)-n:])
 	p.q = p.q[:len(p.q)-n]
+	return out
+}
+
+// AbortUndrained removes every queued batch that was never drained (so it
+// has no sequence number and the broker never saw it) and appends it to
+// out; the caller fails and releases them. A transactional producer's
+// AbortTransaction uses it, as Java's abortUndrainedBatches: those records
+// need no abort marker. Retried batches stay queued (the broker may have
+// written them, so they must go out inside the transaction being aborted),
+// and so do batches a compression worker holds.
+func (a *Accumulator[M]) AbortUndrained(out []*Batch[M]) []*Batch[M] {
+	for _, p := range *a.all.Load() {
+		p.mu.Lock()
+		kept := p.q[:0]
+		for _, b := range p.q {
+			if b.attempts > 0 || b.cstate == cCompressing {
+				kept = append(kept, b)
+				continue
+			}
+			if p.open == b {
+				p.open = nil
+			}
+			b.full = true
+			out = append(out, b)
+		}
+		clear(p.q[len(kept):])
+		p.q = kept
+		p.mu.Unlock()
+	}
+	a.signal()
 	return out
 }
