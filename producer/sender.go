@@ -509,6 +509,7 @@ func (s *sender) shutdown() {
 	for _, b := range s.acc.Abort(s.expireBuf[:0]) {
 		s.fail(b, ErrClosed, false)
 	}
+	s.txn.failHeld(s, ErrClosed)
 	s.flushCompletions()
 	// Close fails every outstanding request through its callback before it
 	// returns, so the events below are the last ones.

@@ -236,7 +236,7 @@ func (p *Producer) AbortTransaction(ctx context.Context) error {
 	}
 	t.opMu.Lock()
 	defer t.opMu.Unlock()
-	if err := t.check("AbortTransaction", txnInTransaction, txnCommitting, txnAborting, txnAbortableError); err != nil && t.load() != txnAbortableError {
+	if err := t.check("AbortTransaction", txnInTransaction, txnCommitting, txnAborting, txnAbortableError); err != nil {
 		return err
 	}
 	t.state.Store(int32(txnAborting))

@@ -287,3 +287,71 @@ func TestTxnStateErrors(t *testing.T) {
 	require.NoError(t, p.BeginTransaction())
 	require.NoError(t, p.AbortTransaction(ctx))
 }
+
+// TestTxnCloseWhileAddingPartitions: records held back for an
+// AddPartitionsToTxn that never answers still get their callbacks when
+// Close gives up, and Close leaves nothing running.
+func TestTxnCloseWhileAddingPartitions(t *testing.T) {
+	c := newCluster(t, kfake.SeedTopics(1, "t"))
+	ctx := txnCtx(t)
+	p, err := New(txnConfig(c, "tx-close"))
+	require.NoError(t, err)
+	require.NoError(t, p.InitTransactions(ctx))
+
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	arrived := make(chan struct{}, 1)
+	c.ControlKey(int16(kmsg.AddPartitionsToTxn), func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		select {
+		case arrived <- struct{}{}:
+		default:
+		}
+		c.SleepControl(func() { <-release })
+		return nil, nil, false
+	})
+	require.NoError(t, p.BeginTransaction())
+	wait := sendAll(t, p, "t", "held")
+	<-arrived // the request is parked: the record is held by the sender
+
+	cctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	assert.ErrorIs(t, p.Close(cctx), context.DeadlineExceeded)
+	errs := wait()
+	assert.ErrorIs(t, errs[0], ErrClosed)
+}
+
+// TestTxnManyPartitions: each partition joins a transaction once, however
+// many batches it gets, and joins again in the next transaction.
+func TestTxnManyPartitions(t *testing.T) {
+	c := newCluster(t, kfake.SeedTopics(4, "t"))
+	ctx := txnCtx(t)
+	var mu sync.Mutex
+	added := map[int32]int{}
+	c.ControlKey(int16(kmsg.AddPartitionsToTxn), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, rt := range kreq.(*kmsg.AddPartitionsToTxnRequest).Topics {
+			for _, part := range rt.Partitions {
+				added[part]++
+			}
+		}
+		return nil, nil, false
+	})
+	p := newProducer(t, txnConfig(c, "tx-many"))
+	require.NoError(t, p.InitTransactions(ctx))
+	for txn := 1; txn <= 2; txn++ {
+		require.NoError(t, p.BeginTransaction())
+		var recs []Record
+		for i := range 200 {
+			recs = append(recs, Record{Topic: "t", Partition: ToPartition(int32(i % 4)), Value: []byte(fmt.Sprint(i))})
+		}
+		_, err := p.SendBatch(ctx, recs, nil)
+		require.NoError(t, err)
+		require.NoError(t, p.CommitTransaction(ctx))
+		mu.Lock()
+		assert.Equal(t, map[int32]int{0: txn, 1: txn, 2: txn, 3: txn}, added, "transaction %d", txn)
+		mu.Unlock()
+	}
+}

@@ -1,5 +1,7 @@
 package producer
 
+import "fmt"
+
 // txnSender is the sender goroutine's part of a transactional producer:
 // before a partition's first batch of a transaction goes out, the
 // partition joins the transaction with AddPartitionsToTxn. Produce requests
@@ -44,6 +46,21 @@ func (x *txnSender) dispatch(s *sender, r *request) {
 	x.maybeAdd(s)
 }
 
+// failHeld fails every held request's batches: AddPartitionsToTxn failed,
+// or Close gave up. They had sequences, so their partitions wait for a
+// new epoch.
+func (x *txnSender) failHeld(s *sender, err error) {
+	for _, r := range x.held {
+		s.node(r.node).inFlight--
+		for _, b := range r.batches {
+			s.idem.requestBump(b, "AddPartitionsToTxn failed")
+			s.fail(b, err, true)
+		}
+	}
+	clear(x.held)
+	x.held = x.held[:0]
+}
+
 func (x *txnSender) maybeAdd(s *sender) {
 	if x.adding || len(x.pending) == 0 {
 		return
@@ -70,16 +87,12 @@ func (x *txnSender) onAdded(s *sender, e *event) {
 		delete(x.queued, tp)
 	}
 	if e.err != nil {
-		t.fail(e.err)
-		for _, r := range x.held {
-			s.node(r.node).inFlight--
-			for _, b := range r.batches {
-				s.idem.requestBump(b, "AddPartitionsToTxn failed")
-				s.fail(b, e.err, true)
-			}
+		err := e.err
+		if s.p.ctx.Err() != nil {
+			err = fmt.Errorf("%w: %w", ErrClosed, err) // Close gave up on it
 		}
-		clear(x.held)
-		x.held = x.held[:0]
+		t.fail(err)
+		x.failHeld(s, err)
 		x.maybeAdd(s)
 		return
 	}
