@@ -405,6 +405,12 @@ func (s *sender) handlePartition(b *sendBatch, rp *kmsg.ProduceResponseTopicPart
 		// Fenced by a newer producer with our transactional id: retrying
 		// cannot help, and the producer is done (Java: fatal error).
 		s.retryOrFail(b, err, false, now)
+	case s.txn.t != nil && isSequenceError(err):
+		// The broker lost or rejected the transaction's sequences: the
+		// transaction cannot complete intact, so fail it now rather than
+		// retry on a fenced partition until delivery.timeout.ms; the abort
+		// moves to a new epoch (Java: abortable error with epoch bump).
+		s.retryOrFail(b, err, false, now)
 	case s.idem.enabled && isSequenceError(err):
 		s.idem.onSequenceError(b, err)
 		s.retryOrFail(b, err, true, now)

@@ -355,3 +355,42 @@ func TestTxnManyPartitions(t *testing.T) {
 		mu.Unlock()
 	}
 }
+
+// TestTxnProduceErrorThenAbort: a batch the broker refuses (a non-retriable
+// error, or lost sequences) dooms the transaction, not the producer; the
+// abort moves the producer to a new epoch and the next transaction commits.
+func TestTxnProduceErrorThenAbort(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		code int16
+	}{
+		{"out_of_order_sequence", kerr.OutOfOrderSequenceNumber.Code},
+		{"unknown_producer_id", kerr.UnknownProducerID.Code},
+		{"topic_authorization_failed", kerr.TopicAuthorizationFailed.Code},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newCluster(t, kfake.SeedTopics(1, "t"))
+			ctx := txnCtx(t)
+			p := newProducer(t, txnConfig(c, "tx-"+tc.name))
+			require.NoError(t, p.InitTransactions(ctx))
+			_, epoch0 := p.acc.ProducerID()
+			c.ControlKey(int16(kmsg.Produce), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+				return produceError(kreq.(*kmsg.ProduceRequest), tc.code), nil, true // once
+			})
+			require.NoError(t, p.BeginTransaction())
+			_, err := p.SendSync(ctx, Record{Topic: "t", Value: []byte("refused")})
+			require.ErrorIs(t, err, ErrAbortableTxn)
+			assert.ErrorIs(t, err, kerr.ForCode(tc.code))
+			assert.ErrorIs(t, p.CommitTransaction(ctx), ErrAbortableTxn)
+			require.NoError(t, p.AbortTransaction(ctx))
+			_, epoch1 := p.acc.ProducerID()
+			assert.Greater(t, epoch1, epoch0, "the abort bumps the epoch: the refused batch left a sequence gap")
+
+			require.NoError(t, p.BeginTransaction())
+			_, err = p.SendSync(ctx, Record{Topic: "t", Value: []byte("ok")})
+			require.NoError(t, err)
+			require.NoError(t, p.CommitTransaction(ctx))
+			assert.Equal(t, []string{"ok"}, readUntil(t, c.ListenAddrs(), "t", true, "ok"))
+		})
+	}
+}
