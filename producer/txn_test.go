@@ -394,3 +394,54 @@ func TestTxnProduceErrorThenAbort(t *testing.T) {
 		})
 	}
 }
+
+// TestTxnFencedCommit: a producer fenced while its transaction is open
+// learns it from CommitTransaction, as a fatal error.
+func TestTxnFencedCommit(t *testing.T) {
+	c := newCluster(t, kfake.SeedTopics(1, "t"))
+	ctx := txnCtx(t)
+	p1 := newProducer(t, txnConfig(c, "tx-fenced-commit"))
+	require.NoError(t, p1.InitTransactions(ctx))
+	require.NoError(t, p1.BeginTransaction())
+	_, err := p1.SendSync(ctx, Record{Topic: "t", Value: []byte("zombie")})
+	require.NoError(t, err)
+
+	p2 := newProducer(t, txnConfig(c, "tx-fenced-commit"))
+	require.NoError(t, p2.InitTransactions(ctx))
+
+	err = p1.CommitTransaction(ctx)
+	require.ErrorIs(t, err, ErrFatalTxn)
+	assert.True(t, errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch), "%v", err)
+	assert.NotErrorIs(t, err, ErrAbortableTxn)
+	assert.ErrorIs(t, p1.BeginTransaction(), ErrFatalTxn)
+
+	// p2's InitTransactions aborted the zombie's transaction.
+	require.NoError(t, p2.BeginTransaction())
+	_, err = p2.SendSync(ctx, Record{Topic: "t", Value: []byte("p2")})
+	require.NoError(t, err)
+	require.NoError(t, p2.CommitTransaction(ctx))
+	assert.Equal(t, []string{"p2"}, readUntil(t, c.ListenAddrs(), "t", true, "p2"))
+}
+
+func TestTxnConfig(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		want string // "" for valid
+	}{
+		{"default timeout", Config{Brokers: []string{"127.0.0.1:1"}, TransactionalID: "x"}, ""},
+		{"without idempotence", Config{Brokers: []string{"127.0.0.1:1"}, TransactionalID: "x", DisableIdempotence: true}, "requires idempotence"},
+		{"negative timeout", Config{Brokers: []string{"127.0.0.1:1"}, TransactionalID: "x", TransactionTimeout: -time.Second}, "TransactionTimeout"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := tc.cfg.withDefaults()
+			err := cfg.validate()
+			if tc.want == "" {
+				assert.NoError(t, err)
+				assert.Equal(t, 60*time.Second, cfg.TransactionTimeout)
+				return
+			}
+			assert.ErrorContains(t, err, tc.want)
+		})
+	}
+}
