@@ -449,6 +449,10 @@ func (s *sender) retryOrFail(b *sendBatch, err error, retriable bool, now time.T
 	switch {
 	case s.aborting:
 		err = fmt.Errorf("%w: %w", ErrClosed, err)
+	case retriable && s.txn.t != nil && s.txn.t.doomed():
+		// The transaction is being aborted or must be: retrying cannot
+		// save it, and AbortTransaction waits for this batch.
+		err = fmt.Errorf("%w: %w", ErrAbortedTxn, err)
 	case retriable && b.Attempts() > s.cfg.Retries:
 		err = fmt.Errorf("retries (%d) exhausted: %w", s.cfg.Retries, err)
 	case retriable && !now.Before(b.Deadline()):

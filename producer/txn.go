@@ -78,6 +78,13 @@ func newTxnManager(p *Producer) *txnManager {
 
 func (t *txnManager) load() txnState { return txnState(t.state.Load()) }
 
+// doomed: the transaction will be aborted (or the producer is fenced), so
+// the sender stops retrying its batches.
+func (t *txnManager) doomed() bool {
+	st := t.load()
+	return st == txnAborting || st == txnAbortableError || st == txnFatalError
+}
+
 // sendAllowed is Send's check: records of a transactional producer belong
 // to a transaction.
 func (t *txnManager) sendAllowed() error {
@@ -240,8 +247,12 @@ func (p *Producer) AbortTransaction(ctx context.Context) error {
 		return err
 	}
 	t.state.Store(int32(txnAborting))
-	// Java's abortUndrainedBatches: what never left needs no abort marker.
-	for _, b := range p.acc.AbortUndrained(nil) {
+	// Java's abortUndrainedBatches: what is not in flight is not sent.
+	for _, b := range p.acc.AbortQueued(nil) {
+		if b.BaseSequence() >= 0 { // a retry: its sequences now have a gap
+			p.acc.Fence(b)
+			t.needBump.Store(true)
+		}
 		p.completer.push(completion{b: b, baseOffset: -1, appendTime: -1,
 			err: fmt.Errorf("produce %s[%d]: %w", b.Topic(), b.Partition(), ErrAbortedTxn)})
 	}

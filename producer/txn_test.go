@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -444,4 +445,51 @@ func TestTxnConfig(t *testing.T) {
 			assert.ErrorContains(t, err, tc.want)
 		})
 	}
+}
+
+// TestTxnAbortStopsRetries: AbortTransaction does not wait out
+// delivery.timeout.ms for a batch the broker keeps refusing with a
+// retriable error: the doomed transaction's batches stop retrying. The
+// abort moves to a new epoch (a sent batch failed) and the next
+// transaction commits.
+func TestTxnAbortStopsRetries(t *testing.T) {
+	c := newCluster(t, kfake.SeedTopics(1, "t"))
+	ctx := txnCtx(t)
+	p := newProducer(t, txnConfig(c, "tx-abort-retries"))
+	require.NoError(t, p.InitTransactions(ctx))
+	_, epoch0 := p.acc.ProducerID()
+
+	var refuse atomic.Bool
+	refuse.Store(true)
+	refused := make(chan struct{}, 1)
+	c.ControlKey(int16(kmsg.Produce), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		if !refuse.Load() {
+			return nil, nil, false
+		}
+		select {
+		case refused <- struct{}{}:
+		default:
+		}
+		return produceError(kreq.(*kmsg.ProduceRequest), kerr.NotEnoughReplicas.Code), nil, true
+	})
+	require.NoError(t, p.BeginTransaction())
+	wait := sendAll(t, p, "t", "doomed")
+	<-refused // sent and refused at least once: it is retrying
+
+	actx, cancel := context.WithTimeout(ctx, 10*time.Second) // far below delivery.timeout.ms (120s)
+	defer cancel()
+	require.NoError(t, p.AbortTransaction(actx))
+	err := wait()[0]
+	require.Error(t, err)
+	assert.True(t, errors.Is(err, ErrAbortedTxn), "%v", err)
+	_, epoch1 := p.acc.ProducerID()
+	assert.Greater(t, epoch1, epoch0)
+
+	refuse.Store(false)
+	require.NoError(t, p.BeginTransaction())
+	_, err = p.SendSync(ctx, Record{Topic: "t", Value: []byte("ok")})
+	require.NoError(t, err)
+	require.NoError(t, p.CommitTransaction(ctx))
+	assert.Equal(t, []string{"ok"}, readUntil(t, c.ListenAddrs(), "t", true, "ok"))
 }

@@ -359,19 +359,19 @@ func (a *Accumulator[M]) removeHead(p *partition[M], n int, out []*Batch[M]) []*
 	return out
 }
 
-// AbortUndrained removes every queued batch that was never drained (so it
-// has no sequence number and the broker never saw it) and appends it to
-// out; the caller fails and releases them. A transactional producer's
-// AbortTransaction uses it, as Java's abortUndrainedBatches: those records
-// need no abort marker. Retried batches stay queued (the broker may have
-// written them, so they must go out inside the transaction being aborted),
-// and so do batches a compression worker holds.
-func (a *Accumulator[M]) AbortUndrained(out []*Batch[M]) []*Batch[M] {
+// AbortQueued removes every queued batch (not in flight) and appends it to
+// out, unlike Abort leaving the compression workers running; the caller
+// fails and releases them. A transactional producer's AbortTransaction uses
+// it, as Java's abortUndrainedBatches: what is not in flight needs no
+// abort marker, or gets one anyway if an earlier attempt was written. A
+// returned batch with BaseSequence() >= 0 leaves a sequence gap: the caller
+// must move to a new epoch. Batches a compression worker holds stay.
+func (a *Accumulator[M]) AbortQueued(out []*Batch[M]) []*Batch[M] {
 	for _, p := range *a.all.Load() {
 		p.mu.Lock()
 		kept := p.q[:0]
 		for _, b := range p.q {
-			if b.attempts > 0 || b.cstate == cCompressing {
+			if b.cstate == cCompressing {
 				kept = append(kept, b)
 				continue
 			}
