@@ -118,7 +118,9 @@ type Config struct {
 	// BufferMemory is buffer.memory in bytes. Zero means 32 MiB.
 	BufferMemory int64
 	// MaxBlock is max.block.ms: how long Send waits for buffer memory or
-	// for the first metadata of a topic. Zero means 60s.
+	// for the first metadata of a topic, and the longest a transactional
+	// call (InitTransactions, SendOffsetsToTransaction, the EndTxn of
+	// CommitTransaction and AbortTransaction) retries. Zero means 60s.
 	MaxBlock time.Duration
 	// MaxRequestSize is max.request.size in bytes. Zero means 1 MiB.
 	MaxRequestSize int

@@ -161,7 +161,8 @@ func (t *txnManager) check(op string, want ...txnState) error {
 // transaction coordinator and gets the producer id and epoch to write
 // with. It fences every earlier producer with the same transactional id and
 // completes (by aborting) a transaction such a producer left open. It must
-// be called once before BeginTransaction; it retries until ctx ends.
+// be called once before BeginTransaction; it retries until ctx ends or
+// max.block.ms passed.
 func (p *Producer) InitTransactions(ctx context.Context) error {
 	t := p.txn
 	if t == nil {
@@ -413,8 +414,9 @@ func (t *txnManager) coordRequest(ctx context.Context, key string, typ int8, req
 	if backoff <= 0 {
 		backoff = 100 * time.Millisecond
 	}
-	// Close cancels p.ctx: nothing outlives the producer.
-	ctx, cancel := context.WithCancel(ctx)
+	// Close cancels p.ctx: nothing outlives the producer. As in Java,
+	// max.block.ms bounds each blocking transactional call.
+	ctx, cancel := context.WithTimeout(ctx, t.p.cfg.MaxBlock)
 	defer cancel()
 	stop := context.AfterFunc(t.p.ctx, cancel)
 	defer stop()
