@@ -118,13 +118,14 @@ type Config struct {
 	// BufferMemory is buffer.memory in bytes. Zero means 32 MiB.
 	BufferMemory int64
 	// MaxBlock is max.block.ms: how long Send waits for buffer memory or
-	// for the first metadata of a topic. Zero means 60s. As in the Java
-	// producer, Send keeps retrying a cluster it cannot reach for all of
-	// MaxBlock (brokers restart); the client logs at Warn once when no
-	// broker is reachable, naming every address and its error, and the
-	// final error names them again with the time waited. To fail fast
+	// for the first metadata of a topic, and the longest a transactional
+	// call (InitTransactions, SendOffsetsToTransaction, the EndTxn of
+	// CommitTransaction and AbortTransaction) retries. Zero means 60s. As
+	// in the Java producer, Send keeps retrying a cluster it cannot reach
+	// for all of MaxBlock (brokers restart); the client logs at Warn once
+	// when no broker is reachable, naming every address and its error, and
+	// the final error names them again with the time waited. To fail fast
 	// instead, call Producer.Ping first: it tries each broker once.
-
 	MaxBlock time.Duration
 	// MaxRequestSize is max.request.size in bytes. Zero means 1 MiB.
 	MaxRequestSize int
@@ -176,6 +177,14 @@ type Config struct {
 	// in before its first request; rejected credentials fail requests with
 	// an error wrapping kerr.SaslAuthenticationFailed instead of retrying.
 	SASL sasl.Mechanism
+	// TransactionalID is transactional.id: set, the producer is
+	// transactional (InitTransactions, BeginTransaction, ...), which
+	// requires idempotence. Empty means not transactional.
+	TransactionalID string
+	// TransactionTimeout is transaction.timeout.ms: how long the
+	// coordinator lets a transaction stay open before aborting it. Zero
+	// means 60s.
+	TransactionTimeout time.Duration
 }
 
 const (
@@ -185,6 +194,8 @@ const (
 	defaultLinger          = 5 * time.Millisecond
 	defaultMaxRequestSize  = 1 << 20
 	defaultMaxBlock        = 60 * time.Second
+	// transaction.timeout.ms's default.
+	defaultTransactionTimeout = 60 * time.Second
 	// Kafka's idempotent producer keeps five batches of sequence state per
 	// partition on the broker, hence the limit.
 	maxIdempotentInFlight = 5
@@ -214,6 +225,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxBlock == 0 {
 		c.MaxBlock = defaultMaxBlock
+	}
+	if c.TransactionTimeout == 0 {
+		c.TransactionTimeout = defaultTransactionTimeout
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -268,6 +282,14 @@ func (c Config) validate() error {
 	}
 	if c.BatchSize > 0 && c.MaxRequestSize > 0 && c.BatchSize > c.MaxRequestSize {
 		errs = append(errs, fmt.Errorf("BatchSize (batch.size) %d exceeds MaxRequestSize (max.request.size) %d", c.BatchSize, c.MaxRequestSize))
+	}
+	if c.TransactionalID != "" && c.DisableIdempotence {
+		// Kafka's ProducerConfig: "Cannot set a transactional.id without
+		// also enabling idempotence."
+		errs = append(errs, errors.New("TransactionalID (transactional.id) requires idempotence: unset DisableIdempotence"))
+	}
+	if c.TransactionTimeout < 0 || c.TransactionTimeout > 0 && c.TransactionTimeout < time.Millisecond {
+		errs = append(errs, fmt.Errorf("TransactionTimeout (transaction.timeout.ms) must be positive, got %v", c.TransactionTimeout))
 	}
 	for i, h := range c.Hooks {
 		if !isHook(h) {

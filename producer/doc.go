@@ -35,6 +35,27 @@
 //     matchable with errors.Is against the kerr values. Nothing is retried
 //     past delivery.timeout.ms.
 //
+// Transactions (KIP-98), named after the Java client: with
+// Config.TransactionalID set, call InitTransactions once (New does not
+// touch the network; it fences older producers with the same id), then
+// BeginTransaction, Send..., optionally SendOffsetsToTransaction (the
+// consume-transform-produce step, with the group's generation and member
+// id, KIP-447), and CommitTransaction (which flushes first) or
+// AbortTransaction. Each partition joins a transaction with
+// AddPartitionsToTxn before its first batch goes out, the partitions of
+// one drain in one request. Errors say what is left to do: errors.Is(err,
+// ErrAbortableTxn) means abort and go on; ErrFatalTxn (PRODUCER_FENCED,
+// INVALID_PRODUCER_EPOCH: another instance took over the transactional id)
+// means Close; ErrTxnState means a call out of order (Send outside a
+// transaction, BeginTransaction twice).
+//
+//	if err := p.InitTransactions(ctx); err != nil { ... }
+//	p.BeginTransaction()
+//	p.Send(ctx, rec, cb)
+//	if err := p.CommitTransaction(ctx); errors.Is(err, producer.ErrAbortableTxn) {
+//		p.AbortTransaction(ctx)
+//	}
+//
 // Callbacks of one partition run in order, one at a time, on a producer
 // goroutine (never on the connection readers); a slow callback delays the
 // others. A callback must not call Flush or Close (they wait for callbacks
@@ -42,7 +63,14 @@
 // Producer with key and value serializers.
 //
 // Caveats & limitations:
-//   - No transactions. Produce requests go out at v3 and up; v13+ (KIP-516,
+//   - Transactions without KIP-890 (AddPartitionsToTxn v0-v3, EndTxn up
+//     to v4): the coordinator does not bump the epoch per transaction.
+//     Sends must not race with CommitTransaction or AbortTransaction: a
+//     record accepted while one runs may fall into either transaction.
+//     Close does not abort an open transaction; the coordinator does after
+//     transaction.timeout.ms (or the next InitTransactions with the id).
+//     GroupMetadata is filled in by hand: the consumer does not hand it
+//     out yet. Produce requests go out at v3 and up; v13+ (KIP-516,
 //     topics by id) only when metadata gave every topic's id.
 //   - A batch the broker rejects as MESSAGE_TOO_LARGE is split in two and
 //     retried, as the Java client does; a single record that large fails.

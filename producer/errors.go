@@ -40,4 +40,27 @@ var (
 	// ErrInvalidPartition is returned by Send for an explicit partition
 	// the topic does not have.
 	ErrInvalidPartition = errors.New("producer: partition out of range")
+
+	// ErrFatalTxn is matched (errors.Is) by every error after which a
+	// transactional producer cannot go on: it was fenced by a newer
+	// producer with the same transactional.id (PRODUCER_FENCED,
+	// INVALID_PRODUCER_EPOCH, also wrapped and matchable), or it may not
+	// use its id. Every later call returns it; only Close is left.
+	ErrFatalTxn = errors.New("producer: fatal transaction error")
+
+	// ErrAbortableTxn is matched by errors that doom the current
+	// transaction but not the producer: a record failed, AddPartitionsToTxn
+	// or TxnOffsetCommit was refused. Call AbortTransaction, then begin a
+	// new transaction.
+	ErrAbortableTxn = errors.New("producer: transaction must be aborted")
+
+	// ErrTxnState is returned for a transactional call in the wrong state
+	// (BeginTransaction twice, CommitTransaction without a transaction,
+	// Send outside one on a transactional producer) or on a producer
+	// without TransactionalID. Nothing changed.
+	ErrTxnState = errors.New("producer: invalid transaction state")
+
+	// ErrAbortedTxn is wrapped by callbacks of records that
+	// AbortTransaction discarded before they were sent.
+	ErrAbortedTxn = errors.New("producer: transaction aborted")
 )

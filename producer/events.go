@@ -22,6 +22,8 @@ type event struct {
 
 	producerID int64 // eventProducerID: an InitProducerId's outcome
 	epoch      int16
+
+	txnParts []topicPartition // eventTxnAdded: AddPartitionsToTxn's outcome
 }
 
 type eventKind uint8
@@ -30,6 +32,7 @@ const (
 	eventResponse eventKind = iota
 	eventDial
 	eventProducerID
+	eventTxnAdded
 )
 
 // request is one Produce request in flight.

@@ -2,6 +2,7 @@ package producer_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"time"
@@ -99,4 +100,47 @@ func ExampleNewTyped() {
 	}
 	fmt.Println(md.Offset)
 	// Output: 0
+}
+
+// A transaction: the records become visible to read_committed consumers
+// all together on commit, or never.
+func ExampleProducer_BeginTransaction() {
+	brokers, stop := exampleBrokers()
+	defer stop()
+
+	p, err := producer.New(producer.Config{Brokers: brokers, TransactionalID: "orders-etl-1"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer p.Close(context.Background())
+
+	ctx := context.Background()
+	if err := p.InitTransactions(ctx); err != nil { // fences older instances
+		log.Fatal(err)
+	}
+	if err := p.BeginTransaction(); err != nil {
+		log.Fatal(err)
+	}
+	for i := range 3 {
+		if err := p.Send(ctx, producer.Record{Topic: "orders", Value: fmt.Appendf(nil, "order %d", i)}, nil); err != nil {
+			log.Fatal(err)
+		}
+	}
+	// The consumed input's offsets commit with the output (exactly once).
+	offsets := map[string]map[int32]producer.Offset{"orders": {0: {Offset: 42, LeaderEpoch: -1}}}
+	group := producer.GroupMetadata{GroupID: "etl", GenerationID: -1}
+	err = p.SendOffsetsToTransaction(ctx, offsets, group)
+	if err == nil {
+		err = p.CommitTransaction(ctx) // flushes first
+	}
+	switch {
+	case errors.Is(err, producer.ErrFatalTxn):
+		log.Fatal(err) // fenced: another instance took over
+	case err != nil:
+		_ = p.AbortTransaction(ctx) // and retry the input from its last commit
+		fmt.Println("aborted:", err)
+	default:
+		fmt.Println("committed")
+	}
+	// Output: committed
 }

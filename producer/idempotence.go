@@ -43,6 +43,14 @@ func (i *idempotence) init(s *sender) {
 // requestBump fences b's partition and asks for a new epoch, unless one
 // arrived since the partition's sequences began.
 func (i *idempotence) requestBump(b *sendBatch, reason string) {
+	if t := i.s.p.txn; t != nil {
+		// A transactional producer bumps after AbortTransaction's EndTxn
+		// (Java's bumpIdempotentEpochAndResetIdIfNeeded); meanwhile the
+		// partition stays fenced.
+		i.s.acc.Fence(b)
+		t.needBump.Store(true)
+		return
+	}
 	if !i.s.acc.Fence(b) {
 		return
 	}

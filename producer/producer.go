@@ -38,6 +38,7 @@ type Producer struct {
 	// hashes directly and skips sizing the record.
 	hashKeys bool
 	hooks    hooks
+	txn      *txnManager // nil unless Config.TransactionalID is set
 
 	ctx    context.Context // cancelled when Close gives up waiting
 	cancel context.CancelFunc
@@ -100,6 +101,7 @@ func New(cfg Config) (*Producer, error) {
 		DeliveryTimeout:         cfg.DeliveryTimeout,
 		MaxInFlightPerPartition: maxPerPartition,
 		Idempotent:              !cfg.DisableIdempotence,
+		Transactional:           cfg.TransactionalID != "",
 		Codec:                   int8(cfg.Compression),
 		// Compress off the sender goroutine, on up to one worker per CPU.
 		CompressWorkers: runtime.GOMAXPROCS(0),
@@ -121,6 +123,9 @@ func New(cfg Config) (*Producer, error) {
 		cancel:   cancel,
 		quit:     make(chan struct{}),
 		senderOK: make(chan struct{}),
+	}
+	if cfg.TransactionalID != "" {
+		p.txn = newTxnManager(p)
 	}
 	if p.part == nil {
 		// Kafka's built-in partitioner, switching per batch.size bytes.
@@ -167,6 +172,11 @@ func (p *Producer) goTracked(fn func()) {
 func (p *Producer) Send(ctx context.Context, rec Record, cb Callback) error {
 	if p.closed.Load() {
 		return ErrClosed
+	}
+	if p.txn != nil {
+		if err := p.txn.sendAllowed(); err != nil {
+			return err
+		}
 	}
 	partition, err := p.choosePartition(ctx, &rec)
 	if err != nil {
@@ -304,6 +314,11 @@ func (p *Producer) waitTopic(ctx context.Context, topic string) (int, error) {
 func (p *Producer) SendBatch(ctx context.Context, recs []Record, cb Callback) (int, error) {
 	if p.closed.Load() {
 		return 0, ErrClosed
+	}
+	if p.txn != nil {
+		if err := p.txn.sendAllowed(); err != nil {
+			return 0, err
+		}
 	}
 	for i := 0; i < len(recs); {
 		partition, err := p.choosePartition(ctx, &recs[i])

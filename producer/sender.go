@@ -36,6 +36,7 @@ type sender struct {
 	respIdx   respIndex
 
 	idem idempotence
+	txn  txnSender // a transactional producer's partitions joining transactions
 
 	lastRefresh time.Time
 	waitMeta    bool // a leader is unknown: wake on metadata updates
@@ -67,6 +68,7 @@ func newSender(p *Producer) *sender {
 	}
 	s.timer.Stop()
 	s.idem.init(s)
+	s.txn.t = p.txn
 	s.load, _ = p.part.(partitioner.LoadAware)
 	return s
 }
@@ -86,7 +88,8 @@ func (s *sender) run() {
 		now := time.Now()
 		s.next = time.Time{}
 		s.expire(now)
-		if s.idem.enabled {
+		if s.idem.enabled && s.txn.t == nil {
+			// A transactional producer's id comes from InitTransactions.
 			s.idem.maintain(now)
 		}
 		nodes, next, unknown := s.acc.Ready(now, s.readyBuf[:0])
@@ -182,25 +185,44 @@ func (s *sender) sendTo(node int32, now time.Time) {
 		r := &request{node: node, batches: append([]*sendBatch(nil), batches...), sent: now.UnixNano()}
 		clear(batches)
 		s.drainBuf = batches[:0]
-		req, haveIDs := s.buildRequest(r.batches)
-		r.req = req
-		for _, h := range s.p.hooks.sent {
-			for _, b := range r.batches {
-				h.OnBatchSent(b.Topic(), b.Partition(), b.NumRecords(), len(b.Records()))
-			}
-		}
 		ns.inFlight++
-		events := &s.p.events
-		ns.cn.DoAsync(produceVersions(req, haveIDs), func(resp kmsg.Response, err error) {
-			events.push(event{kind: eventResponse, req: r, resp: resp, err: err})
-		})
+		if s.txn.t != nil {
+			s.txn.dispatch(s, r)
+			continue
+		}
+		s.dispatch(r)
 	}
+}
+
+// dispatch sends r, counted in flight already, on its node's connection.
+func (s *sender) dispatch(r *request) {
+	ns := s.node(r.node)
+	if ns.cn == nil {
+		// Gone while r waited for AddPartitionsToTxn: retried as a
+		// dropped connection is.
+		s.handleResponse(r, nil, wire.ErrConnClosed)
+		return
+	}
+	req, haveIDs := s.buildRequest(r.batches)
+	r.req = req
+	for _, h := range s.p.hooks.sent {
+		for _, b := range r.batches {
+			h.OnBatchSent(b.Topic(), b.Partition(), b.NumRecords(), len(b.Records()))
+		}
+	}
+	events := &s.p.events
+	ns.cn.DoAsync(produceVersions(req, haveIDs), func(resp kmsg.Response, err error) {
+		events.push(event{kind: eventResponse, req: r, resp: resp, err: err})
+	})
 }
 
 func (s *sender) buildRequest(batches []*sendBatch) (*kmsg.ProduceRequest, bool) {
 	req := kmsg.NewPtrProduceRequest()
 	req.Acks = s.cfg.Acks.wire()
 	req.TimeoutMillis = int32(s.cfg.RequestTimeout / time.Millisecond)
+	if s.txn.t != nil {
+		req.TransactionID = &s.txn.t.id
+	}
 	haveIDs := true
 	for _, b := range batches {
 		topic := b.Topic()
@@ -261,6 +283,8 @@ func (s *sender) handleEvents() {
 			s.handleDial(e)
 		case eventProducerID:
 			s.idem.onProducerID(e)
+		case eventTxnAdded:
+			s.txn.onAdded(s, e)
 		}
 		*e = event{}
 	}
@@ -379,6 +403,16 @@ func (s *sender) handlePartition(b *sendBatch, rp *kmsg.ProduceResponseTopicPart
 	case errors.Is(err, kerr.MessageTooLarge) && !s.aborting && now.Before(b.Deadline()) && s.acc.Split(b, now):
 		// Java's producer splits such a batch and retries the halves.
 		s.p.log.Info("producer: batch too large for the broker, split in two", "topic", b.Topic(), "partition", b.Partition(), "records", b.NumRecords())
+	case s.txn.t != nil && isFatalTxnErr(err):
+		// Fenced by a newer producer with our transactional id: retrying
+		// cannot help, and the producer is done (Java: fatal error).
+		s.retryOrFail(b, err, false, now)
+	case s.txn.t != nil && isSequenceError(err):
+		// The broker lost or rejected the transaction's sequences: the
+		// transaction cannot complete intact, so fail it now rather than
+		// retry on a fenced partition until delivery.timeout.ms; the abort
+		// moves to a new epoch (Java: abortable error with epoch bump).
+		s.retryOrFail(b, err, false, now)
 	case s.idem.enabled && isSequenceError(err):
 		s.idem.onSequenceError(b, err)
 		s.retryOrFail(b, err, true, now)
@@ -417,6 +451,10 @@ func (s *sender) retryOrFail(b *sendBatch, err error, retriable bool, now time.T
 	switch {
 	case s.aborting:
 		err = fmt.Errorf("%w: %w", ErrClosed, err)
+	case retriable && s.txn.t != nil && s.txn.t.doomed():
+		// The transaction is being aborted or must be: retrying cannot
+		// save it, and AbortTransaction waits for this batch.
+		err = fmt.Errorf("%w: %w", ErrAbortedTxn, err)
 	case retriable && b.Attempts() > s.cfg.Retries:
 		err = fmt.Errorf("retries (%d) exhausted: %w", s.cfg.Retries, err)
 	case retriable && !now.Before(b.Deadline()):
@@ -442,6 +480,13 @@ func (s *sender) fail(b *sendBatch, err error, sent bool) {
 		s.acc.Done(b, false)
 	}
 	s.p.log.Debug("producer: batch failed", "topic", b.Topic(), "partition", b.Partition(), "records", b.NumRecords(), "err", err)
+	if s.txn.t != nil {
+		// A lost record dooms its transaction (Java: abortable error), or
+		// the producer if the error is fatal.
+		err = s.txn.t.fail(fmt.Errorf("produce %s[%d]: %w", b.Topic(), b.Partition(), err))
+		s.doneBuf = append(s.doneBuf, completion{b: b, baseOffset: -1, appendTime: -1, err: err})
+		return
+	}
 	s.doneBuf = append(s.doneBuf, completion{
 		b:          b,
 		baseOffset: -1,
@@ -476,6 +521,7 @@ func (s *sender) shutdown() {
 	for _, b := range s.acc.Abort(s.expireBuf[:0]) {
 		s.fail(b, ErrClosed, false)
 	}
+	s.txn.failHeld(s, ErrClosed)
 	s.flushCompletions()
 	// Close fails every outstanding request through its callback before it
 	// returns, so the events below are the last ones.

@@ -94,3 +94,24 @@ func (t *Typed[K, V]) Send(ctx context.Context, rec TypedRecord[K, V], cb Callba
 func (t *Typed[K, V]) SendSync(ctx context.Context, rec TypedRecord[K, V]) (RecordMetadata, error) {
 	return sendSync(ctx, rec.Topic, func(cb Callback) error { return t.Send(ctx, rec, cb) })
 }
+
+// InitTransactions is Producer.InitTransactions.
+func (t *Typed[K, V]) InitTransactions(ctx context.Context) error { return t.p.InitTransactions(ctx) }
+
+// BeginTransaction is Producer.BeginTransaction.
+func (t *Typed[K, V]) BeginTransaction() error { return t.p.BeginTransaction() }
+
+// CommitTransaction is Producer.CommitTransaction.
+func (t *Typed[K, V]) CommitTransaction(ctx context.Context) error {
+	return t.p.CommitTransaction(ctx)
+}
+
+// AbortTransaction is Producer.AbortTransaction.
+func (t *Typed[K, V]) AbortTransaction(ctx context.Context) error {
+	return t.p.AbortTransaction(ctx)
+}
+
+// SendOffsetsToTransaction is Producer.SendOffsetsToTransaction.
+func (t *Typed[K, V]) SendOffsetsToTransaction(ctx context.Context, offsets map[string]map[int32]Offset, group GroupMetadata) error {
+	return t.p.SendOffsetsToTransaction(ctx, offsets, group)
+}

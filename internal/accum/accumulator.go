@@ -117,7 +117,7 @@ func New[M any](cfg Config) (*Accumulator[M], error) {
 	// every batch as sendable so memory comes back (Kafka's "exhausted").
 	a.pool.onWait = a.signal
 	if a.codec != compress.None && cfg.CompressWorkers > 0 {
-		a.comp = newCompressor[M](a.codec, cfg.CompressWorkers, &a.wirePool, a.signal)
+		a.comp = newCompressor[M](a.codec, cfg.CompressWorkers, &a.wirePool, a.signal, cfg.Transactional)
 	}
 	a.openingDone.L = &a.closeMu
 	a.topics.Store(&map[string]*topicParts[M]{})

@@ -110,7 +110,7 @@ func (b *Batch[M]) Done() <-chan struct{} { return b.done }
 
 // finish encodes the batch for the wire, once, and afterwards only restamps
 // the producer fields when they changed (an epoch bump resets sequences).
-func (b *Batch[M]) finish(codec compress.Codec, pid int64, epoch int16, wirePool *bufPool) {
+func (b *Batch[M]) finish(codec compress.Codec, pid int64, epoch int16, txn bool, wirePool *bufPool) {
 	if b.wire != nil {
 		if pid != b.stampPID || epoch != b.stampEp || b.seq != b.stampSeq {
 			batch.SetProducer(b.wire, pid, epoch, b.seq)
@@ -118,7 +118,7 @@ func (b *Batch[M]) finish(codec compress.Codec, pid int64, epoch int16, wirePool
 		}
 		return
 	}
-	params := batch.Params{Codec: codec, ProducerID: pid, ProducerEpoch: epoch, BaseSequence: b.seq, PartitionLeaderEpoch: -1}
+	params := batch.Params{Codec: codec, ProducerID: pid, ProducerEpoch: epoch, BaseSequence: b.seq, PartitionLeaderEpoch: -1, Transactional: txn}
 	b.stampPID, b.stampEp, b.stampSeq = pid, epoch, b.seq
 	if codec != compress.None {
 		dst := wirePool.get(b.b.Len())

@@ -37,6 +37,7 @@ type compressor[M any] struct {
 	wire  *bufPool
 	wake  func() // tells the sender a head batch became drainable
 
+	txn     bool       // batches are transactional (attributes bit 4)
 	mu      sync.Mutex // guards everything below
 	q       []*Batch[M]
 	head    int // q[head:] are queued
@@ -45,8 +46,8 @@ type compressor[M any] struct {
 	wg      sync.WaitGroup
 }
 
-func newCompressor[M any](codec compress.Codec, workers int, wire *bufPool, wake func()) *compressor[M] {
-	return &compressor[M]{codec: codec, max: workers, wire: wire, wake: wake}
+func newCompressor[M any](codec compress.Codec, workers int, wire *bufPool, wake func(), txn bool) *compressor[M] {
+	return &compressor[M]{codec: codec, max: workers, wire: wire, wake: wake, txn: txn}
 }
 
 // submit hands the closed batch b to the workers; b.p.mu must be held.
@@ -95,7 +96,7 @@ func (c *compressor[M]) work() {
 		}
 		c.mu.Unlock()
 
-		wire, wireBuf := compressBatch(b, c.codec, c.wire)
+		wire, wireBuf := compressBatch(b, c.codec, c.wire, c.txn)
 		p := b.p
 		p.mu.Lock()
 		b.wire, b.wireBuf = wire, wireBuf
@@ -130,8 +131,8 @@ func (c *compressor[M]) stop() {
 // fields into a buffer from wirePool. If the compressor fails (the codec
 // was validated, so it should not), the batch goes uncompressed, which its
 // attributes then say: wireBuf is nil and wire aliases the batch buffer.
-func compressBatch[M any](b *Batch[M], codec compress.Codec, wirePool *bufPool) (wire, wireBuf []byte) {
-	params := batch.Params{Codec: codec, ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1, PartitionLeaderEpoch: -1}
+func compressBatch[M any](b *Batch[M], codec compress.Codec, wirePool *bufPool, txn bool) (wire, wireBuf []byte) {
+	params := batch.Params{Codec: codec, ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1, PartitionLeaderEpoch: -1, Transactional: txn}
 	dst := wirePool.get(b.b.Len())
 	out, err := b.b.AppendCompressed(dst, params)
 	if err == nil {

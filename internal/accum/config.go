@@ -39,6 +39,10 @@ type Config struct {
 	MaxInFlightPerPartition int
 	// Idempotent makes Drain assign per-partition base sequences.
 	Idempotent bool
+	// Transactional sets the transactional bit of every batch's
+	// attributes: the records belong to the producer's ongoing
+	// transaction, so read_committed consumers wait for its marker.
+	Transactional bool
 	// Codec is the compression codec as its Kafka attribute value
 	// (0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd).
 	Codec int8

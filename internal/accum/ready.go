@@ -188,7 +188,7 @@ func (a *Accumulator[M]) Drain(node int32, maxBytes int, now time.Time, out []*B
 		p.inFlight++
 		p.mu.Unlock()
 		a.inFlight.Add(1)
-		head.finish(a.codec, pid, epoch, &a.wirePool)
+		head.finish(a.codec, pid, epoch, a.cfg.Transactional, &a.wirePool)
 		out = append(out, head)
 	}
 	return out
@@ -356,5 +356,35 @@ func (a *Accumulator[M]) removeHead(p *partition[M], n int, out []*Batch[M]) []*
 	copy(p.q, p.q[n:])
 	clear(p.q[len(p.q)-n:])
 	p.q = p.q[:len(p.q)-n]
+	return out
+}
+
+// AbortQueued removes every queued batch (not in flight) and appends it to
+// out, unlike Abort leaving the compression workers running; the caller
+// fails and releases them. A transactional producer's AbortTransaction uses
+// it, as Java's abortUndrainedBatches: what is not in flight needs no
+// abort marker, or gets one anyway if an earlier attempt was written. A
+// returned batch with BaseSequence() >= 0 leaves a sequence gap: the caller
+// must move to a new epoch. Batches a compression worker holds stay.
+func (a *Accumulator[M]) AbortQueued(out []*Batch[M]) []*Batch[M] {
+	for _, p := range *a.all.Load() {
+		p.mu.Lock()
+		kept := p.q[:0]
+		for _, b := range p.q {
+			if b.cstate == cCompressing {
+				kept = append(kept, b)
+				continue
+			}
+			if p.open == b {
+				p.open = nil
+			}
+			b.full = true
+			out = append(out, b)
+		}
+		clear(p.q[len(kept):])
+		p.q = kept
+		p.mu.Unlock()
+	}
+	a.signal()
 	return out
 }
