@@ -15,6 +15,7 @@ import (
 
 	"github.com/skiffkit/skiff/consumer"
 	"github.com/skiffkit/skiff/eos"
+	"github.com/skiffkit/skiff/kerr"
 	"github.com/skiffkit/skiff/producer"
 )
 
@@ -219,4 +220,72 @@ type fakeTxn func()
 func (f fakeTxn) SendOffsetsToTransaction(context.Context, map[string]map[int32]producer.Offset, producer.GroupMetadata) error {
 	f()
 	return nil
+}
+
+// Both the plain and the typed producer can commit a consumer's offsets.
+var (
+	_ eos.Transactional = (*producer.Producer)(nil)
+	_ eos.Transactional = (*producer.Typed[string, string])(nil)
+)
+
+// TestStaleGenerationIsFenced checks KIP-447's point: the group metadata
+// follows rebalances, and the coordinator refuses offsets sent with a
+// generation the member has left (a zombie's), while the consumer's
+// current metadata is accepted.
+func TestStaleGenerationIsFenced(t *testing.T) {
+	cl := newCluster(t)
+	in := kgoClient(t, cl, kgo.DefaultProduceTopic("in"))
+	require.NoError(t, in.ProduceSync(testCtx(t), &kgo.Record{Key: []byte("a"), Value: []byte("x")}, &kgo.Record{Key: []byte("b"), Value: []byte("y")}).FirstErr())
+
+	member := func() *consumer.Consumer {
+		c, err := consumer.New(consumer.Config{
+			Brokers: cl.ListenAddrs(), GroupID: group, Topics: []string{"in"}, DisableAutoCommit: true,
+			AutoOffsetReset: "earliest", IsolationLevel: consumer.ReadCommitted,
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		})
+		require.NoError(t, err)
+		t.Cleanup(func() { assert.NoError(t, c.Close(testCtx(t))) })
+		return c
+	}
+	// pollUntil polls the members in turn until cond holds.
+	pollUntil := func(cond func() bool, cs ...*consumer.Consumer) {
+		ctx := testCtx(t)
+		for !cond() {
+			require.NoError(t, ctx.Err(), "condition never held")
+			for _, c := range cs {
+				pctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+				_, err := c.Poll(pctx)
+				cancel()
+				if pctx.Err() == nil {
+					require.NoError(t, err)
+				}
+			}
+		}
+	}
+	c1 := member()
+	pollUntil(func() bool { return len(c1.Assignment()) == 2 && len(c1.Positions()) == 2 }, c1)
+	old := c1.GroupMetadata()
+	require.NotEmpty(t, old.MemberID)
+
+	c2 := member()
+	pollUntil(func() bool {
+		g1, g2 := c1.GroupMetadata(), c2.GroupMetadata()
+		return g1.GenerationID > old.GenerationID && g1.GenerationID == g2.GenerationID && len(c2.Assignment()) > 0
+	}, c1, c2)
+
+	p, err := producer.New(producer.Config{Brokers: cl.ListenAddrs(), TransactionalID: txnID, Linger: producer.NoLinger})
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, p.Close(testCtx(t))) })
+	ctx := testCtx(t)
+	require.NoError(t, p.InitTransactions(ctx))
+	require.NoError(t, p.BeginTransaction())
+	offsets := map[string]map[int32]producer.Offset{"in": {0: {Offset: 0, LeaderEpoch: -1}}}
+	err = p.SendOffsetsToTransaction(ctx, offsets, producer.GroupMetadata(old))
+	assert.ErrorIs(t, err, producer.ErrAbortableTxn, "the zombie's generation: %v", err)
+	assert.ErrorIs(t, err, kerr.IllegalGeneration)
+	require.NoError(t, p.AbortTransaction(ctx))
+
+	require.NoError(t, p.BeginTransaction())
+	require.NoError(t, eos.SendOffsets(ctx, p, c1), "the current generation")
+	require.NoError(t, p.CommitTransaction(ctx))
 }
