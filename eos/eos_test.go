@@ -55,11 +55,11 @@ type pipeline struct {
 	p *producer.Producer
 }
 
-func startPipeline(tb testing.TB, cl *kfake.Cluster) *pipeline {
+func startPipeline(tb testing.TB, cl *kfake.Cluster, instanceID string) *pipeline {
 	tb.Helper()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	c, err := consumer.New(consumer.Config{
-		Brokers: cl.ListenAddrs(), GroupID: group, Topics: []string{"in"}, Logger: quiet,
+		Brokers: cl.ListenAddrs(), GroupID: group, GroupInstanceID: instanceID, Topics: []string{"in"}, Logger: quiet,
 		DisableAutoCommit: true, IsolationLevel: consumer.ReadCommitted,
 		AutoOffsetReset: "earliest", MaxPollRecords: 25,
 	})
@@ -138,6 +138,18 @@ func readOut(tb testing.TB, cl *kfake.Cluster, committed bool) []string {
 // record appears in the output exactly once, although the log holds the
 // crashed transaction's duplicates.
 func TestExactlyOnceThroughCrash(t *testing.T) {
+	for _, tc := range []struct{ name, instanceID string }{
+		{"dynamic member", ""},
+		// A static member sends no LeaveGroup on Close (KIP-345), so the
+		// crashed member is still in the group, as after a kill -9; the
+		// restart takes its place.
+		{"static member", "etl-0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) { exactlyOnceThroughCrash(t, tc.instanceID) })
+	}
+}
+
+func exactlyOnceThroughCrash(t *testing.T, instanceID string) {
 	const n = 300
 	cl := newCluster(t)
 	in := kgoClient(t, cl, kgo.DefaultProduceTopic("in"))
@@ -147,16 +159,22 @@ func TestExactlyOnceThroughCrash(t *testing.T) {
 	}
 	require.NoError(t, in.ProduceSync(testCtx(t), recs...).FirstErr())
 
-	first := startPipeline(t, cl)
+	first := startPipeline(t, cl, instanceID)
 	done := 0
 	for done < n/3 {
 		done += first.step(t, false)
 	}
 	crashed := first.step(t, true)
 	require.Positive(t, crashed)
+	// The crashed process's consumer is gone, but its producer lingers as
+	// a zombie: the new pipeline's InitTransactions aborts the open
+	// transaction and fences it, so its late commit must fail.
+	require.NoError(t, first.c.Close(testCtx(t)))
+	second := startPipeline(t, cl, instanceID)
+	err := first.p.CommitTransaction(testCtx(t))
+	assert.ErrorIs(t, err, producer.ErrFatalTxn, "the zombie's commit: %v", err)
 	first.close(t)
 
-	second := startPipeline(t, cl)
 	redo := 0
 	for redo < n-done {
 		redo += second.step(t, false)
