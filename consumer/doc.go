@@ -61,7 +61,10 @@
 //   - Delivery is at least once. Auto-commit and the commit before a
 //     revocation cover the records returned by the Polls before the latest
 //     one; with DisableAutoCommit, commit after processing (CommitSync) and
-//     in OnRevoked.
+//     in OnRevoked. For exactly once, a consume-transform-produce
+//     pipeline reads with ReadCommitted and DisableAutoCommit and commits
+//     its input offsets inside the producer's transaction: the eos
+//     package's SendOffsets sends Positions with GroupMetadata (KIP-447).
 //   - Records are never reused: they alias the fetch response (uncompressed
 //     batches) or a per-batch decompression buffer, so keeping one record
 //     keeps that buffer alive.

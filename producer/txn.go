@@ -18,6 +18,11 @@ import (
 // SendOffsetsToTransaction (Java's ConsumerGroupMetadata). With the
 // generation and member id (KIP-447) the group coordinator refuses the
 // commit of a zombie that lost its partitions in a rebalance.
+//
+// consumer.GroupMetadata has the same fields, so a skiff consumer's
+// metadata converts with producer.GroupMetadata(c.GroupMetadata()) without
+// either package importing the other; the eos package does that
+// conversion (and fails to build if the two ever differ). Keep them in step.
 type GroupMetadata struct {
 	GroupID         string
 	GenerationID    int32  // -1 if unknown: then only the group id is checked
