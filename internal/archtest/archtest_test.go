@@ -62,7 +62,7 @@ func classify(mod, pkg string) kind {
 // Sides of the module that do not import each other: the client speaks to
 // any Kafka broker, and the bundled broker serves any Kafka client.
 var (
-	clientSide = []string{"accumulator/...", "producer/...", "consumer/...", "admin/...", "properties/...", "internal/wire/..."}
+	clientSide = []string{"accumulator/...", "producer/...", "consumer/...", "admin/...", "properties/...", "eos/...", "internal/wire/..."}
 	brokerSide = []string{"broker/...", "internal/log/...", "internal/purgatory/...", "internal/coordinator/...", "internal/auth/..."}
 )
 
@@ -85,6 +85,7 @@ var rules = []rule{
 	{"consumer/...", append([]string{"producer/...", "accumulator/..."}, brokerSide...), "the consume path", false},
 	{"admin/...", append([]string{"producer/...", "consumer/...", "accumulator/..."}, brokerSide...), "topics, configs and groups over the client's connections", false},
 	{"properties/...", brokerSide, "Kafka property names to client configs", false},
+	{"eos/...", brokerSide, "joins a consumer and a transactional producer; nothing else imports both", false},
 	{"sasl/...", []string{"..."}, "a leaf: the client's login mechanisms", false},
 	{"internal/auth/...", clientSide, "the broker's side of TLS and SASL", false},
 	{"internal/wire/...", brokerSide, "the client's connections", false},
