@@ -46,6 +46,9 @@ func handleListOffsets(b *Broker, w *worker, r *request) kmsg.Response {
 			p := t.parts[rp.Partition]
 			sp.LeaderEpoch = 0
 			switch ts := rp.Timestamp; {
+			case ts == listLatest && req.IsolationLevel == 1:
+				// read_committed consumers start at the last stable offset.
+				sp.Offset = p.log.LastStableOffset()
 			case ts == listLatest:
 				sp.Offset = p.log.EndOffset()
 			case ts == listEarliest || (ts == listEarliestLocal && r.version >= 8):

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"github.com/skiffkit/skiff/internal/log"
 	"github.com/skiffkit/skiff/internal/txncoord"
 	"github.com/skiffkit/skiff/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // txnStateDir holds the transaction coordinator's log, named after the
@@ -132,4 +134,89 @@ func (s txnOffsets) CommitTxnOffsets(group string, _ int64, offsets []txncoord.T
 		out[i] = coordinator.TxnOffset(o)
 	}
 	return s.g.CommitTxnOffsets(group, out)
+}
+
+// Offsets in a record batch v2 header of the fields checkTxnProduce reads.
+const (
+	batchLengthAt     = 8
+	batchAttributesAt = 21
+	batchProducerAt   = 43
+	batchEpochAt      = 51
+	batchHeaderLen    = 61
+	batchLogOverhead  = 12 // base offset and length, not counted in length
+	attrTransactional = 0x10
+)
+
+// checkTxnProduce checks the transactional bit of every batch of a produced
+// record set against the request's transactional id, and has the
+// coordinator verify a transactional one: INVALID_TXN_STATE for a
+// partition the transaction never added (AddPartitionsToTxn), the
+// producer's fencing errors for a stale epoch. A transactional batch
+// without a transactional id is INVALID_RECORD: it would open a
+// transaction no coordinator ever ends and hold the partition's last stable
+// offset back forever. Headers the log would reject are left to it (a short
+// or torn record set is INVALID_RECORD or CORRUPT_MESSAGE there). It reads
+// only the batch headers and allocates nothing.
+func (b *Broker) checkTxnProduce(transactional bool, p *partition, rs []byte) int16 {
+	for off := 0; off+batchHeaderLen <= len(rs); {
+		attrs := binary.BigEndian.Uint16(rs[off+batchAttributesAt:])
+		switch isTxn := attrs&attrTransactional != 0; {
+		case isTxn && !transactional:
+			return kerr.InvalidRecord.Code
+		case !isTxn && transactional:
+			// Kafka's ProduceRequest.validateRecords: a transactional
+			// produce carries only transactional batches.
+			return kerr.InvalidRecord.Code
+		case isTxn:
+			pid := int64(binary.BigEndian.Uint64(rs[off+batchProducerAt:]))
+			epoch := int16(binary.BigEndian.Uint16(rs[off+batchEpochAt:]))
+			tp := txncoord.TopicPartition{Topic: p.t.name, Partition: p.index}
+			if err := b.txns.VerifyProduce(pid, epoch, tp); err != nil {
+				return txnErrorCode(err)
+			}
+		}
+		length := int32(binary.BigEndian.Uint32(rs[off+batchLengthAt:]))
+		if length <= 0 {
+			break
+		}
+		off += batchLogOverhead + int(length)
+	}
+	return 0
+}
+
+// nextOffsetAfter returns the offset after the last batch of batches, the
+// end of the range a Fetch returns (Kafka's fetchUpperBoundOffset).
+func nextOffsetAfter(batches []byte) int64 {
+	next := int64(-1)
+	for off := 0; off+batchHeaderLen <= len(batches); {
+		base := int64(binary.BigEndian.Uint64(batches[off:]))
+		lastDelta := int32(binary.BigEndian.Uint32(batches[off+23:]))
+		next = base + int64(lastDelta) + 1
+		length := int32(binary.BigEndian.Uint32(batches[off+batchLengthAt:]))
+		if length <= 0 {
+			break
+		}
+		off += batchLogOverhead + int(length)
+	}
+	return next
+}
+
+// abortedTxns is the aborted-transactions list of a read_committed Fetch
+// (v4+) for the batches returned from fetchOffset on.
+func abortedTxns(p *partition, fetchOffset int64, batches []byte) ([]kmsg.FetchResponseTopicPartitionAbortedTransaction, error) {
+	upTo := nextOffsetAfter(batches)
+	out := []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
+	if upTo < 0 {
+		return out, nil
+	}
+	list, err := p.log.AbortedTransactions(fetchOffset, upTo, nil)
+	if err != nil {
+		return out, err
+	}
+	for _, a := range list {
+		e := kmsg.NewFetchResponseTopicPartitionAbortedTransaction()
+		e.ProducerID, e.FirstOffset = a.ProducerID, a.FirstOffset
+		out = append(out, e)
+	}
+	return out, nil
 }

@@ -1,0 +1,180 @@
+package broker
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/skiffkit/skiff/internal/batch"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// txnProduce runs one kgo transaction of n records valued prefix-i and
+// commits or aborts it.
+func txnProduce(t testing.TB, cl *kgo.Client, topic, prefix string, n int, commit bool) {
+	t.Helper()
+	require.NoError(t, cl.BeginTransaction())
+	var recs []*kgo.Record
+	for i := range n {
+		recs = append(recs, &kgo.Record{Topic: topic, Value: fmt.Appendf(nil, "%s-%d", prefix, i)})
+	}
+	require.NoError(t, cl.ProduceSync(ctx(t), recs...).FirstErr())
+	require.NoError(t, cl.EndTransaction(ctx(t), kgo.TransactionEndTry(commit)))
+}
+
+// valuesByPrefix counts records by the part of their value before '-'.
+func valuesByPrefix(recs []*kgo.Record) map[string]int {
+	m := map[string]int{}
+	for _, r := range recs {
+		p, _, _ := strings.Cut(string(r.Value), "-")
+		m[p]++
+	}
+	return m
+}
+
+func readCommitted() kgo.Opt { return kgo.FetchIsolationLevel(kgo.ReadCommitted()) }
+
+// TestKgoTransactions: franz-go's transactional producer commits and aborts
+// against the broker; a read_committed kgo consumer sees exactly the
+// committed records, a read_uncommitted one all of them (so the aborted
+// records were written and the filtering is what hides them).
+func TestKgoTransactions(t *testing.T) {
+	b := startBroker(t, Config{NumPartitions: 3})
+	admin := newClient(t, b)
+	createTopic(t, admin, "txn", 3, nil)
+	cl := newClient(t, b, kgo.TransactionalID("tx-1"), kgo.DefaultProduceTopic("txn"))
+	const n = 50
+	txnProduce(t, cl, "txn", "c1", n, true)
+	txnProduce(t, cl, "txn", "ab", n, false)
+	txnProduce(t, cl, "txn", "c2", n, true)
+
+	got := valuesByPrefix(consumeN(t, b, "txn", 2*n, readCommitted()))
+	assert.Equal(t, map[string]int{"c1": n, "c2": n}, got)
+	all := valuesByPrefix(consumeN(t, b, "txn", 3*n))
+	assert.Equal(t, map[string]int{"c1": n, "ab": n, "c2": n}, all)
+
+	// The last markers are written (the consumer saw them) before
+	// CompleteCommit is logged; no event tells when, so poll.
+	assert.Eventually(t, func() bool { return describeTxn(t, admin, "tx-1").State == "CompleteCommit" },
+		10*time.Second, 10*time.Millisecond)
+}
+
+func describeTxn(t testing.TB, cl *kgo.Client, id string) kmsg.DescribeTransactionsResponseTransactionState {
+	t.Helper()
+	req := kmsg.NewPtrDescribeTransactionsRequest()
+	req.TransactionalIDs = []string{id}
+	resp, err := req.RequestWith(ctx(t), cl)
+	require.NoError(t, err)
+	require.Len(t, resp.TransactionStates, 1)
+	require.Zero(t, resp.TransactionStates[0].ErrorCode)
+	return resp.TransactionStates[0]
+}
+
+// TestKgoTransactionFencing: a second kgo client with the same
+// transactional id fences the first, whose next transaction fails with
+// PRODUCER_FENCED (or INVALID_PRODUCER_EPOCH from older paths); the
+// fenced transaction's records are never visible to read_committed.
+func TestKgoTransactionFencing(t *testing.T) {
+	b := startBroker(t, Config{NumPartitions: 1})
+	admin := newClient(t, b)
+	createTopic(t, admin, "fence", 1, nil)
+	first := newClient(t, b, kgo.TransactionalID("tx-f"), kgo.DefaultProduceTopic("fence"))
+	txnProduce(t, first, "fence", "one", 5, true)
+
+	second := newClient(t, b, kgo.TransactionalID("tx-f"), kgo.DefaultProduceTopic("fence"))
+	txnProduce(t, second, "fence", "two", 5, true)
+
+	require.NoError(t, first.BeginTransaction())
+	err := first.ProduceSync(ctx(t), &kgo.Record{Value: []byte("zombie-0")}).FirstErr()
+	if err == nil {
+		err = first.EndTransaction(ctx(t), kgo.TryCommit)
+	}
+	require.Error(t, err)
+	assert.True(t, errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch), "fenced: %v", err)
+
+	txnProduce(t, second, "fence", "three", 5, true)
+	got := valuesByPrefix(consumeN(t, b, "fence", 15, readCommitted()))
+	assert.Equal(t, map[string]int{"one": 5, "two": 5, "three": 5}, got)
+}
+
+// TestTxnRestartMidTransaction closes the broker with a transaction
+// Ongoing: after the restart it is still Ongoing (a restart does not decide
+// it), then its timeout aborts it. Committed records survive and the
+// aborted ones never reach read_committed.
+func TestTxnRestartMidTransaction(t *testing.T) {
+	dir := t.TempDir()
+	cfg := Config{NumPartitions: 2, DataDir: dir, TransactionAbortCheckInterval: 50 * time.Millisecond}
+	b := startBroker(t, cfg)
+	admin := newClient(t, b)
+	createTopic(t, admin, "rs", 2, nil)
+	cl := newClient(t, b, kgo.TransactionalID("tx-r"), kgo.DefaultProduceTopic("rs"),
+		kgo.TransactionTimeout(3*time.Second))
+	const n = 20
+	txnProduce(t, cl, "rs", "kept", n, true)
+	require.NoError(t, cl.BeginTransaction())
+	var recs []*kgo.Record
+	for i := range n {
+		recs = append(recs, &kgo.Record{Value: fmt.Appendf(nil, "open-%d", i)})
+	}
+	require.NoError(t, cl.ProduceSync(ctx(t), recs...).FirstErr())
+	cl.Close()
+	admin.Close()
+	closeBroker(t, b)
+
+	b = startBroker(t, cfg)
+	admin = newClient(t, b)
+	assert.Equal(t, "Ongoing", describeTxn(t, admin, "tx-r").State, "a restart leaves an Ongoing transaction open")
+	// No event tells when the coordinator's timer aborts it; poll.
+	require.Eventually(t, func() bool {
+		return describeTxn(t, admin, "tx-r").State == "CompleteAbort"
+	}, 20*time.Second, 50*time.Millisecond)
+
+	cl = newClient(t, b, kgo.TransactionalID("tx-r"), kgo.DefaultProduceTopic("rs"))
+	txnProduce(t, cl, "rs", "after", n, true)
+	got := valuesByPrefix(consumeN(t, b, "rs", 2*n, readCommitted()))
+	assert.Equal(t, map[string]int{"kept": n, "after": n}, got)
+	all := valuesByPrefix(consumeN(t, b, "rs", 3*n))
+	assert.Equal(t, map[string]int{"kept": n, "open": n, "after": n}, all)
+}
+
+// TestTxnProduceNotAdded: a transactional produce to a partition the
+// transaction never added is INVALID_TXN_STATE, and a transactional batch
+// without a transactional id is INVALID_RECORD; the broker stays up.
+func TestTxnProduceNotAdded(t *testing.T) {
+	b := startBroker(t, Config{NumPartitions: 1})
+	cl := newClient(t, b)
+	createTopic(t, cl, "na", 1, nil)
+	init := kmsg.NewPtrInitProducerIDRequest()
+	init.TransactionalID = kmsg.StringPtr("tx-na")
+	init.TransactionTimeoutMillis = 10000
+	ir, err := init.RequestWith(ctx(t), cl)
+	require.NoError(t, err)
+	require.Zero(t, ir.ErrorCode)
+
+	for _, tc := range []struct {
+		name  string
+		txnID *string
+		want  int16
+	}{
+		{"not added", kmsg.StringPtr("tx-na"), kerr.InvalidTxnState.Code},
+		{"no transactional id", nil, kerr.InvalidRecord.Code},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := produceReq("na", 0, txnBatch(ir.ProducerID, ir.ProducerEpoch))
+			req.TransactionID = tc.txnID
+			resp := dialRaw(t, b).roundTrip(req, 9).(*kmsg.ProduceResponse)
+			assert.Equal(t, tc.want, resp.Topics[0].Partitions[0].ErrorCode)
+		})
+	}
+}
+
+// txnBatch is one transactional record batch of one record.
+func txnBatch(pid int64, epoch int16) []byte {
+	return makeBatch(1, 8, batch.Params{ProducerID: pid, ProducerEpoch: epoch, BaseSequence: 0, Transactional: true, PartitionLeaderEpoch: -1})
+}
