@@ -178,3 +178,96 @@ func TestTxnProduceNotAdded(t *testing.T) {
 func txnBatch(pid int64, epoch int16) []byte {
 	return makeBatch(1, 8, batch.Params{ProducerID: pid, ProducerEpoch: epoch, BaseSequence: 0, Transactional: true, PartitionLeaderEpoch: -1})
 }
+
+// TestTxnOffsetsRequireStable: offsets staged by TxnOffsetCommit are
+// invisible until the transaction commits, and OffsetFetch with
+// require_stable answers UNSTABLE_OFFSET_COMMIT meanwhile (KIP-447).
+func TestTxnOffsetsRequireStable(t *testing.T) {
+	b := startBroker(t, Config{NumPartitions: 1, GroupInitialRebalanceDelay: -1})
+	cl := newClient(t, b)
+	createTopic(t, cl, "so", 1, nil)
+	init := kmsg.NewPtrInitProducerIDRequest()
+	init.TransactionalID, init.TransactionTimeoutMillis = kmsg.StringPtr("tx-so"), 10000
+	ir, err := init.RequestWith(ctx(t), cl)
+	require.NoError(t, err)
+	require.Zero(t, ir.ErrorCode)
+
+	add := kmsg.NewPtrAddOffsetsToTxnRequest()
+	add.TransactionalID, add.ProducerID, add.ProducerEpoch, add.Group = "tx-so", ir.ProducerID, ir.ProducerEpoch, "g-so"
+	ar, err := add.RequestWith(ctx(t), cl)
+	require.NoError(t, err)
+	require.Zero(t, ar.ErrorCode)
+	commit := kmsg.NewPtrTxnOffsetCommitRequest()
+	commit.TransactionalID, commit.Group, commit.ProducerID, commit.ProducerEpoch = "tx-so", "g-so", ir.ProducerID, ir.ProducerEpoch
+	commit.Generation = -1
+	commit.Topics = []kmsg.TxnOffsetCommitRequestTopic{{Topic: "so", Partitions: []kmsg.TxnOffsetCommitRequestTopicPartition{{Partition: 0, Offset: 42, LeaderEpoch: -1}}}}
+	cr, err := commit.RequestWith(ctx(t), cl)
+	require.NoError(t, err)
+	require.Zero(t, cr.Topics[0].Partitions[0].ErrorCode)
+
+	fetch := func(stable bool) (int64, int16) {
+		req := kmsg.NewPtrOffsetFetchRequest()
+		req.Group, req.RequireStable = "g-so", stable
+		req.Topics = []kmsg.OffsetFetchRequestTopic{{Topic: "so", Partitions: []int32{0}}}
+		resp := dialRaw(t, b).roundTrip(req, 7).(*kmsg.OffsetFetchResponse)
+		p := resp.Topics[0].Partitions[0]
+		return p.Offset, p.ErrorCode
+	}
+	off, code := fetch(true)
+	assert.Equal(t, kerr.UnstableOffsetCommit.Code, code)
+	off, code = fetch(false)
+	assert.Equal(t, [2]int64{-1, 0}, [2]int64{off, int64(code)}, "staged offsets are invisible before the commit")
+
+	end := kmsg.NewPtrEndTxnRequest()
+	end.TransactionalID, end.ProducerID, end.ProducerEpoch, end.Commit = "tx-so", ir.ProducerID, ir.ProducerEpoch, true
+	er, err := end.RequestWith(ctx(t), cl)
+	require.NoError(t, err)
+	require.Zero(t, er.ErrorCode)
+	// The offsets are committed after the markers, in the background.
+	require.Eventually(t, func() bool { off, code = fetch(true); return code == 0 }, 10*time.Second, 10*time.Millisecond)
+	assert.Equal(t, int64(42), off)
+}
+
+// TestTxnBadInput: the coordinator's errors reach the client with Kafka's
+// codes and the broker keeps serving.
+func TestTxnBadInput(t *testing.T) {
+	b := startBroker(t, Config{NumPartitions: 1})
+	cl := newClient(t, b)
+	createTopic(t, cl, "bi", 1, nil)
+	init := kmsg.NewPtrInitProducerIDRequest()
+	init.TransactionalID, init.TransactionTimeoutMillis = kmsg.StringPtr("tx-bi"), 10000
+	ir, err := init.RequestWith(ctx(t), cl)
+	require.NoError(t, err)
+	require.Zero(t, ir.ErrorCode)
+
+	addParts := func(topic string, epoch int16) int16 {
+		req := kmsg.NewPtrAddPartitionsToTxnRequest()
+		req.TransactionalID, req.ProducerID, req.ProducerEpoch = "tx-bi", ir.ProducerID, epoch
+		req.Topics = []kmsg.AddPartitionsToTxnRequestTopic{{Topic: topic, Partitions: []int32{0}}}
+		resp := dialRaw(t, b).roundTrip(req, 3).(*kmsg.AddPartitionsToTxnResponse)
+		return resp.Topics[0].Partitions[0].ErrorCode
+	}
+	endTxn := func(epoch int16) int16 {
+		req := kmsg.NewPtrEndTxnRequest()
+		req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Commit = "tx-bi", ir.ProducerID, epoch, true
+		return dialRaw(t, b).roundTrip(req, 3).(*kmsg.EndTxnResponse).ErrorCode
+	}
+	tooLong := kmsg.NewPtrInitProducerIDRequest()
+	tooLong.TransactionalID, tooLong.TransactionTimeoutMillis = kmsg.StringPtr("tx-long"), int32((time.Hour).Milliseconds())
+	for _, tc := range []struct {
+		name string
+		got  func() int16
+		want int16
+	}{
+		{"EndTxn with no transaction", func() int16 { return endTxn(ir.ProducerEpoch) }, kerr.InvalidTxnState.Code},
+		{"unknown topic", func() int16 { return addParts("nope", ir.ProducerEpoch) }, kerr.UnknownTopicOrPartition.Code},
+		{"old epoch", func() int16 { return addParts("bi", ir.ProducerEpoch-1) }, kerr.ProducerFenced.Code},
+		{"timeout above transaction.max.timeout.ms", func() int16 {
+			return dialRaw(t, b).roundTrip(tooLong, 4).(*kmsg.InitProducerIDResponse).ErrorCode
+		}, kerr.InvalidTransactionTimeout.Code},
+	} {
+		t.Run(tc.name, func(t *testing.T) { assert.Equal(t, tc.want, tc.got()) })
+	}
+	assert.Zero(t, addParts("bi", ir.ProducerEpoch), "the broker still serves the transaction")
+	assert.Zero(t, endTxn(ir.ProducerEpoch))
+}
