@@ -271,3 +271,56 @@ func TestTxnBadInput(t *testing.T) {
 	assert.Zero(t, addParts("bi", ir.ProducerEpoch), "the broker still serves the transaction")
 	assert.Zero(t, endTxn(ir.ProducerEpoch))
 }
+
+// TestTxnLastStableOffset: while a transaction is open, ListOffsets latest
+// with read_committed answers its first offset (the LSO) and a
+// read_committed Fetch stops there and reports it; read_uncommitted sees
+// the end of the log. The commit marker moves the LSO to the end.
+func TestTxnLastStableOffset(t *testing.T) {
+	b := startBroker(t, Config{NumPartitions: 1})
+	admin := newClient(t, b)
+	createTopic(t, admin, "lso", 1, nil)
+	require.NoError(t, admin.ProduceSync(ctx(t), &kgo.Record{Topic: "lso", Value: []byte("plain")}).FirstErr())
+	cl := newClient(t, b, kgo.TransactionalID("tx-lso"), kgo.DefaultProduceTopic("lso"))
+	require.NoError(t, cl.BeginTransaction())
+	require.NoError(t, cl.ProduceSync(ctx(t), &kgo.Record{Value: []byte("t0")}, &kgo.Record{Value: []byte("t1")}).FirstErr())
+
+	latest := func(level int8) int64 {
+		req := kmsg.NewPtrListOffsetsRequest()
+		req.IsolationLevel = level
+		rt := kmsg.NewListOffsetsRequestTopic()
+		rt.Topic = "lso"
+		rp := kmsg.NewListOffsetsRequestTopicPartition()
+		rp.Timestamp = -1
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		resp := dialRaw(t, b).roundTrip(req, 5).(*kmsg.ListOffsetsResponse)
+		require.Zero(t, resp.Topics[0].Partitions[0].ErrorCode)
+		return resp.Topics[0].Partitions[0].Offset
+	}
+	fetch := func(level int8) (lso, hw int64, records int) {
+		req := kmsg.NewPtrFetchRequest()
+		req.IsolationLevel, req.MaxBytes, req.MaxWaitMillis = level, 1<<20, 0
+		rt := kmsg.NewFetchRequestTopic()
+		rt.Topic = "lso"
+		rp := kmsg.NewFetchRequestTopicPartition()
+		rp.PartitionMaxBytes, rp.LogStartOffset = 1<<20, -1
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		resp := dialRaw(t, b).roundTrip(req, 11).(*kmsg.FetchResponse)
+		p := resp.Topics[0].Partitions[0]
+		require.Zero(t, p.ErrorCode)
+		fp, _ := kgo.ProcessFetchPartition(kgo.ProcessFetchPartitionOpts{Topic: "lso", Partition: 0, KeepControlRecords: true}, &p, kgo.DefaultDecompressor(), nil)
+		return p.LastStableOffset, p.HighWatermark, len(fp.Records)
+	}
+	assert.Equal(t, int64(1), latest(1), "read_committed: the open transaction's first offset")
+	assert.Equal(t, int64(3), latest(0))
+	lso, hw, n := fetch(1)
+	assert.Equal(t, [3]int64{1, 3, 1}, [3]int64{lso, hw, int64(n)}, "read_committed stops at the LSO")
+	_, _, n = fetch(0)
+	assert.Equal(t, 3, n)
+
+	require.NoError(t, cl.EndTransaction(ctx(t), kgo.TryCommit))
+	require.Eventually(t, func() bool { return latest(1) == 4 }, 10*time.Second, 10*time.Millisecond,
+		"the commit marker (offset 3) moves the LSO past it")
+}
