@@ -68,6 +68,10 @@ func handleListOffsets(b *Broker, w *worker, r *request) kmsg.Response {
 				switch {
 				case err != nil:
 					sp.ErrorCode = produceErrorCode(err)
+				case ok && req.IsolationLevel == 1 && off >= p.log.LastStableOffset():
+					// Kafka's Partition.fetchOffsetForTimestamp: a
+					// read_committed lookup finds nothing at or past the
+					// LSO (the record may yet be aborted).
 				case ok:
 					sp.Offset, sp.Timestamp = off, found
 				}

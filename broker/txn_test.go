@@ -280,18 +280,21 @@ func TestTxnLastStableOffset(t *testing.T) {
 	b := startBroker(t, Config{NumPartitions: 1})
 	admin := newClient(t, b)
 	createTopic(t, admin, "lso", 1, nil)
-	require.NoError(t, admin.ProduceSync(ctx(t), &kgo.Record{Topic: "lso", Value: []byte("plain")}).FirstErr())
+	now := time.Now()
+	require.NoError(t, admin.ProduceSync(ctx(t), &kgo.Record{Topic: "lso", Value: []byte("plain"), Timestamp: now.Add(-time.Minute)}).FirstErr())
 	cl := newClient(t, b, kgo.TransactionalID("tx-lso"), kgo.DefaultProduceTopic("lso"))
 	require.NoError(t, cl.BeginTransaction())
 	require.NoError(t, cl.ProduceSync(ctx(t), &kgo.Record{Value: []byte("t0")}, &kgo.Record{Value: []byte("t1")}).FirstErr())
 
-	latest := func(level int8) int64 {
+	var listOffset func(level int8, ts int64) int64
+	latest := func(level int8) int64 { return listOffset(level, -1) }
+	listOffset = func(level int8, ts int64) int64 {
 		req := kmsg.NewPtrListOffsetsRequest()
 		req.IsolationLevel = level
 		rt := kmsg.NewListOffsetsRequestTopic()
 		rt.Topic = "lso"
 		rp := kmsg.NewListOffsetsRequestTopicPartition()
-		rp.Timestamp = -1
+		rp.Timestamp = ts
 		rt.Partitions = append(rt.Partitions, rp)
 		req.Topics = append(req.Topics, rt)
 		resp := dialRaw(t, b).roundTrip(req, 5).(*kmsg.ListOffsetsResponse)
@@ -315,6 +318,10 @@ func TestTxnLastStableOffset(t *testing.T) {
 	}
 	assert.Equal(t, int64(1), latest(1), "read_committed: the open transaction's first offset")
 	assert.Equal(t, int64(3), latest(0))
+	assert.Equal(t, int64(0), listOffset(1, now.Add(-time.Hour).UnixMilli()), "a timestamp lookup finds the committed record")
+	mid := now.Add(-30 * time.Second).UnixMilli() // after "plain", before the transaction's records
+	assert.Equal(t, int64(1), listOffset(0, mid))
+	assert.Equal(t, int64(-1), listOffset(1, mid), "read_committed finds nothing at or past the LSO")
 	lso, hw, n := fetch(1)
 	assert.Equal(t, [3]int64{1, 3, 1}, [3]int64{lso, hw, int64(n)}, "read_committed stops at the LSO")
 	_, _, n = fetch(0)
