@@ -42,10 +42,6 @@ func validateProduce(req *kmsg.ProduceRequest) int16 {
 	switch {
 	case req.Acks != 0 && req.Acks != 1 && req.Acks != -1:
 		return kerr.InvalidRequiredAcks.Code
-	case req.TransactionID != nil:
-		// Transactions are not implemented: InitProducerId refuses
-		// transactional ids, so a transactional produce has no transaction.
-		return kerr.InvalidTxnState.Code
 	}
 	return 0
 }
@@ -81,6 +77,10 @@ func (b *Broker) appendProduce(r *request, req *kmsg.ProduceRequest, failCode in
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			default:
 				p := t.parts[rp.Partition]
+				if code := b.checkTxnProduce(req.TransactionID != nil, p, rp.Records); code != 0 {
+					sp.ErrorCode = code
+					break
+				}
 				if last, ok := b.appendPartition(r, p, rp, sp, now); ok && waitAll {
 					pending = append(pending, pendingSync{p: p, ti: len(resp.Topics), pi: pi, last: last})
 				}

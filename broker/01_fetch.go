@@ -223,14 +223,21 @@ func (o *fetchOp) read() (resp *kmsg.FetchResponse, total int, errored bool) {
 				continue
 			}
 			hw := p.log.EndOffset()
-			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = hw, hw, p.log.LogStartOffset()
+			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = hw, p.log.LastStableOffset(), p.log.LogStartOffset()
 			limit := min(int(rp.PartitionMaxBytes), budget)
 			if limit <= 0 && total > 0 {
 				continue
 			}
 			first := total == 0
 			start := len(buf)
-			data, err := p.log.Read(rp.FetchOffset, max(limit, 1), buf)
+			var data []byte
+			var err error
+			if req.IsolationLevel == 1 {
+				// read_committed: nothing past the last stable offset.
+				data, sp.LastStableOffset, err = p.log.ReadCommitted(rp.FetchOffset, max(limit, 1), buf)
+			} else {
+				data, err = p.log.Read(rp.FetchOffset, max(limit, 1), buf)
+			}
 			if err != nil {
 				switch {
 				case errors.Is(err, kerr.OffsetOutOfRange):
@@ -248,6 +255,16 @@ func (o *fetchOp) read() (resp *kmsg.FetchResponse, total int, errored bool) {
 			if !first && n > limit {
 				buf = data[:start]
 				continue // only the first partition may overshoot (KIP-74)
+			}
+			if n > 0 && req.IsolationLevel == 1 {
+				if sp.AbortedTransactions, err = abortedTxns(p, rp.FetchOffset, data[start:]); err != nil {
+					// Without the list a read_committed consumer would take
+					// aborted records as committed: answer no data.
+					buf = data[:start]
+					sp.ErrorCode = produceErrorCode(err)
+					errored = true
+					continue
+				}
 			}
 			buf = data
 			if n > 0 {

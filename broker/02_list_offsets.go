@@ -46,6 +46,9 @@ func handleListOffsets(b *Broker, w *worker, r *request) kmsg.Response {
 			p := t.parts[rp.Partition]
 			sp.LeaderEpoch = 0
 			switch ts := rp.Timestamp; {
+			case ts == listLatest && req.IsolationLevel == 1:
+				// read_committed consumers start at the last stable offset.
+				sp.Offset = p.log.LastStableOffset()
 			case ts == listLatest:
 				sp.Offset = p.log.EndOffset()
 			case ts == listEarliest || (ts == listEarliestLocal && r.version >= 8):
@@ -65,6 +68,10 @@ func handleListOffsets(b *Broker, w *worker, r *request) kmsg.Response {
 				switch {
 				case err != nil:
 					sp.ErrorCode = produceErrorCode(err)
+				case ok && req.IsolationLevel == 1 && off >= p.log.LastStableOffset():
+					// Kafka's Partition.fetchOffsetForTimestamp: a
+					// read_committed lookup finds nothing at or past the
+					// LSO (the record may yet be aborted).
 				case ok:
 					sp.Offset, sp.Timestamp = off, found
 				}

@@ -2,6 +2,9 @@ package broker
 
 import (
 	"math"
+	"time"
+
+	"github.com/skiffkit/skiff/internal/txncoord"
 
 	"github.com/skiffkit/skiff/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -13,14 +16,24 @@ import (
 // KIP-360: a producer that passes its current id and epoch (v3+) keeps the
 // id with the epoch bumped, which resets its sequences after an
 // UNKNOWN_PRODUCER_ID or a timed-out batch; when the epoch would overflow
-// it gets a fresh id. Transactions are not implemented, so a transactional
-// id is refused.
+// it gets a fresh id. A transactional id goes to the transaction
+// coordinator (txn.go), which fences the id's previous producer.
 func handleInitProducerID(b *Broker, w *worker, r *request) kmsg.Response {
 	req := r.kreq.(*kmsg.InitProducerIDRequest)
 	resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)
 	resp.ProducerID, resp.ProducerEpoch = -1, -1
 	if req.TransactionalID != nil {
-		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+		expected := txncoord.NoProducer // v0-v2 carry no current producer
+		if r.version >= 3 {
+			expected = txncoord.ProducerIDEpoch{ProducerID: req.ProducerID, Epoch: req.ProducerEpoch}
+		}
+		pe, err := b.txns.InitProducerID(*req.TransactionalID,
+			time.Duration(req.TransactionTimeoutMillis)*time.Millisecond, expected)
+		if err != nil {
+			resp.ErrorCode = txnErrorCode(err)
+			return resp
+		}
+		resp.ProducerID, resp.ProducerEpoch = pe.ProducerID, pe.Epoch
 		return resp
 	}
 	if r.version >= 3 && req.ProducerID >= 0 && req.ProducerEpoch >= 0 {

@@ -14,6 +14,10 @@ const (
 	deleteRecordsKey              int16 = 21
 	initProducerIDKey             int16 = 22
 	offsetForLeaderEpochKey       int16 = 23
+	addPartitionsToTxnKey         int16 = 24
+	addOffsetsToTxnKey            int16 = 25
+	endTxnKey                     int16 = 26
+	txnOffsetCommitKey            int16 = 28
 	describeAclsKey               int16 = 29
 	createAclsKey                 int16 = 30
 	deleteAclsKey                 int16 = 31
@@ -31,6 +35,8 @@ const (
 	alterUserScramKey             int16 = 51
 	describeClusterKey            int16 = 60
 	describeProducersKey          int16 = 61
+	describeTransactionsKey       int16 = 65
+	listTransactionsKey           int16 = 66
 )
 
 // api is one implemented request kind. The broker answers versions
@@ -72,6 +78,14 @@ func init() {
 		{key: deleteTopicsKey, min: 0, max: 6, handle: handleDeleteTopics},
 		{key: initProducerIDKey, min: 0, max: 5, handle: handleInitProducerID},
 		{key: offsetForLeaderEpochKey, min: 0, max: 4, handle: handleOffsetForLeaderEpoch},
+		// Transactions (txn.go): the versions before KIP-890's
+		// transactions v2, which the coordinator does not implement.
+		{key: addPartitionsToTxnKey, min: 0, max: 3, handle: handleAddPartitionsToTxn},
+		{key: addOffsetsToTxnKey, min: 0, max: 3, handle: handleAddOffsetsToTxn},
+		{key: endTxnKey, min: 0, max: 4, handle: handleEndTxn},
+		{key: txnOffsetCommitKey, min: 0, max: 4, handle: handleTxnOffsetCommit},
+		{key: describeTransactionsKey, min: 0, max: 0, handle: handleDescribeTransactions},
+		{key: listTransactionsKey, min: 0, max: 1, handle: handleListTransactions},
 		{key: describeConfigsKey, min: 0, max: 4, handle: handleDescribeConfigs},
 		{key: alterConfigsKey, min: 0, max: 2, handle: handleAlterConfigs},
 		{key: createPartitionsKey, min: 0, max: 3, handle: handleCreatePartitions},

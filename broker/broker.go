@@ -14,6 +14,7 @@ import (
 	"github.com/skiffkit/skiff/internal/auth"
 	"github.com/skiffkit/skiff/internal/coordinator"
 	"github.com/skiffkit/skiff/internal/purgatory"
+	"github.com/skiffkit/skiff/internal/txncoord"
 )
 
 // Broker is a running single-node Kafka broker. Start one, point clients at
@@ -45,6 +46,8 @@ type Broker struct {
 
 	// groups answers the consumer group APIs (groups.go).
 	groups *coordinator.Coordinator
+	// txns is the transaction coordinator (txn.go).
+	txns *txncoord.Coordinator
 	// acls holds the ACLs of CreateAcls (acls.go), quotas the client
 	// quotas of AlterClientQuotas (quotas.go).
 	acls   *aclStore
@@ -143,6 +146,14 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	}
 
 	b.flush = newFlusher(b)
+	if err := b.startTxnCoordinator(); err != nil {
+		b.closeListeners()
+		b.closeCoordinator()
+		b.purg.Close()
+		b.topics.closeAll()
+		b.unlockDataDir()
+		return nil, err
+	}
 	b.goroutine(b.flush.run)
 	b.goroutine(b.retentionLoop)
 	for range cfg.NumIOThreads {
@@ -301,7 +312,9 @@ func (b *Broker) shutdown() {
 	b.wg.Wait()
 
 	// After the workers: no request can reach the coordinator any more.
-	b.closeErr = errors.Join(b.closeCoordinator(), b.topics.closeAll())
+	// The transaction coordinator goes first: its marker goroutines write
+	// to the logs and commit offsets through the group coordinator.
+	b.closeErr = errors.Join(b.closeTxnCoordinator(), b.closeCoordinator(), b.topics.closeAll())
 	// Last: the next broker on DataDir may start once the logs are closed.
 	b.unlockDataDir()
 	b.log.Info("broker stopped", "addr", b.Addr())

@@ -191,6 +191,15 @@ type Config struct {
 	// Zero means 3s; negative means no delay (what tests want).
 	GroupInitialRebalanceDelay time.Duration
 
+	// TransactionMaxTimeout is transaction.max.timeout.ms: InitProducerId
+	// asking for a longer transaction timeout gets
+	// INVALID_TRANSACTION_TIMEOUT. Zero means 15 minutes.
+	TransactionMaxTimeout time.Duration
+	// TransactionAbortCheckInterval is
+	// transaction.abort.timed.out.transaction.cleanup.interval.ms: how often
+	// transactions past their timeout are aborted. Zero means 10s.
+	TransactionAbortCheckInterval time.Duration
+
 	// Logger receives the broker's logs. Nil means slog.Default().
 	Logger *slog.Logger
 

@@ -84,8 +84,11 @@
 //
 // A single node: replication factor 1, leader epoch 0; reassignments and
 // elections naming this node complete at once, other nodes are refused. No
-// transactions, compaction, or fetch sessions (a session is declined with
-// session id 0; epochs 0 and -1 are full fetches, as in Kafka). ACLs are
+// compaction or fetch sessions (a session is declined with session id 0;
+// epochs 0 and -1 are full fetches, as in Kafka). Transactions (txn.go,
+// internal/txncoord) are Kafka's before KIP-890: AddPartitionsToTxn v0-v3,
+// EndTxn v0-v4, no server-side produce verification beyond the partition
+// having been added. ACLs are
 // stored but not enforced (an authenticated principal may do anything), and
 // client quotas are stored but not enforced (no throttling). No GSSAPI or
 // delegation tokens.

@@ -59,11 +59,12 @@ var errorLists = []struct{ from, to, id string }{
 	{"Partitions", "Partitions", "Partition"}, // OffsetFetch v0-7: bare numbers
 	{"Groups", "Groups", "Group"},             // DescribeGroups, DeleteGroups: bare names
 	{"Resources", "Resources", ""},
-	{"CoordinatorKeys", "Coordinators", "Key"}, // FindCoordinator v4+
-	{"Creations", "Results", ""},               // CreateAcls
-	{"Filters", "Results", ""},                 // DeleteAcls
-	{"Entries", "Entries", ""},                 // AlterClientQuotas
-	{"Upsertions", "Results", ""},              // AlterUserScramCredentials
+	{"CoordinatorKeys", "Coordinators", "Key"},                   // FindCoordinator v4+
+	{"Creations", "Results", ""},                                 // CreateAcls
+	{"Filters", "Results", ""},                                   // DeleteAcls
+	{"Entries", "Entries", ""},                                   // AlterClientQuotas
+	{"Upsertions", "Results", ""},                                // AlterUserScramCredentials
+	{"TransactionalIDs", "TransactionStates", "TransactionalID"}, // DescribeTransactions
 }
 
 // errorIDFields identify an element; they are copied from the request's.

@@ -82,7 +82,7 @@ func TestErrorResponseEveryAPI(t *testing.T) {
 		}
 	}
 	served = append(served, groupAPIs...)
-	require.Len(t, served, 38)
+	require.Len(t, served, 44)
 	code := kerr.NotLeaderForPartition.Code
 	for _, a := range served {
 		for v := a.min; v <= a.max; v++ {

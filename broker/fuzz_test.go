@@ -93,6 +93,40 @@ func FuzzRequest(f *testing.F) {
 			r.Group = "g"
 			r.Topics = []kmsg.OffsetDeleteRequestTopic{{Topic: "fz", Partitions: []kmsg.OffsetDeleteRequestTopicPartition{{Partition: 0}}}}
 		}),
+		// Transactions (txn.go).
+		adminSeed(kmsg.NewPtrInitProducerIDRequest(), func(r *kmsg.InitProducerIDRequest) {
+			r.TransactionalID, r.TransactionTimeoutMillis = kmsg.StringPtr("tx"), 1000
+		}),
+		adminSeed(kmsg.NewPtrAddPartitionsToTxnRequest(), func(r *kmsg.AddPartitionsToTxnRequest) {
+			r.TransactionalID = "tx"
+			r.Topics = []kmsg.AddPartitionsToTxnRequestTopic{{Topic: "fz", Partitions: []int32{0, 1, 9}}}
+		}),
+		adminSeed(kmsg.NewPtrAddOffsetsToTxnRequest(), func(r *kmsg.AddOffsetsToTxnRequest) {
+			r.TransactionalID, r.Group = "tx", "g"
+		}),
+		adminSeed(kmsg.NewPtrEndTxnRequest(), func(r *kmsg.EndTxnRequest) {
+			r.TransactionalID, r.Commit = "tx", true
+		}),
+		adminSeed(kmsg.NewPtrTxnOffsetCommitRequest(), func(r *kmsg.TxnOffsetCommitRequest) {
+			r.TransactionalID, r.Group, r.Generation = "tx", "g", 3
+			r.Topics = []kmsg.TxnOffsetCommitRequestTopic{{Topic: "fz", Partitions: []kmsg.TxnOffsetCommitRequestTopicPartition{{Partition: 0, Offset: 1}}}}
+		}),
+		adminSeed(kmsg.NewPtrDescribeTransactionsRequest(), func(r *kmsg.DescribeTransactionsRequest) {
+			r.TransactionalIDs = []string{"tx", "nope", "tx"}
+		}),
+		adminSeed(kmsg.NewPtrListTransactionsRequest(), func(r *kmsg.ListTransactionsRequest) {
+			r.StateFilters, r.ProducerIDFilters = []string{"Ongoing", "bogus"}, []int64{0}
+		}),
+		adminSeed(kmsg.NewPtrProduceRequest(), func(r *kmsg.ProduceRequest) {
+			r.TransactionID, r.Acks = kmsg.StringPtr("tx"), -1
+			r.Topics = []kmsg.ProduceRequestTopic{{Topic: "fz", Partitions: []kmsg.ProduceRequestTopicPartition{{
+				Records: makeBatch(1, 4, batch.Params{ProducerID: 0, ProducerEpoch: 0, Transactional: true, PartitionLeaderEpoch: -1}),
+			}}}}
+		}),
+		adminSeed(kmsg.NewPtrFetchRequest(), func(r *kmsg.FetchRequest) {
+			r.IsolationLevel = 1
+			r.Topics = []kmsg.FetchRequestTopic{{Topic: "fz", Partitions: []kmsg.FetchRequestTopicPartition{{PartitionMaxBytes: 1 << 20}}}}
+		}),
 	}
 	for _, req := range seeds {
 		for _, v := range []int16{0, 3, req.MaxVersion()} {

@@ -81,6 +81,13 @@ func (b *Broker) handleGroup(r *request) {
 			r.respond(resp)
 		}
 	}
+	if of, ok := r.kreq.(*kmsg.OffsetFetchRequest); ok && of.RequireStable && b.txns != nil {
+		inner := respond
+		respond = func(resp kmsg.Response) {
+			b.markUnstableOffsets(of, resp.(*kmsg.OffsetFetchResponse))
+			inner(resp)
+		}
+	}
 	if !b.groups.Handle(coordinator.Client{ID: r.clientID, Host: host}, r.kreq, respond) {
 		b.answerError(r, kerr.UnsupportedVersion.Code) // not reached: only coordinator keys are routed
 	}
@@ -102,4 +109,41 @@ func (b *Broker) topicName(id [16]byte) (string, bool) {
 		return "", false
 	}
 	return t.name, true
+}
+
+// markUnstableOffsets answers UNSTABLE_OFFSET_COMMIT (KIP-447) for every
+// partition of an OffsetFetch with require_stable for which a transaction
+// that has not completed staged an offset: the consumer retries instead of
+// starting from an offset the transaction is about to replace, which would
+// process records twice. The offsets are staged in the transaction
+// coordinator, not the group coordinator, so the check is made here.
+func (b *Broker) markUnstableOffsets(req *kmsg.OffsetFetchRequest, resp *kmsg.OffsetFetchResponse) {
+	mark := func(group, topic string, topicID [16]byte, code *int16, offset *int64, partition int32) {
+		if topic == "" {
+			topic, _ = b.topicName(topicID)
+		}
+		if *code == 0 && b.txns.PendingOffsets(group, topic, partition) {
+			*code, *offset = kerr.UnstableOffsetCommit.Code, -1
+		}
+	}
+	if req.Version < 8 {
+		for i := range resp.Topics {
+			rt := &resp.Topics[i]
+			for j := range rt.Partitions {
+				rp := &rt.Partitions[j]
+				mark(req.Group, rt.Topic, [16]byte{}, &rp.ErrorCode, &rp.Offset, rp.Partition)
+			}
+		}
+		return
+	}
+	for g := range resp.Groups {
+		rg := &resp.Groups[g]
+		for i := range rg.Topics {
+			rt := &rg.Topics[i]
+			for j := range rt.Partitions {
+				rp := &rt.Partitions[j]
+				mark(rg.Group, rt.Topic, rt.TopicID, &rp.ErrorCode, &rp.Offset, rp.Partition)
+			}
+		}
+	}
 }
