@@ -10,10 +10,8 @@
 //	go run ./examples/exactly-once
 //
 // With SKIFF_BROKERS=host:port it uses that cluster, which must serve
-// transactions (Kafka does). Without it, it starts an in-process franz-go
-// kfake cluster (github.com/twmb/franz-go/pkg/kfake, a public package any
-// user can import): the bundled skiff broker does not serve transactions
-// yet, and the example will move to it when it does.
+// transactions (Kafka does); without it, the bundled broker, which runs a
+// transaction coordinator of its own.
 package main
 
 import (
@@ -24,8 +22,6 @@ import (
 	"os"
 	"strings"
 	"time"
-
-	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/skiffkit/skiff/consumer"
 	"github.com/skiffkit/skiff/eos"
@@ -211,20 +207,15 @@ func readCommitted(ctx context.Context, cfg config, run string) ([]string, error
 	}
 }
 
-// brokers is $SKIFF_BROKERS with the topics created there, or an
-// in-process kfake cluster.
+// brokers is $SKIFF_BROKERS or the bundled broker, with both topics.
 func brokers(ctx context.Context) ([]string, func(), error) {
-	if os.Getenv("SKIFF_BROKERS") != "" {
-		b, _, err := cluster.Start(ctx, "words", 3)
-		if err != nil {
-			return nil, nil, err
-		}
-		_, _, err = cluster.Start(ctx, "shouts", 1)
-		return b, func() {}, err
-	}
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, "words"), kfake.SeedTopics(1, "shouts"))
+	b, stop, err := cluster.Start(ctx, "words", 3)
 	if err != nil {
 		return nil, nil, err
 	}
-	return c.ListenAddrs(), c.Close, nil
+	if err := cluster.CreateTopic(ctx, b, "shouts", 1); err != nil {
+		stop()
+		return nil, nil, err
+	}
+	return b, stop, nil
 }

@@ -9,10 +9,10 @@ import (
 	"github.com/skiffkit/skiff/examples/internal/cluster"
 )
 
-// TestRun runs the example on its in-process kfake cluster: run itself
-// fails unless read_committed sees every word exactly once after the crash.
+// TestRun runs the example on the bundled broker: run itself fails unless
+// read_committed sees every word exactly once after the crash.
 func TestRun(t *testing.T) {
-	t.Setenv("SKIFF_BROKERS", "") // the bundled broker does not serve transactions yet
+	t.Setenv("SKIFF_BROKERS", "")
 	var clientLog cluster.Log
 	err := run(&clientLog)
 	var buf bytes.Buffer

@@ -64,6 +64,13 @@ func Start(ctx context.Context, topic string, partitions int32) (brokers []strin
 	return []string{b.Addr()}, stop, nil
 }
 
+// CreateTopic creates one more topic on the cluster Start returned (or
+// accepts an existing one with at least that many partitions), for
+// examples that need two.
+func CreateTopic(ctx context.Context, brokers []string, topic string, partitions int32) error {
+	return ensureTopic(ctx, brokers, topic, partitions)
+}
+
 // ensureTopic creates topic with partitions on the cluster, or accepts an
 // existing one with at least that many, through skiff's admin client.
 func ensureTopic(ctx context.Context, brokers []string, topic string, partitions int32) error {
