@@ -63,7 +63,7 @@ func classify(mod, pkg string) kind {
 // any Kafka broker, and the bundled broker serves any Kafka client.
 var (
 	clientSide = []string{"accumulator/...", "producer/...", "consumer/...", "admin/...", "properties/...", "eos/...", "internal/wire/..."}
-	brokerSide = []string{"broker/...", "internal/log/...", "internal/purgatory/...", "internal/coordinator/...", "internal/auth/..."}
+	brokerSide = []string{"broker/...", "internal/log/...", "internal/purgatory/...", "internal/coordinator/...", "internal/auth/...", "internal/txncoord/...", "internal/reqframe/..."}
 )
 
 // rule says what the packages matching pkg must not import, directly or
@@ -97,6 +97,7 @@ var rules = []rule{
 	{"internal/purgatory/...", []string{"..."}, "a leaf: delayed operations, knowing nothing of Kafka requests", false},
 	{"internal/log/...", []string{"internal/purgatory/...", "internal/coordinator/..."}, "storage only; the broker decides what waits", false},
 	{"internal/coordinator/...", []string{"internal/wire/..."}, "group state, routed to by the broker", false},
+	{"internal/txncoord/...", []string{"internal/wire/...", "internal/coordinator/...", "internal/log/..."}, "transaction state; the broker hands it markers and offsets through interfaces", false},
 	{"examples/...", []string{"internal/..."}, "examples use only what users can import", true},
 }
 
