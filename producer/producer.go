@@ -286,6 +286,10 @@ func (p *Producer) waitTopic(ctx context.Context, topic string) (int, error) {
 		if errors.As(err, &ke) && !ke.Retriable {
 			return 0, fmt.Errorf("produce %s: metadata: %w", topic, err) // e.g. TOPIC_AUTHORIZATION_FAILED
 		}
+		if errors.Is(err, wire.ErrTLSRequired) || errors.Is(err, wire.ErrTLSHandshake) {
+			// A configuration problem, returned at once: not a topic issue.
+			return 0, fmt.Errorf("produce %s: %w", topic, err)
+		}
 		if errors.Is(err, wire.ErrNoBrokers) {
 			// Say so first: "unknown topic" would send users looking for
 			// a topic when the cluster is not there at all.

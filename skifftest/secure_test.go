@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -153,8 +154,9 @@ func TestSecureBrokerRejects(t *testing.T) {
 		{"untrusted CA", secureClient{addr: b.ListenerAddr("SSL"), tls: &tls.Config{MinVersion: tls.VersionTLS12}}, nil, "signed by an unknown authority"},
 		// A request before authentication: the broker closes unanswered.
 		{"no SASL on a SASL listener", secureClient{addr: saslSSL, tls: b.ClientTLS()}, nil, "connection closed"},
-		{"plaintext client on the SSL listener", secureClient{addr: b.ListenerAddr("SSL")}, nil, "connection closed"},
-		{"plaintext client on the SASL_SSL listener", secureClient{addr: saslSSL, sasl: sasl.Plain(b.User, b.Password)}, nil, "connection closed"},
+		// Told at once, not after max.block: the port answers a TLS handshake.
+		{"plaintext client on the SSL listener", secureClient{addr: b.ListenerAddr("SSL")}, nil, "speaks TLS and this client does not"},
+		{"plaintext client on the SASL_SSL listener", secureClient{addr: saslSSL, sasl: sasl.Plain(b.User, b.Password)}, nil, "speaks TLS and this client does not"},
 		{"TLS client on the PLAINTEXT listener", secureClient{addr: b.ListenerAddr("PLAINTEXT"), tls: b.ClientTLS()}, nil, "TLS handshake"},
 	}
 	for _, c := range cases {
@@ -173,6 +175,10 @@ func TestSecureBrokerRejects(t *testing.T) {
 				assert.Less(t, time.Since(start), 2*time.Second, "an authentication failure is fatal, not retried")
 			} else {
 				assert.Contains(t, err.Error(), c.hint)
+				if strings.Contains(c.hint, "speaks TLS") {
+					assert.Less(t, time.Since(start), 2*time.Second, "a plaintext client on a TLS port is told at once")
+					assert.NotContains(t, err.Error(), "unknown topic")
+				}
 			}
 			assert.NotContains(t, err.Error(), "nope", "the error must not carry the password")
 			t.Logf("%s: %v", c.name, err)

@@ -328,7 +328,7 @@ func (c *Client) connect(ctx context.Context, key connKey, addr string) (*Conn, 
 	c.goLocked(cn.writeLoop)
 	c.mu.Unlock()
 	if err := cn.negotiate(ctx); err != nil {
-		return cn, c.explainNegotiateFailure(err)
+		return cn, c.explainNegotiateFailure(ctx, addr, err)
 	}
 	if err := c.login(ctx, cn); err != nil {
 		return cn, err

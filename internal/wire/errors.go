@@ -70,3 +70,9 @@ func brokerName(node int32, addr string) string {
 	}
 	return "broker " + strconv.Itoa(int(node)) + " at " + addr
 }
+
+// ErrTLSRequired is wrapped when a client without TLS reached a listener
+// that speaks TLS (its plaintext request was cut off, and a TLS handshake on
+// the same address succeeded). Like ErrTLSHandshake it is fatal: retrying
+// cannot fix a configuration.
+var ErrTLSRequired = errors.New("the broker requires TLS")

@@ -115,7 +115,7 @@ func isRemoteAlert(err error) bool {
 // (Kafka, Go's crypto/tls) or with an alert record whose first bytes read
 // as a frame of hundreds of megabytes. Either happens within one round
 // trip, so the user learns it in milliseconds, not after max.block.
-func (c *Client) explainNegotiateFailure(err error) error {
+func (c *Client) explainNegotiateFailure(ctx context.Context, addr string, err error) error {
 	if c.cfg.TLS != nil {
 		if isRemoteAlert(err) {
 			return fmt.Errorf("%w: the broker ended the TLS session: %v (a client certificate may be missing or untrusted)", ErrTLSHandshake, err)
@@ -123,9 +123,30 @@ func (c *Client) explainNegotiateFailure(err error) error {
 		return err
 	}
 	if errors.Is(err, ErrResponseTooLarge) || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.ErrUnexpectedEOF) {
+		// A broker restarting or refusing connections hangs up too, so a
+		// hang-up alone proves nothing; a TLS handshake that succeeds on
+		// the same port does, and no retry will fix that.
+		if c.speaksTLS(ctx, addr) {
+			return fmt.Errorf("%w: %s speaks TLS and this client does not: set TLS (security.protocol SSL or SASL_SSL)", ErrTLSRequired, addr)
+		}
 		return fmt.Errorf("%w (if this is an SSL or SASL_SSL listener, set TLS / security.protocol)", err)
 	}
 	return err
+}
+
+// speaksTLS reports whether a TLS handshake succeeds at addr within a
+// short bound. It verifies nothing: it only tells a TLS listener from a
+// plaintext one, and the connection is closed at once.
+func (c *Client) speaksTLS(ctx context.Context, addr string) bool {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	nc, err := c.cfg.Dial(ctx, "tcp", addr)
+	if err != nil {
+		return false
+	}
+	defer nc.Close()
+	tc := tls.Client(nc, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // a probe, not a session
+	return tc.HandshakeContext(ctx) == nil
 }
 
 // authenticate logs in on a new connection with the configured SASL
@@ -223,5 +244,6 @@ func isFatalConnectError(err error) bool {
 		errors.Is(err, kerr.UnsupportedSaslMechanism) ||
 		errors.Is(err, kerr.IllegalSaslState) ||
 		errors.Is(err, errNoSASLAuthenticate) ||
-		errors.Is(err, ErrTLSHandshake)
+		errors.Is(err, ErrTLSHandshake) ||
+		errors.Is(err, ErrTLSRequired)
 }

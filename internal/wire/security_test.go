@@ -173,7 +173,15 @@ func TestPlaintextToTLSListenerFailsFast(t *testing.T) {
 	require.Error(t, err)
 	t.Log(err)
 	assert.Less(t, time.Since(start), 5*time.Second)
-	assert.Contains(t, err.Error(), "set TLS / security.protocol")
+	assert.Contains(t, err.Error(), "set TLS (security.protocol SSL or SASL_SSL)")
+	assert.ErrorIs(t, err, ErrTLSRequired)
+
+	// Fatal, so what retries until its context ends (metadata, and so a
+	// producer's Send within max.block) gives up at once too.
+	start = time.Now()
+	_, err = cl.Metadata(ctx, nil)
+	require.ErrorIs(t, err, ErrTLSRequired)
+	assert.Less(t, time.Since(start), 5*time.Second, "not retried until the deadline")
 }
 
 func TestTLSToPlaintextListenerFailsFast(t *testing.T) {
