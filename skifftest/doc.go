@@ -33,6 +33,9 @@
 // Consumer groups work (the group's first rebalance is not delayed, unlike
 // Kafka's default group.initial.rebalance.delay.ms of 3s).
 //
-// Caveats: a single node (replication factor 1); no transactions, no
-// compacted topics, no SASL or TLS.
+// Transactions work (the broker runs a transaction coordinator), and
+// NewSecureBroker starts a broker with TLS and SASL listeners.
+//
+// Caveats: a single node (replication factor 1); no compacted topics; no
+// KIP-890 transactions.
 package skifftest
