@@ -18,25 +18,18 @@ import (
 func handleIncrementalAlterConfigs(b *Broker, w *worker, r *request) kmsg.Response {
 	req := r.kreq.(*kmsg.IncrementalAlterConfigsRequest)
 	resp := req.ResponseKind().(*kmsg.IncrementalAlterConfigsResponse)
-	seen := make(map[configResourceKey]int, len(req.Resources))
-	for _, res := range req.Resources {
-		seen[configResourceKey{res.ResourceType, res.ResourceName}]++
-	}
-	for _, res := range req.Resources {
+	errs := b.alterEachConfigResource(len(req.Resources), func(i int) (kmsg.ConfigResourceType, string) {
+		return req.Resources[i].ResourceType, req.Resources[i].ResourceName
+	}, func(i int) error {
+		res := &req.Resources[i]
+		return b.alterTopicConfigs(res.ResourceName, req.ValidateOnly, func(cur map[string]string) (map[string]string, error) {
+			return applyConfigOps(&b.cfg, cur, res.Configs)
+		})
+	})
+	for i, res := range req.Resources {
 		rr := kmsg.NewIncrementalAlterConfigsResponseResource()
 		rr.ResourceType, rr.ResourceName = res.ResourceType, res.ResourceName
-		var err error
-		switch {
-		case seen[configResourceKey{res.ResourceType, res.ResourceName}] > 1:
-			err = fmt.Errorf("%w: resource %s appears more than once", kerr.InvalidRequest, res.ResourceName)
-		case res.ResourceType != kmsg.ConfigResourceTypeTopic:
-			err = b.configResourceError(res.ResourceType, res.ResourceName)
-		default:
-			err = b.alterTopicConfigs(res.ResourceName, req.ValidateOnly, func(cur map[string]string) (map[string]string, error) {
-				return applyConfigOps(&b.cfg, cur, res.Configs)
-			})
-		}
-		if err != nil {
+		if err := errs[i]; err != nil {
 			rr.ErrorCode, rr.ErrorMessage = kerr.Code(err), kmsg.StringPtr(err.Error())
 		}
 		resp.Resources = append(resp.Resources, rr)

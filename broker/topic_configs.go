@@ -200,3 +200,28 @@ type configResourceKey struct {
 	typ  kmsg.ConfigResourceType
 	name string
 }
+
+// alterEachConfigResource runs the checks AlterConfigs and
+// IncrementalAlterConfigs share for each of n resources (named twice in
+// the request, not a topic), then alter for a topic, and returns each
+// resource's error in request order.
+func (b *Broker) alterEachConfigResource(n int, resource func(i int) (kmsg.ConfigResourceType, string), alter func(i int) error) []error {
+	seen := make(map[configResourceKey]int, n)
+	for i := range n {
+		typ, name := resource(i)
+		seen[configResourceKey{typ, name}]++
+	}
+	errs := make([]error, n)
+	for i := range n {
+		typ, name := resource(i)
+		switch {
+		case seen[configResourceKey{typ, name}] > 1:
+			errs[i] = fmt.Errorf("%w: resource %s appears more than once", kerr.InvalidRequest, name)
+		case typ != kmsg.ConfigResourceTypeTopic:
+			errs[i] = b.configResourceError(typ, name)
+		default:
+			errs[i] = alter(i)
+		}
+	}
+	return errs
+}
