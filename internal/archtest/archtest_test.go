@@ -94,6 +94,7 @@ var rules = []rule{
 	{"internal/batch/...", []string{"internal/wire/...", "internal/log/..."}, "the record batch codec, shared by both sides", false},
 	{"internal/compress/...", []string{"..."}, "a leaf: the codecs", false},
 	{"kerr/...", []string{"..."}, "a leaf: the error table, which the core and users share", false},
+	{"internal/framelog/...", []string{"..."}, "a leaf: frames of the coordinators' logs", false},
 	{"internal/purgatory/...", []string{"..."}, "a leaf: delayed operations, knowing nothing of Kafka requests", false},
 	{"internal/log/...", []string{"internal/purgatory/...", "internal/coordinator/..."}, "storage only; the broker decides what waits", false},
 	{"internal/coordinator/...", []string{"internal/wire/..."}, "group state, routed to by the broker", false},

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"testing"
 
+	"github.com/skiffkit/skiff/internal/framelog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -124,8 +125,8 @@ func appendFrameRaw(dst, body []byte) []byte {
 }
 
 func rechecksum(frame []byte) []byte {
-	body := frame[frameHeaderSize:]
-	crc := crc32.Checksum(body, castagnoli)
+	body := frame[framelog.HeaderSize:]
+	crc := crc32.Checksum(body, crc32.MakeTable(crc32.Castagnoli))
 	frame[4], frame[5], frame[6], frame[7] = byte(crc>>24), byte(crc>>16), byte(crc>>8), byte(crc)
 	return frame
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/skiffkit/skiff/internal/framelog"
 	"github.com/skiffkit/skiff/kerr"
 )
 
@@ -495,16 +496,16 @@ func FuzzGroupRecord(f *testing.F) {
 	f.Add([]byte{0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff})
 	f.Add([]byte{1})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		r := reader{b: data}
+		r := reader{B: data}
 		rec, err := readGroupRecord(&r)
 		if err != nil {
 			require.ErrorIs(t, err, errCorrupt)
 			return
 		}
-		if r.bad {
+		if r.Bad {
 			return // cut short: the caller reports errCorrupt
 		}
-		used := data[:len(data)-len(r.b)]
+		used := data[:len(data)-len(r.B)]
 		assert.Equal(t, used, appendGroupRecord(nil, rec))
 		assert.Equal(t, len(used), groupRecordSize(rec))
 		if len(rec.members) > 0 {
@@ -534,8 +535,8 @@ func TestGroupRecordRecovery(t *testing.T) {
 			frame := data[lastFrame:]
 			// kind, group "g", then the version byte; the CRC is made
 			// right again, as a newer writer's would be.
-			require.Equal(t, byte(entryGroupMetadata), frame[frameHeaderSize])
-			frame[frameHeaderSize+4] = groupRecordVersion + 1
+			require.Equal(t, byte(entryGroupMetadata), frame[framelog.HeaderSize])
+			frame[framelog.HeaderSize+4] = groupRecordVersion + 1
 			rechecksum(frame)
 			require.NoError(t, os.WriteFile(path, data, 0o644))
 		}},

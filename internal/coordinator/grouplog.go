@@ -3,6 +3,7 @@ package coordinator
 import (
 	"encoding/binary"
 	"fmt"
+	"github.com/skiffkit/skiff/internal/framelog"
 	"slices"
 )
 
@@ -166,25 +167,25 @@ func groupRecordSize(r *groupRecord) int {
 func appendGroupRecord(dst []byte, r *groupRecord) []byte {
 	dst = append(dst, groupRecordVersion)
 	dst = binary.BigEndian.AppendUint32(dst, uint32(r.generation))
-	dst = appendShortString(dst, r.protocolType)
-	dst = appendShortString(dst, r.protocol)
-	dst = appendShortString(dst, r.leader)
+	dst = framelog.AppendShortString(dst, r.protocolType)
+	dst = framelog.AppendShortString(dst, r.protocol)
+	dst = framelog.AppendShortString(dst, r.leader)
 	dst = binary.BigEndian.AppendUint32(dst, uint32(len(r.members)))
 	for i := range r.members {
 		m := &r.members[i]
-		dst = appendShortString(dst, m.id)
+		dst = framelog.AppendShortString(dst, m.id)
 		if m.instanceID == nil {
 			dst = binary.BigEndian.AppendUint16(dst, 0xffff)
 		} else {
-			dst = appendShortString(dst, *m.instanceID)
+			dst = framelog.AppendShortString(dst, *m.instanceID)
 		}
-		dst = appendShortString(dst, m.clientID)
-		dst = appendShortString(dst, m.clientHost)
+		dst = framelog.AppendShortString(dst, m.clientID)
+		dst = framelog.AppendShortString(dst, m.clientHost)
 		dst = binary.BigEndian.AppendUint32(dst, uint32(m.sessionTimeout))
 		dst = binary.BigEndian.AppendUint32(dst, uint32(m.rebalanceTimeout))
 		dst = binary.BigEndian.AppendUint32(dst, uint32(len(m.protocols)))
 		for _, p := range m.protocols {
-			dst = appendShortString(dst, p.name)
+			dst = framelog.AppendShortString(dst, p.name)
 			dst = binary.BigEndian.AppendUint32(dst, uint32(len(p.metadata)))
 			dst = append(dst, p.metadata...)
 		}
@@ -198,40 +199,40 @@ func appendGroupRecord(dst []byte, r *groupRecord) []byte {
 // come from disk, so nothing is allocated from them up front: a count
 // larger than the bytes left makes the reader fail instead.
 func readGroupRecord(r *reader) (*groupRecord, error) {
-	if v := r.u8(); v != groupRecordVersion && !r.bad {
+	if v := r.U8(); v != groupRecordVersion && !r.Bad {
 		return nil, fmt.Errorf("%w: group metadata version %d", errCorrupt, v)
 	}
 	g := &groupRecord{
-		generation:   int32(r.u32()),
-		protocolType: r.shortString(),
-		protocol:     r.shortString(),
-		leader:       r.shortString(),
+		generation:   int32(r.U32()),
+		protocolType: r.ShortString(),
+		protocol:     r.ShortString(),
+		leader:       r.ShortString(),
 	}
-	n := r.u32()
+	n := r.U32()
 	// A group cannot hold two members under one id or group.instance.id;
 	// restoring such a record would break the group's maps, so it was not
 	// written by this coordinator.
 	ids, instances := make(map[string]bool), make(map[string]bool)
-	for i := uint32(0); i < n && !r.bad; i++ {
+	for i := uint32(0); i < n && !r.Bad; i++ {
 		var m memberRecord
-		m.id = r.shortString()
-		if l := r.u16(); l != 0xffff {
-			s := string(r.bytes(int(l)))
+		m.id = r.ShortString()
+		if l := r.U16(); l != 0xffff {
+			s := string(r.Bytes(int(l)))
 			m.instanceID = &s
 		}
-		m.clientID = r.shortString()
-		m.clientHost = r.shortString()
-		m.sessionTimeout = int32(r.u32())
-		m.rebalanceTimeout = int32(r.u32())
-		np := r.u32()
-		for j := uint32(0); j < np && !r.bad; j++ {
+		m.clientID = r.ShortString()
+		m.clientHost = r.ShortString()
+		m.sessionTimeout = int32(r.U32())
+		m.rebalanceTimeout = int32(r.U32())
+		np := r.U32()
+		for j := uint32(0); j < np && !r.Bad; j++ {
 			var p protocol
-			p.name = r.shortString()
-			p.metadata = r.sizedBytes()
+			p.name = r.ShortString()
+			p.metadata = sizedBytes(r)
 			m.protocols = append(m.protocols, p)
 		}
-		m.assignment = r.sizedBytes()
-		if r.bad {
+		m.assignment = sizedBytes(r)
+		if r.Bad {
 			break
 		}
 		if ids[m.id] {
@@ -251,13 +252,13 @@ func readGroupRecord(r *reader) (*groupRecord, error) {
 
 // sizedBytes reads an int32 length and that many bytes, copied out of the
 // file's buffer. A negative length fails the reader.
-func (r *reader) sizedBytes() []byte {
-	n := int32(r.u32())
+func sizedBytes(r *reader) []byte {
+	n := int32(r.U32())
 	if n < 0 {
-		r.fail()
+		r.Fail()
 		return nil
 	}
-	b := r.bytes(int(n))
+	b := r.Bytes(int(n))
 	if len(b) == 0 {
 		return nil
 	}

@@ -1,10 +1,9 @@
 package coordinator
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
-	"hash/crc32"
+	"github.com/skiffkit/skiff/internal/framelog"
 )
 
 // The committed-offsets log plays the role of Kafka's __consumer_offsets
@@ -49,8 +48,7 @@ import (
 //	group metadata (4):      0x04 | group len | group | version | ... (grouplog.go)
 //	metadata tombstone (5):  0x05 | group len | group  (group metadata only)
 const (
-	logMagic        = "SKOFFLOG"
-	frameHeaderSize = 8
+	logMagic = "SKOFFLOG"
 )
 
 type entryKind uint8
@@ -64,8 +62,6 @@ const (
 	// offsets: an Empty group without offsets that the expiry pass drops.
 	entryGroupMetadataDelete entryKind = 5
 )
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // offsetKey identifies one committed offset, as __consumer_offsets keys do.
 type offsetKey struct {
@@ -113,14 +109,14 @@ func entrySize(e *logEntry) int {
 // limits both to int16 lengths) and validate before encoding.
 func appendEntry(dst []byte, e *logEntry) []byte {
 	dst = append(dst, byte(e.kind))
-	dst = appendShortString(dst, e.key.group)
+	dst = framelog.AppendShortString(dst, e.key.group)
 	switch e.kind {
 	case entryGroupDelete, entryGroupMetadataDelete:
 		return dst
 	case entryGroupMetadata:
 		return appendGroupRecord(dst, e.meta)
 	}
-	dst = appendShortString(dst, e.key.topic)
+	dst = framelog.AppendShortString(dst, e.key.topic)
 	dst = binary.BigEndian.AppendUint32(dst, uint32(e.key.partition))
 	if e.kind == entryPartitionDelete {
 		return dst
@@ -137,53 +133,24 @@ func appendEntry(dst []byte, e *logEntry) []byte {
 	return append(dst, *v.metadata...)
 }
 
-func appendShortString(dst []byte, s string) []byte {
-	dst = binary.BigEndian.AppendUint16(dst, uint16(len(s)))
-	return append(dst, s...)
-}
-
 // appendFrame encodes entries as one frame.
 func appendFrame(dst []byte, entries []logEntry) []byte {
-	start := len(dst)
-	dst = append(dst, make([]byte, frameHeaderSize)...)
+	dst, start := framelog.StartFrame(dst)
 	for i := range entries {
 		dst = appendEntry(dst, &entries[i])
 	}
-	body := dst[start+frameHeaderSize:]
-	binary.BigEndian.PutUint32(dst[start:], uint32(len(body)))
-	binary.BigEndian.PutUint32(dst[start+4:], crc32.Checksum(body, castagnoli))
-	return dst
-}
-
-// readFrame splits the first frame off src and checks its CRC. It returns
-// errTorn when src ends inside the frame (a corrupt length usually looks
-// like that too) and errCorrupt for a bad checksum. It only slices src, so
-// no length field can make it allocate.
-func readFrame(src []byte) (body []byte, n int, err error) {
-	if len(src) < frameHeaderSize {
-		return nil, 0, errTorn
-	}
-	size := uint64(binary.BigEndian.Uint32(src))
-	if uint64(len(src)) < frameHeaderSize+size {
-		return nil, 0, errTorn
-	}
-	n = frameHeaderSize + int(size)
-	body = src[frameHeaderSize:n]
-	if want, got := binary.BigEndian.Uint32(src[4:]), crc32.Checksum(body, castagnoli); want != got {
-		return nil, 0, fmt.Errorf("%w: crc %08x, want %08x", errCorrupt, got, want)
-	}
-	return body, n, nil
+	return framelog.FinishFrame(dst, start)
 }
 
 // decodeEntries appends the entries of a frame body to dst. A body that does
 // not parse exactly is errCorrupt: the CRC matched, so the writer wrote it,
 // but this reader cannot trust any of it.
 func decodeEntries(dst []logEntry, body []byte) ([]logEntry, error) {
-	r := reader{b: body}
-	for len(r.b) > 0 {
+	r := reader{B: body}
+	for len(r.B) > 0 {
 		var e logEntry
-		e.kind = entryKind(r.u8())
-		e.key.group = r.shortString()
+		e.kind = entryKind(r.U8())
+		e.key.group = r.ShortString()
 		switch e.kind {
 		case entryGroupDelete, entryGroupMetadataDelete:
 		case entryGroupMetadata:
@@ -193,24 +160,24 @@ func decodeEntries(dst []logEntry, body []byte) ([]logEntry, error) {
 			}
 			e.meta = meta
 		case entryPartitionDelete, entryCommit:
-			e.key.topic = r.shortString()
-			e.key.partition = int32(r.u32())
+			e.key.topic = r.ShortString()
+			e.key.partition = int32(r.U32())
 			if e.kind == entryCommit {
-				e.value.offset = int64(r.u64())
-				e.value.leaderEpoch = int32(r.u32())
-				e.value.commitTime = int64(r.u64())
-				e.value.expireTime = int64(r.u64())
-				if n := int32(r.u32()); n >= 0 {
-					s := string(r.bytes(int(n)))
+				e.value.offset = int64(r.U64())
+				e.value.leaderEpoch = int32(r.U32())
+				e.value.commitTime = int64(r.U64())
+				e.value.expireTime = int64(r.U64())
+				if n := int32(r.U32()); n >= 0 {
+					s := string(r.Bytes(int(n)))
 					e.value.metadata = &s
 				} else if n != -1 {
-					r.fail()
+					r.Fail()
 				}
 			}
 		default:
 			return dst, fmt.Errorf("%w: unknown entry kind %d", errCorrupt, e.kind)
 		}
-		if r.bad {
+		if r.Bad {
 			return dst, fmt.Errorf("%w: entry cut short", errCorrupt)
 		}
 		dst = append(dst, e)
@@ -224,79 +191,22 @@ func decodeEntries(dst []logEntry, body []byte) ([]logEntry, error) {
 // decoded completely before apply sees them so that a frame is applied
 // whole or not at all.
 func replayLog(data []byte, apply func(*logEntry)) (valid int, err error) {
-	if len(data) < len(logMagic) {
-		if bytes.HasPrefix([]byte(logMagic), data) {
-			return 0, errTorn
-		}
-		return 0, fmt.Errorf("%w: bad magic", errCorrupt)
-	}
-	if string(data[:len(logMagic)]) != logMagic {
-		return 0, fmt.Errorf("%w: bad magic", errCorrupt)
-	}
-	valid = len(logMagic)
 	var entries []logEntry
-	for valid < len(data) {
-		body, n, err := readFrame(data[valid:])
-		if err != nil {
-			return valid, err
-		}
+	return logFormat.Replay(data, func(body []byte) error {
+		var err error
 		entries, err = decodeEntries(entries[:0], body)
 		if err != nil {
-			return valid, err
+			return err
 		}
 		for i := range entries {
 			apply(&entries[i])
 		}
-		valid += n
-	}
-	return valid, nil
-}
-
-// reader is a bounds-checked cursor; after the first short read every read
-// returns zero values and bad stays set.
-type reader struct {
-	b   []byte
-	bad bool
-}
-
-func (r *reader) fail() { r.bad = true; r.b = nil }
-
-func (r *reader) bytes(n int) []byte {
-	if n < 0 || len(r.b) < n {
-		r.fail()
 		return nil
-	}
-	out := r.b[:n]
-	r.b = r.b[n:]
-	return out
+	})
 }
 
-func (r *reader) u8() uint8 {
-	if b := r.bytes(1); b != nil {
-		return b[0]
-	}
-	return 0
-}
+// reader is framelog.Reader: a bounds-checked cursor over a frame body.
+type reader = framelog.Reader
 
-func (r *reader) u16() uint16 {
-	if b := r.bytes(2); b != nil {
-		return binary.BigEndian.Uint16(b)
-	}
-	return 0
-}
-
-func (r *reader) u32() uint32 {
-	if b := r.bytes(4); b != nil {
-		return binary.BigEndian.Uint32(b)
-	}
-	return 0
-}
-
-func (r *reader) u64() uint64 {
-	if b := r.bytes(8); b != nil {
-		return binary.BigEndian.Uint64(b)
-	}
-	return 0
-}
-
-func (r *reader) shortString() string { return string(r.bytes(int(r.u16()))) }
+// logFormat frames this log (internal/framelog) with its own magic and errors.
+var logFormat = framelog.Format{Magic: logMagic, Torn: errTorn, Corrupt: errCorrupt}

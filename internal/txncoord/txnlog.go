@@ -1,10 +1,9 @@
 package txncoord
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
-	"hash/crc32"
+	"github.com/skiffkit/skiff/internal/framelog"
 	"math"
 )
 
@@ -72,8 +71,7 @@ import (
 //
 //	tombstone (3): nothing more; the transactional id expired.
 const (
-	logMagic        = "SKTXNLOG"
-	frameHeaderSize = 8
+	logMagic = "SKTXNLOG"
 )
 
 type entryKind uint8
@@ -83,8 +81,6 @@ const (
 	entryOffsets   entryKind = 2
 	entryTombstone entryKind = 3
 )
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // TopicPartition names one partition.
 type TopicPartition struct {
@@ -129,17 +125,12 @@ type logEntry struct {
 	offsets    []TxnOffset
 }
 
-func appendShortString(dst []byte, s string) []byte {
-	dst = binary.BigEndian.AppendUint16(dst, uint16(len(s)))
-	return append(dst, s...)
-}
-
 // appendEntry encodes e. Callers keep strings under 64 KiB (Kafka limits
 // transactional ids, topics and groups to int16 lengths) and check that
 // before encoding (validString).
 func appendEntry(dst []byte, e *logEntry) []byte {
 	dst = append(dst, byte(e.kind))
-	dst = appendShortString(dst, e.txnID)
+	dst = framelog.AppendShortString(dst, e.txnID)
 	switch e.kind {
 	case entryState:
 		r := &e.rec
@@ -153,21 +144,21 @@ func appendEntry(dst []byte, e *logEntry) []byte {
 		dst = binary.BigEndian.AppendUint64(dst, uint64(r.lastUpdateMs))
 		dst = binary.BigEndian.AppendUint32(dst, uint32(len(r.partitions)))
 		for _, tp := range r.partitions {
-			dst = appendShortString(dst, tp.Topic)
+			dst = framelog.AppendShortString(dst, tp.Topic)
 			dst = binary.BigEndian.AppendUint32(dst, uint32(tp.Partition))
 		}
 		dst = binary.BigEndian.AppendUint32(dst, uint32(len(r.groups)))
 		for _, g := range r.groups {
-			dst = appendShortString(dst, g)
+			dst = framelog.AppendShortString(dst, g)
 		}
 	case entryOffsets:
 		dst = binary.BigEndian.AppendUint64(dst, uint64(e.producerID))
 		dst = binary.BigEndian.AppendUint16(dst, uint16(e.epoch))
-		dst = appendShortString(dst, e.group)
+		dst = framelog.AppendShortString(dst, e.group)
 		dst = binary.BigEndian.AppendUint32(dst, uint32(len(e.offsets)))
 		for i := range e.offsets {
 			o := &e.offsets[i]
-			dst = appendShortString(dst, o.Topic)
+			dst = framelog.AppendShortString(dst, o.Topic)
 			dst = binary.BigEndian.AppendUint32(dst, uint32(o.Partition))
 			dst = binary.BigEndian.AppendUint64(dst, uint64(o.Offset))
 			dst = binary.BigEndian.AppendUint32(dst, uint32(o.LeaderEpoch))
@@ -184,35 +175,11 @@ func appendEntry(dst []byte, e *logEntry) []byte {
 
 // appendFrame encodes entries as one frame.
 func appendFrame(dst []byte, entries []logEntry) []byte {
-	start := len(dst)
-	dst = append(dst, make([]byte, frameHeaderSize)...)
+	dst, start := framelog.StartFrame(dst)
 	for i := range entries {
 		dst = appendEntry(dst, &entries[i])
 	}
-	body := dst[start+frameHeaderSize:]
-	binary.BigEndian.PutUint32(dst[start:], uint32(len(body)))
-	binary.BigEndian.PutUint32(dst[start+4:], crc32.Checksum(body, castagnoli))
-	return dst
-}
-
-// readFrame splits the first frame off src and checks its CRC. It returns
-// errTorn when src ends inside the frame (a corrupt length usually looks
-// like that too) and errCorrupt for a bad checksum. It only slices src, so
-// no length field can make it allocate.
-func readFrame(src []byte) (body []byte, n int, err error) {
-	if len(src) < frameHeaderSize {
-		return nil, 0, errTorn
-	}
-	size := uint64(binary.BigEndian.Uint32(src))
-	if uint64(len(src)) < frameHeaderSize+size {
-		return nil, 0, errTorn
-	}
-	n = frameHeaderSize + int(size)
-	body = src[frameHeaderSize:n]
-	if want, got := binary.BigEndian.Uint32(src[4:]), crc32.Checksum(body, castagnoli); want != got {
-		return nil, 0, fmt.Errorf("%w: crc %08x, want %08x", errCorrupt, got, want)
-	}
-	return body, n, nil
+	return framelog.FinishFrame(dst, start)
 }
 
 // Smallest encodings, used to refuse a count that the rest of the body
@@ -227,54 +194,54 @@ const (
 // not parse exactly is errCorrupt: the CRC matched, so the writer wrote it,
 // but this reader cannot trust any of it.
 func decodeEntries(dst []logEntry, body []byte) ([]logEntry, error) {
-	r := reader{b: body}
-	for len(r.b) > 0 {
+	r := reader{B: body}
+	for len(r.B) > 0 {
 		var e logEntry
-		e.kind = entryKind(r.u8())
-		e.txnID = r.shortString()
+		e.kind = entryKind(r.U8())
+		e.txnID = r.ShortString()
 		switch e.kind {
 		case entryState:
 			rec := &e.rec
-			rec.producerID = int64(r.u64())
-			rec.lastProducerID = int64(r.u64())
-			rec.epoch = int16(r.u16())
-			rec.lastEpoch = int16(r.u16())
-			rec.timeoutMs = int32(r.u32())
-			rec.state = State(r.u8())
-			rec.startMs = int64(r.u64())
-			rec.lastUpdateMs = int64(r.u64())
-			if n := r.count(minPartitionSize); n > 0 {
+			rec.producerID = int64(r.U64())
+			rec.lastProducerID = int64(r.U64())
+			rec.epoch = int16(r.U16())
+			rec.lastEpoch = int16(r.U16())
+			rec.timeoutMs = int32(r.U32())
+			rec.state = State(r.U8())
+			rec.startMs = int64(r.U64())
+			rec.lastUpdateMs = int64(r.U64())
+			if n := r.Count(minPartitionSize); n > 0 {
 				rec.partitions = make([]TopicPartition, n)
 				for i := range rec.partitions {
-					rec.partitions[i] = TopicPartition{r.shortString(), int32(r.u32())}
+					rec.partitions[i] = TopicPartition{r.ShortString(), int32(r.U32())}
 				}
 			}
-			if n := r.count(minGroupSize); n > 0 {
+			if n := r.Count(minGroupSize); n > 0 {
 				rec.groups = make([]string, n)
 				for i := range rec.groups {
-					rec.groups[i] = r.shortString()
+					rec.groups[i] = r.ShortString()
 				}
 			}
-			if !r.bad && !rec.state.loggable() {
+			if !r.Bad && !rec.state.loggable() {
 				return dst, fmt.Errorf("%w: state %d in the log", errCorrupt, rec.state)
 			}
 		case entryOffsets:
-			e.producerID = int64(r.u64())
-			e.epoch = int16(r.u16())
-			e.group = r.shortString()
-			if n := r.count(minOffsetSize); n > 0 {
+			e.producerID = int64(r.U64())
+			e.epoch = int16(r.U16())
+			e.group = r.ShortString()
+			if n := r.Count(minOffsetSize); n > 0 {
 				e.offsets = make([]TxnOffset, n)
 				for i := range e.offsets {
 					o := &e.offsets[i]
-					o.Topic = r.shortString()
-					o.Partition = int32(r.u32())
-					o.Offset = int64(r.u64())
-					o.LeaderEpoch = int32(r.u32())
-					if n := int32(r.u32()); n >= 0 {
-						s := string(r.bytes(int(n)))
+					o.Topic = r.ShortString()
+					o.Partition = int32(r.U32())
+					o.Offset = int64(r.U64())
+					o.LeaderEpoch = int32(r.U32())
+					if n := int32(r.U32()); n >= 0 {
+						s := string(r.Bytes(int(n)))
 						o.Metadata = &s
 					} else if n != -1 {
-						r.fail()
+						r.Fail()
 					}
 				}
 			}
@@ -282,7 +249,7 @@ func decodeEntries(dst []logEntry, body []byte) ([]logEntry, error) {
 		default:
 			return dst, fmt.Errorf("%w: unknown entry kind %d", errCorrupt, e.kind)
 		}
-		if r.bad {
+		if r.Bad {
 			return dst, fmt.Errorf("%w: entry cut short", errCorrupt)
 		}
 		dst = append(dst, e)
@@ -295,91 +262,22 @@ func decodeEntries(dst []logEntry, body []byte) ([]logEntry, error) {
 // prefix and, if the log does not end cleanly there, why. A frame is decoded
 // completely before apply sees it, so it is applied whole or not at all.
 func replayLog(data []byte, apply func(*logEntry)) (valid int, err error) {
-	if len(data) < len(logMagic) {
-		if bytes.HasPrefix([]byte(logMagic), data) {
-			return 0, errTorn
-		}
-		return 0, fmt.Errorf("%w: bad magic", errCorrupt)
-	}
-	if string(data[:len(logMagic)]) != logMagic {
-		return 0, fmt.Errorf("%w: bad magic", errCorrupt)
-	}
-	valid = len(logMagic)
 	var entries []logEntry
-	for valid < len(data) {
-		body, n, err := readFrame(data[valid:])
-		if err != nil {
-			return valid, err
-		}
+	return logFormat.Replay(data, func(body []byte) error {
+		var err error
 		entries, err = decodeEntries(entries[:0], body)
 		if err != nil {
-			return valid, err
+			return err
 		}
 		for i := range entries {
 			apply(&entries[i])
 		}
-		valid += n
-	}
-	return valid, nil
-}
-
-// reader is a bounds-checked cursor; after the first short read every read
-// returns zero values and bad stays set.
-type reader struct {
-	b   []byte
-	bad bool
-}
-
-func (r *reader) fail() { r.bad = true; r.b = nil }
-
-func (r *reader) bytes(n int) []byte {
-	if n < 0 || len(r.b) < n {
-		r.fail()
 		return nil
-	}
-	out := r.b[:n]
-	r.b = r.b[n:]
-	return out
+	})
 }
 
-func (r *reader) u8() uint8 {
-	if b := r.bytes(1); b != nil {
-		return b[0]
-	}
-	return 0
-}
+// reader is framelog.Reader: a bounds-checked cursor over a frame body.
+type reader = framelog.Reader
 
-func (r *reader) u16() uint16 {
-	if b := r.bytes(2); b != nil {
-		return binary.BigEndian.Uint16(b)
-	}
-	return 0
-}
-
-func (r *reader) u32() uint32 {
-	if b := r.bytes(4); b != nil {
-		return binary.BigEndian.Uint32(b)
-	}
-	return 0
-}
-
-func (r *reader) u64() uint64 {
-	if b := r.bytes(8); b != nil {
-		return binary.BigEndian.Uint64(b)
-	}
-	return 0
-}
-
-func (r *reader) shortString() string { return string(r.bytes(int(r.u16()))) }
-
-// count reads an int32 element count and fails the read unless the rest of
-// the body could hold that many elements of at least minSize bytes, so a
-// corrupt count can never make the decoder allocate beyond the input.
-func (r *reader) count(minSize int) int {
-	n := int64(int32(r.u32()))
-	if n < 0 || n*int64(minSize) > int64(len(r.b)) {
-		r.fail()
-		return 0
-	}
-	return int(n)
-}
+// logFormat frames this log (internal/framelog) with its own magic and errors.
+var logFormat = framelog.Format{Magic: logMagic, Torn: errTorn, Corrupt: errCorrupt}
