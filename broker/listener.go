@@ -119,6 +119,7 @@ func (c Config) validateSecurity() []error {
 			errs = append(errs, fmt.Errorf("SASLUsers: password of %q contains a line break", name))
 		}
 	}
+	errs = append(errs, c.validateAuthz()...)
 	hasUsers := c.SASLUsers != nil || c.SASLUsersFile != ""
 	for _, m := range c.mechanisms() {
 		switch m {
