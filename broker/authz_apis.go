@@ -135,7 +135,7 @@ func (b *Broker) authorize(r *request) bool {
 			return deny(errGroupAuthz)
 		}
 		r.withhold("Groups", func(e reflect.Value) int16 { return groupCheck(aclOpRead)(e.FieldByName("Group")) })
-		r.afterHandler(func(resp kmsg.Response) { redactOffsetFetch(z, req, resp.(*kmsg.OffsetFetchResponse)) })
+		r.afterHandler(func(resp kmsg.Response) { b.redactOffsetFetch(z, req, resp.(*kmsg.OffsetFetchResponse)) })
 	case *kmsg.FindCoordinatorRequest:
 		check := func(key string) int16 {
 			if req.CoordinatorType == 1 {
@@ -465,15 +465,15 @@ func scramDenied(req *kmsg.AlterUserSCRAMCredentialsRequest) kmsg.Response {
 func (b *Broker) redactFetch(z *authzCtx, resp *kmsg.FetchResponse) {
 	for i := range resp.Topics {
 		t := &resp.Topics[i]
+		if len(t.Partitions) == 0 || t.Partitions[0].ErrorCode == errTopicAuthz {
+			continue // withheld, and answered so already
+		}
 		name, ok := b.topicOf(t.Topic, t.TopicID)
 		if !ok || z.allowed(aclOpRead, aclResTopic, name) {
 			continue
 		}
 		for j := range t.Partitions {
 			p := &t.Partitions[j]
-			if p.ErrorCode == errTopicAuthz {
-				continue
-			}
 			fillError(reflect.ValueOf(p).Elem(), errTopicAuthz)
 			p.AbortedTransactions = nil
 		}
@@ -482,11 +482,11 @@ func (b *Broker) redactFetch(z *authzCtx, resp *kmsg.FetchResponse) {
 
 // redactOffsetFetch answers TOPIC_AUTHORIZATION_FAILED for listed topics
 // without DESCRIBE, and leaves them out of an all-topics answer.
-func redactOffsetFetch(z *authzCtx, req *kmsg.OffsetFetchRequest, resp *kmsg.OffsetFetchResponse) {
-	redact := func(listed bool, n int, topic func(int) string, parts func(int) reflect.Value) []int {
+func (b *Broker) redactOffsetFetch(z *authzCtx, req *kmsg.OffsetFetchRequest, resp *kmsg.OffsetFetchResponse) {
+	redact := func(listed bool, n int, topic func(int) (string, bool), parts func(int) reflect.Value) []int {
 		var keep []int
 		for i := range n {
-			if z.allowed(aclOpDescribe, aclResTopic, topic(i)) {
+			if name, ok := topic(i); !ok || z.allowed(aclOpDescribe, aclResTopic, name) {
 				keep = append(keep, i)
 				continue
 			}
@@ -502,7 +502,7 @@ func redactOffsetFetch(z *authzCtx, req *kmsg.OffsetFetchRequest, resp *kmsg.Off
 		return keep
 	}
 	if len(req.Groups) == 0 {
-		keep := redact(req.Topics != nil, len(resp.Topics), func(i int) string { return resp.Topics[i].Topic },
+		keep := redact(req.Topics != nil, len(resp.Topics), func(i int) (string, bool) { return resp.Topics[i].Topic, true },
 			func(i int) reflect.Value { return reflect.ValueOf(resp.Topics[i].Partitions) })
 		kept := make([]kmsg.OffsetFetchResponseTopic, 0, len(keep))
 		for _, i := range keep {
@@ -517,7 +517,8 @@ func redactOffsetFetch(z *authzCtx, req *kmsg.OffsetFetchRequest, resp *kmsg.Off
 	}
 	for gi := range resp.Groups {
 		g := &resp.Groups[gi]
-		keep := redact(listed[g.Group], len(g.Topics), func(i int) string { return g.Topics[i].Topic },
+		// v10 (KIP-848) names topics by id.
+		keep := redact(listed[g.Group], len(g.Topics), func(i int) (string, bool) { return b.topicOf(g.Topics[i].Topic, g.Topics[i].TopicID) },
 			func(i int) reflect.Value { return reflect.ValueOf(g.Topics[i].Partitions) })
 		kept := make([]kmsg.OffsetFetchResponseGroupTopic, 0, len(keep))
 		for _, i := range keep {
