@@ -33,7 +33,7 @@ import (
 //	DescribeGroups       DESCRIBE Group;  DeleteGroups DELETE Group
 //	ListGroups           DESCRIBE Cluster, else only groups with DESCRIBE
 //	OffsetDelete         DELETE Group (whole), READ Topic
-//	CreateTopics         CREATE Cluster or Topic
+//	CreateTopics         CREATE Cluster or Topic (DESCRIBE_CONFIGS to see configs)
 //	DeleteTopics, DeleteRecords  DELETE Topic
 //	CreatePartitions     ALTER Topic
 //	InitProducerId       WRITE TransactionalId; without one IDEMPOTENT_WRITE
@@ -212,6 +212,18 @@ func (b *Broker) authorize(r *request) bool {
 	case *kmsg.CreateTopicsRequest:
 		if !z.allowedCluster(aclOpCreate) {
 			r.withhold("Topics", topicCheck(aclOpCreate))
+		}
+		if r.version >= 5 {
+			// The configs of a created topic are shown only with
+			// DESCRIBE_CONFIGS on it (KIP-525).
+			r.afterHandler(func(resp kmsg.Response) {
+				for i := range resp.(*kmsg.CreateTopicsResponse).Topics {
+					t := &resp.(*kmsg.CreateTopicsResponse).Topics[i]
+					if !z.allowed(aclOpDescribeConfigs, aclResTopic, t.Topic) {
+						t.ConfigErrorCode, t.Configs = errTopicAuthz, nil
+					}
+				}
+			})
 		}
 	case *kmsg.DeleteTopicsRequest:
 		if r.version < 6 {

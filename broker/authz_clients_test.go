@@ -293,6 +293,22 @@ func TestAuthzDenyByDefaultClients(t *testing.T) {
 		}
 		assert.ErrorIs(t, err, kerr.ClusterAuthorizationFailed)
 	})
+	t.Run("created topic configs need DESCRIBE_CONFIGS", func(t *testing.T) {
+		allowACL(t, adm, kadm.NewACLs().Allow("User:alice").AllowHosts("*").Topics("alice-").Operations(kadm.OpCreate).ResourcePatternType(kadm.ACLPatternPrefixed))
+		req := kmsg.NewPtrCreateTopicsRequest()
+		for _, n := range []string{"alice-1", "other-1"} {
+			rt := kmsg.NewCreateTopicsRequestTopic()
+			rt.Topic, rt.NumPartitions, rt.ReplicationFactor = n, 1, 1
+			req.Topics = append(req.Topics, rt)
+		}
+		resp, err := req.RequestWith(ctx(t), alice)
+		require.NoError(t, err)
+		codes := map[string][2]int16{}
+		for _, rt := range resp.Topics {
+			codes[rt.Topic] = [2]int16{rt.ErrorCode, rt.ConfigErrorCode}
+		}
+		assert.Equal(t, map[string][2]int16{"alice-1": {0, kerr.TopicAuthorizationFailed.Code}, "other-1": {kerr.TopicAuthorizationFailed.Code, kerr.TopicAuthorizationFailed.Code}}, codes)
+	})
 	t.Run("SCRAM user from the store, authorized by its ACLs", func(t *testing.T) {
 		sc, err := adm.AlterUserSCRAMs(ctx(t), nil, []kadm.UpsertSCRAM{{User: "dave", Mechanism: kadm.ScramSha512, Iterations: 4096, Password: "dave-pw"}})
 		require.NoError(t, err)
