@@ -106,6 +106,7 @@ func fetchCode(t testing.TB, b *Broker, cl *kgo.Client, topic string) int16 {
 func metadataTopics(t testing.TB, cl *kgo.Client, topics ...string) map[string]int16 {
 	t.Helper()
 	req := kmsg.NewPtrMetadataRequest()
+	req.AllowAutoTopicCreation = true // what the authorizer allows of it
 	if topics != nil {
 		for _, n := range topics {
 			rt := kmsg.NewMetadataRequestTopic()
@@ -156,12 +157,17 @@ func TestAuthzDenyByDefaultClients(t *testing.T) {
 	t.Run("metadata shows what alice may describe", func(t *testing.T) {
 		assert.Equal(t, map[string]int16{"t": 0, "logs-a": 0, "logs-secret": 0}, metadataTopics(t, alice),
 			"WRITE and READ imply DESCRIBE; a DENY READ does not deny it")
-		got := metadataTopics(t, alice, "t", "nope")
+		got := metadataTopics(t, alice, "t", "nope", "logs-new")
+		assert.Zero(t, got["t"])
 		assert.Equal(t, kerr.TopicAuthorizationFailed.Code, got["nope"], "no DESCRIBE: refused before auto-creation")
-		_, err := adm.ListTopics(ctx(t))
-		require.NoError(t, err)
+		assert.Equal(t, kerr.UnknownTopicOrPartition.Code, got["logs-new"], "DESCRIBE (implied by READ logs-*) but no CREATE")
 		md := metadataTopics(t, admin)
 		assert.NotContains(t, md, "nope", "not auto-created")
+		assert.NotContains(t, md, "logs-new", "not auto-created")
+		// With CREATE on a prefix, auto-creation goes ahead.
+		allowACL(t, adm, kadm.NewACLs().Allow("User:alice").AllowHosts("*").Topics("auto-").Operations(kadm.OpCreate, kadm.OpDescribe).ResourcePatternType(kadm.ACLPatternPrefixed))
+		assert.Zero(t, metadataTopics(t, alice, "auto-1")["auto-1"])
+		assert.Contains(t, metadataTopics(t, admin), "auto-1")
 	})
 	t.Run("prefixed ACL and DENY overriding ALLOW", func(t *testing.T) {
 		assert.Zero(t, fetchCode(t, ab.Broker, alice, "logs-a"))
