@@ -63,7 +63,9 @@ func pingWith(t testing.TB, sb *secureBroker, addr string, tls bool, m kgosasl.M
 // skiff's own SCRAM clients; the users file's users keep working; a
 // deleted user can neither log in again nor re-authenticate (KIP-368).
 func TestSCRAMStoredCredentialsLogin(t *testing.T) {
-	const life = 2 * time.Second
+	// Only a re-authentication below depends on it, which the test starts
+	// itself: long enough that no session ends on a loaded machine.
+	const life = 30 * time.Second
 	sb := startSecure(t, "PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0,SASL_SSL://127.0.0.1:0",
 		func(c *Config) { c.MaxReauth = life; c.FailedAuthenticationDelay = -1 })
 	saslAddr, sslAddr := sb.ListenerAddr("SASL_PLAINTEXT"), sb.ListenerAddr("SASL_SSL")
@@ -124,17 +126,17 @@ func TestSCRAMStoredCredentialsLogin(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, rs["carol"].Err)
 
-		assert.Equal(t, kerr.SaslAuthenticationFailed.Code, scramLogin(t, dialAt(t, saslAddr, nil), sasl.ScramSHA256("carol", pw256)))
-		assert.Error(t, pingWith(t, sb, saslAddr, false, scram.Auth{User: "carol", Pass: pw256}.AsSha256Mechanism()))
-		assert.NoError(t, pingWith(t, sb, saslAddr, false, scram.Auth{User: "carol", Pass: pw512}.AsSha512Mechanism()),
-			"the SHA-512 credential was not deleted")
-
-		// The session in progress lives until it must re-authenticate,
-		// which now fails and closes the connection.
+		// The session in progress lives until it must re-authenticate
+		// (KIP-368), which now fails and closes the connection.
 		md := live.roundTrip(kmsg.NewPtrMetadataRequest(), 9).(*kmsg.MetadataResponse)
 		assert.Len(t, md.Brokers, 1)
 		assert.Equal(t, kerr.SaslAuthenticationFailed.Code, scramLogin(t, live, sasl.ScramSHA256("carol", pw256)))
 		live.requireClosed()
+
+		assert.Equal(t, kerr.SaslAuthenticationFailed.Code, scramLogin(t, dialAt(t, saslAddr, nil), sasl.ScramSHA256("carol", pw256)))
+		assert.Error(t, pingWith(t, sb, saslAddr, false, scram.Auth{User: "carol", Pass: pw256}.AsSha256Mechanism()))
+		assert.NoError(t, pingWith(t, sb, saslAddr, false, scram.Auth{User: "carol", Pass: pw512}.AsSha512Mechanism()),
+			"the SHA-512 credential was not deleted")
 	})
 }
 
