@@ -126,11 +126,7 @@ func (a *authorizer) ctxOf(c *conn) *authzCtx {
 // the resource (literally, by the "*" wildcard or by a prefix), denied;
 // else allow.everyone.if.no.acl.found.
 func (z *authzCtx) allowed(op, resType int8, name string) bool {
-	if z.super {
-		return true
-	}
-	d := z.ix.decide(z, op, resType, name)
-	ok := d == decisionAllow || (d == decisionNone && z.a.allowIfNone)
+	ok := z.permits(op, resType, name)
 	if !ok && z.a.log != nil {
 		// Kafka logs denials at INFO (kafka.authorizer.logger); Debug here,
 		// since a client retrying a denied fetch would flood the log.
@@ -138,6 +134,16 @@ func (z *authzCtx) allowed(op, resType int8, name string) bool {
 			"operation", aclOpName(op), "resource", aclResName(resType)+":"+name)
 	}
 	return ok
+}
+
+// permits is allowed without the log line, for a first pass whose
+// denials are judged again with allowed.
+func (z *authzCtx) permits(op, resType int8, name string) bool {
+	if z.super {
+		return true
+	}
+	d := z.ix.decide(z, op, resType, name)
+	return d == decisionAllow || (d == decisionNone && z.a.allowIfNone)
 }
 
 // allowedCluster is allowed on the CLUSTER resource.

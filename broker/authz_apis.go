@@ -347,7 +347,7 @@ func (b *Broker) authorize(r *request) bool {
 // no withhold.
 func (b *Broker) allTopicsAllowed(z *authzCtx, op int8, n int, topic func(int) (string, [16]byte)) bool {
 	for i := range n {
-		if name, ok := b.topicOf(topic(i)); ok && !z.allowed(op, aclResTopic, name) {
+		if name, ok := b.topicOf(topic(i)); ok && !z.permits(op, aclResTopic, name) {
 			return false
 		}
 	}
