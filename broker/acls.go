@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -30,20 +31,25 @@ type acl struct {
 	Permission   int8   `json:"permission"`
 }
 
-// aclStore keeps the ACLs. The broker behaves as Kafka's authorizer with
-// allow.everyone.if.no.acl.found=true would when no ACL matches; the
-// bindings are kept, listed and deleted with Kafka's semantics, so tools
-// and other clients' test suites can manage ACLs on a development broker.
-// Enforcing them (deny-by-default) is not done here.
+// aclStore keeps the ACLs, kept, listed and deleted with Kafka's
+// semantics; the authorizer (authz.go) enforces them through idx.
 type aclStore struct {
 	dir string
 	mu  sync.Mutex // guards acls and the file
 	// acls in creation order, without duplicates.
 	acls []acl
+	// idx is acls indexed for the authorizer, replaced (never changed)
+	// with acls, so request checks read it without the lock.
+	idx atomic.Pointer[aclIndex]
 }
 
-func openACLs(dir string) (*aclStore, error) {
-	s := &aclStore{dir: dir}
+func openACLs(dir string) (s *aclStore, err error) {
+	s = &aclStore{dir: dir}
+	defer func() {
+		if err == nil {
+			s.idx.Store(buildACLIndex(s.acls))
+		}
+	}()
 	raw, err := os.ReadFile(filepath.Join(dir, aclsFile))
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -92,6 +98,7 @@ func (s *aclStore) create(a acl) error {
 		return err
 	}
 	s.acls = next
+	s.idx.Store(buildACLIndex(next))
 	return nil
 }
 
@@ -127,6 +134,7 @@ func (s *aclStore) delete(f aclFilter) ([]acl, error) {
 		return nil, err
 	}
 	s.acls = kept
+	s.idx.Store(buildACLIndex(kept))
 	return gone, nil
 }
 

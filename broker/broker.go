@@ -55,6 +55,8 @@ type Broker struct {
 	// scram holds the SCRAM credentials of AlterUserScramCredentials
 	// (scram_credentials.go).
 	scram *scramStore
+	// authz enforces acls (authz.go).
+	authz *authorizer
 
 	// Lock order: goMu, then connsMu. topicTable has its own lock (see
 	// topics.go), never held while calling into the broker.
@@ -119,6 +121,7 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	}
 	if err == nil {
 		b.scram, err = openSCRAM(cfg.DataDir)
+		b.authz = newAuthorizer(cfg, b.acls, b.log.Debug)
 	}
 	if err != nil {
 		b.purg.Close()

@@ -111,6 +111,18 @@ type Config struct {
 	// OAUTHBEARER session also ends when its token expires, if that is
 	// sooner.
 	MaxReauth time.Duration
+	// Authorizer enforces the ACLs of CreateAcls, as Kafka's
+	// authorizer.class.name=...StandardAuthorizer does: "" or
+	// AuthorizerAllowIfNoACL (allow.everyone.if.no.acl.found=true: a
+	// resource without ACLs is open to all, one with ACLs only to what
+	// they allow), or AuthorizerDenyByDefault (=false: only what ACLs
+	// allow). Principals are User:<SASL user>, User:<client certificate
+	// subject> (mTLS) or User:ANONYMOUS.
+	Authorizer string
+	// SuperUsers is super.users: principals every check allows, such as
+	// "User:admin" or "User:CN=admin,O=example".
+	SuperUsers []string
+
 	// DataDir holds topic metadata and one directory per partition
 	// (log.dirs). Required.
 	DataDir string

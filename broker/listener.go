@@ -119,24 +119,19 @@ func (c Config) validateSecurity() []error {
 			errs = append(errs, fmt.Errorf("SASLUsers: password of %q contains a line break", name))
 		}
 	}
+	errs = append(errs, c.validateAuthz()...)
 	hasUsers := c.SASLUsers != nil || c.SASLUsersFile != ""
-	usable := false
 	for _, m := range c.mechanisms() {
 		switch m {
-		case auth.Plain, auth.ScramSHA256, auth.ScramSHA512:
-			if hasUsers {
-				usable = true
-			} else if needSASL {
+		case auth.Plain:
+			if !hasUsers && needSASL && len(c.SASLMechanisms) > 0 {
 				errs = append(errs, fmt.Errorf("SASLMechanisms: %s needs SASLUsers or SASLUsersFile", m))
 			}
-		case auth.OAuthBearer:
-			usable = true
+		case auth.ScramSHA256, auth.ScramSHA512, auth.OAuthBearer:
+			// SCRAM users may also come from AlterUserScramCredentials.
 		default:
 			errs = append(errs, fmt.Errorf("SASLMechanisms: unknown mechanism %q (want PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER)", m))
 		}
-	}
-	if needSASL && !usable && len(c.SASLMechanisms) == 0 {
-		errs = append(errs, errors.New("a SASL listener needs SASLUsers, SASLUsersFile or OAUTHBEARER in SASLMechanisms"))
 	}
 	return errs
 }
@@ -231,9 +226,15 @@ func (b *Broker) newAuthenticator() (*auth.Authenticator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("broker: SASL users: %w", err)
 	}
+	// SCRAM always has the credentials of AlterUserScramCredentials, as
+	// Kafka's does: a broker may start with none and have users created
+	// through the Admin API (over another listener, or by a users-file
+	// user).
+	a.Store = b.scram
 	if a.Users == nil {
-		// Only OAUTHBEARER: keep the mechanisms that have credentials.
-		a.Mechanisms = slices.DeleteFunc(slices.Clone(a.Mechanisms), func(m string) bool { return m != auth.OAuthBearer })
+		// PLAIN checks the users file only (Kafka's PlainLoginModule reads
+		// JAAS, never the SCRAM store): drop it when there is none.
+		a.Mechanisms = slices.DeleteFunc(slices.Clone(a.Mechanisms), func(m string) bool { return m == auth.Plain })
 	}
 	return a, nil
 }

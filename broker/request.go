@@ -30,6 +30,9 @@ type request struct {
 	// pooled is the frame of a Produce request, from reqPool: kreq's record
 	// sets alias it until the handler returns (see releaseFrame).
 	pooled *[]byte
+	// authzDone adds the answers for what the authorizer took out of
+	// kreq (authz_apis.go); nil for most requests.
+	authzDone func(kmsg.Response)
 }
 
 // releaseFrame returns a produce request's frame to reqPool once its
@@ -71,6 +74,9 @@ func (r *request) respond(resp kmsg.Response) {
 	if !r.answered.CompareAndSwap(false, true) {
 		r.c.b.log.Error("bug: request answered twice", "api_key", r.key, "client", r.clientID)
 		return
+	}
+	if r.authzDone != nil {
+		r.authzDone(resp)
 	}
 	frame := r.encodeResponse(resp)
 	r.c.unwritten.Add(int64(len(*frame)))

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/skiffkit/skiff/internal/auth"
 	"github.com/skiffkit/skiff/kerr"
 )
 
@@ -41,7 +42,7 @@ type scramCredential struct {
 }
 
 // scramStore keeps credentials by user and mechanism, durably. The SASL
-// SCRAM authenticator can look them up with lookup.
+// SCRAM authenticator reads them through ScramCredential.
 type scramStore struct {
 	dir   string
 	mu    sync.Mutex // guards users and the file
@@ -69,6 +70,22 @@ func (s *scramStore) lookup(user string, mechanism int8) (scramCredential, bool)
 	defer s.mu.Unlock()
 	c, ok := s.users[user][mechanism]
 	return c, ok
+}
+
+// ScramCredential serves the SASL SCRAM authenticator
+// (auth.CredentialStore): every login reads the store as it is then, so a
+// user created by AlterUserScramCredentials logs in at once, and once
+// deleted cannot log in or re-authenticate (KIP-368) any more.
+func (s *scramStore) ScramCredential(user string, sha512 bool) (auth.Credential, bool) {
+	mech := scramSHA256
+	if sha512 {
+		mech = scramSHA512
+	}
+	c, ok := s.lookup(user, mech)
+	if !ok {
+		return auth.Credential{}, false
+	}
+	return auth.Credential{Salt: c.Salt, Iterations: int(c.Iterations), StoredKey: c.StoredKey, ServerKey: c.ServerKey}, true
 }
 
 // describe returns the mechanisms and iterations of each user (all users

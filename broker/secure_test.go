@@ -145,7 +145,9 @@ func TestListenersConfig(t *testing.T) {
 		{"all four", Config{Listeners: "PLAINTEXT://127.0.0.1:0,SSL://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0,SASL_SSL://127.0.0.1:0", TLS: tlsCfg, SASLUsers: users}, ""},
 		{"unknown protocol", Config{Listeners: "HTTP://127.0.0.1:0"}, "unknown protocol"},
 		{"SSL without a certificate", Config{Listeners: "SSL://127.0.0.1:0"}, "needs a certificate"},
-		{"SASL without users", Config{Listeners: "SASL_PLAINTEXT://127.0.0.1:0"}, "needs SASLUsers"},
+		// SCRAM users may come from AlterUserScramCredentials alone.
+		{"SASL without users", Config{Listeners: "SASL_PLAINTEXT://127.0.0.1:0"}, ""},
+		{"PLAIN without users", Config{Listeners: "SASL_PLAINTEXT://127.0.0.1:0", SASLMechanisms: []string{"PLAIN", "SCRAM-SHA-256"}}, "PLAIN needs SASLUsers"},
 		{"unknown mechanism", Config{Listeners: "SASL_PLAINTEXT://127.0.0.1:0", SASLUsers: users, SASLMechanisms: []string{"GSSAPI"}}, "unknown mechanism"},
 		{"OAUTHBEARER alone", Config{Listeners: "SASL_PLAINTEXT://127.0.0.1:0", SASLMechanisms: []string{"OAUTHBEARER"}}, ""},
 		{"both user sources", Config{SASLUsers: users, SASLUsersFile: "x"}, "set one"},

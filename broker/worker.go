@@ -97,6 +97,9 @@ func (b *Broker) handle(w *worker, r *request) {
 		r.respond(apiVersionsUnsupported(b))
 		return
 	}
+	if b.authz.active() && b.authorize(r) {
+		return // denied whole, and answered (authz_apis.go)
+	}
 	a := apiFor(r.key)
 	if a == nil {
 		if ga := groupAPIFor(r.key); ga != nil && b.groups != nil && r.version >= ga.min && r.version <= ga.max {

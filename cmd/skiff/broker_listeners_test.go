@@ -145,7 +145,7 @@ func TestBrokerSecurityFlagErrors(t *testing.T) {
 	}{
 		{"SSL listener without a certificate", []string{"--listeners", "SSL://127.0.0.1:0"}, "needs a certificate"},
 		{"missing key file", []string{"--ssl-cert", "/nonexistent.pem", "--ssl-key", "/nonexistent.key"}, "broker certificate"},
-		{"SASL listener without users", []string{"--listeners", "SASL_PLAINTEXT://127.0.0.1:0"}, "needs SASLUsers"},
+		{"PLAIN without users", []string{"--listeners", "SASL_PLAINTEXT://127.0.0.1:0", "--sasl-mechanisms", "PLAIN"}, "needs SASLUsers"},
 		{"unknown protocol", []string{"--listeners", "QUIC://127.0.0.1:0"}, "unknown protocol"},
 		{"both --listen and --listeners", []string{"--listen", "127.0.0.1:0", "--listeners", "PLAINTEXT://127.0.0.1:0"}, "give one"},
 	} {

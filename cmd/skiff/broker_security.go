@@ -18,6 +18,7 @@ import (
 type brokerSecurity struct {
 	listeners, sslCert, sslKey, sslClientCA, saslUsers, saslMechs *string
 	maxReauth                                                     *time.Duration
+	authorizer, superUsers                                        *string
 }
 
 func addBrokerSecurityFlags(fs *flag.FlagSet) *brokerSecurity {
@@ -29,6 +30,9 @@ func addBrokerSecurityFlags(fs *flag.FlagSet) *brokerSecurity {
 		saslUsers:   fs.String("sasl-users", "", "users file of the SASL listeners: one username:password per line, # comments"),
 		saslMechs:   fs.String("sasl-mechanisms", "", "comma-separated sasl.enabled.mechanisms (default PLAIN,SCRAM-SHA-256,SCRAM-SHA-512; OAUTHBEARER accepts unsecured JWTs, for development)"),
 		maxReauth:   fs.Duration("max-reauth", 0, "SASL session lifetime before clients must re-authenticate (connections.max.reauth.ms); 0 means none"),
+		authorizer: fs.String("authorizer", broker.AuthorizerAllowIfNoACL, "ACL enforcement: allow-if-no-acl (Kafka's StandardAuthorizer with allow.everyone.if.no.acl.found=true: resources without ACLs are open) "+
+			"or deny-by-default (allow.everyone.if.no.acl.found=false: only what ACLs allow)"),
+		superUsers: fs.String("super-users", "", "super.users: semicolon-separated principals that bypass ACLs, e.g. 'User:admin;User:CN=ops,O=example'"),
 	}
 }
 
@@ -58,6 +62,17 @@ func (s *brokerSecurity) apply(fs *flag.FlagSet, cfg *broker.Config) error {
 		}
 	}
 	cfg.MaxReauth = *s.maxReauth
+	switch *s.authorizer {
+	case broker.AuthorizerAllowIfNoACL, broker.AuthorizerDenyByDefault:
+		cfg.Authorizer = *s.authorizer
+	default:
+		return fmt.Errorf("%w: --authorizer %q: want %s or %s", errUsage, *s.authorizer, broker.AuthorizerAllowIfNoACL, broker.AuthorizerDenyByDefault)
+	}
+	for _, p := range strings.Split(*s.superUsers, ";") {
+		if p = strings.TrimSpace(p); p != "" {
+			cfg.SuperUsers = append(cfg.SuperUsers, p)
+		}
+	}
 	return nil
 }
 

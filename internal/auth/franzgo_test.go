@@ -2,6 +2,7 @@ package auth_test
 
 import (
 	"context"
+	"crypto/sha512"
 	"testing"
 	"time"
 
@@ -67,4 +68,50 @@ func TestServerWithFranzGoClients(t *testing.T) {
 			}
 		})
 	}
+}
+
+// mapStore is a CredentialStore that changes under the authenticator.
+type mapStore map[string]auth.Credential
+
+func (m mapStore) ScramCredential(user string, sha512 bool) (auth.Credential, bool) {
+	if !sha512 {
+		return auth.Credential{}, false
+	}
+	c, ok := m[user]
+	return c, ok
+}
+
+// SCRAM reads Store at each login, ahead of Users; PLAIN never reads it.
+func TestAuthenticatorStore(t *testing.T) {
+	store := mapStore{}
+	a := &auth.Authenticator{Store: store, Mechanisms: []string{auth.Plain, auth.ScramSHA512}}
+	login := func(m kgosasl.Mechanism) error {
+		s, err := a.Start(m.Name())
+		if err != nil {
+			return err
+		}
+		cs, msg, err := m.Authenticate(context.Background(), "127.0.0.1:9092")
+		require.NoError(t, err)
+		for range 3 {
+			out, _, err := s.Next(msg)
+			if err != nil {
+				return err
+			}
+			done, next, err := cs.Challenge(out)
+			if err != nil || done {
+				return err
+			}
+			msg = next
+		}
+		return nil
+	}
+	mech := scram.Auth{User: "carol", Pass: secret}.AsSha512Mechanism()
+	require.ErrorIs(t, login(mech), auth.ErrAuthFailed, "not stored yet")
+	c, err := auth.DeriveCredential(sha512.New, secret, []byte("salt"), 4096)
+	require.NoError(t, err)
+	store["carol"] = c
+	assert.NoError(t, login(mech))
+	assert.Error(t, login(plain.Auth{User: "carol", Pass: secret}.AsMechanism()), "PLAIN has no users")
+	delete(store, "carol")
+	assert.ErrorIs(t, login(mech), auth.ErrAuthFailed, "deleted")
 }

@@ -51,7 +51,7 @@ type scramServer struct {
 	name   string
 	h      func() hash.Hash
 	sha512 bool
-	users  *Users
+	lookup func(user string, sha512 bool) (Credential, bool)
 
 	serverNonce string // fixed by tests; empty: 24 random bytes
 
@@ -63,11 +63,11 @@ type scramServer struct {
 	authMsgHead string // client-first-bare "," server-first
 }
 
-func newScram(users *Users, sha512bits bool) *scramServer {
+func newScram(lookup func(string, bool) (Credential, bool), sha512bits bool) *scramServer {
 	if sha512bits {
-		return &scramServer{name: "SCRAM-SHA-512", h: sha512.New, sha512: true, users: users}
+		return &scramServer{name: "SCRAM-SHA-512", h: sha512.New, sha512: true, lookup: lookup}
 	}
-	return &scramServer{name: "SCRAM-SHA-256", h: sha256.New, users: users}
+	return &scramServer{name: "SCRAM-SHA-256", h: sha256.New, lookup: lookup}
 }
 
 func (s *scramServer) Principal() string { return s.user }
@@ -224,8 +224,8 @@ func (s *scramServer) serverFirst(token []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	cred, ok := s.users.credential(cf.User, s.sha512)
-	if !ok {
+	cred, ok := s.lookup(cf.User, s.sha512)
+	if !ok || len(cred.StoredKey) != s.h().Size() || len(cred.ServerKey) != s.h().Size() {
 		return nil, ErrAuthFailed
 	}
 	serverNonce := s.serverNonce

@@ -35,10 +35,25 @@ const (
 	OAuthBearer = "OAUTHBEARER"
 )
 
+// CredentialStore is a changing source of SCRAM credentials: the broker's
+// store of AlterUserScramCredentials (KIP-554), which Kafka's SCRAM
+// authenticator reads on every login, so a user created through the Admin
+// API logs in at once and a deleted one no longer can.
+type CredentialStore interface {
+	// ScramCredential returns user's credential for SCRAM-SHA-512 (sha512)
+	// or SCRAM-SHA-256. It must be safe for concurrent use.
+	ScramCredential(user string, sha512 bool) (Credential, bool)
+}
+
 // Authenticator starts sessions for the mechanisms a listener enables.
 type Authenticator struct {
-	// Users backs PLAIN and SCRAM. Nil disables them.
+	// Users backs PLAIN and SCRAM. Nil disables PLAIN.
 	Users *Users
+	// Store backs SCRAM beside Users, and is asked first: a credential
+	// stored through AlterUserScramCredentials replaces the users file's
+	// for that user and mechanism, as Kafka's dynamic SCRAM credentials
+	// are the only ones its SCRAM login reads. Nil means Users alone.
+	Store CredentialStore
 	// Mechanisms lists the enabled mechanisms (sasl.enabled.mechanisms),
 	// in the order SaslHandshake reports them.
 	Mechanisms []string
@@ -63,11 +78,27 @@ func (a *Authenticator) Start(mechanism string) (Session, error) {
 			return &plainServer{users: a.Users}, nil
 		}
 	case ScramSHA256, ScramSHA512:
-		if a.Users != nil {
-			return newScram(a.Users, mechanism == ScramSHA512), nil
+		if a.Users != nil || a.Store != nil {
+			return newScram(a.credential, mechanism == ScramSHA512), nil
 		}
 	case OAuthBearer:
 		return &oauthServer{cfg: a.OAuth}, nil
 	}
 	return nil, fmt.Errorf("mechanism %q has no credentials configured: %w", mechanism, kerr.UnsupportedSaslMechanism)
+}
+
+// credential looks a SCRAM user up in Store, then in Users. Both are read
+// at each login, never cached in a session beyond its exchange: a
+// re-authentication (KIP-368) of a deleted user fails and its connection
+// is closed.
+func (a *Authenticator) credential(user string, sha512 bool) (Credential, bool) {
+	if a.Store != nil {
+		if c, ok := a.Store.ScramCredential(user, sha512); ok {
+			return c, true
+		}
+	}
+	if a.Users != nil {
+		return a.Users.credential(user, sha512)
+	}
+	return Credential{}, false
 }
