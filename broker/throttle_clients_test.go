@@ -395,3 +395,40 @@ func TestQuotaProducerKgo(t *testing.T) {
 	_, fastN, _ := fastRec.get()
 	assert.Zero(t, fastN, "the other client is not throttled")
 }
+
+// TestQuotaConsumerKgo: a kgo consumer over consumer_byte_rate gets
+// throttled (empty) fetches, waits them out and still reads everything:
+// each fetch asks for no more than the quota's window allows
+// (maxValueInQuotaWindow), so no answer is too large ever to pass.
+func TestQuotaConsumerKgo(t *testing.T) {
+	b := startBroker(t, Config{QuotaWindowNum: 2, QuotaWindowSize: time.Second})
+	require.NoError(t, b.CreateTopic("q", 1, nil))
+	const batches, perBatch = 30, 20
+	p := dialQuota(t, b, "producer")
+	for range batches {
+		req := produceReq("q", 0, makeBatch(perBatch, 1000, batch.NoProducer))
+		p.send(req, 9)
+		resp, _ := p.recv(req, 9)
+		require.Zero(t, resp.(*kmsg.ProduceResponse).Topics[0].Partitions[0].ErrorCode)
+	}
+	setQuota(t, quotaAdmin(t, b), ent("client-id", "reader"), "consumer_byte_rate", 200<<10)
+
+	var rec throttleRecorder
+	cl := newClient(t, b, kgo.ClientID("reader"), kgo.WithHooks(&rec), kgo.ConsumeTopics("q"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	start := time.Now()
+	got := 0
+	for got < batches*perBatch {
+		fs := cl.PollFetches(ctx(t))
+		require.NoError(t, fs.Err0())
+		got += fs.NumRecords()
+	}
+	took := time.Since(start)
+	throttled, n, after := rec.get()
+	t.Logf("read %d records in %v; %d throttles totalling %v", got, took, n, throttled)
+	assert.Equal(t, batches*perBatch, got)
+	assert.Positive(t, n, "the consumer is throttled")
+	assert.True(t, after, "KIP-219: throttled after the response")
+	// About 600 KB at 200 KiB/s less one window's burst.
+	assert.GreaterOrEqual(t, took, time.Second)
+}

@@ -173,7 +173,10 @@ func (c *conn) throttleUntil(end time.Time) {
 }
 
 // waitThrottle holds the reader while c is muted. It reports false when
-// the connection closed meanwhile. Unthrottled, it costs one atomic load.
+// the connection closed meanwhile, or stayed muted for
+// connections.max.idle.ms: as in Kafka, the idle timeout still holds
+// during a throttle, so a client throttled for hours does not keep its
+// connection that long. Unthrottled, it costs one atomic load.
 //
 // Kafka mutes a channel from reading a request until its answer is sent
 // and the throttle time has passed. Here the reader runs ahead of the
@@ -181,6 +184,7 @@ func (c *conn) throttleUntil(end time.Time) {
 // request, and before handing one it read to the workers; a request read
 // while its predecessor was being throttled waits at the second check.
 func (c *conn) waitThrottle() bool {
+	var idle <-chan time.Time
 	for {
 		end := c.throttled.Load()
 		if end == 0 {
@@ -191,9 +195,19 @@ func (c *conn) waitThrottle() bool {
 			c.throttled.CompareAndSwap(end, 0)
 			return true
 		}
+		if idle == nil {
+			it := time.NewTimer(c.b.cfg.ConnectionsMaxIdle)
+			defer it.Stop()
+			idle = it.C
+		}
 		t := time.NewTimer(d)
 		select {
 		case <-t.C:
+		case <-idle:
+			t.Stop()
+			c.b.log.Debug("closing connection muted longer than connections.max.idle.ms by a quota",
+				"remote", c.remote)
+			return false
 		case <-c.done:
 			t.Stop()
 			return false

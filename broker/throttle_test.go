@@ -227,10 +227,11 @@ func TestThrottleQuotasReopen(t *testing.T) {
 
 // TestThrottleConnMute: a muted connection's reader waits out the mute,
 // to the millisecond, and a later mute extends it; closing the connection
-// ends the wait.
+// ends the wait, and so does connections.max.idle.ms (closing it).
 func TestThrottleConnMute(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		c := &conn{done: make(chan struct{})}
+		b := &Broker{cfg: Config{ConnectionsMaxIdle: 10 * time.Minute}, log: discardLogger()}
+		c := &conn{b: b, done: make(chan struct{})}
 		start := time.Now()
 		assert.True(t, c.waitThrottle())
 		assert.Zero(t, time.Since(start), "not muted: no wait")
@@ -241,7 +242,7 @@ func TestThrottleConnMute(t *testing.T) {
 		assert.Equal(t, 2100*time.Millisecond, time.Since(start))
 		assert.Zero(t, c.throttled.Load(), "an ended mute is cleared")
 
-		c.throttleUntil(time.Now().Add(time.Hour))
+		c.throttleUntil(time.Now().Add(time.Minute))
 		done := make(chan bool)
 		go func() { done <- c.waitThrottle() }()
 		time.Sleep(time.Second)
@@ -252,6 +253,13 @@ func TestThrottleConnMute(t *testing.T) {
 		default:
 		}
 		close(c.done)
-		assert.False(t, <-done)
+		assert.False(t, <-done, "closed while muted")
+
+		// Muted past connections.max.idle.ms: closed when the idle time is up.
+		c = &conn{b: b, done: make(chan struct{})}
+		start = time.Now()
+		c.throttleUntil(start.Add(time.Hour))
+		assert.False(t, c.waitThrottle())
+		assert.Equal(t, 10*time.Minute, time.Since(start))
 	})
 }
