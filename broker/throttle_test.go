@@ -263,3 +263,18 @@ func TestThrottleConnMute(t *testing.T) {
 		assert.Equal(t, 10*time.Minute, time.Since(start))
 	})
 }
+
+// BenchmarkThrottleRecord is what a produce or fetch pays with quotas
+// configured: the entity lookup and one sensor record, once per request
+// whatever its record count.
+func BenchmarkThrottleRecord(b *testing.B) {
+	f := newQuotaFixture(b)
+	f.set("<default>", "", 1e12)
+	f.set("alice", "c1", 1e12)
+	f.set("", "<default>", 1e12)
+	tb := f.s.table(produceQuota)
+	b.ReportAllocs()
+	for b.Loop() {
+		f.s.th.record(f.cfg, produceQuota, tb, "alice", "c2", 16384, time.Now())
+	}
+}
