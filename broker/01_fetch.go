@@ -170,7 +170,6 @@ func (o *fetchOp) read() (resp *kmsg.FetchResponse, total int, errored bool) {
 	// is left (its first batch at least, as always).
 	budget = min(budget, int(int64(o.b.cfg.FetchMaxBytes)-o.r.c.unwritten.Load()))
 	budget = min(budget, o.b.fetchQuotaBytes(o.r)) // consumer_byte_rate's window
-
 	resp.Topics = make([]kmsg.FetchResponseTopic, len(req.Topics))
 	// Every partition's batches are read into one pooled buffer; a
 	// partition's slice is taken only once the buffer stops growing.
