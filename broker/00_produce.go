@@ -33,7 +33,8 @@ func handleProduce(b *Broker, w *worker, r *request) kmsg.Response {
 	now := time.Now()
 	failCode := validateProduce(req)
 	resp, pending, failed := b.appendProduce(r, req, failCode, now)
-	return b.respondProduce(r, req, resp, pending, failed, now)
+	hold := b.throttleProduce(r, resp) // producer_byte_rate (throttle_conn.go)
+	return b.holdAnswer(r, b.respondProduce(r, req, resp, pending, failed, now), hold)
 }
 
 // validateProduce checks what applies to the whole request; a nonzero code

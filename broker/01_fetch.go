@@ -92,7 +92,7 @@ type fetchOp struct {
 
 // respond encodes resp, which aliases o.data, and gives o.data back.
 func (o *fetchOp) respond(resp *kmsg.FetchResponse) {
-	o.r.respond(resp)
+	o.b.respondFetch(o.r, resp) // consumer_byte_rate (throttle_conn.go)
 	o.releaseData()
 }
 
@@ -169,6 +169,7 @@ func (o *fetchOp) read() (resp *kmsg.FetchResponse, total int, errored bool) {
 	// here must not multiply that. A fetch behind unread answers gets what
 	// is left (its first batch at least, as always).
 	budget = min(budget, int(int64(o.b.cfg.FetchMaxBytes)-o.r.c.unwritten.Load()))
+	budget = min(budget, o.b.fetchQuotaBytes(o.r)) // consumer_byte_rate's window
 	resp.Topics = make([]kmsg.FetchResponseTopic, len(req.Topics))
 	// Every partition's batches are read into one pooled buffer; a
 	// partition's slice is taken only once the buffer stops growing.

@@ -202,6 +202,20 @@ type Config struct {
 	// long the first rebalance of an empty group waits for more members.
 	// Zero means 3s; negative means no delay (what tests want).
 	GroupInitialRebalanceDelay time.Duration
+	// GroupMinSessionTimeout is group.min.session.timeout.ms: a JoinGroup
+	// with a shorter session timeout gets INVALID_SESSION_TIMEOUT. Zero
+	// means 6s.
+	GroupMinSessionTimeout time.Duration
+	// GroupMaxSessionTimeout is group.max.session.timeout.ms, the upper
+	// bound of the same check. Zero means 30 minutes.
+	GroupMaxSessionTimeout time.Duration
+
+	// QuotaWindowNum is quota.window.num: the samples over which client
+	// quota rates are measured. Zero means 11.
+	QuotaWindowNum int
+	// QuotaWindowSize is quota.window.size.seconds, each sample's span
+	// (whole milliseconds are used). Zero means 1s.
+	QuotaWindowSize time.Duration
 
 	// TransactionMaxTimeout is transaction.max.timeout.ms: InitProducerId
 	// asking for a longer transaction timeout gets
@@ -360,6 +374,12 @@ func (c Config) validate() error {
 	}
 	if c.ConnectionsMaxIdle < 0 {
 		errs = append(errs, fmt.Errorf("ConnectionsMaxIdle %v: must be positive", c.ConnectionsMaxIdle))
+	}
+	if c.GroupMinSessionTimeout < 0 || c.GroupMaxSessionTimeout < 0 {
+		errs = append(errs, fmt.Errorf("GroupMinSessionTimeout %v, GroupMaxSessionTimeout %v: must be positive", c.GroupMinSessionTimeout, c.GroupMaxSessionTimeout))
+	}
+	if c.QuotaWindowNum < 0 || c.QuotaWindowSize < 0 {
+		errs = append(errs, fmt.Errorf("QuotaWindowNum %d, QuotaWindowSize %v: must be positive", c.QuotaWindowNum, c.QuotaWindowSize))
 	}
 	errs = append(errs, c.validateSecurity()...)
 	if len(errs) > 0 {

@@ -68,6 +68,9 @@ type conn struct {
 	// responses of fetch.max.bytes each; now it holds about two.
 	unwritten atomic.Int64
 	once      sync.Once
+	// throttled is when a quota mute ends (unix ns), 0 when not muted
+	// (throttle_conn.go).
+	throttled atomic.Int64
 
 	// tlsOut gathers small answers into one TLS write (writeTLS); only
 	// the writer uses it, and only on SSL and SASL_SSL listeners.
@@ -172,6 +175,9 @@ func (c *conn) readLoop() {
 		case <-c.done:
 			return
 		}
+		if !c.waitThrottle() { // KIP-219 quota mute (throttle_conn.go)
+			return
+		}
 		// connections.max.idle.ms: a client silent that long is gone.
 		c.nc.SetReadDeadline(time.Now().Add(idle))
 		n, err := reqframe.ReadSize(rd, &size, max)
@@ -236,7 +242,7 @@ func (c *conn) readLoop() {
 			c.b.queueBytes.release(int64(n))
 			return
 		}
-		if !c.b.enqueue(r, c.done) {
+		if !c.waitThrottle() || !c.b.enqueue(r, c.done) {
 			c.b.queueBytes.release(int64(n))
 			return
 		}

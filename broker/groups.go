@@ -45,6 +45,8 @@ func (b *Broker) startCoordinator() error {
 	co, err := coordinator.New(coordinator.Config{
 		DataDir:               filepath.Join(b.cfg.DataDir, coordinatorDir),
 		InitialRebalanceDelay: b.cfg.GroupInitialRebalanceDelay,
+		MinSessionTimeout:     b.cfg.GroupMinSessionTimeout,
+		MaxSessionTimeout:     b.cfg.GroupMaxSessionTimeout,
 		NodeID:                b.nodeID(),
 		Host:                  b.advHost,
 		Port:                  b.advPort,

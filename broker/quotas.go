@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/skiffkit/skiff/kerr"
 )
@@ -34,11 +35,37 @@ type quotaEntry struct {
 }
 
 // quotaStore keeps the client quotas durably. They are stored, described
-// and altered with Kafka's semantics; the broker does not throttle by them.
+// and altered with Kafka's semantics, and producer_byte_rate and
+// consumer_byte_rate are enforced (throttle.go).
 type quotaStore struct {
 	dir     string
 	mu      sync.Mutex // guards entries and the file
 	entries []quotaEntry
+
+	// tables is what the request paths read: each kind's quotas, rebuilt
+	// from entries on every change, so a quota altered live applies to
+	// the next request.
+	tables atomic.Pointer[[numQuotaKinds]*quotaTable]
+	th     throttler
+}
+
+// publish makes entries the enforced quotas. s.mu is held (or s is not
+// shared yet).
+func (s *quotaStore) publish() {
+	t := newQuotaTables(s.entries)
+	s.tables.Store(&t)
+}
+
+// table returns kind k's quotas, nil when none is configured: the fast
+// path of every produce and fetch.
+func (s *quotaStore) table(k quotaKind) *quotaTable {
+	if s == nil {
+		return nil
+	}
+	if t := s.tables.Load(); t != nil {
+		return t[k]
+	}
+	return nil
 }
 
 func openQuotas(dir string) (*quotaStore, error) {
@@ -58,6 +85,7 @@ func openQuotas(dir string) (*quotaStore, error) {
 			return nil, fmt.Errorf("broker: %s: %w", quotasFile, err)
 		}
 	}
+	s.publish()
 	return s, nil
 }
 
@@ -169,6 +197,7 @@ func (s *quotaStore) alter(ent []quotaEntity, ops []quotaOp, validateOnly bool) 
 		return fmt.Errorf("%w: persist client quotas: %v", kerr.KafkaStorageError, err)
 	}
 	s.entries = next
+	s.publish()
 	return nil
 }
 

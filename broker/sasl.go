@@ -312,8 +312,11 @@ func (c *conn) loggedIn(reauth bool) error {
 	if life > 0 {
 		st.end = now.Add(life)
 	}
-	c.principal = principal
 	if !reauth {
+		// Only the first login sets it: a parked request's completion
+		// (quotas, throttle_conn.go) may read it while a re-authentication,
+		// which keeps the same principal, runs on the reader.
+		c.principal = principal
 		c.b.log.Debug("authenticated", "remote", c.remote, "listener", string(c.ln.proto),
 			"mechanism", st.mechanism, "principal", principal)
 	}

@@ -58,6 +58,8 @@ func brokerMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		// three-second stall in every first Poll. The official Kafka
 		// container examples set it to 0 as well.
 		rebalDelay = fs.Duration("initial-rebalance-delay", 0, "group.initial.rebalance.delay.ms: how long a new group's first rebalance waits for more members (Kafka's default is 3s)")
+		minSession = fs.Duration("group-min-session-timeout", 6*time.Second, "group.min.session.timeout.ms: shortest session timeout a group member may ask for")
+		maxSession = fs.Duration("group-max-session-timeout", 30*time.Minute, "group.max.session.timeout.ms: longest session timeout a group member may ask for")
 		verbose    = fs.Bool("v", false, "log at info level (default: warnings only)")
 		logLevel   = fs.String("log-level", "", "log level: debug, info, warn or error (overrides -v)")
 		security   = addBrokerSecurityFlags(fs.FlagSet) // broker_security.go
@@ -105,6 +107,8 @@ func brokerMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		RetentionBytes:             *retBytes,
 		MessageMaxBytes:            int32(*maxMsg),
 		GroupInitialRebalanceDelay: delay,
+		GroupMinSessionTimeout:     *minSession,
+		GroupMaxSessionTimeout:     *maxSession,
 		Logger:                     logger,
 	}
 	if err := security.apply(fs.FlagSet, &cfg); err != nil {

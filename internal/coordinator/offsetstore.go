@@ -1,15 +1,14 @@
 package coordinator
 
 import (
-	"errors"
-	"fmt"
-	"io/fs"
 	"log/slog"
 	"maps"
 	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+
+	"github.com/skiffkit/skiff/internal/framelog"
 )
 
 const (
@@ -50,6 +49,9 @@ type storeOp struct {
 type offsetStore struct {
 	path   string
 	logger *slog.Logger
+	// file is the log's open, append and compaction steps
+	// (internal/framelog).
+	file framelog.Log
 
 	// mu guards offsets, groups and liveBytes. Only the writer goroutine
 	// (and load, before it starts) mutates them.
@@ -86,9 +88,6 @@ type offsetStore struct {
 // and creates the file if it does not exist. A file that does not start with
 // the log's magic is an error rather than overwritten: it is not ours.
 func openOffsetStore(dir string, logger *slog.Logger) (*offsetStore, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("offsets log: %w", err)
-	}
 	s := &offsetStore{
 		path:       filepath.Join(dir, offsetsFile),
 		logger:     logger,
@@ -98,68 +97,13 @@ func openOffsetStore(dir string, logger *slog.Logger) (*offsetStore, error) {
 		stopped:    make(chan struct{}),
 		compactMin: defaultCompactMin,
 	}
-	// A leftover of a compaction that crashed before its rename: the
-	// original log is still complete.
-	if err := os.Remove(s.path + ".compact"); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("offsets log: %w", err)
-	}
-	data, err := os.ReadFile(s.path)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("offsets log: %w", err)
-	}
-	valid, rerr := replayLog(data, s.apply)
-	if valid == 0 && errors.Is(rerr, errCorrupt) {
-		return nil, fmt.Errorf("offsets log %s: %w", s.path, rerr)
-	}
-	f, err := os.OpenFile(s.path, os.O_RDWR|os.O_CREATE, 0o644)
+	s.file = framelog.Log{Format: &logFormat, Path: s.path, Name: "offsets log", Logger: logger}
+	f, size, err := s.file.Open(func(data []byte) (int, error) { return replayLog(data, s.apply) })
 	if err != nil {
-		return nil, fmt.Errorf("offsets log: %w", err)
+		return nil, err
 	}
-	if valid == 0 {
-		// New file, or one torn while its magic was written.
-		if err := writeFresh(f, []byte(logMagic)); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("offsets log %s: %w", s.path, err)
-		}
-		valid = len(logMagic)
-		if err := syncDir(dir); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("offsets log: %w", err)
-		}
-	} else if rerr != nil {
-		logger.Warn("offsets log: truncating invalid tail", "path", s.path,
-			"valid_bytes", valid, "dropped_bytes", len(data)-valid, "reason", rerr)
-		if err := f.Truncate(int64(valid)); err == nil {
-			err = f.Sync()
-		}
-		if err != nil {
-			f.Close()
-			return nil, fmt.Errorf("offsets log %s: truncate: %w", s.path, err)
-		}
-	}
-	s.f = f
-	s.size = int64(valid)
+	s.f, s.size = f, size
 	return s, nil
-}
-
-// writeFresh replaces f's content with data, durably.
-func writeFresh(f *os.File, data []byte) error {
-	if err := f.Truncate(0); err != nil {
-		return err
-	}
-	if _, err := f.WriteAt(data, 0); err != nil {
-		return err
-	}
-	return f.Sync()
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // apply changes the in-memory state by one entry. Callers hold mu, or own
@@ -300,16 +244,7 @@ func (s *offsetStore) write(ops []*storeOp) {
 			s.beforeWrite()
 		}
 		s.syncs.Add(1)
-		if _, err = s.f.WriteAt(s.buf, s.size); err == nil {
-			err = s.f.Sync()
-		}
-		if err != nil {
-			// Drop a partial append so the next frame starts where the
-			// loader expects one.
-			if terr := s.f.Truncate(s.size); terr != nil {
-				err = errors.Join(err, terr)
-			}
-			err = fmt.Errorf("offsets log %s: append: %w", s.path, err)
+		if err = s.file.Append(s.f, s.size, s.buf); err != nil {
 			s.logger.Error("offsets log: append failed", "err", err)
 		} else {
 			s.size += int64(len(s.buf))
@@ -349,7 +284,6 @@ func (s *offsetStore) maybeCompact() {
 }
 
 func (s *offsetStore) compact() error {
-	tmp := s.path + ".compact"
 	buf := append(s.buf[:0], logMagic...)
 	batch := make([]logEntry, 0, compactFrameEntries)
 	batchBytes := 0
@@ -375,22 +309,9 @@ func (s *offsetStore) compact() error {
 		buf = appendFrame(buf, batch)
 	}
 	s.buf = buf
-	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := s.file.Replace(buf)
 	if err != nil {
 		return err
-	}
-	if err := writeFresh(f, buf); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := os.Rename(tmp, s.path); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := syncDir(filepath.Dir(s.path)); err != nil {
-		s.logger.Warn("offsets log: sync dir after compaction", "err", err)
 	}
 	old := s.f
 	s.f, s.size = f, int64(len(buf))

@@ -17,8 +17,8 @@
 //	+---------------+---------------+--------------------------+
 //
 // A frame whose CRC fails, or that the file ends inside of, ends the valid
-// log; the owner truncates the file there on load, as Kafka recovers a
-// segment at its first bad batch.
+// log; Log.Open (file.go) truncates the file there on load, as Kafka
+// recovers a segment at its first bad batch.
 package framelog
 
 import (

@@ -1,14 +1,14 @@
 package txncoord
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
 	"sync"
+
+	"github.com/skiffkit/skiff/internal/framelog"
 )
 
 const (
@@ -47,6 +47,9 @@ type liveTxn struct {
 type txnStore struct {
 	path   string
 	logger *slog.Logger
+	// file is the log's open, append and compaction steps
+	// (internal/framelog).
+	file framelog.Log
 
 	mu        sync.Mutex
 	f         *os.File
@@ -68,80 +71,24 @@ type txnStore struct {
 // entry in order. A file that does not start with the log's magic is an
 // error rather than overwritten: it is not ours.
 func openTxnStore(dir string, logger *slog.Logger, apply func(*logEntry)) (*txnStore, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("transaction log: %w", err)
-	}
 	s := &txnStore{
 		path:       filepath.Join(dir, LogFile),
 		logger:     logger,
 		live:       make(map[string]*liveTxn),
 		compactMin: defaultCompactMin,
 	}
-	// A leftover of a compaction that crashed before its rename: the
-	// original log is still complete.
-	if err := os.Remove(s.path + ".compact"); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("transaction log: %w", err)
-	}
-	data, err := os.ReadFile(s.path)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("transaction log: %w", err)
-	}
-	valid, rerr := replayLog(data, func(e *logEntry) {
-		s.track(e)
-		apply(e)
+	s.file = framelog.Log{Format: &logFormat, Path: s.path, Name: "transaction log", Logger: logger}
+	f, size, err := s.file.Open(func(data []byte) (int, error) {
+		return replayLog(data, func(e *logEntry) {
+			s.track(e)
+			apply(e)
+		})
 	})
-	if valid == 0 && errors.Is(rerr, errCorrupt) {
-		return nil, fmt.Errorf("transaction log %s: %w", s.path, rerr)
-	}
-	f, err := os.OpenFile(s.path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("transaction log: %w", err)
+		return nil, err
 	}
-	if valid == 0 {
-		// New file, or one torn while its magic was written.
-		if err := writeFresh(f, []byte(logMagic)); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("transaction log %s: %w", s.path, err)
-		}
-		valid = len(logMagic)
-		if err := syncDir(dir); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("transaction log: %w", err)
-		}
-	} else if rerr != nil {
-		logger.Warn("transaction log: truncating invalid tail", "path", s.path,
-			"valid_bytes", valid, "dropped_bytes", len(data)-valid, "reason", rerr)
-		if err := f.Truncate(int64(valid)); err == nil {
-			err = f.Sync()
-		}
-		if err != nil {
-			f.Close()
-			return nil, fmt.Errorf("transaction log %s: truncate: %w", s.path, err)
-		}
-	}
-	s.f = f
-	s.size = int64(valid)
+	s.f, s.size = f, size
 	return s, nil
-}
-
-// writeFresh replaces f's content with data, durably.
-func writeFresh(f *os.File, data []byte) error {
-	if err := f.Truncate(0); err != nil {
-		return err
-	}
-	if _, err := f.WriteAt(data, 0); err != nil {
-		return err
-	}
-	return f.Sync()
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // track updates the live set by one durable entry. Callers hold mu, or own
@@ -201,17 +148,8 @@ func (s *txnStore) append(entries []logEntry) error {
 		return fmt.Errorf("transaction log %s: append: %w", s.path, s.failWrite)
 	}
 	s.buf = appendFrame(s.buf[:0], entries)
-	_, err := s.f.WriteAt(s.buf, s.size)
-	if err == nil {
-		err = s.f.Sync()
-	}
-	if err != nil {
-		// Drop a partial append so the next frame starts where the loader
-		// expects one.
-		if terr := s.f.Truncate(s.size); terr != nil {
-			err = errors.Join(err, terr)
-		}
-		return fmt.Errorf("transaction log %s: append: %w", s.path, err)
+	if err := s.file.Append(s.f, s.size, s.buf); err != nil {
+		return err
 	}
 	s.size += int64(len(s.buf))
 	for i := range entries {
@@ -265,24 +203,9 @@ func (s *txnStore) compact() error {
 		frameBytes += int(lt.liveBytes)
 	}
 	flush()
-	tmp := s.path + ".compact"
-	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := s.file.Replace(out)
 	if err != nil {
 		return err
-	}
-	if err := writeFresh(f, out); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := os.Rename(tmp, s.path); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := syncDir(filepath.Dir(s.path)); err != nil {
-		// The rename happened; the new file is complete either way.
-		s.logger.Warn("transaction log: sync dir after compaction", "err", err)
 	}
 	s.f.Close()
 	s.f = f
