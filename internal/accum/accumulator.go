@@ -349,6 +349,7 @@ func (a *Accumulator[M]) tryAppend(p *partition[M], r *Record[M]) bool {
 		b.full = true
 		p.open = nil
 		if a.comp != nil {
+			a.predictStamp(p, b)
 			a.comp.submit(b)
 		}
 		a.signal()

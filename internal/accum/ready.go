@@ -70,7 +70,50 @@ func (a *Accumulator[M]) compressed(p *partition[M], head *Batch[M]) bool {
 	if p.open == head {
 		p.open = nil
 	}
+	a.predictStamp(p, head)
 	return !a.comp.submit(head)
+}
+
+// predictStamp sets b's stamp fields, which the compression worker writes
+// into the header, to the producer id, epoch and base sequence Drain will
+// give b if nothing changes before then, or to -1s when it cannot tell
+// cheaply. b is closed, never drained, and the head or the tail of p.q
+// (where batches are closed). Drain hands out sequences in queue order:
+// the head gets p.nextSeq (0 on a partition still to adopt the current
+// identity, see adopt), any other batch the sequence after the guess for
+// the batch ahead of it; walking the queue instead would cost O(queue)
+// per batch, and a producer far ahead of the network queues hundreds.
+// Drain compares the stamp with what it assigns, so a wrong guess costs a
+// restamp, never a wrong header. p.mu must be held.
+func (a *Accumulator[M]) predictStamp(p *partition[M], b *Batch[M]) {
+	b.stampPID, b.stampEp, b.stampSeq = -1, -1, -1
+	if !a.cfg.Idempotent || b.seq >= 0 || len(p.q) == 0 {
+		return
+	}
+	cur := a.ident.Load()
+	adopting := p.ident != cur
+	if cur == noIdentity || (!adopting && p.fenced) {
+		return
+	}
+	var seq int32
+	switch n := len(p.q); {
+	case p.q[0] == b:
+		if !adopting {
+			seq = p.nextSeq
+		}
+	case p.q[n-1] == b:
+		// The batch ahead is closed, so its record count is final; its
+		// stamp is a guess only if it went to the compressor (a batch
+		// opened with a zero stamp otherwise).
+		x := p.q[n-2]
+		if x.seq >= 0 || x.cstate == cRaw || x.stampSeq < 0 || x.stampPID != cur.id || x.stampEp != cur.epoch {
+			return
+		}
+		seq = addSeq(x.stampSeq, x.recordsN)
+	default:
+		return
+	}
+	b.stampPID, b.stampEp, b.stampSeq = cur.id, cur.epoch, seq
 }
 
 // drainable reports whether head may be drained now, and if not because of
