@@ -328,11 +328,7 @@ func (a *Accumulator[M]) Backoff(attempts int) time.Duration {
 // Release returns a finished batch's memory to the pool, after its
 // callbacks ran, and closes its Done channel.
 func (a *Accumulator[M]) Release(b *Batch[M]) {
-	a.incompleteMu.Lock()
-	delete(a.incomplete, b)
-	a.incompleteMu.Unlock()
-	a.pendingPool.put(b.pending)
-	b.pending = nil
+	b.releasePending(&a.pendingPool)
 	a.wirePool.put(b.wireBuf)
 	b.wire, b.wireBuf = nil, nil
 	if !b.unbudgeted {
@@ -340,14 +336,23 @@ func (a *Accumulator[M]) Release(b *Batch[M]) {
 	}
 	b.buf = nil
 	b.b = batch.Builder{} // drop the buffer reference
-	close(b.done)
+	a.incompleteMu.Lock()
+	defer a.incompleteMu.Unlock()
+	a.complete(b)
 	// A split batch completes with its last half; halves split again
 	// complete theirs in turn.
 	for parent := b.parent; parent != nil && parent.splitLeft.Add(-1) == 0; parent = parent.parent {
-		a.incompleteMu.Lock()
-		delete(a.incomplete, parent)
-		a.incompleteMu.Unlock()
-		close(parent.done)
+		a.complete(parent)
+	}
+}
+
+// complete takes b off the incomplete set and closes its Done channel if
+// anyone asked for it; a.incompleteMu must be held.
+func (a *Accumulator[M]) complete(b *Batch[M]) {
+	delete(a.incomplete, b)
+	b.released = true
+	if b.done != nil {
+		close(b.done)
 	}
 }
 
