@@ -64,7 +64,11 @@ done
 settings=(--brokers "$addr" --records "$RECORDS" --keys "$KEYS" --values "$VALUES" --value-size "$VALUE_SIZE"
 	--compression "$COMPRESSION" --acks "$ACKS" --idempotent="$IDEMPOTENT" --linger "$LINGER"
 	--batch-size "$BATCH_SIZE" --buffer-memory "$BUFFER_MEMORY" --max-in-flight "$MAX_IN_FLIGHT")
+# The load average says how much of the machine other work took: records/s
+# of both clients falls, and their ratio moves, as it rises.
+loadavg() { cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || uptime; }
 echo "sink $addr, $PARTITIONS partitions; per run: ${settings[*]:2}"
+echo "load average at start: $(loadavg)"
 
 field() { sed -n "s|.* $1=\([0-9.]*\).*|\1|p"; }
 results=$work/results
@@ -86,6 +90,12 @@ awk '
 		for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
 		return n % 2 ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2
 	}
+	function span(list,   a, n, i, lo, hi) {
+		n = split(list, a, " ")
+		lo = hi = a[1]
+		for (i = 2; i <= n; i++) { if (a[i] + 0 < lo + 0) lo = a[i]; if (a[i] + 0 > hi + 0) hi = a[i] }
+		return sprintf("%.2f–%.2f", lo, hi)
+	}
 	END {
 		for (r = 1; r <= n; r++) {
 			ratio = rate[r, "skiff"] / rate[r, "kgo"]; ratios = ratios " " ratio
@@ -95,8 +105,10 @@ awk '
 		printf "%-6s %12s %14s %18s\n", "client", "records/s", "allocs/record", "CPU ns/record"
 		printf "%-6s %12.0f %14.3f %18.0f\n", "skiff", median(v["skiff"]), median(allocs["skiff"]), median(cpu["skiff"])
 		printf "%-6s %12.0f %14.3f %18.0f\n", "kgo", median(v["kgo"]), median(allocs["kgo"]), median(cpu["kgo"])
-		printf "median of %d rounds: skiff/kgo records/s %.2f; kgo/skiff CPU per record %.2f\n", n, median(ratios), median(cratios)
+		printf "median of %d rounds (range): skiff/kgo records/s %.2f (%s); kgo/skiff CPU per record %.2f (%s)\n", n, median(ratios), span(ratios), median(cratios), span(cratios)
 	}' "$results"
+
+echo "load average at end: $(loadavg)"
 
 # The sink's own count: every timed record plus one warm-up record per run.
 kill -INT "$sink_pid"
