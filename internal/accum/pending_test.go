@@ -104,3 +104,32 @@ func TestSmallBatchAllocs(t *testing.T) {
 	allocs := testing.AllocsPerRun(20, cycle)
 	assert.LessOrEqual(t, allocs, float64(parts)+2, "one allocation per batch of 4 records")
 }
+
+// TestBufPool: a buffer comes back for a batch it can hold without
+// growing, never for a larger one, and the free list is bounded in bytes.
+func TestBufPool(t *testing.T) {
+	var p bufPool
+	b := p.get(1000)
+	assert.GreaterOrEqual(t, cap(b), wireBound(1000))
+	p.put(append(b, 1, 2, 3))
+	again := p.get(900)
+	assert.Equal(t, cap(b), cap(again), "reused")
+	assert.Empty(t, again)
+	p.put(again)
+	big := p.get(16 << 10)
+	assert.GreaterOrEqual(t, cap(big), wireBound(16<<10), "the small one does not do")
+	assert.Len(t, p.free, 1, "and stays for a smaller batch")
+
+	var q bufPool
+	for range maxFreeBytes/(32<<10) + 10 {
+		q.put(make([]byte, 0, 32<<10))
+	}
+	assert.LessOrEqual(t, q.freeBytes, maxFreeBytes)
+	assert.Equal(t, maxFreeBytes/(32<<10), len(q.free))
+}
+
+func TestSizeClass(t *testing.T) {
+	for n, want := range map[int]int{1: 256, 256: 256, 257: 512, 1000: 1024, wireBound(16300): 20480, wireBound(16384): 20480, 1 << 20: 1 << 20, 1<<20 + 1: 1<<20 + 1<<18} {
+		assert.Equal(t, want, sizeClass(n), "n=%d", n)
+	}
+}
