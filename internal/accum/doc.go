@@ -45,6 +45,6 @@
 // when they changed meanwhile; otherwise Drain compresses.
 //
 // Caveats: the memory budget counts uncompressed batch buffers. Compressed
-// copies are pooled separately and are bounded by the number of batches
-// compressed and not yet released.
+// copies are pooled separately: those in use are bounded by the number of
+// batches compressed and not yet released, the free ones kept to 8 MiB.
 package accum
