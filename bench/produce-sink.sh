@@ -6,9 +6,10 @@
 # `skiff bench-produce` once per client, each in its own process, the order
 # alternating between rounds so neither always runs on a warmer (or busier)
 # machine. Both clients get the same settings, set explicitly on each.
-# It prints every run, then per client the median records/s and the median
-# of the per-round skiff/kgo ratios, and the median CPU time the client
-# process spent per record (steadier than records/s on a loaded machine).
+# It prints every run, then the per-round skiff/kgo ratios and, per client,
+# the medians of records/s, heap allocations per record and the CPU time
+# the client process spent per record (steadier than records/s on a loaded
+# machine), and the median of the per-round ratios of each.
 #
 # Usage (from anywhere in the repository):
 #
@@ -63,7 +64,11 @@ done
 settings=(--brokers "$addr" --records "$RECORDS" --keys "$KEYS" --values "$VALUES" --value-size "$VALUE_SIZE"
 	--compression "$COMPRESSION" --acks "$ACKS" --idempotent="$IDEMPOTENT" --linger "$LINGER"
 	--batch-size "$BATCH_SIZE" --buffer-memory "$BUFFER_MEMORY" --max-in-flight "$MAX_IN_FLIGHT")
+# The load average says how much of the machine other work took: records/s
+# of both clients falls, and their ratio moves, as it rises.
+loadavg() { cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || uptime; }
 echo "sink $addr, $PARTITIONS partitions; per run: ${settings[*]:2}"
+echo "load average at start: $(loadavg)"
 
 field() { sed -n "s|.* $1=\([0-9.]*\).*|\1|p"; }
 results=$work/results
@@ -74,22 +79,36 @@ for round in $(seq "$ROUNDS"); do
 		# A fresh topic per run: each producer starts from sequence 0.
 		line=$("$work/skiff" bench-produce --client "$client" --topic "bench-$round-$client" "${settings[@]}")
 		echo "round $round: $line"
-		echo "$round $client $(field records/s <<<"$line") $(field cpu-ns/record <<<"$line")" >>"$results"
+		echo "$round $client $(field records/s <<<"$line") $(field cpu-ns/record <<<"$line") $(field allocs/record <<<"$line")" >>"$results"
 	done
 done
 
 awk '
-	{ rate[$1, $2] = $3; v[$2] = v[$2] " " $3; cpu[$2] = cpu[$2] " " $4; if ($1 > n) n = $1 }
+	{ rate[$1, $2] = $3; cpuof[$1, $2] = $4; v[$2] = v[$2] " " $3; cpu[$2] = cpu[$2] " " $4; allocs[$2] = allocs[$2] " " $5; if ($1 > n) n = $1 }
 	function median(list,   a, n, i, j, t) {
 		n = split(list, a, " ")
 		for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
 		return n % 2 ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2
 	}
+	function span(list,   a, n, i, lo, hi) {
+		n = split(list, a, " ")
+		lo = hi = a[1]
+		for (i = 2; i <= n; i++) { if (a[i] + 0 < lo + 0) lo = a[i]; if (a[i] + 0 > hi + 0) hi = a[i] }
+		return sprintf("%.2f–%.2f", lo, hi)
+	}
 	END {
-		for (r = 1; r <= n; r++) { ratio = rate[r, "skiff"] / rate[r, "kgo"]; ratios = ratios " " ratio; printf "round %s: skiff/kgo %.2f\n", r, ratio }
-		printf "median records/s: skiff %.0f, kgo %.0f; median skiff/kgo ratio %.2f\n", median(v["skiff"]), median(v["kgo"]), median(ratios)
-		printf "median client CPU ns/record: skiff %.0f, kgo %.0f\n", median(cpu["skiff"]), median(cpu["kgo"])
+		for (r = 1; r <= n; r++) {
+			ratio = rate[r, "skiff"] / rate[r, "kgo"]; ratios = ratios " " ratio
+			cratio = cpuof[r, "kgo"] / cpuof[r, "skiff"]; cratios = cratios " " cratio
+			printf "round %s: skiff/kgo records/s %.2f, kgo/skiff CPU per record %.2f\n", r, ratio, cratio
+		}
+		printf "%-6s %12s %14s %18s\n", "client", "records/s", "allocs/record", "CPU ns/record"
+		printf "%-6s %12.0f %14.3f %18.0f\n", "skiff", median(v["skiff"]), median(allocs["skiff"]), median(cpu["skiff"])
+		printf "%-6s %12.0f %14.3f %18.0f\n", "kgo", median(v["kgo"]), median(allocs["kgo"]), median(cpu["kgo"])
+		printf "median of %d rounds (range): skiff/kgo records/s %.2f (%s); kgo/skiff CPU per record %.2f (%s)\n", n, median(ratios), span(ratios), median(cratios), span(cratios)
 	}' "$results"
+
+echo "load average at end: $(loadavg)"
 
 # The sink's own count: every timed record plus one warm-up record per run.
 kill -INT "$sink_pid"

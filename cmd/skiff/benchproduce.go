@@ -11,6 +11,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"strings"
 	"syscall"
 	"time"
@@ -76,6 +77,7 @@ func benchProduceMain(ctx context.Context, args []string, stdout, stderr io.Writ
 		bufferMemory = fs.Int64("buffer-memory", 32<<20, "buffer.memory / MaxBufferedBytes")
 		maxInFlight  = fs.Int("max-in-flight", 5, "max.in.flight.requests.per.connection (kgo: only without idempotence; with it kgo uses 5)")
 		cpuProfile   = fs.String("cpuprofile", "", "write a CPU profile of the timed part to this file (for go tool pprof)")
+		traceFile    = fs.String("trace", "", "write an execution trace of the timed part to this file (for go tool trace, e.g. -pprof=net or sched)")
 	)
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -139,6 +141,15 @@ func benchProduceMain(ctx context.Context, args []string, stdout, stderr io.Writ
 		}
 		defer f.Close()
 		s.profile = f
+	}
+	if *traceFile != "" {
+		f, err := os.Create(*traceFile)
+		if err != nil {
+			return fail("%v", err)
+		}
+		defer f.Close()
+		benchTrace = f
+		defer func() { benchTrace = nil }()
 	}
 	elapsed, mallocs, err := run(ctx, s)
 	if err != nil {
@@ -211,6 +222,11 @@ func processCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// benchTrace receives an execution trace of the timed part, if not nil
+// (--trace). A variable rather than a parameter of timed, which each
+// client's runner calls.
+var benchTrace io.Writer
+
 // timed runs send(i) for every record, then flush, and returns the time
 // and heap allocations that took.
 func timed(profile io.Writer, n int, send func(i int) error, flush func() error) (time.Duration, uint64, error) {
@@ -222,6 +238,12 @@ func timed(profile io.Writer, n int, send func(i int) error, flush func() error)
 			return 0, 0, err
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if benchTrace != nil {
+		if err := trace.Start(benchTrace); err != nil {
+			return 0, 0, err
+		}
+		defer trace.Stop()
 	}
 	start := time.Now()
 	for i := range n {

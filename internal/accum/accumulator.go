@@ -75,6 +75,7 @@ type topicParts[M any] struct {
 
 // partition is one partition's queue.
 type partition[M any] struct {
+	acc   *Accumulator[M]
 	topic string
 	id    int32
 
@@ -166,7 +167,7 @@ func (a *Accumulator[M]) partitionFor(topic string, id int32) *partition[M] {
 	}
 	grown := make([]*partition[M], max(len(parts), int(id)+1))
 	copy(grown, parts)
-	p := &partition[M]{topic: topic, id: id, ident: noIdentity}
+	p := &partition[M]{acc: a, topic: topic, id: id, ident: noIdentity}
 	grown[id] = p
 	next := make(map[string]*topicParts[M], len(old)+1)
 	for k, v := range old {
@@ -295,7 +296,6 @@ func (a *Accumulator[M]) appendSlow(ctx context.Context, p *partition[M], r *Rec
 		created:  now,
 		deadline: now.Add(a.cfg.DeliveryTimeout),
 		seq:      -1,
-		done:     make(chan struct{}),
 	}
 	b.b.Reset(buf[:0], r.Timestamp)
 	p.q = append(p.q, b)
@@ -349,6 +349,7 @@ func (a *Accumulator[M]) tryAppend(p *partition[M], r *Record[M]) bool {
 		b.full = true
 		p.open = nil
 		if a.comp != nil {
+			a.predictStamp(p, b)
 			a.comp.submit(b)
 		}
 		a.signal()
@@ -357,10 +358,7 @@ func (a *Accumulator[M]) tryAppend(p *partition[M], r *Record[M]) bool {
 	b.recordsN++
 	b.sizeBytes = b.b.Len()
 	if r.Callback != nil {
-		if b.pending == nil {
-			b.pending = a.pendingPool.get()
-		}
-		b.pending = append(b.pending, Pending[M]{Callback: r.Callback, OffsetDelta: delta, Timestamp: r.Timestamp})
+		b.addPending(&a.pendingPool, Pending[M]{Callback: r.Callback, OffsetDelta: delta, Timestamp: r.Timestamp})
 	}
 	return true
 }

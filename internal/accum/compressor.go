@@ -1,6 +1,7 @@
 package accum
 
 import (
+	"runtime"
 	"sync"
 
 	"github.com/skiffkit/skiff/internal/batch"
@@ -24,10 +25,13 @@ const (
 //
 // Workers are started on demand, when a batch is queued and fewer than max
 // run, and exit as soon as the queue is empty; so an idle producer has
-// none, and stop only has to wait for the ones running. Every batch is
-// compressed with placeholder producer fields (-1): the producer id, epoch
-// and base sequence are assigned at drain time, and stamping them then is a
-// 14-byte patch plus a CRC32C over the compressed bytes (batch.SetProducer).
+// none, and stop only has to wait for the ones running. The producer id,
+// epoch and base sequence are assigned at drain time, as Java's
+// RecordAccumulator.drain does; a worker writes the ones the batch will get
+// if nothing changes before then (see predictStamp), so the header and its
+// CRC32C are written once, off the sender. Drain checks the guess and, when
+// it was wrong (an epoch bump, a retry ahead of the batch), patches the
+// 14 bytes and recomputes the CRC (batch.SetProducer).
 //
 // Lock order: a partition's mu may be held while taking c.mu; a worker
 // takes the batch's partition mu only after letting go of c.mu.
@@ -50,8 +54,9 @@ func newCompressor[M any](codec compress.Codec, workers int, wire *bufPool, wake
 	return &compressor[M]{codec: codec, max: workers, wire: wire, wake: wake, txn: txn}
 }
 
-// submit hands the closed batch b to the workers; b.p.mu must be held.
-// It returns false once the compressor is stopped (b stays raw).
+// submit hands the closed batch b to the workers, to be stamped with the
+// producer fields b.stamp* (see predictStamp); b.p.mu must be held. It
+// returns false once the compressor is stopped (b stays raw).
 func (c *compressor[M]) submit(b *Batch[M]) bool {
 	c.mu.Lock()
 	if c.stopped {
@@ -100,13 +105,21 @@ func (c *compressor[M]) work() {
 		p := b.p
 		p.mu.Lock()
 		b.wire, b.wireBuf = wire, wireBuf
-		b.stampPID, b.stampEp, b.stampSeq = -1, -1, -1
 		b.cstate = cCompressed
 		atHead := len(p.q) > 0 && p.q[0] == b
 		p.mu.Unlock()
 		if atHead {
 			c.wake()
 		}
+		// A worker with a long queue never blocks, and Go preempts a
+		// running goroutine only after 10ms: with every P compressing,
+		// the sender just woken (it sits in this P's runnext) and the
+		// appenders would wait that long while the connection idles.
+		// Traced on two cores with zstd, the sender and appenders spent
+		// ~2s runnable-but-waiting per 500k records (kgo's goroutines
+		// 0.26s). Yielding between batches bounds that wait by one
+		// batch's compression, for a few hundred ns per batch.
+		runtime.Gosched()
 	}
 }
 
@@ -127,12 +140,12 @@ func (c *compressor[M]) stop() {
 	c.wg.Wait()
 }
 
-// compressBatch encodes b compressed with codec and placeholder producer
-// fields into a buffer from wirePool. If the compressor fails (the codec
+// compressBatch encodes b compressed with codec and the producer fields
+// b.stamp* into a buffer from wirePool. If the compressor fails (the codec
 // was validated, so it should not), the batch goes uncompressed, which its
 // attributes then say: wireBuf is nil and wire aliases the batch buffer.
 func compressBatch[M any](b *Batch[M], codec compress.Codec, wirePool *bufPool, txn bool) (wire, wireBuf []byte) {
-	params := batch.Params{Codec: codec, ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1, PartitionLeaderEpoch: -1, Transactional: txn}
+	params := batch.Params{Codec: codec, ProducerID: b.stampPID, ProducerEpoch: b.stampEp, BaseSequence: b.stampSeq, PartitionLeaderEpoch: -1, Transactional: txn}
 	dst := wirePool.get(b.b.Len())
 	out, err := b.b.AppendCompressed(dst, params)
 	if err == nil {

@@ -39,11 +39,12 @@
 // safe from any goroutine.
 //
 // Compression: with Config.CompressWorkers, closed batches are compressed
-// on up to that many worker goroutines (compressor.go), so the sender only
-// stamps producer id, epoch and sequence into the header at drain time;
-// otherwise Drain compresses.
+// on up to that many worker goroutines (compressor.go). A worker writes
+// the producer id, epoch and sequence Drain is going to assign
+// (predictStamp), so the sender only checks them, and patches the header
+// when they changed meanwhile; otherwise Drain compresses.
 //
 // Caveats: the memory budget counts uncompressed batch buffers. Compressed
-// copies are pooled separately and are bounded by the number of batches
-// compressed and not yet released.
+// copies are pooled separately: those in use are bounded by the number of
+// batches compressed and not yet released, the free ones kept to 8 MiB.
 package accum

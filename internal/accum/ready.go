@@ -70,7 +70,50 @@ func (a *Accumulator[M]) compressed(p *partition[M], head *Batch[M]) bool {
 	if p.open == head {
 		p.open = nil
 	}
+	a.predictStamp(p, head)
 	return !a.comp.submit(head)
+}
+
+// predictStamp sets b's stamp fields, which the compression worker writes
+// into the header, to the producer id, epoch and base sequence Drain will
+// give b if nothing changes before then, or to -1s when it cannot tell
+// cheaply. b is closed, never drained, and the head or the tail of p.q
+// (where batches are closed). Drain hands out sequences in queue order:
+// the head gets p.nextSeq (0 on a partition still to adopt the current
+// identity, see adopt), any other batch the sequence after the guess for
+// the batch ahead of it; walking the queue instead would cost O(queue)
+// per batch, and a producer far ahead of the network queues hundreds.
+// Drain compares the stamp with what it assigns, so a wrong guess costs a
+// restamp, never a wrong header. p.mu must be held.
+func (a *Accumulator[M]) predictStamp(p *partition[M], b *Batch[M]) {
+	b.stampPID, b.stampEp, b.stampSeq = -1, -1, -1
+	if !a.cfg.Idempotent || b.seq >= 0 || len(p.q) == 0 {
+		return
+	}
+	cur := a.ident.Load()
+	adopting := p.ident != cur
+	if cur == noIdentity || (!adopting && p.fenced) {
+		return
+	}
+	var seq int32
+	switch n := len(p.q); {
+	case p.q[0] == b:
+		if !adopting {
+			seq = p.nextSeq
+		}
+	case p.q[n-1] == b:
+		// The batch ahead is closed, so its record count is final; its
+		// stamp is a guess only if it went to the compressor (a batch
+		// opened with a zero stamp otherwise).
+		x := p.q[n-2]
+		if x.seq >= 0 || x.cstate == cRaw || x.stampSeq < 0 || x.stampPID != cur.id || x.stampEp != cur.epoch {
+			return
+		}
+		seq = addSeq(x.stampSeq, x.recordsN)
+	default:
+		return
+	}
+	b.stampPID, b.stampEp, b.stampSeq = cur.id, cur.epoch, seq
 }
 
 // drainable reports whether head may be drained now, and if not because of
@@ -285,11 +328,7 @@ func (a *Accumulator[M]) Backoff(attempts int) time.Duration {
 // Release returns a finished batch's memory to the pool, after its
 // callbacks ran, and closes its Done channel.
 func (a *Accumulator[M]) Release(b *Batch[M]) {
-	a.incompleteMu.Lock()
-	delete(a.incomplete, b)
-	a.incompleteMu.Unlock()
-	a.pendingPool.put(b.pending)
-	b.pending = nil
+	b.releasePending(&a.pendingPool)
 	a.wirePool.put(b.wireBuf)
 	b.wire, b.wireBuf = nil, nil
 	if !b.unbudgeted {
@@ -297,14 +336,23 @@ func (a *Accumulator[M]) Release(b *Batch[M]) {
 	}
 	b.buf = nil
 	b.b = batch.Builder{} // drop the buffer reference
-	close(b.done)
+	a.incompleteMu.Lock()
+	defer a.incompleteMu.Unlock()
+	a.complete(b)
 	// A split batch completes with its last half; halves split again
 	// complete theirs in turn.
 	for parent := b.parent; parent != nil && parent.splitLeft.Add(-1) == 0; parent = parent.parent {
-		a.incompleteMu.Lock()
-		delete(a.incomplete, parent)
-		a.incompleteMu.Unlock()
-		close(parent.done)
+		a.complete(parent)
+	}
+}
+
+// complete takes b off the incomplete set and closes its Done channel if
+// anyone asked for it; a.incompleteMu must be held.
+func (a *Accumulator[M]) complete(b *Batch[M]) {
+	delete(a.incomplete, b)
+	b.released = true
+	if b.done != nil {
+		close(b.done)
 	}
 }
 

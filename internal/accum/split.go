@@ -39,7 +39,6 @@ func (a *Accumulator[M]) Split(b *Batch[M], now time.Time) bool {
 			order:      b.order,
 			seq:        -1,
 			lastErr:    b.lastErr,
-			done:       make(chan struct{}),
 			unbudgeted: true,
 			parent:     b,
 		}
@@ -69,10 +68,7 @@ func (a *Accumulator[M]) Split(b *Batch[M], now time.Time) bool {
 			h = halves[1]
 			pe.OffsetDelta -= k
 		}
-		if h.pending == nil {
-			h.pending = a.pendingPool.get()
-		}
-		h.pending = append(h.pending, pe)
+		h.addPending(&a.pendingPool, pe)
 	}
 	if b.seq >= 0 {
 		halves[0].seq = b.seq
@@ -87,8 +83,7 @@ func (a *Accumulator[M]) Split(b *Batch[M], now time.Time) bool {
 	b.splitLeft.Store(2)
 
 	// The original's memory and callbacks are no longer needed.
-	a.pendingPool.put(b.pending)
-	b.pending = nil
+	b.releasePending(&a.pendingPool)
 	a.wirePool.put(b.wireBuf)
 	b.wire, b.wireBuf = nil, nil
 	if !b.unbudgeted {

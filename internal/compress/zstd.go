@@ -26,6 +26,10 @@ var zstdEncoder = sync.OnceValue(func() *zstd.Encoder {
 		zstd.WithWindowSize(64<<10),
 		// An empty batch still gets a valid frame, as zstd-jni writes.
 		zstd.WithZeroFrames(true),
+		// No xxhash64 content checksum, as zstd-jni (the Java client)
+		// writes frames by default: the batch's CRC32C already covers
+		// the compressed bytes. Decoders accept frames with or without.
+		zstd.WithEncoderCRC(false),
 	)
 	if err != nil {
 		panic("compress: zstd options: " + err.Error()) // constant options; cannot fail

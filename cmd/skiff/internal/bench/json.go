@@ -22,6 +22,7 @@ type jsonResult struct {
 	RecordsPerSec     float64   `json:"records_per_sec"`
 	MBPerSec          float64   `json:"mb_per_sec"`
 	RunsRecordsPerSec []float64 `json:"runs_records_per_sec,omitempty"` // each run's peak when the setting ran more than once (records_per_sec is their mean)
+	RunsP99Ms         []float64 `json:"runs_p99_ms,omitempty"`          // each run's p99 when the setting ran more than once (p99_ms is the worse)
 	LoadRecordsPerSec float64   `json:"load_records_per_sec"`           // the rate latency was measured at
 	P50Ms             float64   `json:"p50_ms"`
 	P99Ms             float64   `json:"p99_ms"`
@@ -33,6 +34,17 @@ type jsonResult struct {
 }
 
 func toMs(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func runsMs(ds []time.Duration) []float64 {
+	if len(ds) == 0 {
+		return nil
+	}
+	out := make([]float64, len(ds))
+	for i, d := range ds {
+		out[i] = toMs(d)
+	}
+	return out
+}
 
 func optional(ok bool, v float64) *float64 {
 	if !ok {
@@ -50,7 +62,7 @@ func WriteJSON(w io.Writer, results []Result) error {
 			Compression: r.Point.Compression.String(), Acks: r.Point.Acks.String(),
 			Topic: r.Topic, Records: r.Records, Bytes: r.Bytes, Failed: r.Failed, Error: r.Err,
 			Interrupted: r.Interrupted, ElapsedMs: toMs(r.Elapsed),
-			RecordsPerSec: r.RecordsPerSec, MBPerSec: r.MBPerSec, RunsRecordsPerSec: r.Runs, LoadRecordsPerSec: r.LoadRecordsPerSec,
+			RecordsPerSec: r.RecordsPerSec, MBPerSec: r.MBPerSec, RunsRecordsPerSec: r.Runs, RunsP99Ms: runsMs(r.P99Runs), LoadRecordsPerSec: r.LoadRecordsPerSec,
 			P50Ms: toMs(r.Latency.P50), P99Ms: toMs(r.Latency.P99), P999Ms: toMs(r.Latency.P999), MaxMs: toMs(r.Latency.Max),
 			RecordsPerBatch:  optional(r.HasBatchStats, r.RecordsPerBatch),
 			RequestsPerSec:   optional(r.HasRequestStats, r.RequestsPerSec),

@@ -30,6 +30,8 @@ type Result struct {
 	// measured more than once (Runner.Repeat); RecordsPerSec and MBPerSec
 	// are then their means, and Latency is the run with the worse p99.
 	Runs []float64
+	// P99Runs holds each run's p99 send→ack latency, alongside Runs.
+	P99Runs []time.Duration
 
 	// LoadRecordsPerSec is the rate at which records were offered to the
 	// producer while latency was measured (sent ÷ sending time).
@@ -101,9 +103,11 @@ func newResult(p Point, topic string, w Workload, tp phase, latPhase *phase) Res
 func mergeRun(r, again Result) Result {
 	if len(r.Runs) == 0 {
 		r.Runs = []float64{r.RecordsPerSec}
+		r.P99Runs = []time.Duration{r.Latency.P99}
 	}
 	n := float64(len(r.Runs))
 	r.Runs = append(r.Runs, again.RecordsPerSec)
+	r.P99Runs = append(r.P99Runs, again.Latency.P99)
 	r.RecordsPerSec = (r.RecordsPerSec*n + again.RecordsPerSec) / (n + 1)
 	r.MBPerSec = (r.MBPerSec*n + again.MBPerSec) / (n + 1)
 	r.Records += again.Records

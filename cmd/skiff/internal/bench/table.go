@@ -87,13 +87,14 @@ func recommendationText(rec Recommendation) string {
 	case rec.Repeated == 0:
 		s += fmt.Sprintf("\n  the highest throughput with p99 ≤ %s (no setting was run twice, so the noise is unknown: --repeat)", FormatDuration(rec.MaxP99))
 	case rec.Fastest != rec.Index:
-		s += fmt.Sprintf("\n  the lowest p99 among the settings within the measured noise (%s) of the fastest with p99 ≤ %s, #%d at %s records/s",
+		s += fmt.Sprintf("\n  the lowest p99 (within its noise) among the settings within the measured noise (%s) of the fastest with p99 ≤ %s, #%d at %s records/s",
 			percent(rec.Noise), FormatDuration(rec.MaxP99), rec.Fastest+1, count(rec.FastestRecordsPerSec))
 	default:
-		s += fmt.Sprintf("\n  the highest throughput with p99 ≤ %s, and the lowest p99 within the measured noise (%s) of it", FormatDuration(rec.MaxP99), percent(rec.Noise))
+		s += fmt.Sprintf("\n  the highest throughput with p99 ≤ %s; no setting within the measured noise (%s) of it had a p99 lower beyond the p99 noise", FormatDuration(rec.MaxP99), percent(rec.Noise))
 	}
 	if rec.Repeated > 0 {
-		s += fmt.Sprintf("\n  noise: the median run-to-run spread of the %d fastest settings, each run twice", rec.Repeated)
+		s += fmt.Sprintf("\n  noise: the median run-to-run spread of the %d fastest settings, each run twice: %s in records/s, %s in p99 (p99s within it count as equal, and then the faster setting wins)",
+			rec.Repeated, percent(rec.Noise), percent(rec.P99Noise))
 	}
 	return s
 }
