@@ -46,6 +46,7 @@ type benchProduceSettings struct {
 	bufferMemory int64
 	maxInFlight  int
 	profile      io.Writer // CPU profile of the timed part, if not nil
+	txnRecords   int       // records per transaction; 0: no transactions (benchproduce_txn.go)
 }
 
 // benchProduceMain sends --records records from one goroutine with the
@@ -76,6 +77,7 @@ func benchProduceMain(ctx context.Context, args []string, stdout, stderr io.Writ
 		bufferMemory = fs.Int64("buffer-memory", 32<<20, "buffer.memory / MaxBufferedBytes")
 		maxInFlight  = fs.Int("max-in-flight", 5, "max.in.flight.requests.per.connection (kgo: only without idempotence; with it kgo uses 5)")
 		cpuProfile   = fs.String("cpuprofile", "", "write a CPU profile of the timed part to this file (for go tool pprof)")
+		txnRecords   = fs.Int("txn-records", 0, "send in transactions of this many records (needs --idempotent and a broker with transactions, not skiff sink); 0: none")
 	)
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -97,6 +99,7 @@ func benchProduceMain(ctx context.Context, args []string, stdout, stderr io.Writ
 		batchSize:    *batchSize,
 		bufferMemory: *bufferMemory,
 		maxInFlight:  *maxInFlight,
+		txnRecords:   *txnRecords,
 	}
 	var err error
 	if s.compression, err = producer.ParseCompression(*compression); err != nil {
@@ -110,6 +113,9 @@ func benchProduceMain(ctx context.Context, args []string, stdout, stderr io.Writ
 	}
 	if s.idempotent && s.maxInFlight != 5 {
 		return fail("with --idempotent kgo always allows 5 requests in flight; set --max-in-flight 5 so both match")
+	}
+	if s.txnRecords < 0 || (s.txnRecords > 0 && !s.idempotent) {
+		return fail("--txn-records must not be negative, and needs --idempotent")
 	}
 	if s.records <= 0 || s.keys < 0 || *valueSize < 0 {
 		return fail("--records must be positive, --keys and --value-size not negative")
@@ -243,7 +249,12 @@ func benchSkiffProducer(ctx context.Context, s benchProduceSettings) (time.Durat
 	if linger == 0 {
 		linger = producer.NoLinger
 	}
+	var txnID string
+	if s.txnRecords > 0 {
+		txnID = benchTxnID("skiff")
+	}
 	p, err := producer.New(producer.Config{
+		TransactionalID:    txnID,
 		Brokers:            s.brokers,
 		Acks:               s.acks,
 		DisableIdempotence: !s.idempotent,
@@ -258,7 +269,17 @@ func benchSkiffProducer(ctx context.Context, s benchProduceSettings) (time.Durat
 	}
 	defer p.Close(context.Background())
 	keys := makeKeys(s.keys)
+	begin, commit, err := skiffTxn(ctx, p, s)
+	if err != nil {
+		return 0, 0, err
+	}
+	if err := begin(); err != nil {
+		return 0, 0, err
+	}
 	if _, err := p.SendSync(ctx, producer.Record{Topic: s.topic, Key: benchKey(keys, 0), Value: s.values[0]}); err != nil {
+		return 0, 0, fmt.Errorf("warm-up: %w", err)
+	}
+	if err := commit(); err != nil {
 		return 0, 0, fmt.Errorf("warm-up: %w", err)
 	}
 	failed := make(chan error, 1)
@@ -270,7 +291,7 @@ func benchSkiffProducer(ctx context.Context, s benchProduceSettings) (time.Durat
 			}
 		}
 	}
-	return timed(s.profile, s.records, func(i int) error {
+	send, flush := txnBatches(s.txnRecords, begin, commit, func(i int) error {
 		return p.Send(ctx, producer.Record{Topic: s.topic, Key: benchKey(keys, i), Value: s.values[i%benchValueCount]}, cb)
 	}, func() error {
 		if err := p.Flush(ctx); err != nil {
@@ -283,6 +304,7 @@ func benchSkiffProducer(ctx context.Context, s benchProduceSettings) (time.Durat
 			return nil
 		}
 	})
+	return timed(s.profile, s.records, send, flush)
 }
 
 func benchKgoProducer(ctx context.Context, s benchProduceSettings) (time.Duration, uint64, error) {
@@ -306,6 +328,9 @@ func benchKgoProducer(ctx context.Context, s benchProduceSettings) (time.Duratio
 	if !s.idempotent {
 		opts = append(opts, kgo.DisableIdempotentWrite(), kgo.MaxProduceRequestsInflightPerBroker(s.maxInFlight))
 	}
+	if s.txnRecords > 0 {
+		opts = append(opts, kgo.TransactionalID(benchTxnID("kgo")))
+	}
 	switch s.compression {
 	case producer.CompressionNone:
 		opts = append(opts, kgo.ProducerBatchCompression(kgo.NoCompression()))
@@ -327,7 +352,14 @@ func benchKgoProducer(ctx context.Context, s benchProduceSettings) (time.Duratio
 	}
 	defer cl.Close()
 	keys := makeKeys(s.keys)
+	begin, commit := kgoTxn(ctx, cl, s)
+	if err := begin(); err != nil {
+		return 0, 0, err
+	}
 	if err := cl.ProduceSync(ctx, &kgo.Record{Key: benchKey(keys, 0), Value: s.values[0]}).FirstErr(); err != nil {
+		return 0, 0, fmt.Errorf("warm-up: %w", err)
+	}
+	if err := commit(); err != nil {
 		return 0, 0, fmt.Errorf("warm-up: %w", err)
 	}
 	failed := make(chan error, 1)
@@ -339,7 +371,7 @@ func benchKgoProducer(ctx context.Context, s benchProduceSettings) (time.Duratio
 			}
 		}
 	}
-	return timed(s.profile, s.records, func(i int) error {
+	send, flush := txnBatches(s.txnRecords, begin, commit, func(i int) error {
 		cl.Produce(ctx, &kgo.Record{Key: benchKey(keys, i), Value: s.values[i%benchValueCount]}, cb)
 		return nil
 	}, func() error {
@@ -353,4 +385,5 @@ func benchKgoProducer(ctx context.Context, s benchProduceSettings) (time.Duratio
 			return nil
 		}
 	})
+	return timed(s.profile, s.records, send, flush)
 }
