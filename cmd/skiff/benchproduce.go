@@ -72,12 +72,12 @@ func benchProduceMain(ctx context.Context, args []string, stdout, stderr io.Writ
 		compression  = fs.String("compression", "none", "compression.type: none, gzip, snappy, lz4 or zstd (zstd at level 3 on both clients)")
 		acks         = fs.String("acks", "all", "acks: all, 1 or 0")
 		idempotent   = fs.Bool("idempotent", true, "enable.idempotence (needs acks=all; kgo then fixes 5 requests in flight)")
+		txnRecords   = fs.Int("txn-records", 0, "send in transactions of this many records (needs --idempotent and a broker with transactions, not skiff sink); 0: none")
 		linger       = fs.Duration("linger", 5*time.Millisecond, "linger.ms")
 		batchSize    = fs.Int("batch-size", 16384, "batch.size / ProducerBatchMaxBytes")
 		bufferMemory = fs.Int64("buffer-memory", 32<<20, "buffer.memory / MaxBufferedBytes")
 		maxInFlight  = fs.Int("max-in-flight", 5, "max.in.flight.requests.per.connection (kgo: only without idempotence; with it kgo uses 5)")
 		cpuProfile   = fs.String("cpuprofile", "", "write a CPU profile of the timed part to this file (for go tool pprof)")
-		txnRecords   = fs.Int("txn-records", 0, "send in transactions of this many records (needs --idempotent and a broker with transactions, not skiff sink); 0: none")
 	)
 	if err := fs.Parse(args); err != nil {
 		return 2
