@@ -58,6 +58,11 @@ func handleListOffsets(b *Broker, w *worker, r *request) kmsg.Response {
 				switch {
 				case err != nil:
 					sp.ErrorCode = produceErrorCode(err)
+				case ok && req.IsolationLevel == 1 && off >= p.log.LastStableOffset():
+					// As for a timestamp below: Kafka looks the largest
+					// timestamp up in the whole log, then answers nothing
+					// (-1, -1) when its record is at or past the LSO,
+					// in a transaction that may yet abort.
 				case ok:
 					sp.Offset, sp.Timestamp = off, found
 				}

@@ -1,15 +1,34 @@
 package broker
 
-import "github.com/twmb/franz-go/pkg/kmsg"
+import (
+	"errors"
+
+	"github.com/skiffkit/skiff/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
 
 // handleAddOffsetsToTxn adds a consumer group to the producer's transaction
 // so that TxnOffsetCommit may stage its offsets (txncoord.AddOffsetsToTxn).
-// v4 (KIP-890's TRANSACTION_ABORTABLE) is not advertised.
+// v4 (KIP-890's TRANSACTION_ABORTABLE) is not advertised. Like
+// AddPartitionsToTxn it waits for the id's previous transaction to
+// complete rather than answer CONCURRENT_TRANSACTIONS at once.
 func handleAddOffsetsToTxn(b *Broker, w *worker, r *request) kmsg.Response {
 	req := r.kreq.(*kmsg.AddOffsetsToTxnRequest)
-	resp := req.ResponseKind().(*kmsg.AddOffsetsToTxnResponse)
-	if err := b.txns.AddOffsetsToTxn(req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Group); err != nil {
-		resp.ErrorCode = txnErrorCode(err)
+	resp, concurrent := addOffsetsToTxn(b, req)
+	if concurrent && b.answerAfterCompletion(r, req.TransactionalID, func() kmsg.Response {
+		resp, _ := addOffsetsToTxn(b, req)
+		return resp
+	}) {
+		return nil
 	}
 	return resp
+}
+
+func addOffsetsToTxn(b *Broker, req *kmsg.AddOffsetsToTxnRequest) (resp *kmsg.AddOffsetsToTxnResponse, concurrent bool) {
+	resp = req.ResponseKind().(*kmsg.AddOffsetsToTxnResponse)
+	if err := b.txns.AddOffsetsToTxn(req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Group); err != nil {
+		resp.ErrorCode = txnErrorCode(err)
+		concurrent = errors.Is(err, kerr.ConcurrentTransactions)
+	}
+	return resp, concurrent
 }

@@ -66,6 +66,43 @@ func txnErrorCode(err error) int16 {
 	return kerr.Code(err)
 }
 
+// txnCompletionWait bounds how long answerAfterCompletion holds a request:
+// markers that keep failing (a partition's disk) must not hold a client
+// past its request timeout (30 s by default in Kafka's clients); it then
+// gets CONCURRENT_TRANSACTIONS, as from Kafka, and retries.
+const txnCompletionWait = 5 * time.Second
+
+// answerAfterCompletion parks r, which the coordinator answered
+// CONCURRENT_TRANSACTIONS, until txnID's transaction in PrepareCommit or
+// PrepareAbort has completed (txncoord.Completing), then answers it with
+// answer(), which runs the request again. It reports false, and leaves r
+// to its handler, when the id is not completing (the answer stands: a log
+// write in flight, which lasts one fsync) or the broker is stopping.
+//
+// Kafka answers at once; its Java producer retries after 20 ms, others
+// after their retry backoff (100 ms for franz-go and sarama), and a
+// producer committing transactions back to back spent most of each
+// transaction in that wait (docs/transactions.md, "Measured"). Answering
+// when the markers are durable gives every client the earliest moment its
+// next transaction can start; the client sees the success it would have
+// got from its retry.
+func (b *Broker) answerAfterCompletion(r *request, txnID string, answer func() kmsg.Response) bool {
+	done := b.txns.Completing(txnID)
+	if done == nil {
+		return false
+	}
+	return b.goroutine(func() {
+		t := time.NewTimer(txnCompletionWait)
+		defer t.Stop()
+		select {
+		case <-done:
+		case <-t.C:
+		case <-b.stopping:
+		}
+		r.respond(answer())
+	})
+}
+
 // txnProducerIDs shares the idempotent producers' id blocks, which are
 // reserved durably, so an id is never issued twice across restarts.
 type txnProducerIDs struct{ p *producerIDs }

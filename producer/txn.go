@@ -414,6 +414,23 @@ func (t *txnManager) initProducerID(ctx context.Context, pid int64, epoch int16)
 // while a previous EndTxn's markers are being written) with backoff, until
 // ctx ends.
 func (t *txnManager) coordRequest(ctx context.Context, key string, typ int8, req kmsg.Request, code func(kmsg.Response) int16) (kmsg.Response, error) {
+	return t.coordRequestBackoff(ctx, key, typ, req, code, 0)
+}
+
+// firstAddPartitionsBackoff is the retry backoff of a transaction's first
+// AddPartitionsToTxn answered CONCURRENT_TRANSACTIONS, which means the
+// previous transaction's markers are still being written: a short wait,
+// not RetryBackoff doubling, as the Java client's
+// TransactionManager.maybeOverrideRetryBackoffMs (ADD_PARTITIONS_RETRY_BACKOFF_MS,
+// 20 ms). Without it every transaction that follows a commit at once
+// waited a whole RetryBackoff (100 ms) for markers that take about a
+// millisecond.
+const firstAddPartitionsBackoff = 20 * time.Millisecond
+
+// coordRequestBackoff is coordRequest that waits concurrentBackoff, when
+// positive, after each CONCURRENT_TRANSACTIONS instead of the doubling
+// RetryBackoff.
+func (t *txnManager) coordRequestBackoff(ctx context.Context, key string, typ int8, req kmsg.Request, code func(kmsg.Response) int16, concurrentBackoff time.Duration) (kmsg.Response, error) {
 	client := t.p.client
 	backoff := t.p.cfg.RetryBackoff
 	if backoff <= 0 {
@@ -450,15 +467,27 @@ func (t *txnManager) coordRequest(ctx context.Context, key string, typ int8, req
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("%w (gave up: %w)", err, ctx.Err())
 		}
-		tm := time.NewTimer(backoff)
+		var wait time.Duration
+		wait, backoff = retryWait(err, backoff, concurrentBackoff)
+		tm := time.NewTimer(wait)
 		select {
 		case <-tm.C:
 		case <-ctx.Done():
 			tm.Stop()
 			return nil, fmt.Errorf("%w (gave up: %w)", err, ctx.Err())
 		}
-		backoff = min(2*backoff, time.Second)
 	}
+}
+
+// retryWait returns how long coordRequestBackoff waits after err and the
+// backoff after that: concurrentBackoff, unchanged, for
+// CONCURRENT_TRANSACTIONS when it is positive, else backoff, doubled for
+// next time up to a second.
+func retryWait(err error, backoff, concurrentBackoff time.Duration) (wait, next time.Duration) {
+	if concurrentBackoff > 0 && errors.Is(err, kerr.ConcurrentTransactions) {
+		return concurrentBackoff, backoff
+	}
+	return backoff, min(2*backoff, time.Second)
 }
 
 // addPartitions runs AddPartitionsToTxn for parts on the caller's
@@ -481,7 +510,13 @@ func (t *txnManager) addPartitions(parts []topicPartition) error {
 	wreq := wire.MaxVersion(req, 3)
 	ctx, cancel := context.WithTimeout(t.p.ctx, t.p.cfg.DeliveryTimeout)
 	defer cancel()
-	_, err := t.coordRequest(ctx, t.id, wire.CoordinatorTransaction, wreq, func(r kmsg.Response) int16 {
+	var concurrentBackoff time.Duration
+	t.mu.Lock()
+	if len(t.added) == 0 {
+		concurrentBackoff = firstAddPartitionsBackoff
+	}
+	t.mu.Unlock()
+	_, err := t.coordRequestBackoff(ctx, t.id, wire.CoordinatorTransaction, wreq, func(r kmsg.Response) int16 {
 		resp := r.(*kmsg.AddPartitionsToTxnResponse)
 		// A partition failing makes the others OPERATION_NOT_ATTEMPTED;
 		// report the cause.
@@ -503,7 +538,7 @@ func (t *txnManager) addPartitions(parts []topicPartition) error {
 			}
 		}
 		return first
-	})
+	}, concurrentBackoff)
 	if err != nil {
 		return fmt.Errorf("AddPartitionsToTxn: %w", err)
 	}

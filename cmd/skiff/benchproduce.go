@@ -47,6 +47,7 @@ type benchProduceSettings struct {
 	bufferMemory int64
 	maxInFlight  int
 	profile      io.Writer // CPU profile of the timed part, if not nil
+	txnRecords   int       // records per transaction; 0: no transactions (benchproduce_txn.go)
 }
 
 // benchProduceMain sends --records records from one goroutine with the
@@ -72,6 +73,7 @@ func benchProduceMain(ctx context.Context, args []string, stdout, stderr io.Writ
 		compression  = fs.String("compression", "none", "compression.type: none, gzip, snappy, lz4 or zstd (zstd at level 3 on both clients)")
 		acks         = fs.String("acks", "all", "acks: all, 1 or 0")
 		idempotent   = fs.Bool("idempotent", true, "enable.idempotence (needs acks=all; kgo then fixes 5 requests in flight)")
+		txnRecords   = fs.Int("txn-records", 0, "send in transactions of this many records (needs --idempotent and a broker with transactions, not skiff sink); 0: none")
 		linger       = fs.Duration("linger", 5*time.Millisecond, "linger.ms")
 		batchSize    = fs.Int("batch-size", 16384, "batch.size / ProducerBatchMaxBytes")
 		bufferMemory = fs.Int64("buffer-memory", 32<<20, "buffer.memory / MaxBufferedBytes")
@@ -99,6 +101,7 @@ func benchProduceMain(ctx context.Context, args []string, stdout, stderr io.Writ
 		batchSize:    *batchSize,
 		bufferMemory: *bufferMemory,
 		maxInFlight:  *maxInFlight,
+		txnRecords:   *txnRecords,
 	}
 	var err error
 	if s.compression, err = producer.ParseCompression(*compression); err != nil {
@@ -112,6 +115,9 @@ func benchProduceMain(ctx context.Context, args []string, stdout, stderr io.Writ
 	}
 	if s.idempotent && s.maxInFlight != 5 {
 		return fail("with --idempotent kgo always allows 5 requests in flight; set --max-in-flight 5 so both match")
+	}
+	if s.txnRecords < 0 || (s.txnRecords > 0 && !s.idempotent) {
+		return fail("--txn-records must not be negative, and needs --idempotent")
 	}
 	if s.records <= 0 || s.keys < 0 || *valueSize < 0 {
 		return fail("--records must be positive, --keys and --value-size not negative")
@@ -265,7 +271,12 @@ func benchSkiffProducer(ctx context.Context, s benchProduceSettings) (time.Durat
 	if linger == 0 {
 		linger = producer.NoLinger
 	}
+	var txnID string
+	if s.txnRecords > 0 {
+		txnID = benchTxnID("skiff")
+	}
 	p, err := producer.New(producer.Config{
+		TransactionalID:    txnID,
 		Brokers:            s.brokers,
 		Acks:               s.acks,
 		DisableIdempotence: !s.idempotent,
@@ -280,7 +291,17 @@ func benchSkiffProducer(ctx context.Context, s benchProduceSettings) (time.Durat
 	}
 	defer p.Close(context.Background())
 	keys := makeKeys(s.keys)
+	begin, commit, err := skiffTxn(ctx, p, s)
+	if err != nil {
+		return 0, 0, err
+	}
+	if err := begin(); err != nil {
+		return 0, 0, err
+	}
 	if _, err := p.SendSync(ctx, producer.Record{Topic: s.topic, Key: benchKey(keys, 0), Value: s.values[0]}); err != nil {
+		return 0, 0, fmt.Errorf("warm-up: %w", err)
+	}
+	if err := commit(); err != nil {
 		return 0, 0, fmt.Errorf("warm-up: %w", err)
 	}
 	failed := make(chan error, 1)
@@ -292,7 +313,7 @@ func benchSkiffProducer(ctx context.Context, s benchProduceSettings) (time.Durat
 			}
 		}
 	}
-	return timed(s.profile, s.records, func(i int) error {
+	send, flush := txnBatches(s.txnRecords, begin, commit, func(i int) error {
 		return p.Send(ctx, producer.Record{Topic: s.topic, Key: benchKey(keys, i), Value: s.values[i%benchValueCount]}, cb)
 	}, func() error {
 		if err := p.Flush(ctx); err != nil {
@@ -305,6 +326,7 @@ func benchSkiffProducer(ctx context.Context, s benchProduceSettings) (time.Durat
 			return nil
 		}
 	})
+	return timed(s.profile, s.records, send, flush)
 }
 
 func benchKgoProducer(ctx context.Context, s benchProduceSettings) (time.Duration, uint64, error) {
@@ -328,6 +350,9 @@ func benchKgoProducer(ctx context.Context, s benchProduceSettings) (time.Duratio
 	if !s.idempotent {
 		opts = append(opts, kgo.DisableIdempotentWrite(), kgo.MaxProduceRequestsInflightPerBroker(s.maxInFlight))
 	}
+	if s.txnRecords > 0 {
+		opts = append(opts, kgo.TransactionalID(benchTxnID("kgo")))
+	}
 	switch s.compression {
 	case producer.CompressionNone:
 		opts = append(opts, kgo.ProducerBatchCompression(kgo.NoCompression()))
@@ -349,7 +374,14 @@ func benchKgoProducer(ctx context.Context, s benchProduceSettings) (time.Duratio
 	}
 	defer cl.Close()
 	keys := makeKeys(s.keys)
+	begin, commit := kgoTxn(ctx, cl, s)
+	if err := begin(); err != nil {
+		return 0, 0, err
+	}
 	if err := cl.ProduceSync(ctx, &kgo.Record{Key: benchKey(keys, 0), Value: s.values[0]}).FirstErr(); err != nil {
+		return 0, 0, fmt.Errorf("warm-up: %w", err)
+	}
+	if err := commit(); err != nil {
 		return 0, 0, fmt.Errorf("warm-up: %w", err)
 	}
 	failed := make(chan error, 1)
@@ -361,7 +393,7 @@ func benchKgoProducer(ctx context.Context, s benchProduceSettings) (time.Duratio
 			}
 		}
 	}
-	return timed(s.profile, s.records, func(i int) error {
+	send, flush := txnBatches(s.txnRecords, begin, commit, func(i int) error {
 		cl.Produce(ctx, &kgo.Record{Key: benchKey(keys, i), Value: s.values[i%benchValueCount]}, cb)
 		return nil
 	}, func() error {
@@ -375,4 +407,5 @@ func benchKgoProducer(ctx context.Context, s benchProduceSettings) (time.Duratio
 			return nil
 		}
 	})
+	return timed(s.profile, s.records, send, flush)
 }

@@ -80,6 +80,9 @@ type txnMeta struct {
 	// completing is set while a goroutine writes the markers of a Prepare*
 	// transaction.
 	completing bool
+	// done, made by Completing, is closed once the Prepare* transaction
+	// logged its completion (or the coordinator closed).
+	done chan struct{}
 }
 
 // Coordinator is the transaction coordinator of the bundled broker.
@@ -238,6 +241,9 @@ func (c *Coordinator) Close(ctx context.Context) error {
 		return ErrClosed
 	}
 	c.closed = true
+	for _, m := range c.txns {
+		m.wakeCompleted()
+	}
 	c.mu.Unlock()
 	close(c.stop)
 	done := make(chan struct{})
