@@ -56,6 +56,10 @@ type Broker struct {
 	// (scram_credentials.go).
 	scram *scramStore
 
+	// sendfileBytes counts the record bytes fetches sent with sendfile
+	// (sendfile.go); tests read it.
+	sendfileBytes atomic.Int64
+
 	// Lock order: goMu, then connsMu. topicTable has its own lock (see
 	// topics.go), never held while calling into the broker.
 	goMu     sync.Mutex

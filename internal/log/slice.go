@@ -24,6 +24,7 @@ import (
 // its published size, and nothing below that size is ever rewritten.
 type Slice struct {
 	seg *segment
+	log *Log
 	// Pos and Len are the byte range in the .log file.
 	Pos, Len int64
 	// LastOffset is the last offset of the slice's last batch, set by
@@ -56,7 +57,8 @@ func (s *Slice) AppendTo(dst []byte) ([]byte, error) {
 func (s *Slice) Release() {
 	if s.seg != nil {
 		s.seg.release()
-		s.seg = nil
+		s.log.pinned.Add(-1)
+		s.seg, s.log = nil, nil
 	}
 }
 
@@ -66,6 +68,11 @@ func ReleaseSlices(ss []Slice) {
 		ss[i].Release()
 	}
 }
+
+// PinnedSlices is the number of slices of this log not yet released. A
+// slice pins a segment's files until released, past retention and
+// deletion: a count that does not return to zero is a leak.
+func (l *Log) PinnedSlices() int64 { return l.pinned.Load() }
 
 // ReadSlices is Read without reading: it appends to dst the slices (one
 // per segment) that hold the batches Read would return for the same
@@ -130,7 +137,8 @@ func (l *Log) readSlices(offset, maxOffset int64, maxBytes int, dst []Slice) ([]
 			return dst[:startLen], fmt.Errorf("log %s: read offset %d: %w", l.dir, offset, err)
 		}
 		if sl.Len > 0 {
-			sl.seg = s
+			sl.seg, sl.log = s, l
+			l.pinned.Add(1)
 			dst = append(dst, sl)
 			got += sl.Len
 		} else {
