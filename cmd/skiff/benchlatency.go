@@ -25,12 +25,14 @@ func init() {
 
 var benchLatencyUsage = usageText{
 	synopsis: []string{"skiff bench-latency --brokers ADDR --topic T [flags]"},
-	about: "A skiff producer sends --rate records/s (linger 0, acks=1, no compression; each value starts\n" +
+	about: "A producer (--producer skiff or kgo) sends --rate records/s (linger 0, acks=1, no compression; each value starts\n" +
 		"with its send time) to partition 0 of --topic while a consumer (--consumer skiff or kgo, assign\n" +
 		"mode, from the end) in the same process reads them; it prints the percentiles of send→receive\n" +
 		"latency over --duration, after --warmup, in one line (lost: sent while measuring, not received\n" +
 		"within a second of the last send):\n\n" +
-		"  consumer=<c> rate=<r/s> records=<n> lost=<n> p50=<µs> p90=<µs> p99=<µs> p999=<µs> max=<µs>\n\n" +
+		"  producer=<p> consumer=<c> rate=<r/s> records=<n> lost=<n> p50=<µs> p90=<µs> p99=<µs> p999=<µs> max=<µs> | ack p50=<µs> ...\n\n" +
+		"The ack figures are send→acknowledgement of the same records, to tell the produce half from the\n" +
+		"fetch half. " +
 		"The producer paces itself every millisecond (rate/1000 records per tick). bench/latency.sh runs it\n" +
 		"against a `skiff broker`.",
 	examples: []string{"skiff bench-latency --brokers 127.0.0.1:9092 --topic latency --rate 50000 --duration 10s"},
@@ -51,6 +53,7 @@ func benchLatencyMain(ctx context.Context, args []string, stdout, stderr io.Writ
 		warmup    = fs.Duration("warmup", 2*time.Second, "time sent before measuring (not counted)")
 		valueSize = fs.Int("value-size", 100, "value size in bytes (at least 8: the send time)")
 		cons      = fs.String("consumer", "skiff", "consumer: skiff or kgo")
+		prod      = fs.String("producer", "skiff", "producer: skiff or kgo (for comparison)")
 	)
 	pos, code, ok := fs.parse(args)
 	if !ok {
@@ -62,27 +65,30 @@ func benchLatencyMain(ctx context.Context, args []string, stdout, stderr io.Writ
 	if *rate <= 0 || *valueSize < 8 || *duration <= 0 {
 		return usageErr(stderr, cmd, "--rate must be positive, --value-size at least 8, --duration positive")
 	}
-	if *cons != "skiff" && *cons != "kgo" {
-		return usageErr(stderr, cmd, "--consumer: want skiff or kgo, got %q", *cons)
+	for _, c := range []struct{ flag, v string }{{"consumer", *cons}, {"producer", *prod}} {
+		if c.v != "skiff" && c.v != "kgo" {
+			return usageErr(stderr, cmd, "--%s: want skiff or kgo, got %q", c.flag, c.v)
+		}
 	}
 	seeds := strings.Split(*brokers, ",")
-	res, lost, err := benchLatency(ctx, latencySettings{seeds: seeds, topic: *topic, rate: *rate, duration: *duration,
-		warmup: *warmup, valueSize: *valueSize, consumer: *cons})
+	res, acks, lost, err := benchLatency(ctx, latencySettings{seeds: seeds, topic: *topic, rate: *rate, duration: *duration,
+		warmup: *warmup, valueSize: *valueSize, consumer: *cons, producer: *prod})
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", cmd, err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "consumer=%s rate=%d records=%d lost=%d %s\n", *cons, *rate, len(res), lost, latencyPercentiles(res))
+	fmt.Fprintf(stdout, "producer=%s consumer=%s rate=%d records=%d lost=%d %s | ack %s\n", *prod, *cons, *rate, len(res), lost,
+		latencyPercentiles(res), latencyPercentiles(acks))
 	return 0
 }
 
 type latencySettings struct {
-	seeds            []string
-	topic            string
-	rate             int
-	duration, warmup time.Duration
-	valueSize        int
-	consumer         string
+	seeds              []string
+	topic              string
+	rate               int
+	duration, warmup   time.Duration
+	valueSize          int
+	consumer, producer string
 }
 
 // latencyPercentiles formats p50, p90, p99, p999 and max of ds (sorted
@@ -101,20 +107,23 @@ func latencyPercentiles(ds []time.Duration) string {
 
 // benchLatency returns the latency of every record sent after the warm-up
 // and received before the end.
-func benchLatency(ctx context.Context, s latencySettings) (samples []time.Duration, lost int, err error) {
+// acks are the send→acknowledgement latencies of the same records.
+func benchLatency(ctx context.Context, s latencySettings) (samples, acks []time.Duration, lost int, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	p, err := producer.New(producer.Config{Brokers: s.seeds, Acks: producer.AcksLeader, DisableIdempotence: true,
-		Linger: producer.NoLinger, Compression: producer.CompressionNone})
+	p, err := newLatencyProducer(s)
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, 0, err
 	}
-	defer p.Close(context.Background())
+	defer p.close()
 	// The first record creates nothing (the topic must exist) but brings
 	// metadata and the connection up before anything is timed.
-	value := make([]byte, s.valueSize)
-	if _, err := p.SendSync(ctx, producer.Record{Topic: s.topic, Partition: producer.ToPartition(0), Value: value}); err != nil {
-		return nil, 0, fmt.Errorf("warm-up send: %w", err)
+	warm := make(chan error, 1)
+	if err := p.send(ctx, make([]byte, s.valueSize), func(err error) { warm <- err }); err != nil {
+		return nil, nil, 0, fmt.Errorf("warm-up send: %w", err)
+	}
+	if err := <-warm; err != nil {
+		return nil, nil, 0, fmt.Errorf("warm-up send: %w", err)
 	}
 
 	samples = make([]time.Duration, 0, int(float64(s.rate)*s.duration.Seconds()*1.1))
@@ -147,13 +156,26 @@ func benchLatency(ctx context.Context, s latencySettings) (samples []time.Durati
 	select {
 	case <-ready:
 	case err := <-consumed:
-		return nil, 0, err
+		return nil, nil, 0, err
 	}
 
-	var sendErr atomic.Pointer[error]
-	cb := func(_ producer.RecordMetadata, err error) {
-		if err != nil {
-			sendErr.CompareAndSwap(nil, &err)
+	var (
+		sendErr atomic.Pointer[error]
+		ackMu   sync.Mutex
+	)
+	acks = make([]time.Duration, 0, cap(samples))
+	ack := func(sent int64) func(error) {
+		return func(err error) {
+			if err != nil {
+				sendErr.CompareAndSwap(nil, &err)
+				return
+			}
+			if sent >= measure.Load() {
+				d := time.Duration(time.Now().UnixNano() - sent)
+				ackMu.Lock()
+				acks = append(acks, d)
+				ackMu.Unlock()
+			}
 		}
 	}
 	start := time.Now()
@@ -173,42 +195,84 @@ func benchLatency(ctx context.Context, s latencySettings) (samples []time.Durati
 			if last >= measure.Load() {
 				counted++
 			}
-			if err := p.Send(ctx, producer.Record{Topic: s.topic, Partition: producer.ToPartition(0), Value: v}, cb); err != nil {
-				return nil, 0, fmt.Errorf("send: %w", err)
+			if err := p.send(ctx, v, ack(last)); err != nil {
+				return nil, nil, 0, fmt.Errorf("send: %w", err)
 			}
 		}
 		if e := sendErr.Load(); e != nil {
-			return nil, 0, fmt.Errorf("send: %w", *e)
+			return nil, nil, 0, fmt.Errorf("send: %w", *e)
 		}
 		select {
 		case <-tick.C:
 		case <-ctx.Done():
-			return nil, 0, ctx.Err()
+			return nil, nil, 0, ctx.Err()
 		case err := <-consumed:
-			return nil, 0, fmt.Errorf("consumer: %w", err)
+			return nil, nil, 0, fmt.Errorf("consumer: %w", err)
 		}
 	}
 	// Records still in flight get a second to arrive; later is not
 	// latency worth measuring but a stall, and such records are counted
 	// as lost.
-	if err := p.Flush(ctx); err != nil {
-		return nil, 0, err
+	if err := p.flush(ctx); err != nil {
+		return nil, nil, 0, err
 	}
 	for grace := time.Now().Add(time.Second); newest.Load() < last && time.Now().Before(grace); {
 		select {
 		case <-tick.C:
 		case <-ctx.Done():
-			return nil, 0, ctx.Err()
+			return nil, nil, 0, ctx.Err()
 		}
 	}
 	stop.Store(time.Now().UnixNano())
 	cancel()
 	if err := <-consumed; err != nil && !errors.Is(err, context.Canceled) {
-		return nil, 0, fmt.Errorf("consumer: %w", err)
+		return nil, nil, 0, fmt.Errorf("consumer: %w", err)
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	return samples, counted - len(samples), nil
+	ackMu.Lock()
+	defer ackMu.Unlock()
+	return samples, acks, counted - len(samples), nil
+}
+
+// latencyProducer is the producer side: skiff's, or kgo's for comparison.
+type latencyProducer struct {
+	send  func(ctx context.Context, v []byte, done func(error)) error
+	flush func(ctx context.Context) error
+	close func()
+}
+
+// newLatencyProducer sets linger 0, acks=1, no idempotence and no
+// compression on either client.
+func newLatencyProducer(s latencySettings) (*latencyProducer, error) {
+	if s.producer == "kgo" {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(s.seeds...), kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite(),
+			kgo.ProducerLinger(0), kgo.ProducerBatchCompression(kgo.NoCompression()), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+		if err != nil {
+			return nil, err
+		}
+		return &latencyProducer{
+			send: func(ctx context.Context, v []byte, done func(error)) error {
+				cl.Produce(ctx, &kgo.Record{Topic: s.topic, Partition: 0, Value: v}, func(_ *kgo.Record, err error) { done(err) })
+				return nil
+			},
+			flush: cl.Flush,
+			close: cl.Close,
+		}, nil
+	}
+	p, err := producer.New(producer.Config{Brokers: s.seeds, Acks: producer.AcksLeader, DisableIdempotence: true,
+		Linger: producer.NoLinger, Compression: producer.CompressionNone})
+	if err != nil {
+		return nil, err
+	}
+	return &latencyProducer{
+		send: func(ctx context.Context, v []byte, done func(error)) error {
+			return p.Send(ctx, producer.Record{Topic: s.topic, Partition: producer.ToPartition(0), Value: v},
+				func(_ producer.RecordMetadata, err error) { done(err) })
+		},
+		flush: p.Flush,
+		close: func() { p.Close(context.Background()) },
+	}, nil
 }
 
 // latencyConsume reads partition 0 of the topic from its end, calling
