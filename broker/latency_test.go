@@ -1,6 +1,9 @@
+//go:build linux
+
 package broker
 
 import (
+	"syscall"
 	"testing"
 	"time"
 
@@ -48,4 +51,31 @@ func TestAppendAnswersParkedFetchesBeforeAck(t *testing.T) {
 			t.Fatal("a parked fetch was not answered by the append")
 		}
 	}
+}
+
+// TestConnectionsHaveNagleOff: a 100-byte fetch answer must leave at once,
+// not wait up to 40 ms for an ACK (Nagle with delayed ACKs). Go sets
+// TCP_NODELAY on every TCP connection; this guards that nothing turns it
+// off on the broker's side.
+func TestConnectionsHaveNagleOff(t *testing.T) {
+	b := startBroker(t, Config{})
+	rc := dialRaw(t, b)
+	rc.roundTrip(kmsg.NewPtrApiVersionsRequest(), 3) // the connection is registered by now
+	b.connsMu.Lock()
+	var conns []*conn
+	for c := range b.conns {
+		conns = append(conns, c)
+	}
+	b.connsMu.Unlock()
+	require.Len(t, conns, 1)
+	raw, err := conns[0].nc.(syscall.Conn).SyscallConn()
+	require.NoError(t, err)
+	var nodelay int
+	var serr error
+	require.NoError(t, raw.Control(func(fd uintptr) {
+		nodelay, serr = syscall.GetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_NODELAY)
+	}))
+	require.NoError(t, serr)
+	assert.Equal(t, 1, nodelay, "TCP_NODELAY")
+	assert.NotNil(t, conns[0].zc, "a plaintext connection fetches with sendfile")
 }
