@@ -195,12 +195,13 @@ func fetchAt(topics map[string][16]byte, parts int32, maxBytes, partMax int32, i
 	return req
 }
 
-// TestZeroCopyFetchMatchesTLSCopy fetches the same data through a
-// PLAINTEXT listener (sendfile) and an SSL one (copying) of one broker:
-// the answers are the same bytes, for every version, isolation level and
-// size limit, while only the plaintext ones went through sendfile.
+// TestZeroCopyFetchMatchesTLSCopy fetches the same data through the
+// PLAINTEXT and SASL_PLAINTEXT listeners (sendfile) and an SSL one
+// (copying) of one broker: the answers are the same bytes, for every
+// version, isolation level and size limit, while only the plaintext ones
+// went through sendfile.
 func TestZeroCopyFetchMatchesTLSCopy(t *testing.T) {
-	sb := startSecure(t, "PLAINTEXT://127.0.0.1:0,SSL://127.0.0.1:0", nil)
+	sb := startSecure(t, "PLAINTEXT://127.0.0.1:0,SSL://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0", nil)
 	seg := map[string]string{"segment.bytes": "4096"}
 	require.NoError(t, sb.CreateTopic("a", 3, seg))
 	require.NoError(t, sb.CreateTopic("b", 2, nil))
@@ -235,6 +236,9 @@ func TestZeroCopyFetchMatchesTLSCopy(t *testing.T) {
 	}
 	plain := dialAt(t, sb.ListenerAddr("PLAINTEXT"), nil)
 	secure := dialAt(t, sb.ListenerAddr("SSL"), sb.clientTLS)
+	sasl := dialAt(t, sb.ListenerAddr("SASL_PLAINTEXT"), nil)
+	require.Zero(t, handshake(sasl, "PLAIN", 1).ErrorCode)
+	require.Zero(t, authenticate(sasl, plainToken(secUser, secPassword), 2).ErrorCode)
 	for v := int16(4); v <= 18; v++ {
 		for _, iso := range []int8{0, 1} {
 			for _, lim := range [][2]int32{{1 << 20, 1 << 20}, {3000, 1000}, {1, 1}, {10000, 200}} {
@@ -256,6 +260,14 @@ func TestZeroCopyFetchMatchesTLSCopy(t *testing.T) {
 				require.NoError(t, err)
 				require.Equal(t, cp, zc, "version %d isolation %d limits %v", v, iso, lim)
 				assert.Equal(t, sb.sendfileBytes.Load()-before, sent, "the TLS answer was copied")
+
+				// SASL_PLAINTEXT sends with sendfile too, the same bytes.
+				sasl.corr = plain.corr
+				sasl.write(frame(req, v, sasl.corr))
+				viaSASL, err := sasl.readFrame(10 * time.Second)
+				require.NoError(t, err)
+				require.Equal(t, zc, viaSASL)
+				assert.Equal(t, 2*sent, sb.sendfileBytes.Load()-before, "the SASL_PLAINTEXT answer went through sendfile")
 
 				resp := kmsg.NewPtrFetchResponse()
 				resp.SetVersion(v)
