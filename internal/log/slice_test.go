@@ -146,3 +146,36 @@ func BenchmarkReadSlices(b *testing.B) {
 		ReleaseSlices(ss)
 	}
 }
+
+// TestReadSlicesOnCorruptHeaders: garbage in a batch header the range
+// walk reads is a storage error, never a panic or a range past the
+// segment's data.
+func TestReadSlicesOnCorruptHeaders(t *testing.T) {
+	for _, at := range []int64{0, 8, 9, 10, 11, 16, 17, 23} {
+		t.Run(fmt.Sprint("byte ", at), func(t *testing.T) {
+			dir := t.TempDir()
+			l := openLog(t, dir, Config{IndexIntervalBytes: 1})
+			var pos []int64
+			for i := range 20 {
+				pos = append(pos, l.Size())
+				mustAppend(t, l, makeBatch(t, batchSpec{records: 2, valueSize: 40, pid: -1}, fmt.Sprint("b", i)))
+			}
+			corruptFile(t, segmentFiles(t, dir, ".log")[0], pos[10]+at)
+			for off := int64(0); off < l.EndOffset(); off++ {
+				for _, maxBytes := range []int{1, 500, 1 << 20} {
+					ss, err := l.ReadSlices(off, maxBytes, nil)
+					if err != nil {
+						assert.ErrorIs(t, err, kerr.KafkaStorageError)
+						assert.Empty(t, ss)
+						continue
+					}
+					for _, s := range ss {
+						assert.LessOrEqual(t, s.Pos+s.Len, l.Size())
+					}
+					ReleaseSlices(ss)
+				}
+			}
+			assert.Zero(t, l.PinnedSlices())
+		})
+	}
+}
