@@ -54,16 +54,35 @@ func (f *fetchFrame) release() {
 }
 
 // regionPart is one partition of a response whose record batches are
-// slices[from:to] of its fetchRegions.
+// slices[from:to] of its fetchRegions. The partition's RecordBatches holds
+// one byte of the fetch's marks, the part's mark: it stands for the batches
+// (non-empty, as they are), and finds its part again even if the
+// partition struct was copied or the response rebuilt around it, as a
+// fetch session may do.
 type regionPart struct {
-	sp       *kmsg.FetchResponseTopicPartition
+	mark     *byte
 	from, to int
 }
 
+// regionFor is the part whose mark b is, nil when b is not a mark.
+func regionFor(parts []regionPart, b []byte) *regionPart {
+	if len(b) != 1 {
+		return nil
+	}
+	for i := range parts {
+		if parts[i].mark == &b[0] {
+			return &parts[i]
+		}
+	}
+	return nil
+}
+
 // encodeFetchFrame encodes resp (its version set) as the response frame of
-// correlation id corr, taking the record batches of the partitions in
-// parts from slices instead of RecordBatches; the frame takes over the
-// slices. parts are in response order.
+// correlation id corr, taking the record batches of a partition whose
+// RecordBatches is the mark of one of parts from slices instead. The
+// frame takes over those slices: each is zeroed in slices, and the caller
+// releases whatever is left there (parts whose partition the response no
+// longer holds).
 //
 // This is kmsg's FetchResponse.AppendTo (v4 to v18) and
 // reqframe.AppendResponse with the record bytes left out; a test checks
@@ -125,17 +144,18 @@ func encodeFetchFrame(corr int32, resp *kmsg.FetchResponse, parts []regionPart, 
 			if version >= 11 {
 				dst = kbin.AppendInt32(dst, p.PreferredReadReplica)
 			}
-			if len(parts) > 0 && parts[0].sp == p {
+			if rp := regionFor(parts, p.RecordBatches); rp != nil && rp.from >= 0 {
 				var n int64
-				for k := parts[0].from; k < parts[0].to; k++ {
+				for k := rp.from; k < rp.to; k++ {
 					n += slices[k].Len
 				}
 				dst = appendBytesLen(dst, int(n), flex)
-				for k := parts[0].from; k < parts[0].to; k++ {
+				for k := rp.from; k < rp.to; k++ {
 					f.splices = append(f.splices, fetchSplice{at: len(dst), sl: slices[k]})
+					slices[k] = log.Slice{}
 				}
+				rp.from = -1 // taken: a partition listed twice must not send it twice
 				spliced += n
-				parts = parts[1:]
 			} else {
 				b := p.RecordBatches
 				switch {

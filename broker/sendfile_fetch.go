@@ -20,6 +20,10 @@ import (
 type fetchRegions struct {
 	slices []log.Slice
 	parts  []regionPart
+	// marks holds a byte per partition of the request, the RecordBatches
+	// of the partitions with data (see regionPart); sized before the
+	// first is taken, never grown after.
+	marks []byte
 }
 
 var fetchRegionsPool = sync.Pool{New: func() any { return new(fetchRegions) }}
@@ -44,7 +48,10 @@ func (z *fetchRegions) reset() {
 
 // readRegions is the zero-copy branch of fetchOp.read for one partition:
 // it pins the partition's batches and fills in sp, returning the bytes
-// taken and whether the partition failed.
+// taken and whether the partition failed. A partition with batches gets a
+// one-byte mark as its RecordBatches (see regionPart): non-empty, as the
+// copying path's would be, for whatever looks at the response before it
+// is encoded.
 func (o *fetchOp) readRegions(p *partition, rp *kmsg.FetchRequestTopicPartition, sp *kmsg.FetchResponseTopicPartition, limit int, first bool) (n int, failed bool) {
 	z := o.zc
 	from := len(z.slices)
@@ -98,7 +105,19 @@ func (o *fetchOp) readRegions(p *partition, rp *kmsg.FetchRequestTopicPartition,
 			sp.AbortedTransactions = append(sp.AbortedTransactions, e)
 		}
 	}
-	z.parts = append(z.parts, regionPart{sp: sp, from: from, to: len(z.slices)})
+	if len(z.parts) == 0 {
+		all := 0
+		for i := range o.req.Topics {
+			all += len(o.req.Topics[i].Partitions)
+		}
+		if cap(z.marks) < all {
+			z.marks = make([]byte, all)
+		}
+		z.marks = z.marks[:all]
+	}
+	k := len(z.parts)
+	z.parts = append(z.parts, regionPart{mark: &z.marks[k], from: from, to: len(z.slices)})
+	sp.RecordBatches = z.marks[k : k+1 : k+1]
 	return n, false
 }
 
@@ -119,8 +138,7 @@ func (o *fetchOp) respondRegions(resp *kmsg.FetchResponse) {
 	}
 	resp.SetVersion(r.version)
 	f := encodeFetchFrame(r.corr, resp, z.parts, z.slices)
-	clear(z.slices) // the frame owns them now
-	clear(z.parts)
+	z.reset() // what the frame did not take: partitions no longer in resp
 	r.c.unwritten.Add(f.size)
 	r.c.sendFetchFrame(response{seq: r.seq, fetch: f})
 }

@@ -93,6 +93,8 @@ func TestFetchFrameMatchesKmsg(t *testing.T) {
 			}
 			var parts []regionPart
 			var slices []log.Slice
+			var regionOf []*kmsg.FetchResponseTopicPartition
+			marks := make([]byte, 16)
 			for ti := range rng.IntN(3) {
 				rt := kmsg.NewFetchResponseTopic()
 				rt.Topic = "topic-" + strconv.Itoa(ti)
@@ -149,13 +151,20 @@ func TestFetchFrameMatchesKmsg(t *testing.T) {
 							require.NoError(t, err)
 						}
 						if len(slices) > from {
-							parts = append(parts, regionPart{sp: sp, from: from, to: len(slices)})
+							parts = append(parts, regionPart{mark: &marks[len(parts)], from: from, to: len(slices)})
+							regionOf = append(regionOf, sp)
 						}
 					}
 				}
 			}
 			want := reqframe.AppendResponse(nil, int32(round), resp)
+			for k, sp := range regionOf {
+				sp.RecordBatches = marks[k : k+1 : k+1]
+			}
 			f := encodeFetchFrame(int32(round), resp, parts, slices)
+			for k := range slices {
+				assert.Equal(t, log.Slice{}, slices[k], "the frame took slice %d over", k)
+			}
 			got := f.wireBytes(t)
 			require.Equal(t, want, got, "version %d round %d", v, round)
 			assert.Equal(t, int64(len(want)), f.size)
@@ -462,4 +471,51 @@ func TestZeroCopyFetchRacingDeleteRecords(t *testing.T) {
 	// No event says the writer has let go: poll, with a deadline.
 	require.Eventually(t, func() bool { return p.log.PinnedSlices() == 0 }, 10*time.Second, 10*time.Millisecond,
 		"closing the connection unpinned its unwritten answers")
+}
+
+// TestFetchFrameFollowsMarks: a response rebuilt from copies of its
+// partitions, with one left out (as a fetch session answering only what
+// changed may do), still sends each partition's own batches, and the
+// batches of the partition left out are released, not leaked.
+func TestFetchFrameFollowsMarks(t *testing.T) {
+	l, err := log.Open(t.TempDir(), log.Config{})
+	require.NoError(t, err)
+	t.Cleanup(func() { l.Close() })
+	for i := range 6 {
+		var bb batch.Builder
+		bb.Reset(nil, 1700000000000)
+		batch.Append[batch.RecordHeader](&bb, 1700000000000, nil, bytes.Repeat([]byte{byte(i)}, 30), nil)
+		_, err := l.Append(append([]byte(nil), bb.Finish(batch.NoProducer)...), time.Now())
+		require.NoError(t, err)
+	}
+	z := &fetchRegions{marks: make([]byte, 3)}
+	orig := make([]kmsg.FetchResponseTopicPartition, 3)
+	want := make([][]byte, 3)
+	for i := range orig {
+		orig[i].Default()
+		orig[i].Partition = int32(i)
+		from := len(z.slices)
+		z.slices, err = l.ReadSlices(int64(2*i), 1, z.slices)
+		require.NoError(t, err)
+		want[i], err = z.slices[from].AppendTo(nil)
+		require.NoError(t, err)
+		z.parts = append(z.parts, regionPart{mark: &z.marks[i], from: from, to: len(z.slices)})
+		orig[i].RecordBatches = z.marks[i : i+1 : i+1]
+	}
+	require.EqualValues(t, 3, l.PinnedSlices())
+
+	resp := kmsg.NewPtrFetchResponse()
+	resp.SetVersion(12)
+	rt := kmsg.NewFetchResponseTopic()
+	rt.Topic = "t"
+	rt.Partitions = []kmsg.FetchResponseTopicPartition{orig[2], orig[0]} // copies, reordered, 1 left out
+	resp.Topics = append(resp.Topics, rt)
+	f := encodeFetchFrame(7, resp, z.parts, z.slices)
+	z.reset()
+	assert.EqualValues(t, 2, l.PinnedSlices(), "the left-out partition's slice is released")
+
+	rt.Partitions[0].RecordBatches, rt.Partitions[1].RecordBatches = want[2], want[0]
+	assert.Equal(t, reqframe.AppendResponse(nil, 7, resp), f.wireBytes(t))
+	f.release()
+	assert.Zero(t, l.PinnedSlices())
 }
