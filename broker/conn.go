@@ -419,11 +419,11 @@ func (c *conn) writeLoop() {
 			}
 		}
 		if err == nil && len(bufs) > 0 {
-			c.nc.SetWriteDeadline(time.Now().Add(c.b.cfg.ConnectionsMaxIdle))
 			if c.ln.tls != nil && len(bufs) > 1 {
+				c.nc.SetWriteDeadline(time.Now().Add(c.b.cfg.ConnectionsMaxIdle))
 				err = c.writeTLS(bufs)
 			} else {
-				err = c.flush(&bufs)
+				err = c.flush(&bufs) // sets the deadline
 			}
 		}
 		release()
