@@ -143,7 +143,8 @@ func (o *fetchOp) respondRegions(resp *kmsg.FetchResponse) {
 	r.c.sendFetchFrame(response{seq: r.seq, fetch: f})
 }
 
-// releaseRegions unpins what the op read and returns its region state.
+// releaseRegions unpins what the op read; the op keeps its region state
+// for a read after the purgatory.
 func (o *fetchOp) releaseRegions() {
 	if z := o.zc; z != nil {
 		z.reset()
