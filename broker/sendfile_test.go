@@ -415,6 +415,12 @@ func TestZeroCopyFetchRacingDeleteRecords(t *testing.T) {
 		idle.corr++
 		idle.write(frame(fetchReq("del", 0, 1, 0), 12, idle.corr))
 	}
+	// Most of the answers (1 MiB each, 16 slices) are handled before the
+	// deletions start; the socket buffers take a few MiB at most, the
+	// rest stays pinned until the client reads or goes.
+	p := b.topics.byName("del").parts[0]
+	require.Eventually(t, func() bool { return p.log.PinnedSlices() >= 10*16 }, 10*time.Second, time.Millisecond,
+		"the idle client's answers pin their segments")
 
 	var wg sync.WaitGroup
 	done := make(chan struct{})
@@ -464,7 +470,6 @@ func TestZeroCopyFetchRacingDeleteRecords(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	p := b.topics.byName("del").parts[0]
 	require.Positive(t, p.log.PinnedSlices(), "the idle client's answers pin segments")
 	require.Positive(t, deletedFiles(t, dir), "among them deleted ones")
 	idle.c.Close()
