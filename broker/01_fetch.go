@@ -50,7 +50,7 @@ func handleFetch(b *Broker, w *worker, r *request) kmsg.Response {
 		}
 	}
 
-	op := &fetchOp{b: b, r: r, req: req, parts: parts}
+	op := &fetchOp{b: b, r: r, req: req, parts: parts, zc: regionsFor(r.c)}
 	op.snapshot()
 	resp, bytes, errored := op.read()
 	if errored || bytes >= int(req.MinBytes) || req.MaxWaitMillis <= 0 || len(keys) == 0 {
@@ -88,15 +88,29 @@ type fetchOp struct {
 	// being built, from fetchDataPool; the response's RecordBatches alias
 	// it until the response is encoded into its frame.
 	data *[]byte
+	// zc, on a zero-copy connection, holds pinned segment ranges instead
+	// of data (sendfile_fetch.go).
+	zc *fetchRegions
 }
 
 // respond encodes resp, which aliases o.data, and gives o.data back.
 func (o *fetchOp) respond(resp *kmsg.FetchResponse) {
-	o.b.respondFetch(o.r, resp) // consumer_byte_rate (throttle_conn.go)
+	if done := o.r.authzDone; done != nil {
+		// Both paths below encode resp themselves, so the authorizer's
+		// answers (denied topics) go in first, once.
+		o.r.authzDone = nil
+		done(resp)
+	}
+	if o.zc != nil {
+		o.respondRegions(resp) // sendfile_fetch.go
+	} else {
+		o.b.respondFetch(o.r, resp) // consumer_byte_rate (throttle_conn.go)
+	}
 	o.releaseData()
 }
 
 func (o *fetchOp) releaseData() {
+	o.releaseRegions()
 	bp := o.data
 	if bp == nil {
 		return
@@ -230,6 +244,13 @@ func (o *fetchOp) read() (resp *kmsg.FetchResponse, total int, errored bool) {
 				continue
 			}
 			first := total == 0
+			if o.zc != nil {
+				n, failed := o.readRegions(p, rp, sp, limit, first)
+				errored = errored || failed
+				total += n
+				budget -= n
+				continue
+			}
 			start := len(buf)
 			var data []byte
 			var err error

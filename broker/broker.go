@@ -58,6 +58,10 @@ type Broker struct {
 	// authz enforces acls (authz.go).
 	authz *authorizer
 
+	// sendfileBytes counts the record bytes fetches sent with sendfile
+	// (sendfile.go); tests read it.
+	sendfileBytes atomic.Int64
+
 	// Lock order: goMu, then connsMu. topicTable has its own lock (see
 	// topics.go), never held while calling into the broker.
 	goMu     sync.Mutex

@@ -168,6 +168,12 @@ type Config struct {
 	// except that the first batch is returned whole (KIP-74) so a batch
 	// larger than the limit cannot stall a consumer. Zero means 55 MiB.
 	FetchMaxBytes int32
+	// DisableSendfile makes fetches on PLAINTEXT and SASL_PLAINTEXT
+	// listeners copy record batches through memory, as on TLS listeners,
+	// instead of sending them from the segment files with sendfile(2)
+	// (zero-copy, Linux only; see sendfile.go). For comparisons and for
+	// filesystems where sendfile misbehaves.
+	DisableSendfile bool
 
 	// QueuedMaxRequests is queued.max.requests, the request queue between
 	// connection readers and I/O workers; a full queue blocks the readers.

@@ -10,6 +10,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/skiffkit/skiff/internal/auth"
@@ -33,6 +34,9 @@ type response struct {
 	seq   uint64
 	frame *[]byte
 	close bool
+	// fetch, instead of frame, is a Fetch answer whose record batches
+	// the writer sends from the segment files (sendfile.go).
+	fetch *fetchFrame
 }
 
 // conn is one client connection: a reader goroutine that parses requests in
@@ -75,6 +79,14 @@ type conn struct {
 	// tlsOut gathers small answers into one TLS write (writeTLS); only
 	// the writer uses it, and only on SSL and SASL_SSL listeners.
 	tlsOut []byte
+
+	// zc is the raw socket when fetches use sendfile, nil when they
+	// copy (sendfile.go).
+	zc syscall.RawConn
+	// fetchMu guards writerGone: once the writer returned, answers
+	// holding pinned segments are released instead of queued.
+	fetchMu    sync.Mutex
+	writerGone bool
 }
 
 func newConn(b *Broker, nc net.Conn) *conn {
@@ -109,6 +121,7 @@ func newConnOn(b *Broker, nc net.Conn, l *listener) *conn {
 	if l.proto.SASL() {
 		c.sasl = &saslState{}
 	}
+	c.zc = zeroCopyConn(b, nc, l)
 	return c
 }
 
@@ -321,16 +334,34 @@ func (c *conn) logReadErr(err error) {
 
 // writeLoop puts answers back in request order (a ring indexed by sequence
 // number: at most maxInFlight are outstanding) and writes every answer that
-// is ready in one vectored write.
+// is ready in one vectored write; a zero-copy fetch answer splits it around
+// its sendfile ranges (writeFetchFrame).
 func (c *conn) writeLoop() {
-	defer c.shutdown()
 	var (
 		ring    [maxInFlight]*response
 		slots   [maxInFlight]response
 		next    uint64
 		bufs    net.Buffers
 		written []*[]byte
+		fetches []*fetchFrame // written, or partly: released after the write
 	)
+	defer c.shutdown()
+	defer c.dropUnwritten(&ring)
+	release := func() {
+		for _, bp := range written {
+			framePool.put(bp)
+		}
+		clear(written)
+		written = written[:0]
+		for _, f := range fetches {
+			f.release()
+		}
+		clear(fetches)
+		fetches = fetches[:0]
+		clear(bufs)
+		bufs = bufs[:0]
+	}
+	defer release()
 	place := func(r response) {
 		i := r.seq % maxInFlight
 		slots[i] = r
@@ -360,7 +391,8 @@ func (c *conn) writeLoop() {
 			}
 		}
 		closeAfter, answeredClose, consumed, size := false, false, 0, int64(0)
-		for size < maxWrite {
+		var err error
+		for size < maxWrite && err == nil {
 			i := next % maxInFlight
 			r := ring[i]
 			if r == nil {
@@ -369,10 +401,21 @@ func (c *conn) writeLoop() {
 			ring[i] = nil
 			next++
 			consumed++
+			// Taken off the count before the write, not after: once the
+			// bytes reach the client it may send its next fetch at once,
+			// and that fetch must not see its previous answer as still
+			// unwritten.
 			if r.frame != nil {
 				bufs = append(bufs, *r.frame)
 				written = append(written, r.frame)
 				size += int64(len(*r.frame))
+				c.unwritten.Add(-int64(len(*r.frame)))
+			}
+			if r.fetch != nil {
+				fetches = append(fetches, r.fetch)
+				size += r.fetch.size
+				c.unwritten.Add(-r.fetch.size)
+				err = c.writeFetchFrame(&bufs, r.fetch)
 			}
 			if r.close {
 				// With a frame: the last answer before closing (a failed
@@ -381,30 +424,20 @@ func (c *conn) writeLoop() {
 				break
 			}
 		}
-		// Taken off the count before the write, not after: once the bytes
-		// reach the client it may send its next fetch at once, and that
-		// fetch must not see its previous answer as still unwritten.
-		c.unwritten.Add(-size)
-		if len(bufs) > 0 {
-			c.nc.SetWriteDeadline(time.Now().Add(c.b.cfg.ConnectionsMaxIdle))
-			var err error
+		if err == nil && len(bufs) > 0 {
 			if c.ln.tls != nil && len(bufs) > 1 {
+				c.nc.SetWriteDeadline(time.Now().Add(c.b.cfg.ConnectionsMaxIdle))
 				err = c.writeTLS(bufs)
 			} else {
-				_, err = bufs.WriteTo(c.nc)
+				err = c.flush(&bufs) // sets the deadline
 			}
-			for _, bp := range written {
-				framePool.put(bp)
+		}
+		release()
+		if err != nil {
+			if !c.closed() {
+				c.b.log.Debug("connection write failed", "remote", c.remote, "err", err)
 			}
-			clear(written)
-			written = written[:0]
-			bufs = bufs[:0]
-			if err != nil {
-				if !c.closed() {
-					c.b.log.Debug("connection write failed", "remote", c.remote, "err", err)
-				}
-				return
-			}
+			return
 		}
 		if closeAfter {
 			if !answeredClose {

@@ -126,26 +126,40 @@ func (b *Broker) respondFetch(r *request, resp *kmsg.FetchResponse) {
 	// The size is the encoded response's, as Kafka's getResponseSize, so
 	// the answer is encoded first; a throttled one is encoded again, empty.
 	frame := r.encodeResponse(resp)
-	size := float64(len(*frame) - 4) // without the size prefix
+	if b.fetchThrottled(r, t, resp, int64(len(*frame))) {
+		framePool.put(frame)
+		return
+	}
+	r.respondFrame(frame)
+}
+
+// fetchThrottled records a fetch answer of frameSize bytes (size prefix
+// included) against r's consumer_byte_rate in t. Within the quota it
+// returns false and the caller sends its answer; over it, it takes the
+// bytes back out, answers r itself with the throttled response and mutes
+// the connection, and the caller drops its answer. The zero-copy path
+// (sendfile_fetch.go) uses it with its frame's size, so sendfile fetches
+// are held to the same quota.
+func (b *Broker) fetchThrottled(r *request, t *quotaTable, resp *kmsg.FetchResponse, frameSize int64) bool {
+	size := float64(frameSize - 4) // without the size prefix
 	now := time.Now()
 	user, w := r.c.quotaUser(), b.quotaWindow()
 	ms := b.quotas.th.record(w, fetchQuota, t, user, r.clientID, size, now)
 	if ms <= 0 {
-		r.respondFrame(frame)
-		return
+		return false
 	}
 	b.quotas.th.unrecord(w, fetchQuota, t, user, r.clientID, size, now)
-	framePool.put(frame)
 	resp.Topics = nil
 	resp.ThrottleMillis = int32(ms)
-	frame = r.encodeResponse(resp)
+	frame := r.encodeResponse(resp)
 	d := time.Duration(ms) * time.Millisecond
 	r.c.throttleUntil(now.Add(d))
 	if r.version < fetchClientThrottleVersion {
 		b.purg.Watch(nil, &heldAnswer{r: r, frame: frame}, now.Add(d))
-		return
+		return true
 	}
 	r.respondFrame(frame)
+	return true
 }
 
 // respondFrame answers r with an already encoded response (see

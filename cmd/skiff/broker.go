@@ -53,6 +53,7 @@ func brokerMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		retention  = fs.Duration("retention", 7*24*time.Hour, "log.retention.ms; negative keeps data forever")
 		retBytes   = fs.Int64("retention-bytes", -1, "log.retention.bytes per partition; -1 means no limit")
 		maxMsg     = fs.Int("message-max-bytes", 1048588, "message.max.bytes")
+		sendfile   = fs.Bool("sendfile", true, "send fetched record batches from the segment files with sendfile(2) on plaintext listeners (false: copy, as on TLS)")
 		// Kafka's default is 3 s, meant for production groups whose
 		// members start one after another; for development it is a
 		// three-second stall in every first Poll. The official Kafka
@@ -106,6 +107,7 @@ func brokerMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		RetentionMs:                *retention,
 		RetentionBytes:             *retBytes,
 		MessageMaxBytes:            int32(*maxMsg),
+		DisableSendfile:            !*sendfile,
 		GroupInitialRebalanceDelay: delay,
 		GroupMinSessionTimeout:     *minSession,
 		GroupMaxSessionTimeout:     *maxSession,

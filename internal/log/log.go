@@ -62,7 +62,8 @@ type Log struct {
 	firstUnstable atomic.Int64
 	size          atomic.Int64
 	synced        atomic.Int64
-	isClosed      atomic.Bool // set by Close, for the lock-free readers
+	isClosed      atomic.Bool  // set by Close, for the lock-free readers
+	pinned        atomic.Int64 // slices not yet released (PinnedSlices)
 	// cfg.SegmentBytes and cfg.MaxMessageBytes for Append's lock-free
 	// validation; written under mu with cfg (Reconfigure).
 	segmentBytes    atomic.Int64

@@ -107,33 +107,9 @@ func (s *segment) read(offset, maxOffset int64, budget int, atLeastOne bool, dst
 	// batch allocates nothing.
 	dst = slices.Grow(dst, batch.HeaderSize)
 	hb := dst[len(dst) : len(dst)+batch.HeaderSize]
-	pos := int64(0)
-	if offset > s.base {
-		pos = s.lookup(offset, hb)
-	}
-	// Find the batch holding offset by walking headers from the indexed
-	// position: at most index.interval.bytes plus one batch away.
-	var h batch.Header
-	for {
-		if pos >= limit {
-			return dst, false, nil // offset is past this segment's last batch
-		}
-		if limit-pos < batch.HeaderSize {
-			return dst, false, corruptSegment(s, pos, batch.ErrShort)
-		}
-		if _, err := s.log.ReadAt(hb, pos); err != nil {
-			return dst, false, storageError("read", err)
-		}
-		if h, err = batch.ParseHeader(hb); err != nil {
-			return dst, false, corruptSegment(s, pos, err)
-		}
-		if pos+int64(h.Size()) > limit {
-			return dst, false, corruptSegment(s, pos, batch.ErrShort)
-		}
-		if h.LastOffset() >= offset {
-			break
-		}
-		pos += int64(h.Size())
+	pos, h, found, err := s.locate(offset, limit, hb)
+	if err != nil || !found {
+		return dst, false, err
 	}
 	if h.BaseOffset >= maxOffset {
 		return dst, true, nil
@@ -155,6 +131,37 @@ func (s *segment) read(offset, maxOffset int64, budget int, atLeastOne bool, dst
 	n, bounded := wholeBatchesBelow(dst[start:], maxOffset)
 	dst = dst[:start+n]
 	return dst, bounded || pos+int64(n) < limit, nil
+}
+
+// locate finds the batch holding offset by walking headers from the
+// indexed position: at most index.interval.bytes plus one batch away. found
+// is false when offset is past the segment's last batch below limit. hb is
+// scratch of batch.HeaderSize bytes.
+func (s *segment) locate(offset, limit int64, hb []byte) (pos int64, h batch.Header, found bool, err error) {
+	if offset > s.base {
+		pos = s.lookup(offset, hb)
+	}
+	for {
+		if pos >= limit {
+			return pos, h, false, nil
+		}
+		if limit-pos < batch.HeaderSize {
+			return pos, h, false, corruptSegment(s, pos, batch.ErrShort)
+		}
+		if _, err := s.log.ReadAt(hb, pos); err != nil {
+			return pos, h, false, storageError("read", err)
+		}
+		if h, err = batch.ParseHeader(hb); err != nil {
+			return pos, h, false, corruptSegment(s, pos, err)
+		}
+		if pos+int64(h.Size()) > limit {
+			return pos, h, false, corruptSegment(s, pos, batch.ErrShort)
+		}
+		if h.LastOffset() >= offset {
+			return pos, h, true, nil
+		}
+		pos += int64(h.Size())
+	}
 }
 
 // wholeBatchesBelow is the length of the prefix of b made of complete

@@ -56,6 +56,12 @@ type Purgatory struct {
 	expire func(Operation)
 
 	scratch sync.Pool // *[]*entry, Notify's snapshot of one key's waiters
+
+	// watching counts the (key, op) pairs in watchers, changed under mu:
+	// Notify of a log nobody waits on (every append while no fetch is
+	// parked) returns without taking mu, so concurrent appends to
+	// different partitions do not meet on it.
+	watching atomic.Int64
 }
 
 // Option configures a Purgatory.
@@ -105,6 +111,7 @@ func (p *Purgatory) Watch(keys []Key, op Operation, deadline time.Time) bool {
 	for _, k := range keys {
 		p.watchers[k] = append(p.watchers[k], e)
 	}
+	p.watching.Add(int64(len(keys)))
 	earliest := false
 	if !deadline.IsZero() {
 		heap.Push(&p.deadline, e)
@@ -127,6 +134,11 @@ func (p *Purgatory) Watch(keys []Key, op Operation, deadline time.Time) bool {
 // state an op may wait for changed (an append, an fsync, a deletion).
 // It returns how many ops it completed.
 func (p *Purgatory) Notify(key Key) int {
+	// An op parking concurrently checks its condition itself once it is
+	// visible (Watch), so seeing none here loses no wake-up.
+	if p.watching.Load() == 0 {
+		return 0
+	}
 	p.mu.Lock()
 	list := p.watchers[key]
 	if len(list) == 0 {
@@ -183,6 +195,7 @@ func (p *Purgatory) Close() {
 		e.done.Store(true)
 	}
 	p.watchers = nil
+	p.watching.Store(0)
 	p.deadline = nil
 	p.mu.Unlock()
 	close(p.stop)
@@ -216,6 +229,7 @@ func (p *Purgatory) remove(e *entry) {
 				l[i] = l[last]
 				l[last] = nil
 				l = l[:last]
+				p.watching.Add(-1)
 				break
 			}
 		}

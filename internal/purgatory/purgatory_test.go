@@ -206,3 +206,73 @@ func TestExpireWithHandsOff(t *testing.T) {
 		assert.Zero(t, p.Len())
 	})
 }
+
+// TestNoLostWakeupWithoutWatchers races parking against the state change
+// and its Notify, over and over: Notify of a key nobody watches returns
+// without the lock, and the op that parks at that moment must still
+// complete (Watch checks after parking), never wait for a deadline.
+func TestNoLostWakeupWithoutWatchers(t *testing.T) {
+	p := New()
+	defer p.Close()
+	for range 2000 {
+		op := &countOp{}
+		var wg sync.WaitGroup
+		wg.Go(func() { p.Watch([]Key{k0, k1}, op, time.Time{}) })
+		wg.Go(func() {
+			op.ready.Store(true)
+			p.Notify(k1)
+		})
+		wg.Wait()
+		require.EqualValues(t, 1, op.completed.Load(), "a parked op whose condition holds completed")
+	}
+	assert.Zero(t, p.Len())
+	assert.Zero(t, p.watching.Load(), "every (key, op) pair left with its op")
+}
+
+// TestWatchingCountsPairs: the lock-free check of Notify follows what is
+// parked through completion, expiry and Close.
+func TestWatchingCountsPairs(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := New()
+		a, b := &countOp{}, &countOp{}
+		p.Watch([]Key{k0, k1}, a, time.Now().Add(time.Hour))
+		p.Watch([]Key{k1}, b, time.Now().Add(time.Second))
+		assert.EqualValues(t, 3, p.watching.Load())
+		a.ready.Store(true)
+		assert.Equal(t, 1, p.Notify(k0))
+		assert.EqualValues(t, 1, p.watching.Load())
+		time.Sleep(2 * time.Second) // b's deadline, in the bubble's fake time
+		synctest.Wait()
+		assert.EqualValues(t, 1, b.expired.Load())
+		assert.Zero(t, p.watching.Load())
+		p.Watch([]Key{k0}, &countOp{}, time.Time{})
+		p.Close()
+		assert.Zero(t, p.watching.Load())
+	})
+}
+
+// BenchmarkNotifyNobodyWaits is what every append pays for the purgatory
+// while no fetch is parked, from all cores at once.
+func BenchmarkNotifyNobodyWaits(b *testing.B) {
+	p := New()
+	defer p.Close()
+	p.Watch([]Key{k1}, &countOp{}, time.Time{}) // parked elsewhere: the slow path
+	b.Run("others-parked", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				p.Notify(k0)
+			}
+		})
+	})
+	q := New()
+	defer q.Close()
+	b.Run("none-parked", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				q.Notify(k0)
+			}
+		})
+	})
+}
