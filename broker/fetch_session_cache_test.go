@@ -1,0 +1,135 @@
+package broker
+
+import (
+	"math"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// fakeClock drives a fetchSessionCache's clock by hand.
+type fakeClock struct{ t time.Time }
+
+func (f *fakeClock) now() time.Time          { return f.t }
+func (f *fakeClock) advance(d time.Duration) { f.t = f.t.Add(d) }
+func newTestSessionCache(slots int, evict time.Duration) (*fetchSessionCache, *fakeClock) {
+	clk := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	c := newFetchSessionCache(slots, evict)
+	c.now = clk.now
+	return c, clk
+}
+
+func touch(c *fetchSessionCache, s *fetchSession) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.touchLocked(s, s.cachedSize, c.now())
+}
+
+func cached(c *fetchSessionCache, s *fetchSession) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sessions[s.id] == s
+}
+
+// TestFetchSessionCacheEviction pins Kafka's FetchSessionCache.tryEvict
+// (the cases of its FetchSessionCacheTest): a new session evicts a stale
+// one first, else the smallest session established for longer than
+// min.incremental.fetch.session.eviction.ms if it is bigger, else it is
+// declined.
+func TestFetchSessionCacheEviction(t *testing.T) {
+	const evict = time.Minute
+	t.Run("room", func(t *testing.T) {
+		c, _ := newTestSessionCache(2, evict)
+		a, b := c.create(false, 5, false), c.create(false, 3, false)
+		require.NotNil(t, a)
+		require.NotNil(t, b)
+		assert.NotEqual(t, a.id, b.id)
+		assert.Positive(t, a.id)
+		assert.EqualValues(t, 1, a.epoch, "a new session's next epoch is 1")
+		st := c.stats()
+		assert.Equal(t, 2, st.sessions)
+		assert.Equal(t, 8, st.partitions)
+	})
+	t.Run("full of young sessions declines", func(t *testing.T) {
+		c, clk := newTestSessionCache(2, evict)
+		a, b := c.create(false, 5, false), c.create(false, 3, false)
+		clk.advance(10 * time.Second)
+		touch(c, a)
+		touch(c, b)
+		assert.Nil(t, c.create(false, 100, false), "both created less than a minute ago")
+		assert.True(t, cached(c, a))
+		assert.True(t, cached(c, b))
+	})
+	t.Run("stale goes first, whatever its size", func(t *testing.T) {
+		c, clk := newTestSessionCache(2, evict)
+		a := c.create(false, 50, false)
+		clk.advance(30 * time.Second)
+		b := c.create(false, 3, false)
+		clk.advance(31 * time.Second) // a unused for 61s, b for 31s
+		d := c.create(false, 1, false)
+		require.NotNil(t, d)
+		assert.False(t, cached(c, a), "the least recently used, idle past the eviction time")
+		assert.True(t, cached(c, b))
+		assert.Equal(t, 1, c.stats().evictions)
+	})
+	t.Run("bigger evicts the smallest established", func(t *testing.T) {
+		c, clk := newTestSessionCache(2, evict)
+		a, b := c.create(false, 5, false), c.create(false, 3, false)
+		clk.advance(61 * time.Second)
+		touch(c, a) // both in use, both older than a minute at their last use
+		touch(c, b)
+		assert.Nil(t, c.create(false, 3, false), "equal size does not evict")
+		d := c.create(false, 4, false)
+		require.NotNil(t, d)
+		assert.False(t, cached(c, b), "the smaller one goes")
+		assert.True(t, cached(c, a))
+		assert.Nil(t, c.create(false, 4, false), "a (5) is bigger and d is young")
+		assert.True(t, cached(c, d))
+	})
+	t.Run("evictability is taken at the last use", func(t *testing.T) {
+		c, clk := newTestSessionCache(1, evict)
+		a := c.create(false, 1, false)
+		clk.advance(50 * time.Second)
+		touch(c, a) // 50s old when last used: not evictable by size
+		clk.advance(20 * time.Second)
+		assert.Nil(t, c.create(false, 9, false), "a was young at its last use and is not stale")
+		touch(c, a)
+		assert.NotNil(t, c.create(false, 9, false))
+		assert.False(t, cached(c, a))
+	})
+	t.Run("privileged", func(t *testing.T) {
+		c, clk := newTestSessionCache(2, evict)
+		a := c.create(false, 100, false)
+		f := c.create(true, 1, false)
+		clk.advance(time.Second)
+		touch(c, a)
+		touch(c, f)
+		assert.Nil(t, c.create(false, 1000, false), "young: nothing a consumer may evict")
+		g := c.create(true, 1, false)
+		require.NotNil(t, g, "a follower evicts a consumer however young")
+		assert.False(t, cached(c, a))
+		assert.True(t, cached(c, f))
+		assert.Nil(t, c.create(true, 1000, false), "nor a young follower")
+	})
+	t.Run("disabled", func(t *testing.T) {
+		c, _ := newTestSessionCache(0, evict)
+		assert.Nil(t, c.create(false, 1, false))
+	})
+	t.Run("zero eviction time: every idle session is stale", func(t *testing.T) {
+		c, clk := newTestSessionCache(1, 0)
+		a := c.create(false, 100, false)
+		clk.advance(time.Millisecond)
+		require.NotNil(t, c.create(false, 1, false))
+		assert.False(t, cached(c, a))
+	})
+}
+
+func TestFetchSessionNextEpoch(t *testing.T) {
+	for _, tc := range []struct{ in, want int32 }{
+		{0, 1}, {1, 2}, {-1, -1}, {math.MaxInt32, 1}, {-7, -1},
+	} {
+		assert.Equal(t, tc.want, nextEpoch(tc.in), "nextEpoch(%d)", tc.in)
+	}
+}
