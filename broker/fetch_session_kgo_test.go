@@ -2,6 +2,7 @@ package broker
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"slices"
 	"sync"
@@ -297,4 +298,74 @@ func TestFetchSessionKgoEviction(t *testing.T) {
 	assert.Equal(t, wantB, bc.got)
 	assert.Contains(t, a.logs.String(), "SessionIDNotFound", "a was told its session is gone")
 	assert.Equal(t, 1, b.fetchSessions.stats().sessions)
+}
+
+// TestFetchSessionKgoGroupRebalance: when a second group member joins, the
+// partitions revoked from the first leave its session (ForgottenTopics)
+// and join the second's: the cache ends with two sessions holding the four
+// partitions once each, and every record is read once.
+func TestFetchSessionKgoGroupRebalance(t *testing.T) {
+	b := startBroker(t, Config{GroupInitialRebalanceDelay: -1})
+	require.NoError(t, b.CreateTopic("gr", 4, nil))
+	prod := newClient(t, b, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	group := []kgo.Opt{kgo.ConsumerGroup("g-fs"), kgo.Balancers(kgo.CooperativeStickyBalancer())}
+	a := newSessionConsumer(t, b, "gr", group...)
+	all := partRange(0, 4)
+	produceParts(t, prod, "gr", all, 0, 1)
+	a.pollUntil(4)
+	require.Equal(t, 4, b.fetchSessions.stats().partitions)
+
+	c := newSessionConsumer(t, b, "gr", group...)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var polled sync.Map // value -> count, from both members after the join
+	for _, m := range []*sessionConsumer{a, c} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				pctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+				fs := m.cl.PollFetches(pctx)
+				cancel()
+				fs.EachRecord(func(r *kgo.Record) {
+					n, _ := polled.LoadOrStore(string(r.Value), new(atomic.Int64))
+					n.(*atomic.Int64).Add(1)
+				})
+			}
+		}()
+	}
+	defer func() { close(stop); wg.Wait() }()
+	require.Eventually(t, func() bool {
+		st := b.fetchSessions.stats()
+		return st.sessions == 2 && st.partitions == 4
+	}, 20*time.Second, 10*time.Millisecond, "revoked partitions moved from one session to the other")
+
+	produceParts(t, prod, "gr", all, 1, 3)
+	want := map[string]bool{}
+	for _, p := range all {
+		for i := 1; i < 3; i++ {
+			want[fmt.Sprintf("%d-%d", p, i)] = true
+		}
+	}
+	require.Eventually(t, func() bool {
+		n := 0
+		polled.Range(func(k, _ any) bool {
+			if want[k.(string)] {
+				n++
+			}
+			return true
+		})
+		return n == len(want)
+	}, 20*time.Second, 10*time.Millisecond)
+	polled.Range(func(k, v any) bool {
+		if want[k.(string)] {
+			assert.EqualValues(t, 1, v.(*atomic.Int64).Load(), "%s read once", k)
+		}
+		return true
+	})
 }

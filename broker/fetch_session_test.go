@@ -566,3 +566,39 @@ func fetchSessionSeeds(b *Broker) [][]byte {
 	}
 	return seeds
 }
+
+// TestFetchSessionLogStartMoves: a log start offset that moved (here by
+// DeleteRecords) is news for a session even without records or a high
+// watermark change, as Kafka's CachedPartition compares it.
+func TestFetchSessionLogStartMoves(t *testing.T) {
+	b := startBroker(t, Config{})
+	require.NoError(t, b.CreateTopic("ls", 2, nil))
+	rc := dialRaw(t, b)
+	produceTo(t, rc, "ls", 0, 3)
+	resp := rc.roundTrip(sessFetch{parts: map[int32]int64{0: 3, 1: 0}}.request("ls", [16]byte{}), 12).(*kmsg.FetchResponse)
+	sid := resp.SessionID
+	require.Positive(t, sid)
+	resp = rc.roundTrip(sessFetch{id: sid, epoch: 1}.request("ls", [16]byte{}), 12).(*kmsg.FetchResponse)
+	require.Empty(t, resp.Topics)
+
+	del := kmsg.NewPtrDeleteRecordsRequest()
+	dt := kmsg.NewDeleteRecordsRequestTopic()
+	dt.Topic = "ls"
+	dt.Partitions = []kmsg.DeleteRecordsRequestTopicPartition{{Partition: 0, Offset: 2}}
+	del.Topics = append(del.Topics, dt)
+	del.TimeoutMillis = 5000
+	dr := rc.roundTrip(del, 2).(*kmsg.DeleteRecordsResponse)
+	require.Zero(t, dr.Topics[0].Partitions[0].ErrorCode)
+
+	resp = rc.roundTrip(sessFetch{id: sid, epoch: 2}.request("ls", [16]byte{}), 12).(*kmsg.FetchResponse)
+	require.Zero(t, resp.ErrorCode)
+	require.Len(t, resp.Topics, 1)
+	require.Len(t, resp.Topics[0].Partitions, 1)
+	p := resp.Topics[0].Partitions[0]
+	assert.EqualValues(t, 0, p.Partition)
+	assert.EqualValues(t, 2, p.LogStartOffset)
+	assert.EqualValues(t, 3, p.HighWatermark)
+	assert.Empty(t, p.RecordBatches)
+	resp = rc.roundTrip(sessFetch{id: sid, epoch: 3}.request("ls", [16]byte{}), 12).(*kmsg.FetchResponse)
+	assert.Empty(t, resp.Topics, "told once")
+}
