@@ -439,9 +439,22 @@ type fetchContext struct {
 	epoch int32
 	order []*cachedPartition
 	// full fetch with epoch 0: whether a new session would be a follower's
-	// and use topic ids.
+	// and use topic ids, and the session prepare made.
 	privileged bool
 	usesIDs    bool
+	created    *fetchSession
+
+	// prepared is set by prepare; done by commit or throttled, so each
+	// runs once whatever the caller does.
+	prepared, done bool
+	// stale: the session's epoch moved between the request and prepare
+	// (a duplicate overtook it); the answer is INVALID_FETCH_SESSION_EPOCH.
+	stale bool
+	// sent is the response prepare shaped, whose partitions commit
+	// records as told; included are their cached partitions, in order
+	// (in fc.order's array).
+	sent     *kmsg.FetchResponse
+	included []*cachedPartition
 }
 
 // newFetchContext is FetchManager.newContext. A non-zero error code is a
@@ -595,28 +608,103 @@ func (s *fetchSession) view(req *kmsg.FetchRequest, names func([16]byte) string)
 	return v, order
 }
 
-// finish is FetchContext.updateAndGenerateResponseData, run once on the
-// response a fetch is answered with, after any wait in the purgatory.
+// A response passes through its context in two steps, as in Kafka's
+// KafkaApis: prepare shapes it without touching the session (what
+// getResponseSize measures, so a quota can judge the real size), then
+// either commit records it as sent (updateAndGenerateResponseData) or
+// throttled replaces it with an empty one and leaves the session as it was
+// (getThrottledResponse). finish is prepare then commit, for a response
+// that is sent as it is.
 //
 //   - sessionless: session id 0, everything read.
-//   - full fetch at epoch 0: a session of every partition read is created
-//     now (as Kafka does, when the response is built) and its id sent; 0
-//     when the cache declined.
-//   - incremental: only the partitions that must be sent (mustRespond),
-//     those that returned records moved to the end of the session. If the
-//     session's epoch moved since the request was accepted (the same epoch
-//     sent twice), the answer is INVALID_FETCH_SESSION_EPOCH instead.
+//   - full fetch at epoch 0: prepare creates the session of every partition
+//     read (as Kafka does, when the response is built; its id must be in
+//     the encoded answer) and sends its id, 0 when the cache declined; a
+//     throttled answer removes it again and carries id 0.
+//   - incremental: only the partitions that must be sent (mustRespond);
+//     commit remembers what they said and moves those that returned
+//     records to the end of the session. If the session's epoch moved
+//     since the request was accepted (the same epoch sent twice), the
+//     answer is INVALID_FETCH_SESSION_EPOCH instead.
 //
 // A partition has records when its RecordBatches are not empty: whoever
-// builds the response must fill them before finish.
+// builds the response must fill them before prepare.
 func (fc *fetchContext) finish(resp *kmsg.FetchResponse) {
+	fc.prepare(resp)
+	fc.commit()
+}
+
+// prepare shapes resp for sending; it changes no session state other than
+// creating the session of a full fetch.
+func (fc *fetchContext) prepare(resp *kmsg.FetchResponse) {
+	if fc.prepared {
+		return
+	}
+	fc.prepared = true
 	switch fc.kind {
 	case sessionlessFetch:
 		resp.SessionID = sessionIDNone
 	case fullSessionFetch:
 		resp.SessionID = fc.createSession(resp)
 	case incrementalFetch:
-		fc.finishIncremental(resp)
+		fc.prepareIncremental(resp)
+	}
+}
+
+// commit records the prepared response as sent.
+func (fc *fetchContext) commit() {
+	if !fc.prepared || fc.done {
+		return
+	}
+	fc.done = true
+	if fc.kind != incrementalFetch {
+		return
+	}
+	s := fc.sess
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	defer fc.giveBackView()
+	if fc.stale || s.epoch != fc.epoch {
+		return // overtaken: the next request's answer tells what this one says
+	}
+	k := 0
+	for i := range fc.sent.Topics {
+		st := &fc.sent.Topics[i]
+		for j := range st.Partitions {
+			sp := &st.Partitions[j]
+			cp := fc.included[k]
+			k++
+			cp.mustRespond(sp, true)
+			if len(sp.RecordBatches) > 0 && s.parts[cp.key] == cp {
+				s.unlink(cp)
+				s.push(cp)
+			}
+		}
+	}
+}
+
+// throttled turns the prepared response into Kafka's answer to a fetch
+// over its quota: no partitions, the session untouched. A full fetch's
+// new session is dropped and the answer carries id 0; an incremental
+// fetch keeps its session id (or its INVALID_FETCH_SESSION_EPOCH).
+func (fc *fetchContext) throttled(resp *kmsg.FetchResponse) {
+	fc.prepare(resp)
+	if fc.done {
+		return
+	}
+	fc.done = true
+	resp.Topics = nil
+	switch fc.kind {
+	case fullSessionFetch:
+		if fc.created != nil {
+			fc.cache.remove(fc.created.id)
+		}
+		resp.SessionID = sessionIDNone
+	case incrementalFetch:
+		s := fc.sess
+		s.mu.Lock()
+		fc.giveBackView()
+		s.mu.Unlock()
 	}
 }
 
@@ -631,6 +719,7 @@ func (fc *fetchContext) createSession(resp *kmsg.FetchResponse) int32 {
 	if s == nil {
 		return sessionIDNone
 	}
+	fc.created = s
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	// The response lists the request's topics and partitions in order.
@@ -672,17 +761,19 @@ func (c *fetchSessionCache) topicName(id [16]byte) string {
 	return c.names(id)
 }
 
-func (fc *fetchContext) finishIncremental(resp *kmsg.FetchResponse) {
+func (fc *fetchContext) prepareIncremental(resp *kmsg.FetchResponse) {
 	s := fc.sess
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	resp.SessionID = s.id
 	if s.epoch != fc.epoch {
+		fc.stale = true
 		resp.ErrorCode = kerr.InvalidFetchSessionEpoch.Code
 		resp.Topics = nil
 		return
 	}
-	k := 0 // cursor into fc.order: the response follows the view
+	k := 0                                 // cursor into fc.order: the response follows the view
+	included := fc.order[:0:len(fc.order)] // compacted in place: included[n] comes from order[>= n]
 	out := resp.Topics[:0]
 	for i := range resp.Topics {
 		st := resp.Topics[i]
@@ -697,14 +788,11 @@ func (fc *fetchContext) finishIncremental(resp *kmsg.FetchResponse) {
 			if sp.ErrorCode == kerr.UnknownTopicID.Code && s.usesIDs {
 				sp.ErrorCode = fc.cache.sessionTopicError(cp)
 			}
-			if !cp.mustRespond(&sp, true) {
+			if !cp.mustRespond(&sp, false) {
 				continue
 			}
-			if len(sp.RecordBatches) > 0 && s.parts[cp.key] == cp {
-				s.unlink(cp)
-				s.push(cp)
-			}
 			parts = append(parts, sp)
+			included = append(included, cp)
 		}
 		if len(parts) == 0 {
 			continue
@@ -718,12 +806,18 @@ func (fc *fetchContext) finishIncremental(resp *kmsg.FetchResponse) {
 		out = append(out, st)
 	}
 	resp.Topics = out
-	// The view is done with: its slices serve the next fetch.
-	if fc.view != nil {
-		clear(fc.order)
-		s.spareTopics, s.spareOrder = fc.view.Topics, fc.order[:0]
-		fc.view.Topics, fc.order = nil, nil
+	fc.sent, fc.included = resp, included
+}
+
+// giveBackView hands the view's slices to the session for the next fetch
+// (s.mu held): nothing reads them once the response is built.
+func (fc *fetchContext) giveBackView() {
+	if fc.view == nil || fc.view.Topics == nil {
+		return
 	}
+	clear(fc.order[:cap(fc.order)])
+	fc.sess.spareTopics, fc.sess.spareOrder = fc.view.Topics, fc.order[:0]
+	fc.view.Topics, fc.order, fc.included = nil, nil, nil
 }
 
 // sessionTopicError is what Kafka answers for a partition of a v13+ session

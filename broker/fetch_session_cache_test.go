@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // fakeClock drives a fetchSessionCache's clock by hand.
@@ -132,4 +133,99 @@ func TestFetchSessionNextEpoch(t *testing.T) {
 	} {
 		assert.Equal(t, tc.want, nextEpoch(tc.in), "nextEpoch(%d)", tc.in)
 	}
+}
+
+// respFor answers view with one response partition per requested one, each
+// at high watermark hw[partition] and with records where data says so.
+func respFor(view *kmsg.FetchRequest, hw map[int32]int64, data map[int32]bool) *kmsg.FetchResponse {
+	resp := view.ResponseKind().(*kmsg.FetchResponse)
+	for _, rt := range view.Topics {
+		st := kmsg.NewFetchResponseTopic()
+		st.Topic, st.TopicID = rt.Topic, rt.TopicID
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewFetchResponseTopicPartition()
+			sp.Partition, sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = rp.Partition, hw[rp.Partition], hw[rp.Partition], 0
+			sp.PreferredReadReplica = -1
+			if data[rp.Partition] {
+				sp.RecordBatches = []byte{1}
+			}
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return resp
+}
+
+func respParts(resp *kmsg.FetchResponse) []int32 {
+	var ps []int32
+	for _, st := range resp.Topics {
+		for _, sp := range st.Partitions {
+			ps = append(ps, sp.Partition)
+		}
+	}
+	return ps
+}
+
+// TestFetchContextThrottled: a response over a quota is answered as Kafka's
+// getThrottledResponse: empty, the session untouched (a full fetch's new
+// session dropped, an incremental fetch's news still to tell), while a
+// committed response is told once.
+func TestFetchContextThrottled(t *testing.T) {
+	c, _ := newTestSessionCache(10, time.Minute)
+	full := sessFetch{parts: map[int32]int64{0: 0, 1: 0}}.request("t", [16]byte{})
+
+	// A throttled full fetch creates no session.
+	fc, code := c.newFetchContext(12, full)
+	require.Zero(t, code)
+	resp := respFor(fc.view, map[int32]int64{0: 5, 1: 5}, nil)
+	fc.prepare(resp)
+	require.Positive(t, resp.SessionID)
+	require.Equal(t, 1, c.stats().sessions)
+	fc.throttled(resp)
+	assert.Zero(t, resp.SessionID)
+	assert.Nil(t, resp.Topics)
+	assert.Zero(t, c.stats().sessions)
+
+	// A session, then a high watermark move on partition 1.
+	fc, _ = c.newFetchContext(12, full)
+	resp = respFor(fc.view, map[int32]int64{0: 5, 1: 5}, nil)
+	fc.finish(resp)
+	sid := resp.SessionID
+	require.Positive(t, sid)
+	incr := func(epoch int32) *fetchContext {
+		fc, code := c.newFetchContext(12, sessFetch{id: sid, epoch: epoch}.request("t", [16]byte{}))
+		require.Zero(t, code)
+		return fc
+	}
+	fc = incr(1)
+	resp = respFor(fc.view, map[int32]int64{0: 5, 1: 6}, nil)
+	fc.prepare(resp)
+	assert.Equal(t, []int32{1}, respParts(resp))
+	fc.throttled(resp)
+	assert.Equal(t, sid, resp.SessionID)
+	assert.Nil(t, resp.Topics)
+	fc.commit() // after throttled: nothing happens
+
+	// Not told yet: the next fetch says it, and commits it.
+	fc = incr(2)
+	resp = respFor(fc.view, map[int32]int64{0: 5, 1: 6}, nil)
+	fc.finish(resp)
+	assert.Equal(t, []int32{1}, respParts(resp))
+	fc = incr(3)
+	resp = respFor(fc.view, map[int32]int64{0: 5, 1: 6}, nil)
+	fc.finish(resp)
+	assert.Empty(t, respParts(resp), "told once")
+
+	// Records move a partition to the end of the session; a throttled
+	// answer does not.
+	fc = incr(4)
+	resp = respFor(fc.view, map[int32]int64{0: 5, 1: 6}, map[int32]bool{0: true})
+	fc.prepare(resp)
+	fc.throttled(resp)
+	fc = incr(5)
+	assert.Equal(t, []int32{0, 1}, respParts(respFor(fc.view, nil, nil)))
+	resp = respFor(fc.view, map[int32]int64{0: 5, 1: 6}, map[int32]bool{0: true})
+	fc.finish(resp)
+	fc = incr(6)
+	assert.Equal(t, []int32{1, 0}, respParts(respFor(fc.view, nil, nil)))
 }
