@@ -637,7 +637,7 @@ func (fc *fetchContext) finish(resp *kmsg.FetchResponse) {
 // prepare shapes resp for sending; it changes no session state other than
 // creating the session of a full fetch.
 func (fc *fetchContext) prepare(resp *kmsg.FetchResponse) {
-	if fc.prepared {
+	if fc == nil || fc.prepared {
 		return
 	}
 	fc.prepared = true
@@ -653,7 +653,7 @@ func (fc *fetchContext) prepare(resp *kmsg.FetchResponse) {
 
 // commit records the prepared response as sent.
 func (fc *fetchContext) commit() {
-	if !fc.prepared || fc.done {
+	if fc == nil || !fc.prepared || fc.done {
 		return
 	}
 	fc.done = true
@@ -688,6 +688,10 @@ func (fc *fetchContext) commit() {
 // new session is dropped and the answer carries id 0; an incremental
 // fetch keeps its session id (or its INVALID_FETCH_SESSION_EPOCH).
 func (fc *fetchContext) throttled(resp *kmsg.FetchResponse) {
+	if fc == nil {
+		resp.Topics = nil
+		return
+	}
 	fc.prepare(resp)
 	if fc.done {
 		return
