@@ -455,3 +455,48 @@ func sessionState(c *Consumer) (id, epoch int32) {
 	}
 	return 0, 0
 }
+
+// TestFetchSessionConnectionDropped: a fetch whose connection drops may or
+// may not have reached the broker, so the consumer starts over with a full
+// fetch naming its old session, which closes it there; reading goes on
+// without loss or repetition under a new session.
+func TestFetchSessionConnectionDropped(t *testing.T) {
+	b := skifftest.NewBroker(t)
+	prod, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()), kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(0))
+	require.NoError(t, err)
+	t.Cleanup(prod.Close)
+	createTopicN(t, prod, "cd", 3)
+	c := newTestConsumer(t, Config{
+		Brokers:      []string{b.Addr()},
+		Assign:       allPartitions("cd", 3, OffsetEarliest),
+		FetchMaxWait: 50 * time.Millisecond,
+	})
+	produceTo(t, prod, "cd", partsUpTo(3), 2)
+	got := pollN(t, c, 6, 10*time.Second)
+	require.Eventually(t, func() bool { _, e := sessionState(c); return e > 2 }, 10*time.Second, 5*time.Millisecond)
+	oldID, _ := sessionState(c)
+
+	b.DropNext(1, 1)
+	require.Eventually(t, func() bool { return b.Pending(1) == 0 }, 10*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool {
+		id, e := sessionState(c)
+		return id != 0 && id != oldID && e > 1
+	}, 10*time.Second, 5*time.Millisecond, "a new session after the drop")
+	produceTo(t, prod, "cd", partsUpTo(3), 2)
+	got = append(got, pollN(t, c, 6, 10*time.Second)...)
+	seen := map[string]bool{}
+	for _, r := range got {
+		assert.False(t, seen[recordID(r)], "%s twice", recordID(r))
+		seen[recordID(r)] = true
+	}
+	assert.Len(t, seen, 12)
+
+	// The old session is gone from the broker.
+	req := kmsg.NewPtrFetchRequest()
+	req.ReplicaID, req.SessionID, req.SessionEpoch = -1, oldID, 1
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := req.RequestWith(ctx, prod)
+	require.NoError(t, err)
+	assert.Equal(t, kerr.FetchSessionIDNotFound.Code, resp.ErrorCode)
+}
