@@ -33,8 +33,9 @@ import (
 // holds no goroutine, so a session costs memory only until then.
 //
 // Locks: fetchSessionCache.mu, then fetchSession.mu (Kafka takes the cache's
-// monitor, then the session's, in the same order). Neither is held while a
-// partition log is read.
+// monitor, then the session's, in the same order); the cache's is never
+// taken while a session's is held. Neither is held while a partition log
+// is read.
 
 // Session ids and epochs of FetchMetadata (the Java client's names).
 const (
@@ -724,6 +725,22 @@ func (fc *fetchContext) createSession(resp *kmsg.FetchResponse) int32 {
 		return sessionIDNone
 	}
 	fc.created = s
+	if n := fc.fillSession(s, resp); n != size {
+		// Partitions listed twice count once, as in Kafka's map. The
+		// cache's lock is taken with the session's released (lock order).
+		c.mu.Lock()
+		if c.sessions[s.id] == s {
+			c.touchLocked(s, n, s.lastUsed)
+		}
+		c.mu.Unlock()
+	}
+	return s.id
+}
+
+// fillSession adds the full fetch's partitions to its new session, with
+// what the response tells of each, and returns how many there are.
+func (fc *fetchContext) fillSession(s *fetchSession, resp *kmsg.FetchResponse) int {
+	req, c := fc.view, fc.cache
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	// The response lists the request's topics and partitions in order.
@@ -746,15 +763,7 @@ func (fc *fetchContext) createSession(resp *kmsg.FetchResponse) int32 {
 			s.add(cp)
 		}
 	}
-	if len(s.parts) != size {
-		// Partitions listed twice: count them once, as Kafka's map does.
-		c.mu.Lock()
-		if c.sessions[s.id] == s {
-			c.touchLocked(s, len(s.parts), s.lastUsed)
-		}
-		c.mu.Unlock()
-	}
-	return s.id
+	return len(s.parts)
 }
 
 // topicName resolves a topic id for a v13+ session ("" when unknown).

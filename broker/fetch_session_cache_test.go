@@ -229,3 +229,22 @@ func TestFetchContextThrottled(t *testing.T) {
 	fc = incr(6)
 	assert.Equal(t, []int32{1, 0}, respParts(respFor(fc.view, nil, nil)))
 }
+
+// TestFetchSessionDuplicatePartitions: a full fetch listing a partition
+// twice makes a session holding it once, counted once.
+func TestFetchSessionDuplicatePartitions(t *testing.T) {
+	c, _ := newTestSessionCache(10, time.Minute)
+	req := sessFetch{parts: map[int32]int64{0: 0, 1: 0}}.request("t", [16]byte{})
+	req.Topics[0].Partitions = append(req.Topics[0].Partitions, req.Topics[0].Partitions[0])
+	fc, code := c.newFetchContext(12, req)
+	require.Zero(t, code)
+	resp := respFor(fc.view, map[int32]int64{0: 1, 1: 1}, nil)
+	fc.finish(resp)
+	require.Positive(t, resp.SessionID)
+	st := c.stats()
+	assert.Equal(t, 1, st.sessions)
+	assert.Equal(t, 2, st.partitions)
+	fc, code = c.newFetchContext(12, sessFetch{id: resp.SessionID, epoch: 1}.request("t", [16]byte{}))
+	require.Zero(t, code)
+	assert.Equal(t, []int32{1, 0}, respParts(respFor(fc.view, nil, nil)), "the last listing wins the order")
+}
