@@ -426,8 +426,9 @@ const (
 
 // fetchContext is Kafka's FetchContext: what one Fetch request reads and
 // how its response is shaped. The handler reads the partitions of view and
-// passes the response through finish exactly once, however long the fetch
-// waited in the purgatory.
+// passes the response through prepare, then commit or throttled (finish is
+// prepare and commit), once, however long the fetch waited in the
+// purgatory.
 type fetchContext struct {
 	kind  fetchContextKind
 	cache *fetchSessionCache
