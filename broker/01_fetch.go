@@ -14,17 +14,21 @@ import (
 // fetch.min.bytes are there it parks the request in the purgatory, where an
 // append to any of its partitions or fetch.max.wait.ms answers it.
 //
-// Fetch sessions (KIP-227) are declined the way a Kafka broker with a full
-// session cache declines them: every response carries session id 0, so
-// clients keep sending full fetches.
+// Fetch sessions (KIP-227, fetch_session.go) sit at both ends: the request's
+// session context chooses the partitions to read (all of an incremental
+// fetch's session, not only those it lists), and the response passes
+// through the context once, when it is sent, which creates the session of
+// a full fetch or keeps an incremental fetch's changed partitions only.
 func handleFetch(b *Broker, w *worker, r *request) kmsg.Response {
 	req := r.kreq.(*kmsg.FetchRequest)
-	if r.version >= 7 && !fullFetch(req.SessionEpoch) {
-		// An incremental fetch names a session we never created.
+	fc, code := b.fetchSessions.newFetchContext(r.version, req)
+	if code != 0 {
+		// Kafka's SessionErrorContext: the code, session id 0, no topics.
 		resp := req.ResponseKind().(*kmsg.FetchResponse)
-		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
+		resp.ErrorCode = code
 		return resp
 	}
+	req = fc.view
 
 	// Resolve partitions once; the parked op re-reads the same ones.
 	parts := make([][]*partition, len(req.Topics))
@@ -50,7 +54,7 @@ func handleFetch(b *Broker, w *worker, r *request) kmsg.Response {
 		}
 	}
 
-	op := &fetchOp{b: b, r: r, req: req, parts: parts, zc: regionsFor(r.c)}
+	op := &fetchOp{b: b, r: r, req: req, sess: fc, parts: parts, zc: regionsFor(r.c)}
 	op.snapshot()
 	resp, bytes, errored := op.read()
 	if errored || bytes >= int(req.MinBytes) || req.MaxWaitMillis <= 0 || len(keys) == 0 {
@@ -63,20 +67,13 @@ func handleFetch(b *Broker, w *worker, r *request) kmsg.Response {
 	return nil
 }
 
-// fullFetch reports whether a request with this session epoch carries every
-// partition it wants, as Kafka's FetchMetadata.isFull: epoch 0 (INITIAL,
-// asking for a new session, which we decline by answering session id 0) and
-// -1 (FINAL, sessionless: kafka-go and librdkafka's legacy path send
-// SessionID -1 with it) are full fetches whatever the session id; any other
-// epoch is an incremental fetch of an existing session.
-func fullFetch(epoch int32) bool { return epoch == 0 || epoch == -1 }
-
 // fetchOp is a fetch waiting for fetch.min.bytes.
 type fetchOp struct {
 	b     *Broker
 	r     *request
-	req   *kmsg.FetchRequest
-	parts [][]*partition // by request topic and partition; nil when unknown
+	req   *kmsg.FetchRequest // what to read: the session context's view
+	sess  *fetchContext      // shapes the response; finished once, in respond
+	parts [][]*partition     // by request topic and partition; nil when unknown
 
 	// base is each partition's appended counter before the first read, and
 	// have the bytes that read found: have plus what was appended since is
@@ -93,18 +90,23 @@ type fetchOp struct {
 	zc *fetchRegions
 }
 
-// respond encodes resp, which aliases o.data, and gives o.data back.
+// respond encodes resp, which aliases o.data, and gives o.data back. The
+// fetch session sees the response first, exactly once, whether it was
+// answered at once or after waiting in the purgatory.
 func (o *fetchOp) respond(resp *kmsg.FetchResponse) {
+	// The session shapes the handler's answer first, while its topics are
+	// still the view's in order; then the authorizer's answers (withheld
+	// topics, redactions) go in, once, as both paths below encode resp
+	// themselves; the session commits only if the answer is not throttled.
+	o.sess.prepare(resp)
 	if done := o.r.authzDone; done != nil {
-		// Both paths below encode resp themselves, so the authorizer's
-		// answers (denied topics) go in first, once.
 		o.r.authzDone = nil
 		done(resp)
 	}
 	if o.zc != nil {
 		o.respondRegions(resp) // sendfile_fetch.go
 	} else {
-		o.b.respondFetch(o.r, resp) // consumer_byte_rate (throttle_conn.go)
+		o.b.respondFetch(o.r, resp, o.sess) // consumer_byte_rate (throttle_conn.go)
 	}
 	o.releaseData()
 }

@@ -37,6 +37,8 @@ type Broker struct {
 	topics *topicTable
 	pids   *producerIDs
 	purg   *purgatory.Purgatory
+	// fetchSessions is the KIP-227 fetch session cache (fetch_session.go).
+	fetchSessions *fetchSessionCache
 	// expired takes ops from the purgatory's timer to the workers.
 	expired *expiredOps
 	flush   *flusher
@@ -120,6 +122,7 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		return nil, err
 	}
 	b.clusterID = b.topics.clusterID
+	b.fetchSessions = b.newFetchSessionCache()
 	if b.acls, err = openACLs(cfg.DataDir); err == nil {
 		b.quotas, err = openQuotas(cfg.DataDir)
 	}

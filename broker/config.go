@@ -175,6 +175,18 @@ type Config struct {
 	// filesystems where sendfile misbehaves.
 	DisableSendfile bool
 
+	// FetchSessionCacheSlots is max.incremental.fetch.session.cache.slots:
+	// how many KIP-227 fetch sessions the broker keeps. When they are all
+	// taken, a new session evicts one as Kafka does (fetch_session.go) or
+	// is declined, and its client keeps sending full fetches. Zero means
+	// 1000; negative means none (Kafka's 0: every fetch is a full fetch).
+	FetchSessionCacheSlots int
+	// FetchSessionEvictionMin is min.incremental.fetch.session.eviction.ms:
+	// a session unused for longer may be evicted by any new one, and a
+	// session younger than this (at its last use) is not evicted for a
+	// bigger one. Zero means 2 minutes; negative means 0.
+	FetchSessionEvictionMin time.Duration
+
 	// QueuedMaxRequests is queued.max.requests, the request queue between
 	// connection readers and I/O workers; a full queue blocks the readers.
 	// Zero means 500.

@@ -33,6 +33,13 @@
 //     at their deadline; the purgatory's timer hands expired ones to the
 //     workers (expired.go), which answer them, since an expired fetch
 //     reads the log.
+//   - fetch_session.go: KIP-227 fetch sessions, per broker and not per
+//     connection, in a cache bounded by
+//     max.incremental.fetch.session.cache.slots with Kafka's eviction. An
+//     incremental Fetch reads every partition of its session and is
+//     answered with the changed ones; 01_fetch.go consults the session
+//     when it picks the partitions to read and once more, exactly once,
+//     when it sends the answer (after any wait in the purgatory).
 //   - flusher.go: the fsync policy; with FsyncAlways one fsync per log
 //     covers every request waiting on it (group commit).
 //   - topics.go: topics, their ids and configs in skiff-metadata.json, one
@@ -84,8 +91,7 @@
 //
 // A single node: replication factor 1, leader epoch 0; reassignments and
 // elections naming this node complete at once, other nodes are refused. No
-// compaction or fetch sessions (a session is declined with session id 0;
-// epochs 0 and -1 are full fetches, as in Kafka). Transactions (txn.go,
+// compaction. Transactions (txn.go,
 // internal/txncoord) are Kafka's before KIP-890: AddPartitionsToTxn v0-v3,
 // EndTxn v0-v4, no server-side produce verification beyond the partition
 // having been added. ACLs are

@@ -17,22 +17,24 @@ import (
 )
 
 // TestFetchSessionEpochs pins Kafka's FetchMetadata.isFull: epochs 0
-// (INITIAL) and -1 (FINAL) are full fetches whatever the session id, and
-// any other epoch names a session this broker never created.
+// (INITIAL) and -1 (FINAL) are full fetches whatever the session id (0
+// creates a session, -1 does not), and any other epoch names a session
+// that must exist.
 func TestFetchSessionEpochs(t *testing.T) {
 	b := startBroker(t, Config{})
 	require.NoError(t, b.CreateTopic("t", 1, nil))
 	produceN(t, b, "t", 3)
 	rc := dialRaw(t, b)
 	for _, tc := range []struct {
-		id, epoch int32
-		wantCode  int16
+		id, epoch   int32
+		wantCode    int16
+		wantSession bool
 	}{
-		{id: 0, epoch: 0},
+		{id: 0, epoch: 0, wantSession: true},
 		{id: -1, epoch: -1}, // kafka-go's sessionless fetch
 		{id: 0, epoch: -1},
-		{id: 77, epoch: -1}, // closes session 77, still a full fetch
-		{id: 77, epoch: 0},
+		{id: 77, epoch: -1}, // closes session 77 if it exists, still a full fetch
+		{id: 77, epoch: 0, wantSession: true},
 		{id: 77, epoch: 3, wantCode: kerr.FetchSessionIDNotFound.Code},
 		{id: 0, epoch: 1, wantCode: kerr.FetchSessionIDNotFound.Code},
 	} {
@@ -43,9 +45,14 @@ func TestFetchSessionEpochs(t *testing.T) {
 			assert.Equal(t, tc.wantCode, resp.ErrorCode)
 			if tc.wantCode != 0 {
 				assert.Empty(t, resp.Topics)
+				assert.Zero(t, resp.SessionID)
 				return
 			}
-			assert.Zero(t, resp.SessionID, "sessions are declined: id 0")
+			if tc.wantSession {
+				assert.Positive(t, resp.SessionID, "epoch 0 creates a session")
+			} else {
+				assert.Zero(t, resp.SessionID, "epoch -1 is sessionless")
+			}
 			require.Len(t, resp.Topics, 1)
 			require.Len(t, resp.Topics[0].Partitions, 1)
 			p := resp.Topics[0].Partitions[0]

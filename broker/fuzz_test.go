@@ -143,12 +143,16 @@ func FuzzRequest(f *testing.F) {
 	if err := b.CreateTopic("fz", 2, nil); err != nil {
 		f.Fatal(err)
 	}
+	for _, seed := range fetchSessionSeeds(b) {
+		f.Add(seed)
+	}
 	w := newWorker()
 	f.Fuzz(func(t *testing.T, frameBytes []byte) {
 		r, err := parseRequest(frameBytes)
 		if err != nil {
 			return
 		}
+		fuzzFetchSession(b, r)
 		if fr, ok := r.kreq.(*kmsg.FetchRequest); ok && fr.MaxWaitMillis > 50 {
 			fr.MaxWaitMillis = 50 // parked fetches must not pile up
 		}

@@ -134,7 +134,7 @@ func (o *fetchOp) respondRegions(resp *kmsg.FetchResponse) {
 	resp.SetVersion(r.version)
 	f := encodeFetchFrame(r.corr, resp, z.parts, z.slices)
 	z.reset() // what the frame did not take: partitions no longer in resp
-	if t := r.c.b.quotas.table(fetchQuota); t != nil && r.c.b.fetchThrottled(r, t, resp, f.size) {
+	if t := r.c.b.quotas.table(fetchQuota); t != nil && r.c.b.fetchThrottled(r, t, resp, f.size, o.sess) {
 		f.release() // the throttled answer went out instead
 		return
 	}
@@ -143,6 +143,7 @@ func (o *fetchOp) respondRegions(resp *kmsg.FetchResponse) {
 		f.release()
 		return
 	}
+	o.sess.commit()
 	r.c.unwritten.Add(f.size)
 	r.c.sendFetchFrame(response{seq: r.seq, fetch: f})
 }

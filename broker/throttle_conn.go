@@ -117,19 +117,21 @@ const maxInt = int(^uint(0) >> 1)
 // that what the client did not get does not count. KIP-219: the empty
 // answer lets a consumer's other work (heartbeats, rebalances on other
 // connections) go on while it waits.
-func (b *Broker) respondFetch(r *request, resp *kmsg.FetchResponse) {
+func (b *Broker) respondFetch(r *request, resp *kmsg.FetchResponse, sess *fetchContext) {
 	t := b.quotas.table(fetchQuota)
 	if t == nil {
+		sess.commit()
 		r.respond(resp)
 		return
 	}
 	// The size is the encoded response's, as Kafka's getResponseSize, so
 	// the answer is encoded first; a throttled one is encoded again, empty.
 	frame := r.encodeResponse(resp)
-	if b.fetchThrottled(r, t, resp, int64(len(*frame))) {
+	if b.fetchThrottled(r, t, resp, int64(len(*frame)), sess) {
 		framePool.put(frame)
 		return
 	}
+	sess.commit()
 	r.respondFrame(frame)
 }
 
@@ -140,7 +142,11 @@ func (b *Broker) respondFetch(r *request, resp *kmsg.FetchResponse) {
 // the connection, and the caller drops its answer. The zero-copy path
 // (sendfile_fetch.go) uses it with its frame's size, so sendfile fetches
 // are held to the same quota.
-func (b *Broker) fetchThrottled(r *request, t *quotaTable, resp *kmsg.FetchResponse, frameSize int64) bool {
+//
+// A throttled answer leaves the fetch session as it was (Kafka's
+// getThrottledResponse): a full fetch's new session is dropped, an
+// incremental one keeps its partitions' last answers.
+func (b *Broker) fetchThrottled(r *request, t *quotaTable, resp *kmsg.FetchResponse, frameSize int64, sess *fetchContext) bool {
 	size := float64(frameSize - 4) // without the size prefix
 	now := time.Now()
 	user, w := r.c.quotaUser(), b.quotaWindow()
@@ -149,7 +155,7 @@ func (b *Broker) fetchThrottled(r *request, t *quotaTable, resp *kmsg.FetchRespo
 		return false
 	}
 	b.quotas.th.unrecord(w, fetchQuota, t, user, r.clientID, size, now)
-	resp.Topics = nil
+	sess.throttled(resp) // no partitions, the session untouched
 	resp.ThrottleMillis = int32(ms)
 	frame := r.encodeResponse(resp)
 	d := time.Duration(ms) * time.Millisecond

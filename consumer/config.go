@@ -94,6 +94,11 @@ type Config struct {
 	MaxPollRecords int
 	// IsolationLevel is isolation.level. Zero means read_uncommitted.
 	IsolationLevel IsolationLevel
+	// DisableFetchSessions turns KIP-227 incremental fetch sessions off,
+	// as kgo.DisableFetchSessions does (the Java client has no switch):
+	// every fetch then lists every partition. By default the consumer
+	// keeps a session per broker and sends only what changed.
+	DisableFetchSessions bool
 
 	// HeartbeatInterval is heartbeat.interval.ms. Zero means 3s.
 	HeartbeatInterval time.Duration

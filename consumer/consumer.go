@@ -98,6 +98,9 @@ type Consumer struct {
 	queue         []*chunk // fetched records not yet returned, FIFO
 	queueBytes    int
 	inflightNodes map[int32]bool
+	// sessions are the KIP-227 fetch sessions, by broker
+	// (fetch_session.go); each is used by its broker's one fetch in flight.
+	sessions      map[int32]*fetchSession
 	errs          []error
 	missingTopics map[string]bool // assigned topics reported not in metadata
 	dirty         []*partState    // positions moved by the last Poll
@@ -468,8 +471,10 @@ func (c *Consumer) pushErrLocked(err error) {
 // (committing first when auto-commit is on, then calling OnRevoked), leaves
 // the group (not for a static member) and stops heartbeating; in assign
 // mode with a GroupID and auto-commit it commits. Then it stops the fetch
-// goroutines and closes the connections. Close returns when every goroutine
-// the consumer started has ended; ctx bounds the commit and LeaveGroup.
+// goroutines, closes its fetch sessions on the brokers (best effort) and
+// closes the connections. Close returns when every goroutine the consumer
+// started has ended; ctx bounds the commit, LeaveGroup and the session
+// closes.
 //
 // Close is idempotent, as producer.Close is: the first call does the work
 // and returns its error; later calls (concurrent ones wait for the first)
@@ -505,6 +510,7 @@ func (c *Consumer) Close(ctx context.Context) error {
 		<-done
 		errs = append(errs, ctx.Err())
 	}
+	c.closeFetchSessions(ctx)
 	c.cl.close()
 	return errors.Join(errs...)
 }

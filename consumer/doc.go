@@ -33,6 +33,13 @@
 // read_committed — aborted transactions skipped) overlaps that round trip.
 // Poll hands out the decoded records without copying them.
 //
+// Each broker gets a KIP-227 fetch session, as with the Java client and
+// kgo: the first Fetch lists every partition, later ones only those whose
+// position changed and, in ForgottenTopics, those no longer fetched there
+// (paused, revoked, moved); a session error makes the next Fetch a full
+// one, and Close ends the sessions. DisableFetchSessions sends full
+// fetches instead.
+//
 // In group mode a group goroutine runs JoinGroup (with KIP-394's member id
 // retry), SyncGroup (the leader runs the assignor: range, roundrobin or
 // cooperative-sticky, encoding ConsumerProtocol subscriptions and
@@ -70,7 +77,6 @@
 //     keeps that buffer alive.
 //   - The consumer protocol of KIP-848 (ConsumerGroupHeartbeat) is not
 //     implemented; groups use the classic protocol.
-//   - Fetch sessions (KIP-227) are not used: every Fetch is a full fetch.
 //   - The cooperative-sticky balance step is simpler than Java's: with
 //     identical subscriptions it is as balanced and as sticky; with
 //     differing subscriptions it stays valid but may be less balanced.

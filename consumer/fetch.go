@@ -81,28 +81,31 @@ func (c *Consumer) dispatch() time.Duration {
 		}
 		plans[ps.leader] = append(plans[ps.leader], fetchPart{ps: ps, gen: ps.gen, offset: ps.fetchOffset, epoch: ps.leaderEpoch, topic: ps.topicID})
 	}
+	sessions := make(map[int32]*fetchSession, len(plans))
 	for node, parts := range plans {
 		c.inflightNodes[node] = true
 		for _, fp := range parts {
 			fp.ps.inflight = true
 		}
+		sessions[node] = c.sessionForLocked(node)
 	}
 	c.mu.Unlock()
 	for node, parts := range plans {
-		c.goFunc(func() { c.fetch(node, parts) })
+		sess := sessions[node]
+		c.goFunc(func() { c.fetch(node, sess, parts) })
 	}
 	return wait
 }
 
-func (c *Consumer) fetchRequest(parts []fetchPart) *kmsg.FetchRequest {
+// fetchRequest builds the Fetch for parts, sorted in place. With a session
+// (fetch_session.go) it lists only what the broker's session lacks.
+func (c *Consumer) fetchRequest(sess *fetchSession, parts []fetchPart) *kmsg.FetchRequest {
 	req := kmsg.NewPtrFetchRequest()
 	req.ReplicaID = -1
 	req.MaxWaitMillis = int32(c.cfg.FetchMaxWait / time.Millisecond)
 	req.MinBytes = c.cfg.FetchMinBytes
 	req.MaxBytes = c.cfg.FetchMaxBytes
 	req.IsolationLevel = int8(c.cfg.IsolationLevel)
-	req.SessionID = 0
-	req.SessionEpoch = -1 // full fetches, no KIP-227 session
 	if c.cfg.ClientRack != "" {
 		req.Rack = c.cfg.ClientRack
 	}
@@ -116,7 +119,7 @@ func (c *Consumer) fetchRequest(parts []fetchPart) *kmsg.FetchRequest {
 		}
 		return int(a.ps.tp.Partition - b.ps.tp.Partition)
 	})
-	for _, fp := range parts {
+	for _, fp := range sess.fill(req, parts, c.cfg.MaxPartitionFetchBytes) {
 		if n := len(req.Topics); n == 0 || req.Topics[n-1].Topic != fp.ps.tp.Topic {
 			t := kmsg.NewFetchRequestTopic()
 			t.Topic = fp.ps.tp.Topic
@@ -152,8 +155,8 @@ type fetchResult struct {
 // scan, no decoding) and frees the broker for the next fetch; decoding then
 // overlaps that next round trip. Chunks carry a per-partition sequence so
 // Poll returns them in offset order whatever order decoding finishes in.
-func (c *Consumer) fetch(node int32, parts []fetchPart) {
-	req := c.fetchRequest(parts)
+func (c *Consumer) fetch(node int32, sess *fetchSession, parts []fetchPart) {
+	req := c.fetchRequest(sess, parts)
 	// Fetch v4 is the first that carries record batch v2 semantics
 	// (isolation level, last stable offset); below it, fail clearly.
 	kresp, err := c.cl.requestNode(c.ctx, node, wire.MinVersion(req, 4))
@@ -163,9 +166,21 @@ func (c *Consumer) fetch(node int32, parts []fetchPart) {
 	}
 	if err == nil {
 		resp := kresp.(*kmsg.FetchResponse)
+		if serr := sess.answered(resp); serr != nil {
+			// The session was evicted, or the epochs disagree: the
+			// next fetch is a full one, at once. Nothing was read.
+			c.log.Debug("fetch session reset", "broker", node, "err", serr)
+			if errors.Is(serr, kerr.FetchSessionTopicIDError) {
+				c.cl.invalidate()
+			}
+			c.advance(node, results, nil)
+			return
+		}
 		if err = kerr.ForCode(resp.ErrorCode); err == nil {
 			c.scanResponse(resp, parts, results)
 		}
+	} else {
+		sess.failed()
 	}
 	c.advance(node, results, err)
 	if err != nil {
