@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# broker-ingest.sh: the bundled broker's ingest rate against a null sink,
+# across processes (issue 14: broker ≥ 80% of the sink with kgo).
+#
+# One `skiff sink` (internal/fastack: acknowledges produce requests without
+# storing them) and one `skiff broker` (a fresh temporary data directory,
+# default fsync policy: every log.flush.interval.ms = 1 s, acks=all answered
+# after the write) run as separate processes. Each round runs
+# `skiff bench-produce` for every client into each of them, each run in its
+# own process; the order reverses every round so no pairing always gets the
+# warmer (or quieter) machine. Both get identical, explicit settings.
+#
+# It prints every run, and at the end per client:
+#   - median records/s into the sink and into the broker,
+#   - the median of the per-round broker/sink ratios (the issue's figure),
+#   - the broker's CPU seconds per million records (utime+stime from
+#     /proc/<pid>/stat over each broker run; steadier than records/s when
+#     other work shares the machine),
+# and the broker's RSS after the last run and its peak (VmHWM).
+#
+# Usage (from anywhere in the repository):
+#
+#	bench/broker-ingest.sh                          # 3 rounds x 500k, 3 partitions
+#	PARTITIONS=1000 bench/broker-ingest.sh          # 1,000 partitions, 10,000 keys
+#	CONNECTIONS=200 bench/broker-ingest.sh          # 200 producers, each its own connection
+#	CLIENTS=kgo CPUPROFILE=/tmp/broker.pprof bench/broker-ingest.sh   # profile the broker
+#
+# Settings (environment, with defaults): ROUNDS=3 RECORDS=500000
+# PARTITIONS=3 KEYS=10000 CLIENTS="kgo skiff" CONNECTIONS=1 VALUE_SIZE=100
+# COMPRESSION=none ACKS=all IDEMPOTENT=true LINGER=5ms BATCH_SIZE=16384
+# BUFFER_MEMORY=33554432 MAX_IN_FLIGHT=5 FSYNC=interval CPUPROFILE= (a file
+# for the broker's CPU profile over the whole run).
+set -euo pipefail
+
+ROUNDS=${ROUNDS:-3}
+RECORDS=${RECORDS:-500000}
+PARTITIONS=${PARTITIONS:-3}
+KEYS=${KEYS:-10000}
+CLIENTS=${CLIENTS:-kgo skiff}
+CONNECTIONS=${CONNECTIONS:-1}
+VALUE_SIZE=${VALUE_SIZE:-100}
+COMPRESSION=${COMPRESSION:-none}
+ACKS=${ACKS:-all}
+IDEMPOTENT=${IDEMPOTENT:-true}
+LINGER=${LINGER:-5ms}
+BATCH_SIZE=${BATCH_SIZE:-16384}
+BUFFER_MEMORY=${BUFFER_MEMORY:-33554432}
+MAX_IN_FLIGHT=${MAX_IN_FLIGHT:-5}
+FSYNC=${FSYNC:-interval}
+CPUPROFILE=${CPUPROFILE:-}
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d)
+pids=()
+cleanup() {
+	for pid in "${pids[@]}"; do
+		kill -INT "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+(cd "$root" && go build -o "$work/skiff" ./cmd/skiff)
+
+# await FILE PATTERN: the address on the "PATTERN addr" line a server prints.
+await() {
+	local addr=
+	for _ in $(seq 200); do
+		addr=$(awk -v p="$2" '$0 ~ "^"p {print $NF; exit}' "$1")
+		[[ -n $addr ]] && { echo "$addr"; return; }
+		sleep 0.05
+	done
+	echo "server did not start:" >&2
+	cat "$1" >&2
+	exit 1
+}
+
+"$work/skiff" sink --listen 127.0.0.1:0 --partitions "$PARTITIONS" >"$work/sink.out" 2>&1 &
+pids+=($!)
+sink_addr=$(await "$work/sink.out" "listening on")
+
+profile=()
+[[ -n $CPUPROFILE ]] && profile=(--cpuprofile "$CPUPROFILE")
+mkdir "$work/data"
+"$work/skiff" broker --listen 127.0.0.1:0 --data "$work/data" --partitions "$PARTITIONS" \
+	--fsync "$FSYNC" "${profile[@]}" >"$work/broker.out" 2>&1 &
+broker_pid=$!
+pids+=("$broker_pid")
+broker_addr=$(await "$work/broker.out" "listening")
+
+# Topics are created up front: kgo does not ask for auto-creation.
+for client in $CLIENTS; do
+	"$work/skiff" topics create "bench-$client" --brokers "$broker_addr" --partitions "$PARTITIONS" >/dev/null
+done
+
+tck=$(getconf CLK_TCK)
+broker_cpu() { awk -v t="$tck" '{ printf "%.2f", ($14 + $15) / t }' "/proc/$broker_pid/stat"; }
+broker_mem() { awk -v k="$1:" '$1 == k { printf "%.0f", $2 / 1024 }' "/proc/$broker_pid/status"; }
+
+producers=()
+((CONNECTIONS > 1)) && producers=(--producers "$CONNECTIONS")
+settings=(--records "$RECORDS" --keys "$KEYS" --values random --value-size "$VALUE_SIZE"
+	--compression "$COMPRESSION" --acks "$ACKS" --idempotent="$IDEMPOTENT" --linger "$LINGER"
+	--batch-size "$BATCH_SIZE" --buffer-memory "$BUFFER_MEMORY" --max-in-flight "$MAX_IN_FLIGHT" "${producers[@]}")
+echo "sink $sink_addr, broker $broker_addr (fsync $FSYNC, data in a temp dir), $PARTITIONS partitions, $CONNECTIONS connection(s) per run"
+echo "per run: ${settings[*]}"
+echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at start"
+
+field() { sed -n "s|.* $1=\([0-9.]*\).*|\1|p"; }
+runs=()
+for client in $CLIENTS; do runs+=("$client:sink" "$client:broker"); done
+results=$work/results
+for round in $(seq "$ROUNDS"); do
+	order=("${runs[@]}")
+	if ((round % 2 == 0)); then
+		order=()
+		for ((i = ${#runs[@]} - 1; i >= 0; i--)); do order+=("${runs[i]}"); done
+	fi
+	for run in "${order[@]}"; do
+		client=${run%%:*} target=${run#*:}
+		addr=$sink_addr
+		[[ $target == broker ]] && addr=$broker_addr
+		cpu0=$(broker_cpu)
+		# One topic per client, reused across rounds: every run is a new
+		# producer id, so sequences start at 0 anyway, and the broker
+		# keeps PARTITIONS x clients partitions however many rounds run.
+		line=$("$work/skiff" bench-produce --client "$client" --brokers "$addr" --topic "bench-$client" "${settings[@]}")
+		cpu1=$(broker_cpu)
+		rate=$(field records/s <<<"$line")
+		extra=
+		cpupm=-
+		if [[ $target == broker ]]; then
+			cpupm=$(awk -v a="$cpu0" -v b="$cpu1" -v n="$RECORDS" 'BEGIN { printf "%.2f", (b - a) / n * 1e6 }')
+			extra=" | broker: ${cpupm} CPU s per M records, RSS $(broker_mem VmRSS) MiB"
+		fi
+		printf 'round %d: %-5s -> %-6s %s%s\n' "$round" "$client" "$target" "$line" "$extra"
+		echo "$round $client $target $rate $cpupm" >>"$results"
+	done
+done
+
+echo
+echo "summary ($ROUNDS rounds, medians; load average $(cut -d' ' -f1-3 /proc/loadavg) at end):"
+awk '
+	{ rate[$1, $2, $3] = $4; if ($3 == "broker") cpu[$2] = cpu[$2] " " $5; clients[$2] = 1; if ($1 > n) n = $1 }
+	function median(list,   a, k, i, j, t) {
+		k = split(list, a, " ")
+		for (i = 2; i <= k; i++) for (j = i; j > 1 && a[j-1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
+		return k % 2 ? a[(k+1)/2] : (a[k/2] + a[k/2+1]) / 2
+	}
+	END {
+		for (c in clients) {
+			s = ""; b = ""; ratios = ""; per = ""
+			for (r = 1; r <= n; r++) {
+				s = s " " rate[r, c, "sink"]; b = b " " rate[r, c, "broker"]
+				ratio = rate[r, c, "broker"] / rate[r, c, "sink"]; ratios = ratios " " ratio
+				per = per sprintf(" %.2f", ratio)
+			}
+			printf "  %-5s sink %8.0f records/s, broker %8.0f records/s; broker/sink per round:%s; median ratio %.2f\n", c, median(s), median(b), per, median(ratios)
+			printf "  %-5s broker CPU %.2f s per million records (median)\n", c, median(cpu[c])
+		}
+	}' "$results"
+echo "  broker RSS now $(broker_mem VmRSS) MiB, peak $(broker_mem VmHWM) MiB"
