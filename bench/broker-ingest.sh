@@ -13,16 +13,18 @@
 # It prints every run, and at the end per client:
 #   - median records/s into the sink and into the broker,
 #   - the median of the per-round broker/sink ratios (the issue's figure),
-#   - the broker's CPU seconds per million records (utime+stime from
-#     /proc/<pid>/stat over each broker run; steadier than records/s when
-#     other work shares the machine),
+#   - the broker's and the sink's CPU seconds per million records
+#     (utime+stime from /proc/<pid>/stat over each run; steadier than
+#     records/s when other work shares the machine),
+#   - with several CONNECTIONS values, each one's broker rate against the
+#     first's,
 # and the broker's RSS after the last run and its peak (VmHWM).
 #
 # Usage (from anywhere in the repository):
 #
 #	bench/broker-ingest.sh                          # 3 rounds x 500k, 3 partitions
 #	PARTITIONS=1000 bench/broker-ingest.sh          # 1,000 partitions, 10,000 keys
-#	CONNECTIONS=200 bench/broker-ingest.sh          # 200 producers, each its own connection
+#	CONNECTIONS="8 200" bench/broker-ingest.sh      # 8 and 200 producers, each its own connection
 #	CLIENTS=kgo CPUPROFILE=/tmp/broker.pprof bench/broker-ingest.sh   # profile the broker
 #
 # Settings (environment, with defaults): ROUNDS=3 RECORDS=500000
@@ -95,21 +97,22 @@ for client in $CLIENTS; do
 done
 
 tck=$(getconf CLK_TCK)
-broker_cpu() { awk -v t="$tck" '{ printf "%.2f", ($14 + $15) / t }' "/proc/$broker_pid/stat"; }
+sink_pid=${pids[0]}
+cpu_of() { awk -v t="$tck" '{ printf "%.2f", ($14 + $15) / t }' "/proc/$1/stat"; }
 broker_mem() { awk -v k="$1:" '$1 == k { printf "%.0f", $2 / 1024 }' "/proc/$broker_pid/status"; }
 
-producers=()
-((CONNECTIONS > 1)) && producers=(--producers "$CONNECTIONS")
 settings=(--records "$RECORDS" --keys "$KEYS" --values random --value-size "$VALUE_SIZE"
 	--compression "$COMPRESSION" --acks "$ACKS" --idempotent="$IDEMPOTENT" --linger "$LINGER"
-	--batch-size "$BATCH_SIZE" --buffer-memory "$BUFFER_MEMORY" --max-in-flight "$MAX_IN_FLIGHT" "${producers[@]}")
-echo "sink $sink_addr, broker $broker_addr (fsync $FSYNC, data in a temp dir), $PARTITIONS partitions, $CONNECTIONS connection(s) per run"
+	--batch-size "$BATCH_SIZE" --buffer-memory "$BUFFER_MEMORY" --max-in-flight "$MAX_IN_FLIGHT")
+echo "sink $sink_addr, broker $broker_addr (fsync $FSYNC, data in a temp dir), $PARTITIONS partitions, connections per run: $CONNECTIONS"
 echo "per run: ${settings[*]}"
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at start"
 
 field() { sed -n "s|.* $1=\([0-9.]*\).*|\1|p"; }
 runs=()
-for client in $CLIENTS; do runs+=("$client:sink" "$client:broker"); done
+for conns in $CONNECTIONS; do
+	for client in $CLIENTS; do runs+=("$client:sink:$conns" "$client:broker:$conns"); done
+done
 results=$work/results
 for round in $(seq "$ROUNDS"); do
 	order=("${runs[@]}")
@@ -118,46 +121,52 @@ for round in $(seq "$ROUNDS"); do
 		for ((i = ${#runs[@]} - 1; i >= 0; i--)); do order+=("${runs[i]}"); done
 	fi
 	for run in "${order[@]}"; do
-		client=${run%%:*} target=${run#*:}
-		addr=$sink_addr
-		[[ $target == broker ]] && addr=$broker_addr
-		cpu0=$(broker_cpu)
+		IFS=: read -r client target conns <<<"$run"
+		addr=$sink_addr pid=$sink_pid
+		[[ $target == broker ]] && addr=$broker_addr pid=$broker_pid
+		producers=()
+		((conns > 1)) && producers=(--producers "$conns")
+		cpu0=$(cpu_of "$pid")
 		# One topic per client, reused across rounds: every run is a new
 		# producer id, so sequences start at 0 anyway, and the broker
 		# keeps PARTITIONS x clients partitions however many rounds run.
-		line=$("$work/skiff" bench-produce --client "$client" --brokers "$addr" --topic "bench-$client" "${settings[@]}")
-		cpu1=$(broker_cpu)
+		line=$("$work/skiff" bench-produce --client "$client" --brokers "$addr" --topic "bench-$client" "${settings[@]}" "${producers[@]}")
+		cpu1=$(cpu_of "$pid")
 		rate=$(field records/s <<<"$line")
-		extra=
-		cpupm=-
-		if [[ $target == broker ]]; then
-			cpupm=$(awk -v a="$cpu0" -v b="$cpu1" -v n="$RECORDS" 'BEGIN { printf "%.2f", (b - a) / n * 1e6 }')
-			extra=" | broker: ${cpupm} CPU s per M records, RSS $(broker_mem VmRSS) MiB"
-		fi
-		printf 'round %d: %-5s -> %-6s %s%s\n' "$round" "$client" "$target" "$line" "$extra"
-		echo "$round $client $target $rate $cpupm" >>"$results"
+		cpupm=$(awk -v a="$cpu0" -v b="$cpu1" -v n="$RECORDS" 'BEGIN { printf "%.2f", (b - a) / n * 1e6 }')
+		extra=" | $target: ${cpupm} CPU s per M records"
+		[[ $target == broker ]] && extra="$extra, RSS $(broker_mem VmRSS) MiB"
+		printf 'round %d: %-5s -> %-6s x%-3s %s%s\n' "$round" "$client" "$target" "$conns" "$line" "$extra"
+		echo "$round $client $target $conns $rate $cpupm" >>"$results"
 	done
 done
 
 echo
 echo "summary ($ROUNDS rounds, medians; load average $(cut -d' ' -f1-3 /proc/loadavg) at end):"
-awk '
-	{ rate[$1, $2, $3] = $4; if ($3 == "broker") cpu[$2] = cpu[$2] " " $5; clients[$2] = 1; if ($1 > n) n = $1 }
+awk -v conns="$CONNECTIONS" '
+	{ rate[$1, $2, $3, $4] = $5; cpu[$2, $3, $4] = cpu[$2, $3, $4] " " $6; if (!($2 in seen)) { seen[$2] = 1; order[++nc] = $2 } if ($1 > n) n = $1 }
 	function median(list,   a, k, i, j, t) {
 		k = split(list, a, " ")
 		for (i = 2; i <= k; i++) for (j = i; j > 1 && a[j-1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
 		return k % 2 ? a[(k+1)/2] : (a[k/2] + a[k/2+1]) / 2
 	}
 	END {
-		for (c in clients) {
-			s = ""; b = ""; ratios = ""; per = ""
-			for (r = 1; r <= n; r++) {
-				s = s " " rate[r, c, "sink"]; b = b " " rate[r, c, "broker"]
-				ratio = rate[r, c, "broker"] / rate[r, c, "sink"]; ratios = ratios " " ratio
-				per = per sprintf(" %.2f", ratio)
+		ncs = split(conns, cs, " ")
+		for (ci = 1; ci <= nc; ci++) {
+			c = order[ci]
+			for (k = 1; k <= ncs; k++) {
+				x = cs[k]; s = ""; b = ""; ratios = ""; per = ""
+				for (r = 1; r <= n; r++) {
+					s = s " " rate[r, c, "sink", x]; b = b " " rate[r, c, "broker", x]
+					ratio = rate[r, c, "broker", x] / rate[r, c, "sink", x]; ratios = ratios " " ratio
+					per = per sprintf(" %.2f", ratio)
+				}
+				bm[c, x] = median(b)
+				printf "  %-5s x%-3s sink %8.0f records/s, broker %8.0f records/s; broker/sink per round:%s; median broker/sink %.2f\n", c, x, median(s), median(b), per, median(ratios)
+				printf "  %-5s x%-3s CPU s per million records: broker %.2f, sink %.2f\n", c, x, median(cpu[c, "broker", x]), median(cpu[c, "sink", x])
 			}
-			printf "  %-5s sink %8.0f records/s, broker %8.0f records/s; broker/sink per round:%s; median ratio %.2f\n", c, median(s), median(b), per, median(ratios)
-			printf "  %-5s broker CPU %.2f s per million records (median)\n", c, median(cpu[c])
+			for (k = 2; k <= ncs; k++)
+				printf "  %-5s broker with %s connections / with %s: %.2f (median records/s)\n", c, cs[k], cs[1], bm[c, cs[k]] / bm[c, cs[1]]
 		}
 	}' "$results"
 echo "  broker RSS now $(broker_mem VmRSS) MiB, peak $(broker_mem VmHWM) MiB"

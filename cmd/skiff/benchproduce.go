@@ -46,6 +46,7 @@ type benchProduceSettings struct {
 	bufferMemory int64
 	maxInFlight  int
 	profile      io.Writer // CPU profile of the timed part, if not nil
+	gate         func()    // with --producers: waits, warmed up, for the others (benchproduce_many.go)
 }
 
 // benchProduceMain sends --records records from one goroutine with the
@@ -76,6 +77,7 @@ func benchProduceMain(ctx context.Context, args []string, stdout, stderr io.Writ
 		bufferMemory = fs.Int64("buffer-memory", 32<<20, "buffer.memory / MaxBufferedBytes")
 		maxInFlight  = fs.Int("max-in-flight", 5, "max.in.flight.requests.per.connection (kgo: only without idempotence; with it kgo uses 5)")
 		cpuProfile   = fs.String("cpuprofile", "", "write a CPU profile of the timed part to this file (for go tool pprof)")
+		producers    = fs.Int("producers", 1, "independent clients, each with its own connection, splitting --records between them")
 	)
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -139,6 +141,9 @@ func benchProduceMain(ctx context.Context, args []string, stdout, stderr io.Writ
 		}
 		defer f.Close()
 		s.profile = f
+	}
+	if *producers > 1 {
+		return benchManyMain(ctx, run, s, *client, *producers, stdout, stderr) // benchproduce_many.go
 	}
 	elapsed, mallocs, err := run(ctx, s)
 	if err != nil {
@@ -213,7 +218,10 @@ func processCPU() time.Duration {
 
 // timed runs send(i) for every record, then flush, and returns the time
 // and heap allocations that took.
-func timed(profile io.Writer, n int, send func(i int) error, flush func() error) (time.Duration, uint64, error) {
+func timed(profile io.Writer, gate func(), n int, send func(i int) error, flush func() error) (time.Duration, uint64, error) {
+	if gate != nil {
+		gate()
+	}
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	cpuStart := processCPU()
@@ -270,7 +278,7 @@ func benchSkiffProducer(ctx context.Context, s benchProduceSettings) (time.Durat
 			}
 		}
 	}
-	return timed(s.profile, s.records, func(i int) error {
+	return timed(s.profile, s.gate, s.records, func(i int) error {
 		return p.Send(ctx, producer.Record{Topic: s.topic, Key: benchKey(keys, i), Value: s.values[i%benchValueCount]}, cb)
 	}, func() error {
 		if err := p.Flush(ctx); err != nil {
@@ -339,7 +347,7 @@ func benchKgoProducer(ctx context.Context, s benchProduceSettings) (time.Duratio
 			}
 		}
 	}
-	return timed(s.profile, s.records, func(i int) error {
+	return timed(s.profile, s.gate, s.records, func(i int) error {
 		cl.Produce(ctx, &kgo.Record{Key: benchKey(keys, i), Value: s.values[i%benchValueCount]}, cb)
 		return nil
 	}, func() error {
