@@ -241,7 +241,9 @@ func timed(profile io.Writer, gate func(), n int, send func(i int) error, flush 
 		return 0, 0, err
 	}
 	elapsed := time.Since(start)
-	lastCPU = processCPU() - cpuStart
+	if gate == nil { // with --producers, benchManyMain measures the whole process
+		lastCPU = processCPU() - cpuStart
+	}
 	runtime.ReadMemStats(&after)
 	return elapsed, after.Mallocs - before.Mallocs, nil
 }

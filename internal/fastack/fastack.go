@@ -35,6 +35,7 @@ type Sink struct {
 	records  atomic.Int64
 	batches  atomic.Int64
 	requests atomic.Int64
+	accepted atomic.Int64
 	offsets  sync.Map // topic -> []atomic.Int64, one per partition
 }
 
@@ -79,6 +80,9 @@ func (s *Sink) Batches() int64 { return s.batches.Load() }
 // Requests is the number of Produce requests handled so far.
 func (s *Sink) Requests() int64 { return s.requests.Load() }
 
+// Connections is the number of connections accepted so far.
+func (s *Sink) Connections() int64 { return s.accepted.Load() }
+
 // Close stops listening, closes every connection and waits for the sink's
 // goroutines to exit.
 func (s *Sink) Close() {
@@ -110,6 +114,7 @@ func (s *Sink) accept() {
 			return
 		}
 		s.conns[c] = struct{}{}
+		s.accepted.Add(1)
 		s.wg.Add(1)
 		s.mu.Unlock()
 		go s.serve(c)
