@@ -25,9 +25,12 @@ func newFlusher(b *Broker) *flusher {
 	return &flusher{b: b, dirty: make(map[*partition]struct{}), kick: make(chan struct{}, 1)}
 }
 
-// appended marks p as needing an fsync.
+// appended marks p as needing an fsync. Only the first append after a
+// round takes the lock: p.unsynced says p is already in the next round,
+// so the produce path does not serialise every batch of every partition
+// on one mutex (with many partitions or connections it did, per batch).
 func (f *flusher) appended(p *partition) {
-	if f.b.cfg.Fsync == FsyncNone {
+	if f.b.cfg.Fsync == FsyncNone || p.unsynced.Load() || p.unsynced.Swap(true) {
 		return
 	}
 	f.mu.Lock()
@@ -77,6 +80,9 @@ func (f *flusher) syncDirty() {
 	round := f.round[:0]
 	for p := range f.dirty {
 		round = append(round, p)
+		// Cleared before its fsync starts: an append that still sees
+		// it set wrote before this point, so the fsync covers it.
+		p.unsynced.Store(false)
 	}
 	clear(f.dirty)
 	f.mu.Unlock()

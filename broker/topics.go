@@ -77,6 +77,8 @@ type partition struct {
 	appended atomic.Int64
 	// deleted is set when the topic is deleted, so parked requests answer.
 	deleted atomic.Bool
+	// unsynced says p waits in the flusher's next round (flusher.go).
+	unsynced atomic.Bool
 }
 
 // topicTable is the set of topics. mu guards the maps and the metadata
