@@ -2,6 +2,7 @@ package broker
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -72,9 +73,16 @@ func (f *flusher) run() {
 	}
 }
 
-// syncDirty fsyncs every dirty partition in parallel (each log's Sync is
-// one fsync however many appends it covers) and wakes the produce
-// requests waiting on them.
+// flushParallelism bounds the fsyncs of one round that run at once. Each
+// blocked fsync holds an OS thread: one goroutine per dirty partition made
+// a broker with 1,000 busy partitions grow to 800 threads every second.
+// The journal serialises much of the work anyway; a few in parallel let
+// a slow fsync overlap the others, which is what FsyncAlways latency needs.
+const flushParallelism = 8
+
+// syncDirty fsyncs every dirty partition, flushParallelism at a time (each
+// log's Sync is one fsync however many appends it covers), and wakes the
+// produce requests waiting on each as soon as its fsync is done.
 func (f *flusher) syncDirty() {
 	f.mu.Lock()
 	round := f.round[:0]
@@ -87,18 +95,22 @@ func (f *flusher) syncDirty() {
 	clear(f.dirty)
 	f.mu.Unlock()
 
-	var wg sync.WaitGroup
-	for _, p := range round {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if _, err := p.log.Sync(); err != nil {
-				if !p.deleted.Load() {
-					f.b.log.Error("fsync failed", "topic", p.t.name, "partition", p.index, "err", err)
+	var (
+		wg   sync.WaitGroup
+		next atomic.Int64
+	)
+	for range min(len(round), flushParallelism) {
+		wg.Go(func() {
+			for i := next.Add(1) - 1; i < int64(len(round)); i = next.Add(1) - 1 {
+				p := round[i]
+				if _, err := p.log.Sync(); err != nil {
+					if !p.deleted.Load() {
+						f.b.log.Error("fsync failed", "topic", p.t.name, "partition", p.index, "err", err)
+					}
 				}
+				f.b.purg.Notify(p.key)
 			}
-			f.b.purg.Notify(p.key)
-		}()
+		})
 	}
 	wg.Wait()
 	clear(round)

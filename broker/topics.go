@@ -390,14 +390,28 @@ func (tt *topicTable) closeAll() error {
 	tt.mu.Lock()
 	defer tt.mu.Unlock()
 	tt.closed = true
-	var errs []error
+	var all []*partition
 	for _, t := range tt.names {
-		for _, p := range t.parts {
-			if err := p.log.Close(); err != nil && !errors.Is(err, log.ErrClosed) {
-				errs = append(errs, err)
-			}
-		}
+		all = append(all, t.parts...)
 	}
+	// Each Close fsyncs and writes a snapshot and a clean-shutdown
+	// marker: one after another, 1,000 partitions took 11-14 s to stop
+	// on a loaded machine. A few at a time, as the flusher does.
+	errs := make([]error, len(all))
+	var (
+		wg   sync.WaitGroup
+		next atomic.Int64
+	)
+	for range min(len(all), flushParallelism) {
+		wg.Go(func() {
+			for i := next.Add(1) - 1; i < int64(len(all)); i = next.Add(1) - 1 {
+				if err := all[i].log.Close(); err != nil && !errors.Is(err, log.ErrClosed) {
+					errs[i] = err
+				}
+			}
+		})
+	}
+	wg.Wait()
 	return errors.Join(errs...)
 }
 
