@@ -2,7 +2,6 @@ package broker
 
 import (
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -73,14 +72,7 @@ func (f *flusher) run() {
 	}
 }
 
-// flushParallelism bounds the fsyncs of one round that run at once. Each
-// blocked fsync holds an OS thread: one goroutine per dirty partition made
-// a broker with 1,000 busy partitions grow to 800 threads every second.
-// The journal serialises much of the work anyway; a few in parallel let
-// a slow fsync overlap the others, which is what FsyncAlways latency needs.
-const flushParallelism = 8
-
-// syncDirty fsyncs every dirty partition, flushParallelism at a time (each
+// syncDirty fsyncs every dirty partition, a few at a time (each
 // log's Sync is one fsync however many appends it covers), and wakes the
 // produce requests waiting on each as soon as its fsync is done.
 func (f *flusher) syncDirty() {
@@ -95,24 +87,15 @@ func (f *flusher) syncDirty() {
 	clear(f.dirty)
 	f.mu.Unlock()
 
-	var (
-		wg   sync.WaitGroup
-		next atomic.Int64
-	)
-	for range min(len(round), flushParallelism) {
-		wg.Go(func() {
-			for i := next.Add(1) - 1; i < int64(len(round)); i = next.Add(1) - 1 {
-				p := round[i]
-				if _, err := p.log.Sync(); err != nil {
-					if !p.deleted.Load() {
-						f.b.log.Error("fsync failed", "topic", p.t.name, "partition", p.index, "err", err)
-					}
-				}
-				f.b.purg.Notify(p.key)
+	forEachPartition(len(round), func(i int) { // parallel.go
+		p := round[i]
+		if _, err := p.log.Sync(); err != nil {
+			if !p.deleted.Load() {
+				f.b.log.Error("fsync failed", "topic", p.t.name, "partition", p.index, "err", err)
 			}
-		})
-	}
-	wg.Wait()
+		}
+		f.b.purg.Notify(p.key)
+	})
 	clear(round)
 	f.round = round[:0]
 }
