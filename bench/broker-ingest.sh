@@ -69,7 +69,7 @@ trap cleanup EXIT
 await() {
 	local addr=
 	for _ in $(seq 200); do
-		addr=$(awk -v p="$2" '$0 ~ "^"p {print $NF; exit}' "$1")
+		addr=$(awk -v p="$2" '$0 ~ "^"p {print $NF; exit}' "$1" 2>/dev/null)
 		[[ -n $addr ]] && { echo "$addr"; return; }
 		sleep 0.05
 	done
