@@ -31,7 +31,9 @@
 # PARTITIONS=3 KEYS=10000 CLIENTS="kgo skiff" CONNECTIONS=1 VALUE_SIZE=100
 # COMPRESSION=none ACKS=all IDEMPOTENT=true LINGER=5ms BATCH_SIZE=16384
 # BUFFER_MEMORY=33554432 MAX_IN_FLIGHT=5 FSYNC=interval CPUPROFILE= (a file
-# for the broker's CPU profile over the whole run).
+# for the broker's CPU profile over the whole run), SKIFF= (a prebuilt skiff
+# binary to use instead of building this tree; BROKER_SKIFF= the same for
+# the broker process alone, to compare two builds of the broker).
 set -euo pipefail
 
 ROUNDS=${ROUNDS:-3}
@@ -50,6 +52,8 @@ BUFFER_MEMORY=${BUFFER_MEMORY:-33554432}
 MAX_IN_FLIGHT=${MAX_IN_FLIGHT:-5}
 FSYNC=${FSYNC:-interval}
 CPUPROFILE=${CPUPROFILE:-}
+SKIFF=${SKIFF:-}
+BROKER_SKIFF=${BROKER_SKIFF:-}
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
@@ -63,7 +67,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-(cd "$root" && go build -o "$work/skiff" ./cmd/skiff)
+if [[ -n $SKIFF ]]; then
+	cp "$SKIFF" "$work/skiff"
+else
+	(cd "$root" && go build -o "$work/skiff" ./cmd/skiff)
+fi
+broker_bin=${BROKER_SKIFF:-$work/skiff}
 
 # await FILE PATTERN: the address on the "PATTERN addr" line a server prints.
 await() {
@@ -85,7 +94,7 @@ sink_addr=$(await "$work/sink.out" "listening on")
 profile=()
 [[ -n $CPUPROFILE ]] && profile=(--cpuprofile "$CPUPROFILE")
 mkdir "$work/data"
-"$work/skiff" broker --listen 127.0.0.1:0 --data "$work/data" --partitions "$PARTITIONS" \
+"$broker_bin" broker --listen 127.0.0.1:0 --data "$work/data" --partitions "$PARTITIONS" \
 	--fsync "$FSYNC" "${profile[@]}" >"$work/broker.out" 2>&1 &
 broker_pid=$!
 pids+=("$broker_pid")
