@@ -46,7 +46,6 @@ type benchProduceSettings struct {
 	bufferMemory int64
 	maxInFlight  int
 	profile      io.Writer // CPU profile of the timed part, if not nil
-	gate         func()    // with --producers: waits, warmed up, for the others (benchproduce_many.go)
 }
 
 // benchProduceMain sends --records records from one goroutine with the
@@ -65,6 +64,7 @@ func benchProduceMain(ctx context.Context, args []string, stdout, stderr io.Writ
 		client       = fs.String("client", "skiff", "producer to time: skiff or kgo")
 		brokers      = fs.String("brokers", brokersFlagDefault(), "comma-separated seed brokers")
 		topic        = fs.String("topic", "bench", "topic to produce to")
+		producers    = fs.Int("producers", 1, "independent clients, each with its own connection, splitting --records between them")
 		records      = fs.Int("records", 500_000, "records to send (timed)")
 		keys         = fs.Int("keys", 10_000, "distinct 16-byte keys, assigned round-robin (0: no keys, sticky partitioning)")
 		valueSize    = fs.Int("value-size", 100, "value size in bytes for --values random")
@@ -77,7 +77,6 @@ func benchProduceMain(ctx context.Context, args []string, stdout, stderr io.Writ
 		bufferMemory = fs.Int64("buffer-memory", 32<<20, "buffer.memory / MaxBufferedBytes")
 		maxInFlight  = fs.Int("max-in-flight", 5, "max.in.flight.requests.per.connection (kgo: only without idempotence; with it kgo uses 5)")
 		cpuProfile   = fs.String("cpuprofile", "", "write a CPU profile of the timed part to this file (for go tool pprof)")
-		producers    = fs.Int("producers", 1, "independent clients, each with its own connection, splitting --records between them")
 	)
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -134,6 +133,10 @@ func benchProduceMain(ctx context.Context, args []string, stdout, stderr io.Writ
 	default:
 		return fail("--client must be skiff or kgo, not %q", *client)
 	}
+	if *producers > 1 {
+		return benchManyMain(ctx, run, s, *client, *producers, *cpuProfile != "", stdout, stderr) // benchproduce_many.go
+	}
+
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {
@@ -141,9 +144,6 @@ func benchProduceMain(ctx context.Context, args []string, stdout, stderr io.Writ
 		}
 		defer f.Close()
 		s.profile = f
-	}
-	if *producers > 1 {
-		return benchManyMain(ctx, run, s, *client, *producers, stdout, stderr) // benchproduce_many.go
 	}
 	elapsed, mallocs, err := run(ctx, s)
 	if err != nil {
@@ -218,9 +218,9 @@ func processCPU() time.Duration {
 
 // timed runs send(i) for every record, then flush, and returns the time
 // and heap allocations that took.
-func timed(profile io.Writer, gate func(), n int, send func(i int) error, flush func() error) (time.Duration, uint64, error) {
-	if gate != nil {
-		gate()
+func timed(profile io.Writer, n int, send func(i int) error, flush func() error) (time.Duration, uint64, error) {
+	if benchGate != nil {
+		benchGate() // benchproduce_many.go
 	}
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
@@ -241,7 +241,7 @@ func timed(profile io.Writer, gate func(), n int, send func(i int) error, flush 
 		return 0, 0, err
 	}
 	elapsed := time.Since(start)
-	if gate == nil { // with --producers, benchManyMain measures the whole process
+	if benchGate == nil { // with --producers, benchManyMain measures the whole process
 		lastCPU = processCPU() - cpuStart
 	}
 	runtime.ReadMemStats(&after)
@@ -280,7 +280,7 @@ func benchSkiffProducer(ctx context.Context, s benchProduceSettings) (time.Durat
 			}
 		}
 	}
-	return timed(s.profile, s.gate, s.records, func(i int) error {
+	return timed(s.profile, s.records, func(i int) error {
 		return p.Send(ctx, producer.Record{Topic: s.topic, Key: benchKey(keys, i), Value: s.values[i%benchValueCount]}, cb)
 	}, func() error {
 		if err := p.Flush(ctx); err != nil {
@@ -349,7 +349,7 @@ func benchKgoProducer(ctx context.Context, s benchProduceSettings) (time.Duratio
 			}
 		}
 	}
-	return timed(s.profile, s.gate, s.records, func(i int) error {
+	return timed(s.profile, s.records, func(i int) error {
 		cl.Produce(ctx, &kgo.Record{Key: benchKey(keys, i), Value: s.values[i%benchValueCount]}, cb)
 		return nil
 	}, func() error {

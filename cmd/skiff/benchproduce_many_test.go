@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -33,4 +34,12 @@ func TestBenchProduceManyProducers(t *testing.T) {
 	var errOut bytes.Buffer
 	assert.Equal(t, 2, benchProduceMain(context.Background(), []string{"--producers", "5", "--records", "3"}, io.Discard, &errOut))
 	assert.Contains(t, errOut.String(), "cannot be split")
+
+	// Clients that cannot warm up end the run instead of leaving the
+	// others waiting at the start line.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	errOut.Reset()
+	assert.Equal(t, 1, benchProduceMain(ctx, []string{"--client", "kgo", "--brokers", "127.0.0.1:1", "--producers", "3", "--records", "30"}, io.Discard, &errOut))
+	assert.Contains(t, errOut.String(), "warm-up")
 }
