@@ -25,9 +25,12 @@ func newFlusher(b *Broker) *flusher {
 	return &flusher{b: b, dirty: make(map[*partition]struct{}), kick: make(chan struct{}, 1)}
 }
 
-// appended marks p as needing an fsync.
+// appended marks p as needing an fsync. Only the first append after a
+// round takes the lock: p.unsynced says p is already in the next round,
+// so the produce path does not serialise every batch of every partition
+// on one mutex (with many partitions or connections it did, per batch).
 func (f *flusher) appended(p *partition) {
-	if f.b.cfg.Fsync == FsyncNone {
+	if f.b.cfg.Fsync == FsyncNone || p.unsynced.Load() || p.unsynced.Swap(true) {
 		return
 	}
 	f.mu.Lock()
@@ -69,32 +72,30 @@ func (f *flusher) run() {
 	}
 }
 
-// syncDirty fsyncs every dirty partition in parallel (each log's Sync is
-// one fsync however many appends it covers) and wakes the produce
-// requests waiting on them.
+// syncDirty fsyncs every dirty partition, a few at a time (each
+// log's Sync is one fsync however many appends it covers), and wakes the
+// produce requests waiting on each as soon as its fsync is done.
 func (f *flusher) syncDirty() {
 	f.mu.Lock()
 	round := f.round[:0]
 	for p := range f.dirty {
 		round = append(round, p)
+		// Cleared before its fsync starts: an append that still sees
+		// it set wrote before this point, so the fsync covers it.
+		p.unsynced.Store(false)
 	}
 	clear(f.dirty)
 	f.mu.Unlock()
 
-	var wg sync.WaitGroup
-	for _, p := range round {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if _, err := p.log.Sync(); err != nil {
-				if !p.deleted.Load() {
-					f.b.log.Error("fsync failed", "topic", p.t.name, "partition", p.index, "err", err)
-				}
+	forEachPartition(len(round), func(i int) { // parallel.go
+		p := round[i]
+		if _, err := p.log.Sync(); err != nil {
+			if !p.deleted.Load() {
+				f.b.log.Error("fsync failed", "topic", p.t.name, "partition", p.index, "err", err)
 			}
-			f.b.purg.Notify(p.key)
-		}()
-	}
-	wg.Wait()
+		}
+		f.b.purg.Notify(p.key)
+	})
 	clear(round)
 	f.round = round[:0]
 }

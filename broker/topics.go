@@ -77,6 +77,8 @@ type partition struct {
 	appended atomic.Int64
 	// deleted is set when the topic is deleted, so parked requests answer.
 	deleted atomic.Bool
+	// unsynced says p waits in the flusher's next round (flusher.go).
+	unsynced atomic.Bool
 }
 
 // topicTable is the set of topics. mu guards the maps and the metadata
@@ -166,18 +168,39 @@ func (tt *topicTable) openPartitions(t *topic, n int32, fresh bool) error {
 		t.parts = t.parts[:had]
 		return err
 	}
-	for i := int32(had); i < n; i++ {
+	// Opening a log creates and fsyncs files and directories: 1,000
+	// partitions one after another took 6 s to create on a loaded
+	// machine, so a few open at a time.
+	if n <= int32(had) {
+		return nil
+	}
+	parts := make([]*partition, n-int32(had))
+	errs := make([]error, len(parts))
+	forEachPartition(len(parts), func(j int) { // parallel.go
+		i := int32(had + j)
 		dir := tt.partitionDir(t.name, i)
 		if fresh {
 			if err := os.RemoveAll(dir); err != nil {
-				return fail(fmt.Errorf("%w: remove stale %s: %v", kerr.KafkaStorageError, dir, err))
+				errs[j] = fmt.Errorf("%w: remove stale %s: %v", kerr.KafkaStorageError, dir, err)
+				return
 			}
 		}
 		l, err := log.Open(dir, cfg)
 		if err != nil {
-			return fail(fmt.Errorf("open %s[%d]: %w", t.name, i, err))
+			errs[j] = fmt.Errorf("open %s[%d]: %w", t.name, i, err)
+			return
 		}
-		t.parts = append(t.parts, &partition{t: t, index: i, key: purgatory.Key{Topic: t.name, Partition: i}, log: l})
+		parts[j] = &partition{t: t, index: i, key: purgatory.Key{Topic: t.name, Partition: i}, log: l}
+	})
+	for _, p := range parts {
+		if p != nil {
+			t.parts = append(t.parts, p)
+		}
+	}
+	for _, err := range errs {
+		if err != nil {
+			return fail(err) // the first; the others are likely the same
+		}
 	}
 	return nil
 }
@@ -388,14 +411,19 @@ func (tt *topicTable) closeAll() error {
 	tt.mu.Lock()
 	defer tt.mu.Unlock()
 	tt.closed = true
-	var errs []error
+	var all []*partition
 	for _, t := range tt.names {
-		for _, p := range t.parts {
-			if err := p.log.Close(); err != nil && !errors.Is(err, log.ErrClosed) {
-				errs = append(errs, err)
-			}
-		}
+		all = append(all, t.parts...)
 	}
+	// Each Close fsyncs and writes a snapshot and a clean-shutdown
+	// marker: one after another, 1,000 partitions took 11-14 s to stop
+	// on a loaded machine.
+	errs := make([]error, len(all))
+	forEachPartition(len(all), func(i int) { // parallel.go
+		if err := all[i].log.Close(); err != nil && !errors.Is(err, log.ErrClosed) {
+			errs[i] = err
+		}
+	})
 	return errors.Join(errs...)
 }
 

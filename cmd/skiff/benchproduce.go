@@ -66,6 +66,7 @@ func benchProduceMain(ctx context.Context, args []string, stdout, stderr io.Writ
 		client       = fs.String("client", "skiff", "producer to time: skiff or kgo")
 		brokers      = fs.String("brokers", brokersFlagDefault(), "comma-separated seed brokers")
 		topic        = fs.String("topic", "bench", "topic to produce to")
+		producers    = fs.Int("producers", 1, "independent clients, each with its own connection, splitting --records between them")
 		records      = fs.Int("records", 500_000, "records to send (timed)")
 		keys         = fs.Int("keys", 10_000, "distinct 16-byte keys, assigned round-robin (0: no keys, sticky partitioning)")
 		valueSize    = fs.Int("value-size", 100, "value size in bytes for --values random")
@@ -140,6 +141,10 @@ func benchProduceMain(ctx context.Context, args []string, stdout, stderr io.Writ
 	default:
 		return fail("--client must be skiff or kgo, not %q", *client)
 	}
+	if *producers > 1 {
+		return benchManyMain(ctx, run, s, *client, *producers, *cpuProfile != "", stdout, stderr) // benchproduce_many.go
+	}
+
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {
@@ -236,6 +241,9 @@ var benchTrace io.Writer
 // timed runs send(i) for every record, then flush, and returns the time
 // and heap allocations that took.
 func timed(profile io.Writer, n int, send func(i int) error, flush func() error) (time.Duration, uint64, error) {
+	if benchGate != nil {
+		benchGate() // benchproduce_many.go
+	}
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	cpuStart := processCPU()
@@ -261,7 +269,9 @@ func timed(profile io.Writer, n int, send func(i int) error, flush func() error)
 		return 0, 0, err
 	}
 	elapsed := time.Since(start)
-	lastCPU = processCPU() - cpuStart
+	if benchGate == nil { // with --producers, benchManyMain measures the whole process
+		lastCPU = processCPU() - cpuStart
+	}
 	runtime.ReadMemStats(&after)
 	return elapsed, after.Mallocs - before.Mallocs, nil
 }

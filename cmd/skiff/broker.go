@@ -64,6 +64,7 @@ func brokerMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		verbose    = fs.Bool("v", false, "log at info level (default: warnings only)")
 		logLevel   = fs.String("log-level", "", "log level: debug, info, warn or error (overrides -v)")
 		security   = addBrokerSecurityFlags(fs.FlagSet) // broker_security.go
+		cpuProfile = fs.String("cpuprofile", "", "write a CPU profile of the broker's run to this file (go tool pprof)")
 	)
 	pos, code, ok := fs.parse(args)
 	if !ok {
@@ -120,6 +121,12 @@ func brokerMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		}
 		return 1
 	}
+	stopProfile, err := startBrokerProfile(*cpuProfile) // broker_profile.go
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %s\n", cmd, err)
+		return 1
+	}
+	defer stopProfile()
 	b, err := broker.Start(ctx, cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %s\n", cmd, humanError(err))

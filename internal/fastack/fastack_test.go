@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"io"
+	"net"
 	"sync"
 	"testing"
 	"time"
@@ -138,4 +140,38 @@ func TestHandleMetadataAndProduce(t *testing.T) {
 	presp.SetVersion(7)
 	require.NoError(t, presp.ReadFrom(out[8:]))
 	assert.Equal(t, int16(2), presp.Topics[0].Partitions[0].ErrorCode)
+}
+
+// TestAnswersDoNotWaitForAPartialRequest pipelines a whole Metadata request
+// and the first bytes of a second one: the first answer must arrive while
+// the second request is still incomplete (a sink that held answers until
+// its input ran dry delayed every ack by a request's transfer time).
+func TestAnswersDoNotWaitForAPartialRequest(t *testing.T) {
+	_, addr := Start(t, 1)
+	c, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer c.Close()
+	mr := kmsg.NewPtrMetadataRequest()
+	mr.SetVersion(4)
+	sized := func(f []byte) []byte { return append(binary.BigEndian.AppendUint32(nil, uint32(len(f))), f...) }
+	second := sized(frame(mr, 2))
+	// Both in one write, so they arrive in one read on the sink's side.
+	_, err = c.Write(append(sized(frame(mr, 1)), second[:6]...))
+	require.NoError(t, err)
+
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(5*time.Second)))
+	var head [8]byte
+	_, err = io.ReadFull(c, head[:])
+	require.NoError(t, err, "the first answer did not come while the second request was incomplete")
+	assert.Equal(t, int32(1), int32(binary.BigEndian.Uint32(head[4:])), "correlation id")
+	body := make([]byte, binary.BigEndian.Uint32(head[:4])-4)
+	_, err = io.ReadFull(c, body)
+	require.NoError(t, err)
+
+	// The rest of the second request gets its answer too.
+	_, err = c.Write(second[6:])
+	require.NoError(t, err)
+	_, err = io.ReadFull(c, head[:])
+	require.NoError(t, err)
+	assert.Equal(t, int32(2), int32(binary.BigEndian.Uint32(head[4:])))
 }

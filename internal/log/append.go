@@ -195,6 +195,7 @@ func (l *Log) assignOffsets(recordSet []byte, headers []batch.Header, next, nowM
 // next open (a torn batch fails its CRC).
 func (l *Log) write(act *segment, recordSet []byte) (pos int64, err error) {
 	pos = act.size.Load()
+	act.preallocate(pos+int64(len(recordSet)), l.cfg.SegmentBytes)
 	n, err := act.log.WriteAt(recordSet, pos)
 	if err == nil {
 		act.dirty.Store(true)
@@ -362,6 +363,9 @@ func (l *Log) roll(next int64) (*segment, error) {
 		l.pruneSnapshots(next)
 	}
 	old.seal()
+	if err := old.trimPreallocation(); err != nil {
+		l.logger.Warn("giving back the rolled segment's preallocated space", "segment", old.base, "err", err)
+	}
 	if err := old.persistIndexes(false); err != nil {
 		l.logger.Warn("persisting indexes of the rolled segment", "segment", old.base, "err", err)
 	} else {

@@ -17,10 +17,13 @@ func batch16K(b *testing.B, pid int64) []byte {
 // pwrite, index upkeep.
 func BenchmarkAppend(b *testing.B) {
 	for _, bc := range []struct {
-		name string
-		pid  int64
-	}{{"plain", -1}, {"idempotent", 1}} {
+		name     string
+		pid      int64
+		prealloc bool
+	}{{"plain", -1, true}, {"idempotent", 1, true}, {"idempotent/prealloc=off", 1, false}} {
 		b.Run(bc.name, func(b *testing.B) {
+			defer func(was bool) { preallocEnabled = was }(preallocEnabled)
+			preallocEnabled = bc.prealloc
 			l, err := Open(b.TempDir(), Config{SegmentBytes: 256 << 20, RetentionMs: -1})
 			if err != nil {
 				b.Fatal(err)
@@ -30,6 +33,7 @@ func BenchmarkAppend(b *testing.B) {
 			b.SetBytes(int64(len(set)))
 			b.ReportAllocs()
 			b.ResetTimer()
+			cpu := processCPU()
 			for i := 0; i < b.N; i++ {
 				if bc.pid >= 0 {
 					// Costs one CRC of the batch, as a producer's retry would.
@@ -40,6 +44,7 @@ func BenchmarkAppend(b *testing.B) {
 				}
 			}
 			b.StopTimer()
+			reportCPU(b, cpu)
 			b.ReportMetric(float64(b.N)*16/b.Elapsed().Seconds(), "records/s")
 		})
 	}

@@ -203,6 +203,9 @@ func (l *Log) Close() error {
 	if l.Offline() == nil {
 		act := segs[len(segs)-1]
 		act.seal()
+		if err := act.trimPreallocation(); err != nil {
+			l.logger.Warn("giving back the active segment's preallocated space", "segment", act.base, "err", err)
+		}
 		for _, s := range segs {
 			if s.dirty.Swap(false) {
 				errs = append(errs, s.log.Sync())

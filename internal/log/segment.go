@@ -89,6 +89,8 @@ type segment struct {
 	next          int64 // log.mu: offset after the segment's last batch
 	rollBaseTs    int64 // log.mu: max timestamp of the first batch, -1 when empty
 	bytesSinceIdx int   // log.mu: bytes appended since the last index entry
+	allocated     int64 // log.mu: the .log has blocks reserved up to here (prealloc.go)
+	noPrealloc    bool  // log.mu: the filesystem refused a reservation
 }
 
 // openSegmentFiles opens (creating when asked) the three files of a segment.
