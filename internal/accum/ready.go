@@ -13,10 +13,11 @@ import (
 // data has no known leader (the producer should refresh metadata).
 //
 // A partition's head batch is sendable when it is not backing off, its
-// partition has room in flight, and it is full, or lingered long enough,
-// or a flush or close is in progress, or appenders wait for memory.
+// partition has room in flight, and it is due (linger.go): full, or
+// lingered long enough, or a flush or close is in progress, or appenders
+// wait for memory.
 func (a *Accumulator[M]) Ready(now time.Time, nodes []int32) (_ []int32, next time.Time, unknownLeader bool) {
-	urgent := a.flushing.Load() > 0 || a.closed.Load() || a.pool.nwait.Load() > 0
+	urgent := a.urgent()
 	for _, p := range *a.all.Load() {
 		p.mu.Lock()
 		if len(p.q) == 0 {
@@ -25,10 +26,9 @@ func (a *Accumulator[M]) Ready(now time.Time, nodes []int32) (_ []int32, next ti
 		}
 		head := p.q[0]
 		next = earliest(next, head.deadline)
-		drainable, at := a.drainable(p, head, now)
-		sendable := drainable && (urgent || head.full || len(p.q) > 1 || !now.Before(head.created.Add(a.cfg.Linger)))
-		if drainable && !sendable {
-			at = head.created.Add(a.cfg.Linger)
+		sendable, at := a.drainable(p, head, now)
+		if sendable {
+			sendable, at = a.due(p, head, now, urgent) // linger.go
 		}
 		if sendable && !a.compressed(p, head) {
 			sendable = false // the compressor wakes the sender when done
@@ -164,15 +164,18 @@ func containsNode(nodes []int32, n int32) bool {
 }
 
 // Drain takes, for one Produce request to node, at most one batch from
-// each partition it leads, in a rotating order so no partition starves,
-// until the batches' sizes reach maxBytes (the first batch is always
-// taken). With idempotence, batches get their base sequence here. The
-// batches are appended to out, finished for the wire.
+// each partition it leads whose head batch is due (linger.go: unlike
+// Kafka's drain, a young batch on a node that is ready for another
+// partition stays), in a rotating order so no partition starves, until
+// the batches' sizes reach maxBytes (the first batch is always taken).
+// With idempotence, batches get their base sequence here. The batches are
+// appended to out, finished for the wire.
 func (a *Accumulator[M]) Drain(node int32, maxBytes int, now time.Time, out []*Batch[M]) []*Batch[M] {
 	all := *a.all.Load()
 	if len(all) == 0 {
 		return out
 	}
+	urgent := a.urgent()
 	start := len(out)
 	size := 0
 	a.drainStart++
@@ -191,6 +194,10 @@ func (a *Accumulator[M]) Drain(node int32, maxBytes int, now time.Time, out []*B
 		}
 		head := p.q[0]
 		if ok, _ := a.drainable(p, head, now); !ok {
+			p.mu.Unlock()
+			continue
+		}
+		if ok, _ := a.due(p, head, now, urgent); !ok {
 			p.mu.Unlock()
 			continue
 		}
