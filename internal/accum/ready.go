@@ -239,6 +239,7 @@ func (a *Accumulator[M]) Drain(node int32, maxBytes int, now time.Time, out []*B
 		p.mu.Unlock()
 		a.inFlight.Add(1)
 		head.finish(a.codec, pid, epoch, a.cfg.Transactional, &a.wirePool)
+		a.shrink(head) // shrink.go
 		out = append(out, head)
 	}
 	return out
@@ -336,6 +337,7 @@ func (a *Accumulator[M]) Backoff(attempts int) time.Duration {
 // callbacks ran, and closes its Done channel.
 func (a *Accumulator[M]) Release(b *Batch[M]) {
 	b.releasePending(&a.pendingPool)
+	a.unreserve(b)
 	a.wirePool.put(b.wireBuf)
 	b.wire, b.wireBuf = nil, nil
 	if !b.unbudgeted {
