@@ -20,7 +20,8 @@
 # Settings (environment, with defaults): ROUNDS=3 RECORDS=500000
 # PARTITIONS=3 KEYS=10000 VALUES=random VALUE_SIZE=100 COMPRESSION=none
 # ACKS=all IDEMPOTENT=true LINGER=5ms BATCH_SIZE=16384
-# BUFFER_MEMORY=33554432 MAX_IN_FLIGHT=5.
+# BUFFER_MEMORY=33554432 MAX_IN_FLIGHT=5 SKIFF= (a prebuilt skiff binary to
+# use instead of building this tree, to compare two builds).
 set -euo pipefail
 
 ROUNDS=${ROUNDS:-3}
@@ -49,7 +50,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-(cd "$root" && go build -o "$work/skiff" ./cmd/skiff)
+if [[ -n ${SKIFF:-} ]]; then
+	cp "$SKIFF" "$work/skiff" # a prebuilt binary, to compare two builds
+else
+	(cd "$root" && go build -o "$work/skiff" ./cmd/skiff)
+fi
 
 "$work/skiff" sink --listen 127.0.0.1:0 --partitions "$PARTITIONS" >"$work/sink.out" 2>&1 &
 sink_pid=$!

@@ -63,7 +63,8 @@ type Accumulator[M any] struct {
 	// (idempotence); partitions adopt it one by one (see SetProducerID).
 	ident atomic.Pointer[identity]
 
-	drainStart int // rotates where Drain starts, so no partition starves; sender-owned
+	drainStart int    // rotates where Drain starts, so no partition starves; sender-owned
+	drainGen   uint64 // counts Drain calls, to mark partitions already in the request; sender-owned
 
 	slack time.Duration // lingerSlack(cfg.Linger), see linger.go
 }
@@ -90,6 +91,7 @@ type partition[M any] struct {
 	ackedSeq  int32     // sequence after the last acknowledged batch
 	ident     *identity // the producer identity nextSeq and ackedSeq belong to
 	fenced    bool      // ident may not be used any more (see Fence)
+	drainGen  uint64    // the Drain call that last took a batch from p
 }
 
 // identity is a producer id and epoch. Immutable once published; compared

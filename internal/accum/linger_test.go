@@ -100,3 +100,35 @@ func TestUrgentDrainsYoungBatches(t *testing.T) {
 		})
 	}
 }
+
+// TestHalfFullBatchRidesAlong: a request that goes out for a due batch
+// also takes other partitions' heads that are at least half full, one
+// batch per partition, but never tiny young ones; and no request goes
+// out for half-full batches alone.
+func TestHalfFullBatchRidesAlong(t *testing.T) {
+	const batchSize = 1024
+	a := newAcc(t, Config{BatchSize: batchSize, Linger: time.Hour})
+	fill := func(p int32, bytes int) {
+		t.Helper()
+		for i := 0; ; i++ {
+			require.NoError(t, a.Append(context.Background(), "t", p, rec(i, nil)))
+			if a.openSize(p) >= bytes {
+				return
+			}
+		}
+	}
+	fill(1, batchSize*2/3) // half full: rides along
+	fill(2, 1)             // tiny: stays
+	fill(3, batchSize*2/3)
+	assert.Empty(t, a.Drain(1, 1<<20, time.Now(), nil), "half-full batches do not make a request by themselves")
+
+	fill(0, batchSize*2/3)
+	for i := 0; len(a.queue(0)) < 2; i++ {
+		require.NoError(t, a.Append(context.Background(), "t", 0, rec(i, nil))) // partition 0's first batch fills: due
+	}
+	fill(0, batchSize*2/3) // and its second is half full too
+	bs := a.Drain(1, 1<<20, time.Now(), nil)
+	assert.ElementsMatch(t, []int32{0, 1, 3}, partitions(bs), "one batch per partition; partition 2's tiny batch stays")
+	assert.Len(t, a.queue(0), 1, "partition 0's second batch waits for the next request")
+	assert.Len(t, a.queue(2), 1)
+}
