@@ -140,7 +140,9 @@ func (a *Accumulator[M]) Ready(now time.Time, nodes []int32) (_ []int32, next ti
 }
 
 // Drain takes, for one Produce request to node, the oldest batch of each
-// partition node leads, in an order that rotates between calls so no
+// partition node leads whose oldest batch is ready by itself (as in Ready:
+// a younger batch waits for its own linger.ms even when another partition
+// made node ready), in an order that rotates between calls so no
 // partition starves, until their sizes reach maxBytes (the first is always
 // taken). The batches, finished for the wire, are appended to out. Each
 // stays in flight, counting against MaxInFlightPerPartition, until Release.

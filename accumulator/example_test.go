@@ -39,12 +39,15 @@ func Example() {
 		}
 	}
 	nodes, next, _ := acc.Ready(time.Now(), nil)
-	fmt.Println("ready now:", len(nodes), "- ask again within 10ms:", time.Until(next) <= 10*time.Millisecond)
+	// The wake-up comes a little after linger.ms, so one wake-up gathers
+	// the partitions whose lingers end close together.
+	fmt.Println("ready now:", len(nodes), "- ask again within 11ms:", time.Until(next) <= 11*time.Millisecond)
 
 	// Once linger.ms passed, the partition's batch is ready.
-	nodes, _, _ = acc.Ready(time.Now().Add(10*time.Millisecond), nil)
+	later := time.Now().Add(10 * time.Millisecond)
+	nodes, _, _ = acc.Ready(later, nil)
 	for _, node := range nodes {
-		for _, b := range acc.Drain(node, 1<<20, time.Now(), nil) {
+		for _, b := range acc.Drain(node, 1<<20, later, nil) {
 			// Send b.Records() to node in a Produce request; say the
 			// broker answers with base offset 40.
 			const baseOffset = 40
@@ -56,7 +59,7 @@ func Example() {
 	}
 	fmt.Println("memory in use:", acc.MemoryUsed())
 	// Output:
-	// ready now: 0 - ask again within 10ms: true
+	// ready now: 0 - ask again within 11ms: true
 	// record 0: partition 0 offset 40, err <nil>
 	// record 1: partition 0 offset 41, err <nil>
 	// record 2: partition 0 offset 42, err <nil>

@@ -146,14 +146,14 @@ for round in $(seq "$ROUNDS"); do
 		extra=" | $target: ${cpupm} CPU s per M records"
 		[[ $target == broker ]] && extra="$extra, RSS $(broker_mem VmRSS) MiB"
 		printf 'round %d: %-5s -> %-6s x%-3s %s%s\n' "$round" "$client" "$target" "$conns" "$line" "$extra"
-		echo "$round $client $target $conns $rate $cpupm" >>"$results"
+		echo "$round $client $target $conns $rate $cpupm $(field records/batch <<<"$line")" >>"$results"
 	done
 done
 
 echo
 echo "summary ($ROUNDS rounds, medians; load average $(cut -d' ' -f1-3 /proc/loadavg) at end):"
 awk -v conns="$CONNECTIONS" '
-	{ rate[$1, $2, $3, $4] = $5; cpu[$2, $3, $4] = cpu[$2, $3, $4] " " $6; if (!($2 in seen)) { seen[$2] = 1; order[++nc] = $2 } if ($1 > n) n = $1 }
+	{ rate[$1, $2, $3, $4] = $5; cpu[$2, $3, $4] = cpu[$2, $3, $4] " " $6; rpb[$2, $3, $4] = rpb[$2, $3, $4] " " $7; if (!($2 in seen)) { seen[$2] = 1; order[++nc] = $2 } if ($1 > n) n = $1 }
 	function median(list,   a, k, i, j, t) {
 		k = split(list, a, " ")
 		for (i = 2; i <= k; i++) for (j = i; j > 1 && a[j-1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
@@ -172,7 +172,7 @@ awk -v conns="$CONNECTIONS" '
 				}
 				bm[c, x] = median(b)
 				printf "  %-5s x%-3s sink %8.0f records/s, broker %8.0f records/s; broker/sink per round:%s; median broker/sink %.2f\n", c, x, median(s), median(b), per, median(ratios)
-				printf "  %-5s x%-3s CPU s per million records: broker %.2f, sink %.2f\n", c, x, median(cpu[c, "broker", x]), median(cpu[c, "sink", x])
+				printf "  %-5s x%-3s CPU s per million records: broker %.2f, sink %.2f; records per batch: broker %.1f, sink %.1f\n", c, x, median(cpu[c, "broker", x]), median(cpu[c, "sink", x]), median(rpb[c, "broker", x]), median(rpb[c, "sink", x])
 			}
 			for (k = 2; k <= ncs; k++)
 				printf "  %-5s broker with %s connections / with %s: %.2f (median records/s)\n", c, cs[k], cs[1], bm[c, cs[k]] / bm[c, cs[1]]

@@ -20,7 +20,8 @@
 # Settings (environment, with defaults): ROUNDS=3 RECORDS=500000
 # PARTITIONS=3 KEYS=10000 VALUES=random VALUE_SIZE=100 COMPRESSION=none
 # ACKS=all IDEMPOTENT=true LINGER=5ms BATCH_SIZE=16384
-# BUFFER_MEMORY=33554432 MAX_IN_FLIGHT=5.
+# BUFFER_MEMORY=33554432 MAX_IN_FLIGHT=5 SKIFF= (a prebuilt skiff binary to
+# use instead of building this tree, to compare two builds).
 set -euo pipefail
 
 ROUNDS=${ROUNDS:-3}
@@ -49,7 +50,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-(cd "$root" && go build -o "$work/skiff" ./cmd/skiff)
+if [[ -n ${SKIFF:-} ]]; then
+	cp "$SKIFF" "$work/skiff" # a prebuilt binary, to compare two builds
+else
+	(cd "$root" && go build -o "$work/skiff" ./cmd/skiff)
+fi
 
 "$work/skiff" sink --listen 127.0.0.1:0 --partitions "$PARTITIONS" >"$work/sink.out" 2>&1 &
 sink_pid=$!
@@ -79,12 +84,12 @@ for round in $(seq "$ROUNDS"); do
 		# A fresh topic per run: each producer starts from sequence 0.
 		line=$("$work/skiff" bench-produce --client "$client" --topic "bench-$round-$client" "${settings[@]}")
 		echo "round $round: $line"
-		echo "$round $client $(field records/s <<<"$line") $(field cpu-ns/record <<<"$line") $(field allocs/record <<<"$line")" >>"$results"
+		echo "$round $client $(field records/s <<<"$line") $(field cpu-ns/record <<<"$line") $(field allocs/record <<<"$line") $(field records/batch <<<"$line")" >>"$results"
 	done
 done
 
 awk '
-	{ rate[$1, $2] = $3; cpuof[$1, $2] = $4; v[$2] = v[$2] " " $3; cpu[$2] = cpu[$2] " " $4; allocs[$2] = allocs[$2] " " $5; if ($1 > n) n = $1 }
+	{ rate[$1, $2] = $3; cpuof[$1, $2] = $4; v[$2] = v[$2] " " $3; cpu[$2] = cpu[$2] " " $4; allocs[$2] = allocs[$2] " " $5; rpb[$2] = rpb[$2] " " $6; if ($1 > n) n = $1 }
 	function median(list,   a, n, i, j, t) {
 		n = split(list, a, " ")
 		for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
@@ -102,9 +107,9 @@ awk '
 			cratio = cpuof[r, "kgo"] / cpuof[r, "skiff"]; cratios = cratios " " cratio
 			printf "round %s: skiff/kgo records/s %.2f, kgo/skiff CPU per record %.2f\n", r, ratio, cratio
 		}
-		printf "%-6s %12s %14s %18s\n", "client", "records/s", "allocs/record", "CPU ns/record"
-		printf "%-6s %12.0f %14.3f %18.0f\n", "skiff", median(v["skiff"]), median(allocs["skiff"]), median(cpu["skiff"])
-		printf "%-6s %12.0f %14.3f %18.0f\n", "kgo", median(v["kgo"]), median(allocs["kgo"]), median(cpu["kgo"])
+		printf "%-6s %12s %14s %18s %14s\n", "client", "records/s", "allocs/record", "CPU ns/record", "records/batch"
+		printf "%-6s %12.0f %14.3f %18.0f %14.1f\n", "skiff", median(v["skiff"]), median(allocs["skiff"]), median(cpu["skiff"]), median(rpb["skiff"])
+		printf "%-6s %12.0f %14.3f %18.0f %14.1f\n", "kgo", median(v["kgo"]), median(allocs["kgo"]), median(cpu["kgo"]), median(rpb["kgo"])
 		printf "median of %d rounds (range): skiff/kgo records/s %.2f (%s); kgo/skiff CPU per record %.2f (%s)\n", n, median(ratios), span(ratios), median(cratios), span(cratios)
 	}' "$results"
 

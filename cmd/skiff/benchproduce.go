@@ -167,9 +167,9 @@ func benchProduceMain(ctx context.Context, args []string, stdout, stderr io.Writ
 		fmt.Fprintf(stderr, "skiff bench-produce: %s: %v\n", *client, err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "client=%s records=%d seconds=%.3f records/s=%.0f allocs/record=%.3f cpu-ns/record=%.0f\n",
+	fmt.Fprintf(stdout, "client=%s records=%d seconds=%.3f records/s=%.0f allocs/record=%.3f cpu-ns/record=%.0f %s\n",
 		*client, s.records, elapsed.Seconds(), float64(s.records)/elapsed.Seconds(), float64(mallocs)/float64(s.records),
-		float64(lastCPU.Nanoseconds())/float64(s.records))
+		float64(lastCPU.Nanoseconds())/float64(s.records), lastBatches.fields())
 	return 0
 }
 
@@ -247,6 +247,7 @@ func timed(profile io.Writer, n int, send func(i int) error, flush func() error)
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	cpuStart := processCPU()
+	counts := takeBenchCounts() // benchproduce_batches.go
 	if profile != nil {
 		if err := pprof.StartCPUProfile(profile); err != nil {
 			return 0, 0, err
@@ -271,6 +272,7 @@ func timed(profile io.Writer, n int, send func(i int) error, flush func() error)
 	elapsed := time.Since(start)
 	if benchGate == nil { // with --producers, benchManyMain measures the whole process
 		lastCPU = processCPU() - cpuStart
+		lastBatches = takeBenchCounts().minus(counts)
 	}
 	runtime.ReadMemStats(&after)
 	return elapsed, after.Mallocs - before.Mallocs, nil
@@ -295,6 +297,7 @@ func benchSkiffProducer(ctx context.Context, s benchProduceSettings) (time.Durat
 		BatchSize:          s.batchSize,
 		BufferMemory:       s.bufferMemory,
 		MaxInFlight:        s.maxInFlight,
+		Hooks:              []producer.Hook{skiffBatchCounter{}},
 	})
 	if err != nil {
 		return 0, 0, err
@@ -348,6 +351,7 @@ func benchKgoProducer(ctx context.Context, s benchProduceSettings) (time.Duratio
 		kgo.MaxBufferedBytes(int(s.bufferMemory)),
 		// Bound by bytes only, as skiff's buffer.memory is.
 		kgo.MaxBufferedRecords(math.MaxInt32),
+		kgo.WithHooks(kgoBatchCounter{}),
 	}
 	switch s.acks {
 	case producer.AcksAll:

@@ -82,6 +82,7 @@ func benchManyMain(ctx context.Context, run func(context.Context, benchProduceSe
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	cpuStart := processCPU()
+	counts := takeBenchCounts()
 	began := time.Now()
 	close(start)
 	if code := report(); code != 0 {
@@ -89,9 +90,10 @@ func benchManyMain(ctx context.Context, run func(context.Context, benchProduceSe
 	}
 	elapsed := time.Since(began)
 	cpu := processCPU() - cpuStart
+	sent := takeBenchCounts().minus(counts)
 	runtime.ReadMemStats(&after)
-	fmt.Fprintf(stdout, "client=%s producers=%d records=%d seconds=%.3f records/s=%.0f allocs/record=%.3f cpu-ns/record=%.0f\n",
+	fmt.Fprintf(stdout, "client=%s producers=%d records=%d seconds=%.3f records/s=%.0f allocs/record=%.3f cpu-ns/record=%.0f %s\n",
 		client, n, s.records, elapsed.Seconds(), float64(s.records)/elapsed.Seconds(),
-		float64(after.Mallocs-before.Mallocs)/float64(s.records), float64(cpu.Nanoseconds())/float64(s.records))
+		float64(after.Mallocs-before.Mallocs)/float64(s.records), float64(cpu.Nanoseconds())/float64(s.records), sent.fields())
 	return 0
 }

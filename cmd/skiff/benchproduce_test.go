@@ -44,6 +44,8 @@ func TestSinkAndBenchProduce(t *testing.T) {
 			require.Equal(t, 0, code, errOut.String())
 			assert.Contains(t, out.String(), "client="+tc.client+" records=2000 ")
 			assert.Contains(t, out.String(), "records/s=")
+			// The hooks counted what was sent: 2,000 records in at least one batch and request.
+			assert.Regexp(t, `batches=[1-9][0-9]* requests=[1-9][0-9]* records/batch=[0-9.]+ `, out.String())
 		})
 	}
 

@@ -63,7 +63,10 @@ type Accumulator[M any] struct {
 	// (idempotence); partitions adopt it one by one (see SetProducerID).
 	ident atomic.Pointer[identity]
 
-	drainStart int // rotates where Drain starts, so no partition starves; sender-owned
+	drainStart int    // rotates where Drain starts, so no partition starves; sender-owned
+	drainGen   uint64 // counts Drain calls, to mark partitions already in the request; sender-owned
+
+	slack time.Duration // lingerSlack(cfg.Linger), see linger.go
 }
 
 // topicParts is one topic's partitions, indexed by partition id (nil for
@@ -88,6 +91,7 @@ type partition[M any] struct {
 	ackedSeq  int32     // sequence after the last acknowledged batch
 	ident     *identity // the producer identity nextSeq and ackedSeq belong to
 	fenced    bool      // ident may not be used any more (see Fence)
+	drainGen  uint64    // the Drain call that last took a batch from p
 }
 
 // identity is a producer id and epoch. Immutable once published; compared
@@ -113,6 +117,7 @@ func New[M any](cfg Config) (*Accumulator[M], error) {
 		pool:       newPool(cfg.BatchSize, cfg.BufferMemory),
 		wake:       make(chan struct{}, 1),
 		incomplete: make(map[*Batch[M]]struct{}),
+		slack:      lingerSlack(cfg.Linger),
 	}
 	// An appender starting to wait is memory pressure: Ready then treats
 	// every batch as sendable so memory comes back (Kafka's "exhausted").
@@ -307,7 +312,7 @@ func (a *Accumulator[M]) appendSlow(ctx context.Context, p *partition[M], r *Rec
 		// Cannot happen: the buffer was sized from the record's upper bound.
 		panic("accumulator: record does not fit a batch sized for it")
 	}
-	a.signalDeadline(b.created.Add(a.cfg.Linger)) // a linger deadline starts
+	a.signalDeadline(a.lingerWake(b.created)) // a linger deadline starts
 	return nil
 }
 

@@ -54,6 +54,7 @@ type Batch[M any] struct {
 	stampSeq  int32
 	wire      []byte // finished batch bytes
 	wireBuf   []byte // pooled compression buffer behind wire, nil when wire aliases buf
+	reserved  int64  // buffer.memory kept for wireBuf after shrink gave buf back (shrink.go)
 	recordsN  int
 	sizeBytes int
 	lastErr   error

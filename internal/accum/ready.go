@@ -13,10 +13,11 @@ import (
 // data has no known leader (the producer should refresh metadata).
 //
 // A partition's head batch is sendable when it is not backing off, its
-// partition has room in flight, and it is full, or lingered long enough,
-// or a flush or close is in progress, or appenders wait for memory.
+// partition has room in flight, and it is due (linger.go): full, or
+// lingered long enough, or a flush or close is in progress, or appenders
+// wait for memory.
 func (a *Accumulator[M]) Ready(now time.Time, nodes []int32) (_ []int32, next time.Time, unknownLeader bool) {
-	urgent := a.flushing.Load() > 0 || a.closed.Load() || a.pool.nwait.Load() > 0
+	urgent := a.urgent()
 	for _, p := range *a.all.Load() {
 		p.mu.Lock()
 		if len(p.q) == 0 {
@@ -25,10 +26,9 @@ func (a *Accumulator[M]) Ready(now time.Time, nodes []int32) (_ []int32, next ti
 		}
 		head := p.q[0]
 		next = earliest(next, head.deadline)
-		drainable, at := a.drainable(p, head, now)
-		sendable := drainable && (urgent || head.full || len(p.q) > 1 || !now.Before(head.created.Add(a.cfg.Linger)))
-		if drainable && !sendable {
-			at = head.created.Add(a.cfg.Linger)
+		sendable, at := a.drainable(p, head, now)
+		if sendable {
+			sendable, at = a.due(p, head, now, urgent) // linger.go
 		}
 		if sendable && !a.compressed(p, head) {
 			sendable = false // the compressor wakes the sender when done
@@ -164,77 +164,103 @@ func containsNode(nodes []int32, n int32) bool {
 }
 
 // Drain takes, for one Produce request to node, at most one batch from
-// each partition it leads, in a rotating order so no partition starves,
-// until the batches' sizes reach maxBytes (the first batch is always
-// taken). With idempotence, batches get their base sequence here. The
-// batches are appended to out, finished for the wire.
+// each partition it leads whose head batch is due (linger.go: unlike
+// Kafka's drain, a young batch on a node that is ready for another
+// partition stays), in a rotating order so no partition starves, until
+// the batches' sizes reach maxBytes (the first batch is always taken).
+// A request that goes out anyway also takes heads at least half full
+// (see rideAlong). With idempotence, batches get their base sequence
+// here. The batches are appended to out, finished for the wire.
 func (a *Accumulator[M]) Drain(node int32, maxBytes int, now time.Time, out []*Batch[M]) []*Batch[M] {
 	all := *a.all.Load()
 	if len(all) == 0 {
 		return out
 	}
+	urgent := a.urgent()
 	start := len(out)
 	size := 0
 	a.drainStart++
 	if a.drainStart >= len(all) {
 		a.drainStart = 0
 	}
-	for i := range all {
-		p := all[(a.drainStart+i)%len(all)]
-		if leader, ok := a.cfg.Leader(p.topic, p.id); !ok || leader != node {
-			continue
-		}
-		p.mu.Lock()
-		if len(p.q) == 0 {
-			p.mu.Unlock()
-			continue
-		}
-		head := p.q[0]
-		if ok, _ := a.drainable(p, head, now); !ok {
-			p.mu.Unlock()
-			continue
-		}
-		if size+head.sizeBytes > maxBytes && len(out) > start {
-			p.mu.Unlock()
+	a.drainGen++
+	for pass := range 2 {
+		if pass == 1 && (len(out) == start || a.comp != nil) {
+			// Nothing due: no request. Or batches are compressed when they
+			// close, and closing a half-full one to ride along would only
+			// make it due later, not send it now.
 			break
 		}
-		if !a.compressed(p, head) {
-			p.mu.Unlock()
-			continue
-		}
-		if a.cfg.Idempotent {
-			if cur := a.ident.Load(); p.ident != cur {
-				a.adopt(p, cur) // drainable saw nothing in flight
+		for i := range all {
+			p := all[(a.drainStart+i)%len(all)]
+			if leader, ok := a.cfg.Leader(p.topic, p.id); !ok || leader != node {
+				continue
 			}
-		}
-		size += head.sizeBytes
-		copy(p.q, p.q[1:])
-		p.q[len(p.q)-1] = nil
-		p.q = p.q[:len(p.q)-1]
-		if p.open == head {
-			p.open = nil
-		}
-		head.full = true
-		if head.attempts == 0 {
-			head.order = p.nextOrder
-			p.nextOrder++
-		}
-		head.attempts++
-		pid, epoch := int64(-1), int16(-1)
-		if a.cfg.Idempotent {
-			if head.seq < 0 {
-				head.seq = p.nextSeq
-				p.nextSeq = addSeq(p.nextSeq, head.recordsN)
+			p.mu.Lock()
+			if len(p.q) == 0 || p.drainGen == a.drainGen {
+				p.mu.Unlock() // empty, or has a batch in this request already
+				continue
 			}
-			pid, epoch = p.ident.id, p.ident.epoch
+			head := p.q[0]
+			if ok, _ := a.drainable(p, head, now); !ok {
+				p.mu.Unlock()
+				continue
+			}
+			due, _ := a.due(p, head, now, urgent)
+			if pass == 0 && !due || pass == 1 && (due || !a.rideAlong(head)) {
+				p.mu.Unlock() // pass 0 takes due batches, pass 1 those that may ride along
+				continue
+			}
+			if size+head.sizeBytes > maxBytes && len(out) > start {
+				p.mu.Unlock()
+				return out
+			}
+			if !a.compressed(p, head) {
+				p.mu.Unlock()
+				continue
+			}
+			p.drainGen = a.drainGen
+			size += head.sizeBytes
+			out = append(out, a.take(p, head))
 		}
-		p.inFlight++
-		p.mu.Unlock()
-		a.inFlight.Add(1)
-		head.finish(a.codec, pid, epoch, a.cfg.Transactional, &a.wirePool)
-		out = append(out, head)
 	}
 	return out
+}
+
+// take removes head from p for a request and finishes it for the wire;
+// p.mu must be held, and take releases it.
+func (a *Accumulator[M]) take(p *partition[M], head *Batch[M]) *Batch[M] {
+	if a.cfg.Idempotent {
+		if cur := a.ident.Load(); p.ident != cur {
+			a.adopt(p, cur) // drainable saw nothing in flight
+		}
+	}
+	copy(p.q, p.q[1:])
+	p.q[len(p.q)-1] = nil
+	p.q = p.q[:len(p.q)-1]
+	if p.open == head {
+		p.open = nil
+	}
+	head.full = true
+	if head.attempts == 0 {
+		head.order = p.nextOrder
+		p.nextOrder++
+	}
+	head.attempts++
+	pid, epoch := int64(-1), int16(-1)
+	if a.cfg.Idempotent {
+		if head.seq < 0 {
+			head.seq = p.nextSeq
+			p.nextSeq = addSeq(p.nextSeq, head.recordsN)
+		}
+		pid, epoch = p.ident.id, p.ident.epoch
+	}
+	p.inFlight++
+	p.mu.Unlock()
+	a.inFlight.Add(1)
+	head.finish(a.codec, pid, epoch, a.cfg.Transactional, &a.wirePool)
+	a.shrink(head) // shrink.go
+	return head
 }
 
 // adopt moves p, with nothing in flight, to identity id: its sequences
@@ -329,6 +355,7 @@ func (a *Accumulator[M]) Backoff(attempts int) time.Duration {
 // callbacks ran, and closes its Done channel.
 func (a *Accumulator[M]) Release(b *Batch[M]) {
 	b.releasePending(&a.pendingPool)
+	a.unreserve(b)
 	a.wirePool.put(b.wireBuf)
 	b.wire, b.wireBuf = nil, nil
 	if !b.unbudgeted {

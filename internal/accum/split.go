@@ -31,7 +31,7 @@ func (a *Accumulator[M]) Split(b *Batch[M], now time.Time) bool {
 	for i := range halves {
 		h := &Batch[M]{
 			p:          b.p,
-			buf:        make([]byte, 0, b.b.Len()),
+			buf:        make([]byte, 0, len(b.wire)), // b.b is reset once shrink gave its buffer back
 			created:    b.created,
 			deadline:   b.deadline,
 			full:       true,
@@ -84,6 +84,7 @@ func (a *Accumulator[M]) Split(b *Batch[M], now time.Time) bool {
 
 	// The original's memory and callbacks are no longer needed.
 	b.releasePending(&a.pendingPool)
+	a.unreserve(b)
 	a.wirePool.put(b.wireBuf)
 	b.wire, b.wireBuf = nil, nil
 	if !b.unbudgeted {
