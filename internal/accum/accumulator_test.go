@@ -201,7 +201,7 @@ func TestLingerAndNextWakeup(t *testing.T) {
 		start := time.Now()
 		nodes, next, _ := a.Ready(start, nil)
 		assert.Empty(t, nodes, "not full and linger not elapsed")
-		assert.Equal(t, start.Add(50*time.Millisecond+lingerSlack(50*time.Millisecond)), next, "linger, then the slack that gathers neighbours")
+		assert.Equal(t, start.Add(50*time.Millisecond), next, "the linger deadline")
 		<-a.Wakeup() // opening the batch signalled
 
 		time.Sleep(50 * time.Millisecond)
@@ -342,7 +342,7 @@ func TestExpire(t *testing.T) {
 		require.NoError(t, a.Append(context.Background(), "t", 0, rec(0, nil)))
 		_, next, unknown := a.Ready(time.Now(), nil)
 		assert.True(t, unknown)
-		assert.Equal(t, time.Now().Add(5*time.Millisecond+lingerSlack(5*time.Millisecond)), next, "linger (and its slack) comes first")
+		assert.Equal(t, time.Now().Add(5*time.Millisecond), next, "linger comes first")
 		assert.Empty(t, a.Expire(time.Now(), nil))
 		time.Sleep(time.Second)
 		exp := a.Expire(time.Now(), nil)

@@ -26,7 +26,6 @@ func partitions(bs []*Batch[*int]) []int32 {
 func TestYoungBatchWaitsItsOwnLinger(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const linger = 5 * time.Millisecond
-		slack := lingerSlack(linger)
 		a := newAcc(t, Config{Linger: linger})
 		require.NoError(t, a.Append(context.Background(), "t", 0, rec(0, nil)))
 		old := time.Now()
@@ -36,12 +35,12 @@ func TestYoungBatchWaitsItsOwnLinger(t *testing.T) {
 
 		nodes, next, _ := a.Ready(time.Now(), nil)
 		assert.Empty(t, nodes, "nothing has lingered enough")
-		assert.Equal(t, old.Add(linger+slack), next, "one wake-up, for the earliest linger")
+		assert.Equal(t, old.Add(linger), next, "one wake-up, for the earliest linger")
 		time.Sleep(time.Until(next))
 
 		nodes, next, _ = a.Ready(time.Now(), nil)
 		assert.Equal(t, []int32{1}, nodes, "partition 0 lingered: its node is ready")
-		assert.Equal(t, young.Add(linger+slack), next, "then partition 1's linger")
+		assert.Equal(t, young.Add(linger), next, "then partition 1's linger")
 		bs := a.Drain(1, 1<<20, time.Now(), nil)
 		assert.Equal(t, []int32{0}, partitions(bs), "the young batch of partition 1 stays")
 		assert.Empty(t, a.Drain(1, 1<<20, time.Now(), nil))
@@ -56,7 +55,8 @@ func TestYoungBatchWaitsItsOwnLinger(t *testing.T) {
 }
 
 // TestDrainGathersEveryDuePartition: the slack lets one wake-up gather the
-// partitions whose lingers ended since, in one request.
+// partitions whose lingers end shortly after, in one request, and none
+// waits past its linger.
 func TestDrainGathersEveryDuePartition(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const linger = 5 * time.Millisecond
@@ -69,6 +69,9 @@ func TestDrainGathersEveryDuePartition(t *testing.T) {
 		time.Sleep(time.Until(next))
 		bs := a.Drain(1, 1<<20, time.Now(), nil)
 		assert.ElementsMatch(t, []int32{0, 1, 2, 3}, partitions(bs), "lingers ending within the slack go out together")
+		for _, b := range bs {
+			assert.LessOrEqual(t, time.Since(b.created), linger, "no batch waits past its linger")
+		}
 	})
 }
 
