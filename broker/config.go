@@ -255,6 +255,12 @@ type Config struct {
 	// logFS is the filesystem of the partition logs; nil means the OS.
 	// Only tests set it, to inject disk faults (storage_fault_test.go).
 	logFS vfs.FS
+
+	// sendfileMin is the smallest record range a zero-copy fetch sends
+	// with sendfile; smaller ones are copied into the answer (see
+	// writeFetchFrame). Zero means defaultSendfileMin; tests set 1 to send
+	// every range with sendfile.
+	sendfileMin int64
 }
 
 // Kafka defaults for the zero values above.

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"net"
+	"slices"
 	"syscall"
 	"time"
 )
@@ -85,12 +86,43 @@ func (c *conn) dropUnwritten(ring *[maxInFlight]*response) {
 	}
 }
 
+// defaultSendfileMin is the smallest record range sent with sendfile. A
+// range sent with sendfile splits the answer into a vectored write before
+// it, the sendfile, and the write of what follows, and on loopback each of
+// those writes wakes the reading client, which then waits for the rest: a
+// consumer keeping up with a producer gets a few KiB per fetch, and its
+// end-to-end latency paid for three wake-ups per answer. Below this size
+// one pread into memory costs less than the two extra syscalls, and the
+// whole answer leaves in one write (bench/latency.sh, p50 lower by about
+// 40 µs in alternating rounds against --sendfile=false). Large ranges, a
+// consumer catching up, still go with sendfile, where the copy it saves
+// matters (bench/fetch-zerocopy.sh).
+const defaultSendfileMin = 32 << 10
+
 // writeFetchFrame writes f after whatever bufs holds: each in-memory run
-// goes into bufs, bufs is written before each file range, and the range is
-// sent from its segment file. The frame's last run stays in bufs, to go
-// out with the answers after it; f must not be released before bufs is
-// written.
+// goes into bufs, bufs is written before each file range of
+// sendfileMin or more, and the range is sent from its segment file;
+// smaller ranges are read into f.copied and go into bufs like the runs.
+// The frame's last run stays in bufs, to go out with the answers after it;
+// f must not be released before bufs is written.
 func (c *conn) writeFetchFrame(bufs *net.Buffers, f *fetchFrame) error {
+	minSend := c.b.cfg.sendfileMin
+	if minSend <= 0 {
+		minSend = defaultSendfileMin
+	}
+	// Sized once for every small range, so reading one never moves the
+	// bytes of those already in bufs.
+	var small int
+	for i := range f.splices {
+		if n := f.splices[i].sl.Len; n < minSend {
+			small += int(n)
+		}
+	}
+	var copied []byte
+	if small > 0 {
+		f.copied = fetchDataPool.get()
+		copied = slices.Grow((*f.copied)[:0], small)
+	}
 	buf := *f.buf
 	prev := 0
 	for i := range f.splices {
@@ -99,12 +131,24 @@ func (c *conn) writeFetchFrame(bufs *net.Buffers, f *fetchFrame) error {
 			*bufs = append(*bufs, buf[prev:sp.at])
 			prev = sp.at
 		}
+		if sp.sl.Len < minSend {
+			start := len(copied)
+			var err error
+			if copied, err = sp.sl.AppendTo(copied); err != nil {
+				return err
+			}
+			*bufs = append(*bufs, copied[start:])
+			continue
+		}
 		if err := c.flush(bufs); err != nil {
 			return err
 		}
 		if err := c.sendSlice(sp); err != nil {
 			return err
 		}
+	}
+	if f.copied != nil {
+		*f.copied = copied
 	}
 	*bufs = append(*bufs, buf[prev:])
 	return nil

@@ -25,6 +25,10 @@ type fetchFrame struct {
 	buf     *[]byte // from framePool: every byte that is not in a file
 	splices []fetchSplice
 	size    int64 // the frame's bytes on the wire, size prefix included
+	// copied, from fetchDataPool, holds the small ranges the writer read
+	// into memory instead of sending them with sendfile (writeFetchFrame);
+	// nil until it does.
+	copied *[]byte
 }
 
 // fetchSplice puts the bytes of sl at offset at of the frame's buf (before
@@ -48,6 +52,10 @@ func (f *fetchFrame) release() {
 	if f.buf != nil {
 		framePool.put(f.buf)
 		f.buf = nil
+	}
+	if f.copied != nil {
+		fetchDataPool.put(f.copied)
+		f.copied = nil
 	}
 	f.size = 0
 	fetchFrames.Put(f)

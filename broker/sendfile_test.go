@@ -209,8 +209,23 @@ func fetchAt(topics map[string][16]byte, parts int32, maxBytes, partMax int32, i
 // (copying) of one broker: the answers are the same bytes, for every
 // version, isolation level and size limit, while only the plaintext ones
 // went through sendfile.
+//
+// With every range sent through sendfile (sendfileMin 1), every record
+// byte goes that way; with the default, the ranges of this test, all
+// below defaultSendfileMin, are copied into the answer, which leaves in
+// one write: the same bytes either way.
 func TestZeroCopyFetchMatchesTLSCopy(t *testing.T) {
-	sb := startSecure(t, "PLAINTEXT://127.0.0.1:0,SSL://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0", nil)
+	for _, tc := range []struct {
+		name string
+		min  int64
+	}{{"sendfile every range", 1}, {"copy small ranges", 0}} {
+		t.Run(tc.name, func(t *testing.T) { testZeroCopyFetchMatchesTLSCopy(t, tc.min) })
+	}
+}
+
+func testZeroCopyFetchMatchesTLSCopy(t *testing.T, sendfileMin int64) {
+	sb := startSecure(t, "PLAINTEXT://127.0.0.1:0,SSL://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0",
+		func(c *Config) { c.sendfileMin = sendfileMin })
 	seg := map[string]string{"segment.bytes": "4096"}
 	require.NoError(t, sb.CreateTopic("a", 3, seg))
 	require.NoError(t, sb.CreateTopic("b", 2, nil))
@@ -293,7 +308,11 @@ func TestZeroCopyFetchMatchesTLSCopy(t *testing.T) {
 					}
 				}
 				require.Positive(t, records)
-				assert.Equal(t, records, sent, "every record byte went through sendfile")
+				if sendfileMin == 1 {
+					assert.Equal(t, records, sent, "every record byte went through sendfile")
+				} else {
+					assert.Zero(t, sent, "ranges below defaultSendfileMin are copied")
+				}
 			}
 		}
 	}
@@ -304,7 +323,7 @@ func TestZeroCopyFetchMatchesTLSCopy(t *testing.T) {
 // retention deletes them; every record they get carries the value written
 // at its offset.
 func TestZeroCopyConsumersWhileSegmentsRollAndRetentionDeletes(t *testing.T) {
-	b := startBroker(t, Config{RetentionCheckInterval: 20 * time.Millisecond})
+	b := startBroker(t, Config{RetentionCheckInterval: 20 * time.Millisecond, sendfileMin: 1})
 	require.NoError(t, b.CreateTopic("roll", 2, map[string]string{"segment.bytes": "4096", "retention.bytes": "20000"}))
 	const perPart = 3000
 	value := func(p int32, off int64) []byte {

@@ -54,6 +54,9 @@ func benchLatencyMain(ctx context.Context, args []string, stdout, stderr io.Writ
 		valueSize = fs.Int("value-size", 100, "value size in bytes (at least 8: the send time)")
 		cons      = fs.String("consumer", "skiff", "consumer: skiff or kgo")
 		prod      = fs.String("producer", "skiff", "producer: skiff or kgo (for comparison)")
+		timeline  = fs.String("timeline", "", "also write every measured record to this file, one line each in send order:\n"+
+			"ms since the measured part began, send→receive µs, send→ack µs (-1: not received); to line spikes\n"+
+			"up with the broker's GC, fsync rounds or a runtime trace")
 	)
 	pos, code, ok := fs.parse(args)
 	if !ok {
@@ -71,8 +74,15 @@ func benchLatencyMain(ctx context.Context, args []string, stdout, stderr io.Writ
 		}
 	}
 	seeds := strings.Split(*brokers, ",")
+	var tl *latencyTimeline
+	if *timeline != "" {
+		tl = &latencyTimeline{e2e: make(map[int64]time.Duration), ack: make(map[int64]time.Duration)}
+	}
 	res, acks, lost, err := benchLatency(ctx, latencySettings{seeds: seeds, topic: *topic, rate: *rate, duration: *duration,
-		warmup: *warmup, valueSize: *valueSize, consumer: *cons, producer: *prod})
+		warmup: *warmup, valueSize: *valueSize, consumer: *cons, producer: *prod, timeline: tl})
+	if err == nil && tl != nil {
+		err = tl.write(*timeline)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", cmd, err)
 		return 1
@@ -89,6 +99,50 @@ type latencySettings struct {
 	duration, warmup   time.Duration
 	valueSize          int
 	consumer, producer string
+	timeline           *latencyTimeline // nil: percentiles only
+}
+
+// latencyTimeline keeps each measured record's latencies by send time
+// (--timeline): percentiles say how long the tail is, the timeline says
+// whether it comes in bursts and when, which is what tells a GC pause or
+// an fsync round from a scheduler that gave the CPU to a neighbour.
+type latencyTimeline struct {
+	mu       sync.Mutex
+	start    int64                   // unix ns the measured part began
+	e2e, ack map[int64]time.Duration // by send time (unix ns)
+}
+
+func (t *latencyTimeline) add(m map[int64]time.Duration, sent int64, d time.Duration) {
+	if t == nil {
+		return
+	}
+	t.mu.Lock()
+	m[sent] = d
+	t.mu.Unlock()
+}
+
+func (t *latencyTimeline) write(path string) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	sent := make([]int64, 0, len(t.ack))
+	for s := range t.ack {
+		sent = append(sent, s)
+	}
+	slices.Sort(sent)
+	// The first line dates the timeline, to match it with a broker's
+	// trace (whose clock is the wall clock too) or its log.
+	b := fmt.Appendf(nil, "# measured from %s (unix ns %d)\n", time.Unix(0, t.start).UTC().Format(time.RFC3339Nano), t.start)
+	for _, s := range sent {
+		e2e, ok := t.e2e[s]
+		if !ok {
+			e2e = -time.Microsecond
+		}
+		b = fmt.Appendf(b, "%.3f %d %d\n", float64(s-t.start)/1e6, e2e.Microseconds(), t.ack[s].Microseconds())
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		return fmt.Errorf("--timeline: %w", err)
+	}
+	return nil
 }
 
 // latencyPercentiles formats p50, p90, p99, p999 and max of ds (sorted
@@ -146,9 +200,13 @@ func benchLatency(ctx context.Context, s latencySettings) (samples, acks []time.
 		if sent < measure.Load() || now.UnixNano() >= stop.Load() {
 			return
 		}
+		d := time.Duration(now.UnixNano() - sent)
 		mu.Lock()
-		samples = append(samples, time.Duration(now.UnixNano()-sent))
+		samples = append(samples, d)
 		mu.Unlock()
+		if s.timeline != nil {
+			s.timeline.add(s.timeline.e2e, sent, d)
+		}
 	}
 	consumed := make(chan error, 1)
 	ready := make(chan struct{})
@@ -175,11 +233,17 @@ func benchLatency(ctx context.Context, s latencySettings) (samples, acks []time.
 				ackMu.Lock()
 				acks = append(acks, d)
 				ackMu.Unlock()
+				if s.timeline != nil {
+					s.timeline.add(s.timeline.ack, sent, d)
+				}
 			}
 		}
 	}
 	start := time.Now()
 	measure.Store(start.Add(s.warmup).UnixNano())
+	if s.timeline != nil {
+		s.timeline.start = measure.Load()
+	}
 	end := start.Add(s.warmup + s.duration)
 	tick := time.NewTicker(time.Millisecond)
 	defer tick.Stop()

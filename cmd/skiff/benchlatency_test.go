@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -44,6 +47,26 @@ func TestBenchLatencyAndConsume(t *testing.T) {
 			assert.Equal(t, "0", m[4], "nothing lost")
 		})
 	}
+
+	// --timeline writes one line per measured record, dated.
+	t.Run("timeline", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "timeline")
+		var out, errOut bytes.Buffer
+		code := benchLatencyMain(ctx, []string{"--brokers", b.Addr(), "--topic", "latency", "--rate", "2000",
+			"--duration", "500ms", "--warmup", "200ms", "--timeline", path}, &out, &errOut)
+		require.Equal(t, 0, code, errOut.String())
+		data, err := os.ReadFile(path)
+		require.NoError(t, err)
+		lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+		require.Regexp(t, `^# measured from \S+ \(unix ns \d+\)$`, lines[0])
+		m := line.FindStringSubmatch(out.String())
+		require.NotNil(t, m, "got %q", out.String())
+		assert.InDelta(t, 1000, len(lines)-1, 300, "a line per acknowledged record")
+		row := regexp.MustCompile(`^\d+\.\d{3} (-?\d+) (\d+)$`)
+		for _, l := range lines[1:] {
+			require.Regexp(t, row, l)
+		}
+	})
 
 	// Everything bench-latency sent (warm-ups included) is in the topic:
 	// both consumers read it all back.

@@ -65,6 +65,7 @@ func brokerMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		logLevel   = fs.String("log-level", "", "log level: debug, info, warn or error (overrides -v)")
 		security   = addBrokerSecurityFlags(fs.FlagSet) // broker_security.go
 		cpuProfile = fs.String("cpuprofile", "", "write a CPU profile of the broker's run to this file (go tool pprof)")
+		traceFile  = fs.String("trace", "", "write a runtime execution trace of the broker's run to this file (go tool trace)")
 	)
 	pos, code, ok := fs.parse(args)
 	if !ok {
@@ -121,7 +122,7 @@ func brokerMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		}
 		return 1
 	}
-	stopProfile, err := startBrokerProfile(*cpuProfile) // broker_profile.go
+	stopProfile, err := startBrokerProfile(*cpuProfile, *traceFile) // broker_profile.go
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %s\n", cmd, err)
 		return 1

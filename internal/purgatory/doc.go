@@ -14,8 +14,10 @@
 //     time.Timer armed for the earliest one; at the deadline the op expires.
 //
 // Whichever comes first wins: an atomic flag guarantees that exactly one of
-// OnComplete or OnExpire runs, exactly once, and the op is then removed from
-// every key and from the heap.
+// OnComplete or OnExpire runs, exactly once. The op then leaves the heap at
+// once and the watch lists of its keys lazily, as Kafka's purgatory does:
+// a Notify of a key drops the claimed ops it walks past, and the timer
+// goroutine sweeps every list once claimed pairs outnumber live ones.
 //
 // Replication (a later step) adds no new machinery: a produce with acks=all
 // gains one more completion condition (the partition's high watermark, moved

@@ -33,23 +33,72 @@ type entry struct {
 	keys     []Key
 	deadline time.Time
 	done     atomic.Bool
-	index    int // position in the deadline heap, -1 when not in it
+	index    int // tmu: position in the deadline heap, -1 when not in it
+}
+
+// shardCount spreads the watch lists over this many locks, so a fetch
+// parking under 1,000 partitions and the appends notifying other
+// partitions do not take turns on one mutex. Keys go to shards by
+// partition number in runs of shardRun (a fetch's keys are mostly one
+// topic's partitions in order), so Watch takes each shard's lock once per
+// run rather than once per key.
+const (
+	shardCount = 64
+	shardRun   = 16
+)
+
+// purgeMinPairs is the fewest claimed (key, op) pairs left in the watch
+// lists before a purge sweeps them out; see Purgatory.stale.
+const purgeMinPairs = 1 << 14
+
+// shard holds the watch lists of some keys.
+type shard struct {
+	mu sync.Mutex
+	// lists holds each key's parked ops, and ops already claimed that no
+	// Notify of the key or purge swept out yet. A list emptied by a sweep
+	// stays (with its capacity) for the next op, until a purge finds it
+	// still empty.
+	lists map[Key]*watchList
+	_     [64]byte // keeps neighbouring shards' locks off one cache line
+}
+
+type watchList struct {
+	ops []*entry // shard.mu
 }
 
 // Purgatory parks operations under keys until they complete or expire.
 //
-// Locks: mu guards watchers and the heap together (one lock keeps the heap
-// and the watcher lists consistent when an op is removed from both). No
-// callback ever runs under mu.
+// Removal is lazy, as in Kafka's DelayedOperationPurgatory: an op that
+// completes or expires is claimed by its atomic flag and leaves only the
+// deadline heap at once; its place in the watch list of every key stays
+// until a Notify of that key passes over it (Notify compacts the list it
+// walks) or a purge sweeps every list. A fetch session of 1,000
+// partitions that one trickling append completes therefore costs a Watch
+// of 1,000 appends to existing lists and a Notify, not 1,000 searches and
+// deletions as well (BenchmarkWatchComplete1000). Kafka purges after
+// fetch.purgatory.purge.interval.requests completed ops; here the timer
+// goroutine purges once the claimed pairs outnumber both purgeMinPairs and
+// the live ones, so a purge costs O(1) per pair it removes and the lists
+// never hold more dead pairs than live ones beyond that floor.
+//
+// Locks: each shard's mu guards its lists; tmu guards the deadline heap;
+// life is held shared while an op is registered or claimed and exclusively
+// by Close, so Close sees no half-parked op. A goroutine holds at most one
+// shard lock at a time, and takes tmu only inside life (never inside a
+// shard lock). No callback ever runs under any of them.
 type Purgatory struct {
-	mu       sync.Mutex
-	watchers map[Key][]*entry
-	deadline deadlineHeap
-	closed   bool
+	life   sync.RWMutex
+	closed bool // life
 
-	wake chan struct{} // capacity 1: the earliest deadline changed
-	stop chan struct{}
-	wg   sync.WaitGroup
+	shards [shardCount]shard
+
+	tmu      sync.Mutex
+	deadline deadlineHeap // tmu
+
+	wake  chan struct{} // capacity 1: the earliest deadline changed
+	purge chan struct{} // capacity 1: enough claimed pairs to sweep
+	stop  chan struct{}
+	wg    sync.WaitGroup
 
 	// expire runs the OnExpire of an op the timer claimed; see
 	// ExpireWith. Nil runs it on the timer goroutine.
@@ -57,11 +106,16 @@ type Purgatory struct {
 
 	scratch sync.Pool // *[]*entry, Notify's snapshot of one key's waiters
 
-	// watching counts the (key, op) pairs in watchers, changed under mu:
-	// Notify of a log nobody waits on (every append while no fetch is
-	// parked) returns without taking mu, so concurrent appends to
-	// different partitions do not meet on it.
+	// watching counts the (key, op) pairs of ops parked and not yet
+	// claimed: Notify of a log nobody waits on (every append while no
+	// fetch is parked) returns without taking a lock, so concurrent
+	// appends to different partitions do not meet on one.
 	watching atomic.Int64
+	// stale counts the (key, op) pairs of claimed ops still in the watch
+	// lists; the purge trigger.
+	stale atomic.Int64
+	// parked counts the ops parked and not yet claimed (Len).
+	parked atomic.Int64
 }
 
 // Option configures a Purgatory.
@@ -84,9 +138,12 @@ func ExpireWith(handoff func(op Operation)) Option {
 // New starts a purgatory and its timer goroutine; Close stops it.
 func New(opts ...Option) *Purgatory {
 	p := &Purgatory{
-		watchers: make(map[Key][]*entry),
-		wake:     make(chan struct{}, 1),
-		stop:     make(chan struct{}),
+		wake:  make(chan struct{}, 1),
+		purge: make(chan struct{}, 1),
+		stop:  make(chan struct{}),
+	}
+	for i := range p.shards {
+		p.shards[i].lists = make(map[Key]*watchList)
 	}
 	for _, o := range opts {
 		o(p)
@@ -97,27 +154,54 @@ func New(opts ...Option) *Purgatory {
 	return p
 }
 
+func (p *Purgatory) shardOf(k Key) *shard {
+	return &p.shards[(uint32(k.Partition)/shardRun)%shardCount]
+}
+
 // Watch parks op under keys until TryComplete reports true after a Notify of
 // one of them, or until deadline. It reports whether op completed before
 // Watch returned (then OnComplete already ran on this goroutine). A zero
 // deadline means no deadline. After Close, Watch drops op and returns false.
 func (p *Purgatory) Watch(keys []Key, op Operation, deadline time.Time) bool {
 	e := &entry{op: op, keys: keys, deadline: deadline, index: -1}
-	p.mu.Lock()
+	p.life.RLock()
 	if p.closed {
-		p.mu.Unlock()
+		p.life.RUnlock()
 		return false
 	}
+	var held *shard
 	for _, k := range keys {
-		p.watchers[k] = append(p.watchers[k], e)
+		if s := p.shardOf(k); s != held {
+			if held != nil {
+				held.mu.Unlock()
+			}
+			s.mu.Lock()
+			held = s
+		}
+		l := held.lists[k]
+		if l == nil {
+			l = &watchList{}
+			held.lists[k] = l
+		}
+		l.ops = append(l.ops, e)
 	}
+	if held != nil {
+		held.mu.Unlock()
+	}
+	// Counted once visible in every list: a Notify that reads zero ran
+	// before this op could see its change, and the check below sees it.
 	p.watching.Add(int64(len(keys)))
 	earliest := false
 	if !deadline.IsZero() {
+		p.tmu.Lock()
 		heap.Push(&p.deadline, e)
 		earliest = e.index == 0
+		p.tmu.Unlock()
 	}
-	p.mu.Unlock()
+	if len(keys) > 0 || !deadline.IsZero() {
+		p.parked.Add(1)
+	}
+	p.life.RUnlock()
 	if earliest {
 		select {
 		case p.wake <- struct{}{}:
@@ -139,15 +223,31 @@ func (p *Purgatory) Notify(key Key) int {
 	if p.watching.Load() == 0 {
 		return 0
 	}
-	p.mu.Lock()
-	list := p.watchers[key]
-	if len(list) == 0 {
-		p.mu.Unlock()
+	s := p.shardOf(key)
+	s.mu.Lock()
+	l := s.lists[key]
+	if l == nil || len(l.ops) == 0 {
+		s.mu.Unlock()
 		return 0
 	}
 	sp := p.scratch.Get().(*[]*entry)
-	snap := append((*sp)[:0], list...)
-	p.mu.Unlock()
+	snap := (*sp)[:0]
+	// The walk that takes the live ops also drops the claimed ones: the
+	// lazy half of removal, paid by the key's own notifications.
+	live := l.ops[:0]
+	for _, e := range l.ops {
+		if !e.done.Load() {
+			live = append(live, e)
+			snap = append(snap, e)
+		}
+	}
+	swept := len(l.ops) - len(live)
+	clear(l.ops[len(live):])
+	l.ops = live
+	s.mu.Unlock()
+	if swept > 0 {
+		p.stale.Add(-int64(swept))
+	}
 
 	n := 0
 	for _, e := range snap {
@@ -163,41 +263,39 @@ func (p *Purgatory) Notify(key Key) int {
 
 // Len is the number of parked ops (for tests and metrics).
 func (p *Purgatory) Len() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	seen := make(map[*entry]struct{})
-	for _, l := range p.watchers {
-		for _, e := range l {
-			seen[e] = struct{}{}
-		}
-	}
-	for _, e := range p.deadline {
-		seen[e] = struct{}{}
-	}
-	return len(seen)
+	return int(p.parked.Load())
 }
 
 // Close stops the timer goroutine and drops every parked op without
 // completing it. It is safe to call more than once.
 func (p *Purgatory) Close() {
-	p.mu.Lock()
+	p.life.Lock()
 	if p.closed {
-		p.mu.Unlock()
+		p.life.Unlock()
 		return
 	}
 	p.closed = true
-	for _, l := range p.watchers {
-		for _, e := range l {
-			e.done.Store(true)
+	for i := range p.shards {
+		s := &p.shards[i]
+		s.mu.Lock()
+		for _, l := range s.lists {
+			for _, e := range l.ops {
+				e.done.Store(true)
+			}
 		}
+		clear(s.lists)
+		s.mu.Unlock()
 	}
+	p.tmu.Lock()
 	for _, e := range p.deadline {
 		e.done.Store(true)
 	}
-	p.watchers = nil
-	p.watching.Store(0)
 	p.deadline = nil
-	p.mu.Unlock()
+	p.tmu.Unlock()
+	p.watching.Store(0)
+	p.stale.Store(0)
+	p.parked.Store(0)
+	p.life.Unlock()
 	close(p.stop)
 	p.wg.Wait()
 }
@@ -209,38 +307,68 @@ func (p *Purgatory) tryComplete(e *entry) bool {
 	if !e.done.CompareAndSwap(false, true) {
 		return false
 	}
-	p.remove(e)
+	p.claimed(e)
 	e.op.OnComplete()
 	return true
 }
 
-// remove unparks a claimed entry from its keys and the heap.
-func (p *Purgatory) remove(e *entry) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+// claimed accounts for an entry whose done flag its caller just won: it
+// leaves the deadline heap now and the watch lists lazily (see Purgatory).
+func (p *Purgatory) claimed(e *entry) {
+	p.life.RLock()
+	defer p.life.RUnlock()
 	if p.closed {
-		return
+		return // Close dropped everything and zeroed the counts
 	}
-	for _, k := range e.keys {
-		l := p.watchers[k]
-		for i, x := range l {
-			if x == e {
-				last := len(l) - 1
-				l[i] = l[last]
-				l[last] = nil
-				l = l[:last]
-				p.watching.Add(-1)
-				break
+	if len(e.keys) > 0 || !e.deadline.IsZero() {
+		p.parked.Add(-1)
+	}
+	if !e.deadline.IsZero() {
+		p.tmu.Lock()
+		if e.index >= 0 {
+			heap.Remove(&p.deadline, e.index)
+		}
+		p.tmu.Unlock()
+	}
+	if n := int64(len(e.keys)); n > 0 {
+		live := p.watching.Add(-n)
+		if stale := p.stale.Add(n); stale > purgeMinPairs && stale > live {
+			select {
+			case p.purge <- struct{}{}:
+			default:
 			}
 		}
-		if len(l) == 0 {
-			delete(p.watchers, k)
-		} else {
-			p.watchers[k] = l
-		}
 	}
-	if e.index >= 0 {
-		heap.Remove(&p.deadline, e.index)
+}
+
+// sweep drops the claimed ops from every watch list, and the lists found
+// empty (emptied by an earlier sweep or Notify: a deleted topic's, or a
+// partition nobody fetches any more), on the timer goroutine: an append's
+// Notify never pays for it.
+func (p *Purgatory) sweep() {
+	for i := range p.shards {
+		s := &p.shards[i]
+		s.mu.Lock()
+		swept := 0
+		for k, l := range s.lists {
+			if len(l.ops) == 0 {
+				delete(s.lists, k)
+				continue
+			}
+			live := l.ops[:0]
+			for _, e := range l.ops {
+				if !e.done.Load() {
+					live = append(live, e)
+				}
+			}
+			swept += len(l.ops) - len(live)
+			clear(l.ops[len(live):])
+			l.ops = live
+		}
+		s.mu.Unlock()
+		if swept > 0 {
+			p.stale.Add(-int64(swept))
+		}
 	}
 }
 
@@ -251,9 +379,9 @@ func (p *Purgatory) timerLoop() {
 	defer p.wg.Done()
 	t := time.NewTimer(time.Hour)
 	defer t.Stop()
+	var expired []*entry
 	for {
-		p.mu.Lock()
-		var expired []*entry
+		p.tmu.Lock()
 		now := time.Now()
 		for len(p.deadline) > 0 && !p.deadline[0].deadline.After(now) {
 			expired = append(expired, heap.Pop(&p.deadline).(*entry))
@@ -262,11 +390,12 @@ func (p *Purgatory) timerLoop() {
 		if len(p.deadline) > 0 {
 			next = p.deadline[0].deadline.Sub(now)
 		}
-		p.mu.Unlock()
+		p.tmu.Unlock()
 
+		n := len(expired)
 		for _, e := range expired {
 			if e.done.CompareAndSwap(false, true) {
-				p.remove(e)
+				p.claimed(e)
 				if p.expire != nil {
 					p.expire(e.op)
 				} else {
@@ -274,7 +403,9 @@ func (p *Purgatory) timerLoop() {
 				}
 			}
 		}
-		if len(expired) > 0 {
+		clear(expired)
+		expired = expired[:0]
+		if n > 0 {
 			continue // callbacks took time; recompute before sleeping
 		}
 
@@ -283,6 +414,8 @@ func (p *Purgatory) timerLoop() {
 		case <-p.stop:
 			return
 		case <-p.wake:
+		case <-p.purge:
+			p.sweep()
 		case <-t.C:
 		}
 	}

@@ -276,3 +276,68 @@ func BenchmarkNotifyNobodyWaits(b *testing.B) {
 		})
 	})
 }
+
+// pairsInLists counts the (key, op) pairs the watch lists hold, live or
+// claimed, and the lists.
+func pairsInLists(p *Purgatory) (pairs, lists int) {
+	for i := range p.shards {
+		s := &p.shards[i]
+		s.mu.Lock()
+		for _, l := range s.lists {
+			pairs += len(l.ops)
+			lists++
+		}
+		s.mu.Unlock()
+	}
+	return pairs, lists
+}
+
+// TestClaimedPairsAreSwept: removal is lazy, but bounded. Trickle fetches
+// of 1,000 partitions each complete on one key and leave 999 claimed pairs
+// behind; the timer goroutine's sweep keeps the claimed pairs near
+// purgeMinPairs instead of growing with every fetch, Notify drops the
+// claimed pairs of the key it walks, and lists nobody watches any more go.
+func TestClaimedPairsAreSwept(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := New()
+		defer p.Close()
+		keys := make([]Key, 1000)
+		for i := range keys {
+			keys[i] = Key{Topic: "trickle", Partition: int32(i)}
+		}
+		live := &countOp{} // a long poll on one key that never completes
+		p.Watch(keys[:1], live, time.Time{})
+		const fetches = 50 // 50,000 pairs: several sweeps' worth
+		for i := range fetches {
+			op := &countOp{}
+			p.Watch(keys, op, time.Now().Add(time.Minute))
+			op.ready.Store(true)
+			require.Equal(t, 1, p.Notify(keys[i]))
+			synctest.Wait() // a sweep the claim asked for has run
+		}
+		pairs, _ := pairsInLists(p)
+		assert.EqualValues(t, 1, p.watching.Load())
+		assert.EqualValues(t, pairs, p.watching.Load()+p.stale.Load(), "the counts follow the lists")
+		assert.LessOrEqual(t, p.stale.Load(), int64(purgeMinPairs+len(keys)), "claimed pairs stay bounded")
+		assert.Equal(t, 1, p.Len())
+
+		// A Notify sweeps its own key's list as it walks it.
+		p.Notify(keys[999])
+		s := p.shardOf(keys[999])
+		s.mu.Lock()
+		if l := s.lists[keys[999]]; l != nil {
+			assert.Empty(t, l.ops)
+		}
+		s.mu.Unlock()
+
+		// Two sweeps: the first empties the lists, the second drops them;
+		// the live op's list stays.
+		p.sweep()
+		p.sweep()
+		pairs, lists := pairsInLists(p)
+		assert.Equal(t, 1, pairs)
+		assert.Equal(t, 1, lists)
+		assert.Zero(t, p.stale.Load())
+		assert.Zero(t, live.completed.Load()+live.expired.Load())
+	})
+}

@@ -110,8 +110,16 @@ type FS struct {
 
 	mu       sync.Mutex
 	faults   []*Fault // mu
+	stalls   []*stall // mu
 	injected int      // mu: failures injected so far
 	records  []Record // mu
+}
+
+// stall is a slow operation armed by Stall.
+type stall struct {
+	ops  Op
+	path func(string) bool
+	fn   func()
 }
 
 var _ vfs.FS = (*FS)(nil)
@@ -134,11 +142,38 @@ func (e *FS) Inject(f Fault) {
 	e.mu.Unlock()
 }
 
-// Heal disarms every fault: the disk works again.
+// Heal disarms every fault and stall: the disk works again.
 func (e *FS) Heal() {
 	e.mu.Lock()
 	e.faults = nil
+	e.stalls = nil
 	e.mu.Unlock()
+}
+
+// Stall makes the operations in ops on the paths path selects (nil: every
+// path) call fn before they run, and then succeed or fail as they would
+// have: a test blocks fn on a channel to hold an fsync or a write
+// mid-flight, like a slow disk, and checks what else still makes progress
+// meanwhile. It stays until Heal.
+func (e *FS) Stall(ops Op, path func(string) bool, fn func()) {
+	e.mu.Lock()
+	e.stalls = append(e.stalls, &stall{ops: ops, path: path, fn: fn})
+	e.mu.Unlock()
+}
+
+// stallFor runs the stalls matching op on path, outside mu.
+func (e *FS) stallFor(op Op, path string) {
+	e.mu.Lock()
+	var fns []func()
+	for _, s := range e.stalls {
+		if s.ops&op != 0 && matches(s.path, []string{path}) {
+			fns = append(fns, s.fn)
+		}
+	}
+	e.mu.Unlock()
+	for _, fn := range fns {
+		fn()
+	}
 }
 
 // Injected is the number of operations that failed by a fault.
@@ -206,6 +241,7 @@ func (e *FS) record(op Op, path string, err error) {
 
 // do runs one path operation unless a fault fails it, and records it.
 func (e *FS) do(op Op, path string, fn func() error) error {
+	e.stallFor(op, path)
 	_, err := e.check(op, path)
 	if err == nil {
 		err = fn()
@@ -249,6 +285,7 @@ func (e *FS) Mkdir(name string, perm fs.FileMode) error {
 }
 
 func (e *FS) Rename(oldname, newname string) error {
+	e.stallFor(OpRename, newname)
 	_, err := e.check(OpRename, oldname, newname)
 	if err == nil {
 		err = e.inner.Rename(oldname, newname)
@@ -277,6 +314,7 @@ type file struct {
 }
 
 func (f *file) ReadAt(b []byte, off int64) (int, error) {
+	f.fs.stallFor(OpRead, f.name)
 	if _, err := f.fs.check(OpRead, f.name); err != nil {
 		return 0, err
 	}
@@ -284,6 +322,7 @@ func (f *file) ReadAt(b []byte, off int64) (int, error) {
 }
 
 func (f *file) WriteAt(b []byte, off int64) (int, error) {
+	f.fs.stallFor(OpWrite, f.name)
 	if torn, err := f.fs.check(OpWrite, f.name); err != nil {
 		if !torn {
 			return 0, err
@@ -295,6 +334,7 @@ func (f *file) WriteAt(b []byte, off int64) (int, error) {
 }
 
 func (f *file) Write(b []byte) (int, error) {
+	f.fs.stallFor(OpWrite, f.name)
 	if torn, err := f.fs.check(OpWrite, f.name); err != nil {
 		if !torn {
 			return 0, err
