@@ -30,25 +30,9 @@ func (l *Log) Read(offset int64, maxBytes int, dst []byte) ([]byte, error) {
 // maxOffset (the LSO for read_committed: it always falls on a batch
 // boundary). An offset in [maxOffset, EndOffset] returns nothing.
 func (l *Log) read(offset, maxOffset int64, maxBytes int, dst []byte) ([]byte, error) {
-	if l.isClosed.Load() {
-		return dst, ErrClosed
-	}
-	if err := l.Offline(); err != nil {
-		// What was never acknowledged may be in the page cache; serve
-		// nothing until recovery has looked at the disk.
-		return dst, fmt.Errorf("log %s: read: %w", l.dir, err)
-	}
-	end := l.endOffset.Load()
-	if err := l.checkRange(offset, end); err != nil {
+	segs, i, err := l.readFrom(offset, maxOffset)
+	if err != nil || segs == nil {
 		return dst, err
-	}
-	if offset >= min(end, maxOffset) {
-		return dst, nil
-	}
-	segs := *l.segs.Load()
-	i := segmentFor(segs, offset)
-	if i < 0 {
-		return dst, l.outOfRange(offset)
 	}
 	startLen := len(dst)
 	for ; i < len(segs); i++ {
@@ -261,4 +245,32 @@ func (s *segment) offsetForTime(ts int64, dec *batch.Decoder, buf *[]byte) (int6
 		pos += size
 	}
 	return 0, 0, false, nil
+}
+
+// readFrom is where a read (Read, ReadSlices) of offset starts: the
+// segments as they are now and the index of the one holding offset. nil
+// segments and no error mean there is nothing to read yet (offset is the
+// end, or at or past maxOffset).
+func (l *Log) readFrom(offset, maxOffset int64) ([]*segment, int, error) {
+	if l.isClosed.Load() {
+		return nil, 0, ErrClosed
+	}
+	if err := l.Offline(); err != nil {
+		// What was never acknowledged may be in the page cache; serve
+		// nothing until recovery has looked at the disk.
+		return nil, 0, fmt.Errorf("log %s: read: %w", l.dir, err)
+	}
+	end := l.endOffset.Load()
+	if err := l.checkRange(offset, end); err != nil {
+		return nil, 0, err
+	}
+	if offset >= min(end, maxOffset) {
+		return nil, 0, nil
+	}
+	segs := *l.segs.Load()
+	i := segmentFor(segs, offset)
+	if i < 0 {
+		return nil, 0, l.outOfRange(offset)
+	}
+	return segs, i, nil
 }

@@ -96,23 +96,9 @@ func (l *Log) ReadCommittedSlices(offset int64, maxBytes int, dst []Slice) ([]Sl
 var headerBufs = sync.Pool{New: func() any { return new([batch.HeaderSize]byte) }}
 
 func (l *Log) readSlices(offset, maxOffset int64, maxBytes int, dst []Slice) ([]Slice, error) {
-	if l.isClosed.Load() {
-		return dst, ErrClosed
-	}
-	if err := l.Offline(); err != nil {
-		return dst, fmt.Errorf("log %s: read: %w", l.dir, err)
-	}
-	end := l.endOffset.Load()
-	if err := l.checkRange(offset, end); err != nil {
+	segs, i, err := l.readFrom(offset, maxOffset)
+	if err != nil || segs == nil {
 		return dst, err
-	}
-	if offset >= min(end, maxOffset) {
-		return dst, nil
-	}
-	segs := *l.segs.Load()
-	i := segmentFor(segs, offset)
-	if i < 0 {
-		return dst, l.outOfRange(offset)
 	}
 	hb := headerBufs.Get().(*[batch.HeaderSize]byte)
 	defer headerBufs.Put(hb)
