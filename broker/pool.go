@@ -42,9 +42,14 @@ var (
 	// produce request is a fresh 16 KiB or more; its record bytes are dead
 	// once the log appended them (the log copies nothing and keeps no
 	// reference), so the frame can carry the connection's next produce
-	// instead of garbage. Requests above 1 MiB are rare (max.request.size
-	// defaults to 1 MiB) and not worth keeping.
-	reqPool = newBufPool(64<<10, 1<<20)
+	// instead of garbage. A client producing to many partitions sends
+	// requests of several MB (kgo at 1,000 partitions: about 2 MB, issue
+	// 14): dropping those made every such request grow a fresh frame from
+	// 64 KiB by doubling (ReadBody), copying and faulting in about twice
+	// its size. 8 MiB keeps them, as framePool keeps fetch responses; what
+	// the pool holds is bounded by what was in flight at once
+	// (queued.max.request.bytes).
+	reqPool = newBufPool(64<<10, 8<<20)
 
 	// framePool recycles response frames once the writer has written them.
 	// The largest are Fetch responses; 8 MiB keeps those of consumers with
