@@ -28,5 +28,5 @@ trap 'rm -rf "$work"' EXIT
 
 cd "$root"
 go build -o "$work/skiff" ./cmd/skiff
-SKIFF_BIN="$work/skiff" go test -count=1 -timeout 30m ./bench/fetchsessions -run TestFetchSessionsMeasure -v |
+SKIFF_BIN="$work/skiff" go test -tags fetchsessions -count=1 -timeout 30m ./bench/fetchsessions -run TestFetchSessionsMeasure -v |
 	grep -v -e '^=== RUN' -e '^--- PASS' -e '^PASS' -e '^ok '

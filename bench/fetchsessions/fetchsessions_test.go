@@ -1,9 +1,12 @@
+//go:build fetchsessions
+
 // Package fetchsessions measures what KIP-227 fetch sessions save at 1,000
 // partitions: Fetch request and response bytes per fetch, and the CPU a
 // separate `skiff broker` process spends per fetch, for kgo and the skiff
 // consumer, each with and without sessions. It is run by
 // bench/fetch-sessions.sh, which builds the skiff binary and passes it in
-// SKIFF_BIN; without it the measurement is skipped (it is not a unit test).
+// SKIFF_BIN. It is a measurement, not a unit test, so it builds only with
+// the fetchsessions tag and is not part of `go test ./...`.
 //
 // One broker process serves every run. Its clients reach it through a
 // counting proxy (the broker advertises the proxy's address, so every
@@ -49,7 +52,7 @@ func setting(name string, def int) int {
 func TestFetchSessionsMeasure(t *testing.T) {
 	bin := os.Getenv("SKIFF_BIN")
 	if bin == "" {
-		t.Skip("a measurement, not a unit test: run bench/fetch-sessions.sh")
+		t.Fatal("SKIFF_BIN is not set: run bench/fetch-sessions.sh, which builds the skiff binary")
 	}
 	var (
 		partitions = int32(setting("PARTITIONS", 1000))
