@@ -16,14 +16,7 @@ import (
 // answered CONCURRENT_TRANSACTIONS at once.
 func handleAddPartitionsToTxn(b *Broker, w *worker, r *request) kmsg.Response {
 	req := r.kreq.(*kmsg.AddPartitionsToTxnRequest)
-	resp, concurrent := addPartitionsToTxn(b, req)
-	if concurrent && b.answerAfterCompletion(r, req.TransactionalID, func() kmsg.Response {
-		resp, _ := addPartitionsToTxn(b, req)
-		return resp
-	}) {
-		return nil
-	}
-	return resp
+	return b.runTxnRequest(r, req.TransactionalID, func() (kmsg.Response, bool) { return addPartitionsToTxn(b, req) })
 }
 
 // addPartitionsToTxn runs req and reports whether the coordinator answered

@@ -14,14 +14,7 @@ import (
 // complete rather than answer CONCURRENT_TRANSACTIONS at once.
 func handleAddOffsetsToTxn(b *Broker, w *worker, r *request) kmsg.Response {
 	req := r.kreq.(*kmsg.AddOffsetsToTxnRequest)
-	resp, concurrent := addOffsetsToTxn(b, req)
-	if concurrent && b.answerAfterCompletion(r, req.TransactionalID, func() kmsg.Response {
-		resp, _ := addOffsetsToTxn(b, req)
-		return resp
-	}) {
-		return nil
-	}
-	return resp
+	return b.runTxnRequest(r, req.TransactionalID, func() (kmsg.Response, bool) { return addOffsetsToTxn(b, req) })
 }
 
 func addOffsetsToTxn(b *Broker, req *kmsg.AddOffsetsToTxnRequest) (resp *kmsg.AddOffsetsToTxnResponse, concurrent bool) {

@@ -103,6 +103,21 @@ func (b *Broker) answerAfterCompletion(r *request, txnID string, answer func() k
 	})
 }
 
+// runTxnRequest answers r with run's response, unless run reports that the
+// coordinator answered CONCURRENT_TRANSACTIONS while txnID's previous
+// transaction completes: then r waits for that (answerAfterCompletion) and
+// run runs again. It returns nil when r is answered later.
+func (b *Broker) runTxnRequest(r *request, txnID string, run func() (kmsg.Response, bool)) kmsg.Response {
+	resp, concurrent := run()
+	if concurrent && b.answerAfterCompletion(r, txnID, func() kmsg.Response {
+		resp, _ := run()
+		return resp
+	}) {
+		return nil
+	}
+	return resp
+}
+
 // txnProducerIDs shares the idempotent producers' id blocks, which are
 // reserved durably, so an id is never issued twice across restarts.
 type txnProducerIDs struct{ p *producerIDs }
