@@ -126,11 +126,7 @@ func appendEntry(dst []byte, e *logEntry) []byte {
 	dst = binary.BigEndian.AppendUint32(dst, uint32(v.leaderEpoch))
 	dst = binary.BigEndian.AppendUint64(dst, uint64(v.commitTime))
 	dst = binary.BigEndian.AppendUint64(dst, uint64(v.expireTime))
-	if v.metadata == nil {
-		return binary.BigEndian.AppendUint32(dst, 0xffffffff)
-	}
-	dst = binary.BigEndian.AppendUint32(dst, uint32(len(*v.metadata)))
-	return append(dst, *v.metadata...)
+	return framelog.AppendNullableString(dst, v.metadata)
 }
 
 // appendFrame encodes entries as one frame.
@@ -167,12 +163,7 @@ func decodeEntries(dst []logEntry, body []byte) ([]logEntry, error) {
 				e.value.leaderEpoch = int32(r.U32())
 				e.value.commitTime = int64(r.U64())
 				e.value.expireTime = int64(r.U64())
-				if n := int32(r.U32()); n >= 0 {
-					s := string(r.Bytes(int(n)))
-					e.value.metadata = &s
-				} else if n != -1 {
-					r.Fail()
-				}
+				e.value.metadata = r.NullableString()
 			}
 		default:
 			return dst, fmt.Errorf("%w: unknown entry kind %d", errCorrupt, e.kind)
@@ -191,18 +182,7 @@ func decodeEntries(dst []logEntry, body []byte) ([]logEntry, error) {
 // decoded completely before apply sees them so that a frame is applied
 // whole or not at all.
 func replayLog(data []byte, apply func(*logEntry)) (valid int, err error) {
-	var entries []logEntry
-	return logFormat.Replay(data, func(body []byte) error {
-		var err error
-		entries, err = decodeEntries(entries[:0], body)
-		if err != nil {
-			return err
-		}
-		for i := range entries {
-			apply(&entries[i])
-		}
-		return nil
-	})
+	return framelog.ReplayEntries(&logFormat, data, decodeEntries, apply)
 }
 
 // reader is framelog.Reader: a bounds-checked cursor over a frame body.

@@ -105,6 +105,34 @@ func (f *Format) Replay(data []byte, frame func(body []byte) error) (valid int, 
 	return valid, nil
 }
 
+// ReplayEntries is Replay for a log whose frames each hold a list of
+// entries: decode turns a frame's body into entries (appending to dst), and
+// apply sees them only once the whole frame decoded, so a frame is applied
+// whole or not at all.
+func ReplayEntries[E any](f *Format, data []byte, decode func(dst []E, body []byte) ([]E, error), apply func(*E)) (valid int, err error) {
+	var entries []E
+	return f.Replay(data, func(body []byte) error {
+		var err error
+		if entries, err = decode(entries[:0], body); err != nil {
+			return err
+		}
+		for i := range entries {
+			apply(&entries[i])
+		}
+		return nil
+	})
+}
+
+// AppendNullableString appends s with a uint32 length, -1 for nil (an
+// offset commit's metadata).
+func AppendNullableString(dst []byte, s *string) []byte {
+	if s == nil {
+		return binary.BigEndian.AppendUint32(dst, 0xffffffff)
+	}
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(*s)))
+	return append(dst, *s...)
+}
+
 // AppendShortString appends s with a uint16 length. Callers keep s under
 // 64 KiB (Kafka limits names to int16 lengths).
 func AppendShortString(dst []byte, s string) []byte {
@@ -163,6 +191,24 @@ func (r *Reader) U64() uint64 {
 
 // ShortString reads a string written by AppendShortString.
 func (r *Reader) ShortString() string { return string(r.Bytes(int(r.U16()))) }
+
+// NullableString reads what AppendNullableString wrote; a length below -1
+// marks the read bad.
+func (r *Reader) NullableString() *string {
+	n := int32(r.U32())
+	if n == -1 {
+		return nil
+	}
+	if n < 0 {
+		r.Fail()
+		return nil
+	}
+	s := string(r.Bytes(int(n)))
+	if r.Bad {
+		return nil
+	}
+	return &s
+}
 
 // Count reads an int32 element count and fails the read unless the rest of
 // the body could hold that many elements of at least minSize bytes, so a

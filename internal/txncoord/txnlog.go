@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"github.com/skiffkit/skiff/internal/framelog"
-	"math"
 )
 
 // The transaction log plays the role of Kafka's __transaction_state
@@ -162,12 +161,7 @@ func appendEntry(dst []byte, e *logEntry) []byte {
 			dst = binary.BigEndian.AppendUint32(dst, uint32(o.Partition))
 			dst = binary.BigEndian.AppendUint64(dst, uint64(o.Offset))
 			dst = binary.BigEndian.AppendUint32(dst, uint32(o.LeaderEpoch))
-			if o.Metadata == nil {
-				dst = binary.BigEndian.AppendUint32(dst, math.MaxUint32)
-			} else {
-				dst = binary.BigEndian.AppendUint32(dst, uint32(len(*o.Metadata)))
-				dst = append(dst, *o.Metadata...)
-			}
+			dst = framelog.AppendNullableString(dst, o.Metadata)
 		}
 	}
 	return dst
@@ -237,12 +231,7 @@ func decodeEntries(dst []logEntry, body []byte) ([]logEntry, error) {
 					o.Partition = int32(r.U32())
 					o.Offset = int64(r.U64())
 					o.LeaderEpoch = int32(r.U32())
-					if n := int32(r.U32()); n >= 0 {
-						s := string(r.Bytes(int(n)))
-						o.Metadata = &s
-					} else if n != -1 {
-						r.Fail()
-					}
+					o.Metadata = r.NullableString()
 				}
 			}
 		case entryTombstone:
@@ -262,18 +251,7 @@ func decodeEntries(dst []logEntry, body []byte) ([]logEntry, error) {
 // prefix and, if the log does not end cleanly there, why. A frame is decoded
 // completely before apply sees it, so it is applied whole or not at all.
 func replayLog(data []byte, apply func(*logEntry)) (valid int, err error) {
-	var entries []logEntry
-	return logFormat.Replay(data, func(body []byte) error {
-		var err error
-		entries, err = decodeEntries(entries[:0], body)
-		if err != nil {
-			return err
-		}
-		for i := range entries {
-			apply(&entries[i])
-		}
-		return nil
-	})
+	return framelog.ReplayEntries(&logFormat, data, decodeEntries, apply)
 }
 
 // reader is framelog.Reader: a bounds-checked cursor over a frame body.
