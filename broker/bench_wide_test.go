@@ -1,9 +1,6 @@
 package broker
 
 import (
-	"encoding/binary"
-	"io"
-	"net"
 	"testing"
 	"time"
 
@@ -35,46 +32,7 @@ func BenchmarkConnProduceWide(b *testing.B) {
 	}
 	req.Topics = append(req.Topics, rt)
 	f := frame(req, 9, 1)
-	nc, err := net.Dial("tcp", br.Addr())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer nc.Close()
-	const inFlight = 5
-	slots := make(chan struct{}, inFlight)
-	done := make(chan error, 1)
 	b.SetBytes(int64(len(f)))
-	b.ReportAllocs()
-	b.ResetTimer()
-	go func() {
-		var size [4]byte
-		var body []byte
-		for range b.N {
-			if _, err := io.ReadFull(nc, size[:]); err != nil {
-				done <- err
-				return
-			}
-			n := int(binary.BigEndian.Uint32(size[:]))
-			if cap(body) < n {
-				body = make([]byte, n)
-			}
-			if _, err := io.ReadFull(nc, body[:n]); err != nil {
-				done <- err
-				return
-			}
-			<-slots
-		}
-		done <- nil
-	}()
-	for range b.N {
-		slots <- struct{}{}
-		if _, err := nc.Write(f); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if err := <-done; err != nil {
-		b.Fatal(err)
-	}
-	b.StopTimer()
+	pipelineFrames(b, br.Addr(), f)
 	b.ReportMetric(float64(b.N*partitions*records)/b.Elapsed().Seconds(), "records/s")
 }
