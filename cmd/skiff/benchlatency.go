@@ -306,12 +306,21 @@ type latencyProducer struct {
 	close func()
 }
 
-// newLatencyProducer sets linger 0, acks=1, no idempotence and no
-// compression on either client.
+// The latency benchmark's batch.size and buffer.memory, the same on both
+// clients.
+const (
+	latencyBatchSize    = 16384
+	latencyBufferMemory = 32 << 20
+)
+
+// newLatencyProducer sets linger 0, acks=1, no idempotence, no
+// compression, 16 KiB batches and a 32 MiB buffer on either client, all
+// explicitly (franz-go's defaults differ: snappy, 1 MB batches).
 func newLatencyProducer(s latencySettings) (*latencyProducer, error) {
 	if s.producer == "kgo" {
 		cl, err := kgo.NewClient(kgo.SeedBrokers(s.seeds...), kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite(),
-			kgo.ProducerLinger(0), kgo.ProducerBatchCompression(kgo.NoCompression()), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+			kgo.ProducerLinger(0), kgo.ProducerBatchCompression(kgo.NoCompression()), kgo.RecordPartitioner(kgo.ManualPartitioner()),
+			kgo.ProducerBatchMaxBytes(latencyBatchSize), kgo.MaxBufferedBytes(latencyBufferMemory))
 		if err != nil {
 			return nil, err
 		}
@@ -325,7 +334,8 @@ func newLatencyProducer(s latencySettings) (*latencyProducer, error) {
 		}, nil
 	}
 	p, err := producer.New(producer.Config{Brokers: s.seeds, Acks: producer.AcksLeader, DisableIdempotence: true,
-		Linger: producer.NoLinger, Compression: producer.CompressionNone})
+		Linger: producer.NoLinger, Compression: producer.CompressionNone,
+		BatchSize: latencyBatchSize, BufferMemory: latencyBufferMemory})
 	if err != nil {
 		return nil, err
 	}
