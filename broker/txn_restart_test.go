@@ -38,9 +38,13 @@ func TestTxnPrepareCommitFinishesAfterRestart(t *testing.T) {
 
 	fsys.Inject(errorfs.Fault{Ops: errorfs.OpWrite | errorfs.OpSync, Path: errorfs.Under(filepath.Join(dir, "pc-0")), Err: errorfs.EIO})
 	require.NoError(t, cl.EndTransaction(ctx(t), kgo.TryCommit), "the decision is logged apart from the partition")
+	// EndTxn is answered once PrepareCommit is durable; the markers are
+	// written after it, on the coordinator's own goroutine, so wait for the
+	// marker's write to meet the fault before looking at the state.
+	require.Eventually(t, func() bool { return fsys.Injected() > 0 }, 10*time.Second, time.Millisecond,
+		"the coordinator tries to write the marker")
 	admin := newClient(t, b)
 	assert.Equal(t, "PrepareCommit", describeTxn(t, admin, "tx-pc").State, "the marker cannot be written")
-	require.Positive(t, fsys.Injected())
 	cl.Close()
 	admin.Close()
 	c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
