@@ -71,6 +71,10 @@ func (d *Decoder) Check(b []byte) error {
 	if err := d.begin(&it, b); err != nil {
 		return err
 	}
+	if checkRecords(it.body, &it.h) {
+		return nil
+	}
+	// Walk it again to say what is wrong.
 	it.noHeaders = true
 	var rec Record
 	for {
