@@ -61,6 +61,7 @@ func (c *completer) stop() {
 
 func (c *completer) run() {
 	var buf []completion
+	var release []*sendBatch
 	for {
 		c.mu.Lock()
 		items, done := c.items, c.done
@@ -68,8 +69,14 @@ func (c *completer) run() {
 		c.mu.Unlock()
 		for i := range items {
 			c.complete(&items[i])
+			release = append(release, items[i].b)
 			items[i] = completion{}
 		}
+		// Their memory goes back together, each pool's lock taken once
+		// (ReleaseAll); every callback of these batches has run.
+		c.p.acc.ReleaseAll(release)
+		clear(release)
+		release = release[:0]
 		buf = items
 		if len(items) > 0 {
 			continue
@@ -99,5 +106,4 @@ func (c *completer) complete(cp *completion) {
 		}
 		pe.Callback(md, cp.err)
 	}
-	c.p.acc.Release(b)
 }

@@ -1,6 +1,7 @@
 package producer
 
 import (
+	"math"
 	"sync/atomic"
 
 	"github.com/skiffkit/skiff/internal/wire"
@@ -23,8 +24,15 @@ type leaderCache struct {
 type leaderEntry struct {
 	updated <-chan struct{}
 	topic   string
-	parts   []wire.PartitionInfo
+	// leaders[i] is partition i's leader, -1 for none, notDense where
+	// the metadata's i-th entry is another partition. A dense array of
+	// int32 rather than the metadata's PartitionInfo (80 bytes each): at
+	// 1,000 partitions the lookups of one Drain read 4 KB, not 80 KB.
+	leaders []int32
 }
+
+// notDense marks a partition the metadata does not list at its index.
+const notDense = math.MinInt32
 
 func (lc *leaderCache) leader(topic string, partition int32) (int32, bool) {
 	upd := lc.client.MetadataUpdated()
@@ -34,12 +42,19 @@ func (lc *leaderCache) leader(topic string, partition int32) (int32, bool) {
 		if !ok {
 			return -1, false
 		}
-		e = &leaderEntry{updated: upd, topic: topic, parts: ti.Partitions}
+		e = &leaderEntry{updated: upd, topic: topic, leaders: make([]int32, len(ti.Partitions))}
+		for i, p := range ti.Partitions {
+			e.leaders[i] = notDense
+			if p.Partition == int32(i) {
+				e.leaders[i] = p.Leader
+			}
+		}
 		lc.cur.Store(e)
 	}
-	if e.topic == topic && partition >= 0 && int(partition) < len(e.parts) && e.parts[partition].Partition == partition {
-		p := &e.parts[partition]
-		return p.Leader, p.Leader >= 0
+	if e.topic == topic && partition >= 0 && int(partition) < len(e.leaders) {
+		if l := e.leaders[partition]; l != notDense {
+			return l, l >= 0
+		}
 	}
 	node, _, ok := lc.client.Leader(topic, partition)
 	return node, ok

@@ -326,9 +326,29 @@ func TestOversizedRecordFailsAtOnce(t *testing.T) {
 func stallProduce(c *kfake.Cluster, release <-chan struct{}) {
 	c.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
 		c.KeepControl()
-		c.SleepControl(func() { <-release })
+		sleepUntil(c, release)
 		return nil, nil, false
 	})
+}
+
+// sleepUntil parks the running kfake control function until gate closes,
+// and does not sleep at all once it is closed.
+//
+// The second part matters: a request that waited on its connection behind a
+// slept one, and then sleeps in its turn, makes kfake (01f206a7e32c) rewrite
+// the queue head's sleep channels in bsleep.enqueue while bsleep.waitQueue
+// reads them unlocked. CI's race detector caught that in
+// TestHeapBoundedWhenBrokerStalls, whose producer pipelines Produce requests
+// behind the held one. Such a waiting request only reaches its control
+// function after the head's woke, that is after gate closed, so it never
+// sleeps here.
+func sleepUntil(c *kfake.Cluster, gate <-chan struct{}) {
+	select {
+	case <-gate:
+		return
+	default:
+	}
+	c.SleepControl(func() { <-gate })
 }
 
 func TestBufferFullBlocksThenFails(t *testing.T) {

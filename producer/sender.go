@@ -84,7 +84,15 @@ func (s *sender) run() {
 			return
 		default:
 		}
-		s.acc.SleepUntil(time.Time{}) // awake: new batches must wake us until we sleep again
+		s.acc.Awake() // new batches leave their linger deadline for SleepUntil
+		// A wake-up signalled before the Ready below is answered by it:
+		// every signal follows the change it reports. Most are the
+		// sender's own, from the Done calls of the responses just
+		// handled, and each used to cost a loop for nothing.
+		select {
+		case <-s.acc.Wakeup():
+		default:
+		}
 		now := time.Now()
 		s.next = time.Time{}
 		s.expire(now)
@@ -117,10 +125,10 @@ func (s *sender) wakeAt(t time.Time) {
 }
 
 func (s *sender) sleep() {
+	s.next = s.acc.SleepUntil(s.next)
 	if !s.next.IsZero() {
 		s.timer.Reset(max(time.Until(s.next), 0))
 	}
-	s.acc.SleepUntil(s.next)
 	var meta <-chan struct{}
 	if s.waitMeta {
 		meta = s.client.MetadataUpdated()

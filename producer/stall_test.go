@@ -30,7 +30,7 @@ func holdInitProducerID(tb testing.TB, c *kfake.Cluster) (held <-chan int32, rel
 		case ch <- c.CurrentNode():
 		default:
 		}
-		c.SleepControl(func() { <-gate })
+		sleepUntil(c, gate)
 		return nil, nil, false
 	})
 	return ch, release

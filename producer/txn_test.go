@@ -308,7 +308,7 @@ func TestTxnCloseWhileAddingPartitions(t *testing.T) {
 		case arrived <- struct{}{}:
 		default:
 		}
-		c.SleepControl(func() { <-release })
+		sleepUntil(c, release)
 		return nil, nil, false
 	})
 	require.NoError(t, p.BeginTransaction())

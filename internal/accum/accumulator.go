@@ -3,6 +3,7 @@ package accum
 import (
 	"context"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,7 +17,8 @@ import (
 //
 // Locks: each partition's mu guards its deque, open batch and in-flight
 // count; pool.mu guards the memory budget; incompleteMu guards the set of
-// unreleased batches; closeMu guards the count of appends opening a batch.
+// unreleased batches; closeMu orders Close's wait for appends opening a
+// batch with the last of them finishing (see beginOpen).
 // A partition lock may be held while taking incompleteMu, closeMu, the
 // compressor's mu or the pending pool's lock, never the other way round, and pool.get (which may
 // block) is never called with a partition lock held.
@@ -40,24 +42,30 @@ type Accumulator[M any] struct {
 	topics    atomic.Pointer[map[string]*topicParts[M]]
 	lastTopic atomic.Pointer[topicParts[M]]
 	all       atomic.Pointer[[]*partition[M]] // every partition, for Ready/Drain/Expire
-	topicMu   sync.Mutex                      // serializes writers of topics and all
+	slots     atomic.Pointer[[]*slotChunk]    // their slots, in the same order (slots.go); stored before all
+	topicMu   sync.Mutex                      // serializes writers of topics, slots and all
+	epoch     time.Time                       // slots' young batches are timed from here
 
 	wake chan struct{} // cap 1: something may have become ready
 
 	// sleepUntil is when the sender will wake up by itself (Unix nanos),
-	// 0 while it is awake or has no deadline; see SleepUntil.
-	sleepUntil atomic.Int64
+	// 0 while it is awake, math.MaxInt64 while it sleeps with no deadline;
+	// see Awake and SleepUntil. awakeOpened is the earliest linger deadline
+	// (Unix nanos) of the batches opened while it was awake, math.MaxInt64
+	// if none: SleepUntil hands it over instead of each one waking it.
+	sleepUntil  atomic.Int64
+	awakeOpened atomic.Int64
 
 	closed   atomic.Bool
 	flushing atomic.Int32
 	inFlight atomic.Int64 // drained batches not yet Done or re-enqueued
 
 	incompleteMu sync.Mutex
-	incomplete   map[*Batch[M]]struct{}
+	incomplete   incompleteList[M] // incomplete.go
 
-	closeMu     sync.Mutex // guards opening; orders Close with beginOpen
-	opening     int        // appends between beginOpen and endOpen
-	openingDone sync.Cond  // opening dropped to 0 (L is closeMu)
+	closeMu     sync.Mutex   // L of openingDone
+	opening     atomic.Int64 // appends between beginOpen and endOpen
+	openingDone sync.Cond    // opening dropped to 0 after Close began
 
 	// ident is the producer identity new sequences are assigned under
 	// (idempotence); partitions adopt it one by one (see SetProducerID).
@@ -65,6 +73,10 @@ type Accumulator[M any] struct {
 
 	drainStart int    // rotates where Drain starts, so no partition starves; sender-owned
 	drainGen   uint64 // counts Drain calls, to mark partitions already in the request; sender-owned
+
+	// lockedVisits counts partitions Ready and Drain looked at under their
+	// lock, for tests of the slots (slots.go); sender-owned.
+	lockedVisits uint64
 
 	slack time.Duration // lingerSlack(cfg.Linger), see linger.go
 }
@@ -81,6 +93,11 @@ type partition[M any] struct {
 	acc   *Accumulator[M]
 	topic string
 	id    int32
+	slot  *slot // its queue's summary for the sender's scans (slots.go)
+
+	// leaderless: no leader was known when the open batch was opened
+	// (guarded by mu; slots.go).
+	leaderless bool
 
 	mu        sync.Mutex
 	q         []*Batch[M] // q[0] is the oldest
@@ -111,13 +128,12 @@ func New[M any](cfg Config) (*Accumulator[M], error) {
 	}
 	cfg = cfg.withDefaults()
 	a := &Accumulator[M]{
-		cfg:        cfg,
-		codec:      compress.Codec(cfg.Codec),
-		sizeLimit:  int(min(int64(cfg.MaxRequestSize), cfg.BufferMemory)),
-		pool:       newPool(cfg.BatchSize, cfg.BufferMemory),
-		wake:       make(chan struct{}, 1),
-		incomplete: make(map[*Batch[M]]struct{}),
-		slack:      lingerSlack(cfg.Linger),
+		cfg:       cfg,
+		codec:     compress.Codec(cfg.Codec),
+		sizeLimit: int(min(int64(cfg.MaxRequestSize), cfg.BufferMemory)),
+		pool:      newPool(cfg.BatchSize, cfg.BufferMemory),
+		wake:      make(chan struct{}, 1),
+		slack:     lingerSlack(cfg.Linger),
 	}
 	// An appender starting to wait is memory pressure: Ready then treats
 	// every batch as sendable so memory comes back (Kafka's "exhausted").
@@ -126,8 +142,12 @@ func New[M any](cfg Config) (*Accumulator[M], error) {
 		a.comp = newCompressor[M](a.codec, cfg.CompressWorkers, &a.wirePool, a.signal, cfg.Transactional)
 	}
 	a.openingDone.L = &a.closeMu
+	a.awakeOpened.Store(math.MaxInt64)
+	a.sleepUntil.Store(math.MaxInt64) // until Awake: every new batch signals
 	a.topics.Store(&map[string]*topicParts[M]{})
 	a.all.Store(&[]*partition[M]{})
+	a.slots.Store(&[]*slotChunk{})
+	a.epoch = time.Now()
 	a.ident.Store(noIdentity)
 	return a, nil
 }
@@ -173,6 +193,7 @@ func (a *Accumulator[M]) partitionFor(topic string, id int32) *partition[M] {
 	grown := make([]*partition[M], max(len(parts), int(id)+1))
 	copy(grown, parts)
 	p := &partition[M]{acc: a, topic: topic, id: id, ident: noIdentity}
+	p.slot = a.addSlot(len(*a.all.Load()))
 	grown[id] = p
 	next := make(map[string]*topicParts[M], len(old)+1)
 	for k, v := range old {
@@ -306,38 +327,67 @@ func (a *Accumulator[M]) appendSlow(ctx context.Context, p *partition[M], r *Rec
 	p.q = append(p.q, b)
 	p.open = b
 	a.incompleteMu.Lock()
-	a.incomplete[b] = struct{}{}
+	a.incomplete.add(b)
 	a.incompleteMu.Unlock()
 	if !a.tryAppend(p, r) {
 		// Cannot happen: the buffer was sized from the record's upper bound.
 		panic("accumulator: record does not fit a batch sized for it")
 	}
+	_, known := a.cfg.Leader(p.topic, p.id)
+	p.leaderless = !known
+	a.publish(p)
 	a.signalDeadline(a.lingerWake(b.created)) // a linger deadline starts
 	return nil
 }
 
-// SleepUntil tells the accumulator that the sender is about to sleep until
-// t (zero: until signalled) after having called Ready, or, with zero t
-// before Ready, that it is awake. A batch opened then with a linger
-// deadline no earlier than t does not wake the sender: it wakes by t and
-// finds the batch anyway. At 1,000 partitions a batch opens every few
-// records, and every needless wake-up costs a Ready over all of them.
-// A sender that never calls it is woken for every new batch.
-func (a *Accumulator[M]) SleepUntil(t time.Time) {
-	if t.IsZero() {
-		a.sleepUntil.Store(0)
-		return
+// Awake tells the accumulator that the sender is awake, before it calls
+// Ready: a batch opened from then on does not wake it, but its linger
+// deadline is kept for the next SleepUntil. At 1,000 partitions a batch
+// opens every few records, and while the sender was busy each used to
+// leave a wake-up behind, so that it looped again at once for nothing
+// (issue 14: about three of every four wake-ups).
+func (a *Accumulator[M]) Awake() { a.sleepUntil.Store(0) }
+
+// SleepUntil tells the accumulator that the sender, having called Ready,
+// is about to sleep until t (zero: until signalled). A batch opened then
+// with a linger deadline no earlier than t does not wake the sender: it
+// wakes by t and finds the batch anyway. It returns when the sender must
+// wake: t, or earlier if a batch opened while it was awake lingers out
+// before t (with no monotonic clock reading then). A sender that never
+// calls Awake or SleepUntil is woken for every new batch.
+func (a *Accumulator[M]) SleepUntil(t time.Time) time.Time {
+	until := int64(math.MaxInt64)
+	if !t.IsZero() {
+		until = max(t.UnixNano(), 1)
 	}
-	a.sleepUntil.Store(max(t.UnixNano(), 1))
+	a.sleepUntil.Store(until)
+	// Batches opened from here on compare with until themselves; those
+	// opened before left their deadline in awakeOpened (see signalDeadline).
+	if d := a.awakeOpened.Swap(math.MaxInt64); d < until {
+		a.sleepUntil.Store(max(d, 1))
+		return time.Unix(0, d)
+	}
+	return t
 }
 
 // signalDeadline wakes the sender for a batch that becomes sendable at d,
-// unless it will wake by then anyway. The batch is already queued, so a
-// sender that stores its wake-up time after this load scanned the queue
-// after the batch was there (atomics are sequentially consistent, and the
-// partition lock orders the queue).
+// unless it will wake by then anyway, or is awake and will learn of d
+// from SleepUntil. The batch is already queued, so a sender that stores
+// its wake-up time after the load scanned the queue after the batch was
+// there (atomics are sequentially consistent, and the partition lock
+// orders the queue). An awake sender that stores its wake-up time after
+// the second load swaps awakeOpened after the batch's deadline went in.
 func (a *Accumulator[M]) signalDeadline(d time.Time) {
-	if until := a.sleepUntil.Load(); until == 0 || until > d.UnixNano() {
+	dn := d.UnixNano()
+	until := a.sleepUntil.Load()
+	if until == 0 {
+		for old := a.awakeOpened.Load(); dn < old && !a.awakeOpened.CompareAndSwap(old, dn); old = a.awakeOpened.Load() {
+		}
+		if until = a.sleepUntil.Load(); until == 0 {
+			return // SleepUntil will see dn
+		}
+	}
+	if until > dn {
 		a.signal()
 	}
 }
@@ -357,11 +407,16 @@ func (a *Accumulator[M]) tryAppend(p *partition[M], r *Record[M]) bool {
 			a.predictStamp(p, b)
 			a.comp.submit(b)
 		}
+		a.publish(p)
 		a.signal()
 		return false
 	}
 	b.recordsN++
+	before := b.sizeBytes
 	b.sizeBytes = b.b.Len()
+	if before*2 < a.cfg.BatchSize && b.sizeBytes*2 >= a.cfg.BatchSize {
+		a.publish(p) // half full: it may ride along now (slots.go)
+	}
 	if r.Callback != nil {
 		b.addPending(&a.pendingPool, Pending[M]{Callback: r.Callback, OffsetDelta: delta, Timestamp: r.Timestamp})
 	}
@@ -383,7 +438,7 @@ func (a *Accumulator[M]) EndFlush() { a.flushing.Add(-1) }
 func (a *Accumulator[M]) Incomplete(dst []*Batch[M]) []*Batch[M] {
 	a.incompleteMu.Lock()
 	defer a.incompleteMu.Unlock()
-	for b := range a.incomplete {
+	for b := a.incomplete.head; b != nil; b = b.inc.next {
 		dst = append(dst, b)
 	}
 	return dst
@@ -393,7 +448,7 @@ func (a *Accumulator[M]) Incomplete(dst []*Batch[M]) []*Batch[M] {
 func (a *Accumulator[M]) NumIncomplete() int {
 	a.incompleteMu.Lock()
 	defer a.incompleteMu.Unlock()
-	return len(a.incomplete)
+	return a.incomplete.n
 }
 
 // InFlight is the number of drained batches not yet Done or re-enqueued.
@@ -414,7 +469,7 @@ func (a *Accumulator[M]) MemoryUsed() int64 { return a.pool.used() }
 func (a *Accumulator[M]) Close() {
 	a.closeMu.Lock()
 	a.closed.Store(true)
-	for a.opening > 0 {
+	for a.opening.Load() > 0 {
 		a.openingDone.Wait()
 	}
 	a.closeMu.Unlock()
@@ -424,23 +479,29 @@ func (a *Accumulator[M]) Close() {
 
 // beginOpen is an append's closed check before it opens a batch: false
 // once Close began; otherwise Close waits until the matching endOpen.
+//
+// Atomics rather than closeMu, which every new batch took twice (at
+// 1,000 partitions a batch opens every dozen records): beginOpen counts
+// itself in, then looks at closed; Close sets closed, then looks at the
+// count. Sequentially consistent atomics make at least one of them see
+// the other: the append gives up, or Close waits. endOpen takes closeMu
+// only once Close began, to wake it; Close holds closeMu from its look at
+// the count until it waits, so that wake-up cannot come in between.
 func (a *Accumulator[M]) beginOpen() bool {
-	a.closeMu.Lock()
-	defer a.closeMu.Unlock()
+	a.opening.Add(1)
 	if a.closed.Load() {
+		a.endOpen()
 		return false
 	}
-	a.opening++
 	return true
 }
 
 func (a *Accumulator[M]) endOpen() {
-	a.closeMu.Lock()
-	a.opening--
-	if a.opening == 0 {
+	if a.opening.Add(-1) == 0 && a.closed.Load() {
+		a.closeMu.Lock()
 		a.openingDone.Broadcast()
+		a.closeMu.Unlock()
 	}
-	a.closeMu.Unlock()
 }
 
 // testHookOpening, nil outside tests, runs between beginOpen and endOpen,

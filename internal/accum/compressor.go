@@ -107,6 +107,7 @@ func (c *compressor[M]) work() {
 		b.wire, b.wireBuf = wire, wireBuf
 		b.cstate = cCompressed
 		atHead := len(p.q) > 0 && p.q[0] == b
+		p.acc.publish(p)
 		p.mu.Unlock()
 		if atHead {
 			c.wake()
@@ -135,6 +136,7 @@ func (c *compressor[M]) stop() {
 	for _, b := range queued {
 		b.p.mu.Lock()
 		b.cstate = cRaw
+		b.p.acc.publish(b.p)
 		b.p.mu.Unlock()
 	}
 	c.wg.Wait()

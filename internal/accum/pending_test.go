@@ -118,18 +118,54 @@ func TestBufPool(t *testing.T) {
 	p.put(again)
 	big := p.get(16 << 10)
 	assert.GreaterOrEqual(t, cap(big), wireBound(16<<10), "the small one does not do")
-	assert.Len(t, p.free, 1, "and stays for a smaller batch")
+	assert.Equal(t, 1, p.freeN, "and stays for a smaller batch")
 
 	var q bufPool
 	for range maxFreeBytes/(32<<10) + 10 {
 		q.put(make([]byte, 0, 32<<10))
 	}
 	assert.LessOrEqual(t, q.freeBytes, maxFreeBytes)
-	assert.Equal(t, maxFreeBytes/(32<<10), len(q.free))
+	assert.Equal(t, maxFreeBytes/(32<<10), q.freeN)
 }
 
 func TestSizeClass(t *testing.T) {
 	for n, want := range map[int]int{1: 256, 256: 256, 257: 512, 1000: 1024, wireBound(16300): 20480, wireBound(16384): 20480, 1 << 20: 1 << 20, 1<<20 + 1: 1<<20 + 1<<18} {
 		assert.Equal(t, want, sizeClass(n), "n=%d", n)
+	}
+}
+
+// TestBufPoolClasses: freed buffers of mixed sizes each serve a batch of
+// their size class (or the class below), whichever was freed last, so
+// small drained batches of varying sizes keep finding a buffer.
+func TestBufPoolClasses(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		freed  []int // batch sizes whose buffers go back, in order
+		want   int   // the next batch's size
+		reused bool  // whether it gets a freed buffer
+		cap    int   // of the buffer it gets (when reused)
+	}{
+		{"same class under a smaller one", []int{3000, 700}, 3000, true, sizeClass(wireBound(3000))},
+		{"same class under a larger one", []int{700, 3000}, 700, true, sizeClass(wireBound(700))},
+		{"one class up", []int{1200}, 900, true, sizeClass(wireBound(1200))},
+		{"two classes up stays", []int{3000}, 700, false, 0},
+		{"too small", []int{700}, 3000, false, 0},
+		{"larger than any class", []int{2 << 20}, 2 << 20, false, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var p bufPool
+			for _, n := range tc.freed {
+				p.put(p.get(n))
+			}
+			before := p.freeN
+			b := p.get(tc.want)
+			assert.GreaterOrEqual(t, cap(b), wireBound(tc.want))
+			if tc.reused {
+				assert.Equal(t, before-1, p.freeN, "a freed buffer")
+				assert.Equal(t, tc.cap, cap(b))
+			} else {
+				assert.Equal(t, before, p.freeN, "a new buffer")
+			}
+		})
 	}
 }

@@ -127,13 +127,18 @@ func (p *pool) put(buf []byte) {
 		return
 	}
 	p.mu.Lock()
+	p.putLocked(buf)
+	p.wakeHeadLocked()
+	p.mu.Unlock()
+}
+
+// putLocked is put with p.mu held, leaving the waiters to the caller.
+func (p *pool) putLocked(buf []byte) {
 	if cap(buf) == p.batchSize {
 		p.free = append(p.free, buf[:0])
 	} else {
 		p.avail += int64(cap(buf))
 	}
-	p.wakeHeadLocked()
-	p.mu.Unlock()
 }
 
 func (p *pool) leave(w *waiter) {

@@ -1,10 +1,9 @@
 package accum
 
 import (
+	"math"
 	"math/rand/v2"
 	"time"
-
-	"github.com/skiffkit/skiff/internal/batch"
 )
 
 // Ready appends to nodes the leaders that have at least one sendable batch
@@ -18,34 +17,73 @@ import (
 // wait for memory.
 func (a *Accumulator[M]) Ready(now time.Time, nodes []int32) (_ []int32, next time.Time, unknownLeader bool) {
 	urgent := a.urgent()
-	for _, p := range *a.all.Load() {
-		p.mu.Lock()
-		if len(p.q) == 0 {
-			p.mu.Unlock()
+	all := *a.all.Load()
+	chunks := *a.slots.Load()
+	clk := a.scanClock(now)
+	// Young batches not due yet are skipped (slots.go); of those, the
+	// oldest gives the wake-up time: its linger ends first, and its
+	// delivery timeout too.
+	oldest, oldestAt := -1, int64(math.MaxInt64)
+	for i := range all {
+		st := slotAt(chunks, i).state.Load()
+		if st == slotEmpty {
 			continue
 		}
-		head := p.q[0]
-		next = earliest(next, head.deadline)
-		sendable, at := a.drainable(p, head, now)
-		if sendable {
-			sendable, at = a.due(p, head, now, urgent) // linger.go
+		if !urgent && clk.youngNotDue(st) {
+			if st < oldestAt {
+				oldest, oldestAt = i, st
+			}
+			continue
 		}
-		if sendable && !a.compressed(p, head) {
-			sendable = false // the compressor wakes the sender when done
-		}
+		nodes, next, unknownLeader = a.readyOne(all[i], now, urgent, nodes, next, unknownLeader)
+	}
+	if oldest >= 0 {
+		next = a.youngWake(all[oldest], next)
+	}
+	return nodes, next, unknownLeader
+}
+
+// youngWake lowers next to when p's head batch, young when Ready skipped
+// it, needs the sender: its linger or its delivery timeout. The linger
+// counts even if the batch could not leave then (no producer id yet, an
+// in-flight limit): Ready then looks at it under the lock from that
+// wake-up on, as it did at every wake-up before the slots. Should an
+// appender have filled the batch meanwhile, it signalled the sender.
+func (a *Accumulator[M]) youngWake(p *partition[M], next time.Time) time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.q) == 0 {
+		return next
+	}
+	head := p.q[0]
+	return earliest(earliest(next, head.deadline), a.lingerWake(head.created))
+}
+
+// readyOne is Ready for partition p.
+func (a *Accumulator[M]) readyOne(p *partition[M], now time.Time, urgent bool, nodes []int32, next time.Time, unknownLeader bool) ([]int32, time.Time, bool) {
+	a.lockedVisits++
+	p.mu.Lock()
+	if len(p.q) == 0 {
 		p.mu.Unlock()
-		next = earliest(next, at)
-		node, ok := a.cfg.Leader(p.topic, p.id)
-		if !ok {
-			unknownLeader = true
-			continue
-		}
-		if !sendable {
-			continue
-		}
-		if !containsNode(nodes, node) {
-			nodes = append(nodes, node)
-		}
+		return nodes, next, unknownLeader
+	}
+	head := p.q[0]
+	next = earliest(next, head.deadline)
+	sendable, at := a.drainable(p, head, now)
+	if sendable {
+		sendable, at = a.due(p, head, now, urgent) // linger.go
+	}
+	if sendable && !a.compressed(p, head) {
+		sendable = false // the compressor wakes the sender when done
+	}
+	p.mu.Unlock()
+	next = earliest(next, at)
+	node, ok := a.cfg.Leader(p.topic, p.id)
+	if !ok {
+		return nodes, next, true
+	}
+	if sendable && !containsNode(nodes, node) {
+		nodes = append(nodes, node)
 	}
 	return nodes, next, unknownLeader
 }
@@ -71,7 +109,9 @@ func (a *Accumulator[M]) compressed(p *partition[M], head *Batch[M]) bool {
 		p.open = nil
 	}
 	a.predictStamp(p, head)
-	return !a.comp.submit(head)
+	ok := !a.comp.submit(head)
+	a.publish(p)
+	return ok
 }
 
 // predictStamp sets b's stamp fields, which the compression worker writes
@@ -176,6 +216,8 @@ func (a *Accumulator[M]) Drain(node int32, maxBytes int, now time.Time, out []*B
 	if len(all) == 0 {
 		return out
 	}
+	chunks := *a.slots.Load()
+	clk := a.scanClock(now)
 	urgent := a.urgent()
 	start := len(out)
 	size := 0
@@ -192,10 +234,23 @@ func (a *Accumulator[M]) Drain(node int32, maxBytes int, now time.Time, out []*B
 			break
 		}
 		for i := range all {
-			p := all[(a.drainStart+i)%len(all)]
+			j := a.drainStart + i
+			if j >= len(all) {
+				j -= len(all)
+			}
+			// Without the partition lock or a leader lookup, skip what
+			// this pass cannot take (slots.go): pass 0 takes due batches,
+			// pass 1 those not due that may ride along.
+			s := slotAt(chunks, j)
+			st := s.state.Load()
+			if st == slotEmpty || !urgent && (pass == 0 && clk.youngNotDue(st) || pass == 1 && st >= slotYoung && !s.ride.Load()) {
+				continue
+			}
+			p := all[j]
 			if leader, ok := a.cfg.Leader(p.topic, p.id); !ok || leader != node {
 				continue
 			}
+			a.lockedVisits++
 			p.mu.Lock()
 			if len(p.q) == 0 || p.drainGen == a.drainGen {
 				p.mu.Unlock() // empty, or has a batch in this request already
@@ -242,6 +297,7 @@ func (a *Accumulator[M]) take(p *partition[M], head *Batch[M]) *Batch[M] {
 		p.open = nil
 	}
 	head.full = true
+	a.publish(p)
 	if head.attempts == 0 {
 		head.order = p.nextOrder
 		p.nextOrder++
@@ -335,6 +391,7 @@ func (a *Accumulator[M]) Reenqueue(b *Batch[M], now time.Time) {
 	p.q = append(p.q, nil)
 	copy(p.q[i+1:], p.q[i:])
 	p.q[i] = b
+	a.publish(p)
 	p.mu.Unlock()
 	a.inFlight.Add(-1)
 	a.signal()
@@ -354,29 +411,14 @@ func (a *Accumulator[M]) Backoff(attempts int) time.Duration {
 // Release returns a finished batch's memory to the pool, after its
 // callbacks ran, and closes its Done channel.
 func (a *Accumulator[M]) Release(b *Batch[M]) {
-	b.releasePending(&a.pendingPool)
-	a.unreserve(b)
-	a.wirePool.put(b.wireBuf)
-	b.wire, b.wireBuf = nil, nil
-	if !b.unbudgeted {
-		a.pool.put(b.buf)
-	}
-	b.buf = nil
-	b.b = batch.Builder{} // drop the buffer reference
-	a.incompleteMu.Lock()
-	defer a.incompleteMu.Unlock()
-	a.complete(b)
-	// A split batch completes with its last half; halves split again
-	// complete theirs in turn.
-	for parent := b.parent; parent != nil && parent.splitLeft.Add(-1) == 0; parent = parent.parent {
-		a.complete(parent)
-	}
+	one := [1]*Batch[M]{b}
+	a.ReleaseAll(one[:])
 }
 
 // complete takes b off the incomplete set and closes its Done channel if
 // anyone asked for it; a.incompleteMu must be held.
 func (a *Accumulator[M]) complete(b *Batch[M]) {
-	delete(a.incomplete, b)
+	a.incomplete.remove(b)
 	b.released = true
 	if b.done != nil {
 		close(b.done)
@@ -389,7 +431,12 @@ func (a *Accumulator[M]) complete(b *Batch[M]) {
 // outcome: an idempotent producer must bump its epoch before the
 // partition's next batch, as the Java client does.
 func (a *Accumulator[M]) Expire(now time.Time, out []*Batch[M]) []*Batch[M] {
-	for _, p := range *a.all.Load() {
+	chunks := *a.slots.Load()
+	clk := a.scanClock(now)
+	for i, p := range *a.all.Load() {
+		if st := slotAt(chunks, i).state.Load(); st == slotEmpty || clk.youngNotExpired(st) {
+			continue // (slots.go)
+		}
 		p.mu.Lock()
 		n := 0
 		// A batch being compressed is left to its worker; it expires on
@@ -431,6 +478,7 @@ func (a *Accumulator[M]) removeHead(p *partition[M], n int, out []*Batch[M]) []*
 	copy(p.q, p.q[n:])
 	clear(p.q[len(p.q)-n:])
 	p.q = p.q[:len(p.q)-n]
+	a.publish(p)
 	return out
 }
 
@@ -458,6 +506,7 @@ func (a *Accumulator[M]) AbortQueued(out []*Batch[M]) []*Batch[M] {
 		}
 		clear(p.q[len(kept):])
 		p.q = kept
+		a.publish(p)
 		p.mu.Unlock()
 	}
 	a.signal()

@@ -94,8 +94,8 @@ func (a *Accumulator[M]) Split(b *Batch[M], now time.Time) bool {
 	b.b = batch.Builder{}
 
 	a.incompleteMu.Lock()
-	a.incomplete[halves[0]] = struct{}{}
-	a.incomplete[halves[1]] = struct{}{}
+	a.incomplete.add(halves[0])
+	a.incomplete.add(halves[1])
 	a.incompleteMu.Unlock()
 
 	p := b.p
@@ -108,6 +108,7 @@ func (a *Accumulator[M]) Split(b *Batch[M], now time.Time) bool {
 	p.q = append(p.q, nil, nil)
 	copy(p.q[i+2:], p.q[i:])
 	p.q[i], p.q[i+1] = halves[0], halves[1]
+	a.publish(p)
 	p.mu.Unlock()
 	a.inFlight.Add(-1)
 	a.signal()
