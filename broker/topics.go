@@ -79,6 +79,9 @@ type partition struct {
 	deleted atomic.Bool
 	// unsynced says p waits in the flusher's next round (flusher.go).
 	unsynced atomic.Bool
+	// onDataFS says the log's directory is on DataDir's filesystem, so
+	// the flusher's syncfs covers it (flusher_syncfs.go).
+	onDataFS bool
 }
 
 // topicTable is the set of topics. mu guards the maps and the metadata
@@ -190,7 +193,8 @@ func (tt *topicTable) openPartitions(t *topic, n int32, fresh bool) error {
 			errs[j] = fmt.Errorf("open %s[%d]: %w", t.name, i, err)
 			return
 		}
-		parts[j] = &partition{t: t, index: i, key: purgatory.Key{Topic: t.name, Partition: i}, log: l}
+		parts[j] = &partition{t: t, index: i, key: purgatory.Key{Topic: t.name, Partition: i}, log: l,
+			onDataFS: onDataFilesystem(tt.b.cfg.DataDir, dir)}
 	})
 	for _, p := range parts {
 		if p != nil {

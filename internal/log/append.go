@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync"
 	"time"
 
 	"github.com/skiffkit/skiff/internal/batch"
@@ -196,12 +197,14 @@ func (l *Log) assignOffsets(recordSet []byte, headers []batch.Header, next, nowM
 func (l *Log) write(act *segment, recordSet []byte) (pos int64, err error) {
 	pos = act.size.Load()
 	act.preallocate(pos+int64(len(recordSet)), l.cfg.SegmentBytes)
+	act.zeroAhead(pos, int64(len(recordSet)), l.cfg.SegmentBytes)
 	n, err := act.log.WriteAt(recordSet, pos)
 	if err == nil {
 		act.dirty.Store(true)
 		return pos, nil
 	}
-	if n > 0 {
+	if n > 0 || act.zeroed > pos {
+		act.zeroed = 0
 		if terr := act.log.Truncate(pos); terr != nil {
 			err = errors.Join(err, fmt.Errorf("undo partial write: %w", terr))
 		}
@@ -252,6 +255,12 @@ func earlierOf(earlier []batch.Header, h *batch.Header) *batch.Header {
 	return nil
 }
 
+// decoders holds the *batch.Decoder of Append's validation, shared by every
+// log: with one pool per log, 1,000 partitions kept 1,000 pools (and, for
+// compressed batches, as many decompression buffers) whose every Get after
+// a GC allocated, and whose decoders were cold in the cache.
+var decoders = sync.Pool{New: func() any { return &batch.Decoder{ReuseBuffer: true} }}
+
 // validate checks every batch of a record set without touching the log,
 // appending their headers to dst. It runs before the append lock is taken,
 // so decompressing one producer's batches does not stall the others.
@@ -264,8 +273,8 @@ func (l *Log) validate(recordSet []byte, dst []batch.Header) ([]batch.Header, er
 	if int64(len(recordSet)) > segBytes {
 		return dst, fmt.Errorf("%w: record set of %d bytes exceeds segment.bytes %d", kerr.RecordListTooLarge, len(recordSet), segBytes)
 	}
-	dec := l.decoders.Get().(*batch.Decoder)
-	defer l.decoders.Put(dec)
+	dec := decoders.Get().(*batch.Decoder)
+	defer decoders.Put(dec)
 	var records int64
 	for rest, pos := recordSet, 0; len(rest) > 0; {
 		b, r, h, err := batch.Next(rest)

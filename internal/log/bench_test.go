@@ -138,3 +138,45 @@ func BenchmarkRead(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSyncWide is the interval flusher's cost per partition with many
+// partitions (issue 14's 1,000-partition case, scaled down): every log
+// gets the batches of about one flush interval (13 batches of 12 records,
+// ~1.5 KiB each) and then one Sync. An op is a round over all logs; the
+// figures per log are cpu-ns/log (with the kernel's writeback, which
+// fsync does in the caller) and wall-ns/log.
+//
+//	go test -run '^$' -bench SyncWide -benchtime 20x ./internal/log/
+func BenchmarkSyncWide(b *testing.B) {
+	const logs, batchesPerRound = 100, 13
+	ls := make([]*Log, logs)
+	for i := range ls {
+		l, err := Open(b.TempDir(), Config{RetentionMs: -1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer l.Close()
+		ls[i] = l
+	}
+	set := makeBatch(b, batchSpec{records: 12, valueSize: 100, pid: -1}, "bench")
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu := processCPU()
+	for range b.N {
+		for _, l := range ls {
+			for range batchesPerRound {
+				if _, err := l.Append(set, t0); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		for _, l := range ls {
+			if _, err := l.Sync(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(processCPU()-cpu)/float64(b.N*logs), "cpu-ns/log")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*logs), "wall-ns/log")
+}

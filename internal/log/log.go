@@ -11,7 +11,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/skiffkit/skiff/internal/batch"
 	"github.com/skiffkit/skiff/internal/log/vfs"
 	"github.com/skiffkit/skiff/kerr"
 )
@@ -69,8 +68,6 @@ type Log struct {
 	segmentBytes    atomic.Int64
 	maxMessageBytes atomic.Int64
 
-	decoders sync.Pool // *batch.Decoder for Append's validation
-
 	group groupCommit
 }
 
@@ -95,7 +92,6 @@ func Open(dir string, cfg Config) (*Log, error) {
 		openTxns:  make(map[int64]int64),
 	}
 	l.firstUnstable.Store(math.MaxInt64)
-	l.decoders.New = func() any { return &batch.Decoder{ReuseBuffer: true} }
 	l.publishLimits()
 	l.group.init()
 	if err := l.load(); err != nil {

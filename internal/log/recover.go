@@ -465,6 +465,14 @@ func (l *Log) loadTrusted(s *segment, active bool) (truncated bool, err error) {
 			tailMax, tailMaxRel = h.MaxTimestamp, int32(h.LastOffset()-s.base)
 		}
 	}
+	if sc.zeroTail {
+		// Zeros written ahead of the last batch (prealloc.go's zeroAhead):
+		// the log ends where they start, cleanly.
+		logSize = sc.end
+		if err := s.log.Truncate(logSize); err != nil {
+			return false, err
+		}
+	}
 	if len(off) > 0 && first {
 		return l.rebuild(s, true)
 	}
@@ -542,7 +550,10 @@ func (l *Log) rebuild(s *segment, crc bool) (truncated bool, err error) {
 		valid = pos + int64(h.Size())
 	}
 	if valid != st.Size() {
-		truncated = true
+		// An all-zero tail was written ahead (zeroAhead), not torn.
+		if !sc.zeroTail || valid != sc.end {
+			truncated = true
+		}
 		if err := s.log.Truncate(valid); err != nil {
 			return false, err
 		}

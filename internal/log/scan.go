@@ -20,6 +20,10 @@ type scanner struct {
 	bufAt int64  // file position of buf[0]
 	r, w  int
 	crc   bool // validate CRCs (else headers only)
+	// zeroTail is set when the file ends in zeros after its last batch,
+	// written ahead by the broker (zeroAhead) or by Kafka's
+	// log.preallocate: end is then where the zeros start.
+	zeroTail bool
 }
 
 const scanBufSize = 256 << 10
@@ -43,6 +47,21 @@ func (s *scanner) next() (h batch.Header, pos int64, err error) {
 		return h, s.pos, err
 	}
 	avail := s.buf[s.r:s.w]
+	if len(avail) >= batch.HeaderSize && allZero(avail[:batch.HeaderSize]) {
+		// No batch header is all zeros (its length alone is at least 49):
+		// either zeros written ahead (zeroAhead writes at least a header's
+		// worth), which end the log cleanly, or damage, which a non-zero
+		// byte further on gives away. Fewer bytes than a header are a torn
+		// batch whichever they are.
+		zeros, err := s.restIsZero()
+		if err != nil {
+			return h, s.pos, err
+		}
+		if zeros {
+			s.end, s.zeroTail = s.pos, true
+			return h, s.pos, io.EOF
+		}
+	}
 	h, err = batch.ParseHeader(avail)
 	if err != nil {
 		return h, s.pos, fmt.Errorf("%w at position %d: %w", errTorn, s.pos, err)
@@ -109,4 +128,33 @@ func (s *scanner) skip(n int64) {
 		return
 	}
 	s.r, s.w, s.bufAt = 0, 0, s.pos
+}
+
+// restIsZero reports whether the file holds only zeros from pos to end.
+func (s *scanner) restIsZero() (bool, error) {
+	buf := make([]byte, 64<<10)
+	for off := s.pos; off < s.end; {
+		n := min(int64(len(buf)), s.end-off)
+		m, err := s.f.ReadAt(buf[:n], off)
+		if !allZero(buf[:m]) {
+			return false, nil
+		}
+		if err != nil && !(errors.Is(err, io.EOF) && int64(m) == n) {
+			if errors.Is(err, io.EOF) {
+				return true, nil // the file shrank under us
+			}
+			return false, fmt.Errorf("read segment at %d: %w", off, err)
+		}
+		off += n
+	}
+	return true, nil
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }

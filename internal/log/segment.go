@@ -91,6 +91,8 @@ type segment struct {
 	bytesSinceIdx int   // log.mu: bytes appended since the last index entry
 	allocated     int64 // log.mu: the .log has blocks reserved up to here (prealloc.go)
 	noPrealloc    bool  // log.mu: the filesystem refused a reservation
+	zeroed        int64 // log.mu: the .log file runs up to here, zeros past the last batch (prealloc.go)
+	avgBatch      int64 // log.mu: moving average of the batch sizes written (prealloc.go)
 }
 
 // openSegmentFiles opens (creating when asked) the three files of a segment.

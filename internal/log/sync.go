@@ -19,6 +19,9 @@ type groupCommit struct {
 	err     error
 	closed  bool
 	waiting int // callers blocked in cond.Wait, for tests and metrics
+	// capture is the running round's scratch, owned by its leader (the
+	// holder of running), so a round allocates nothing once warm.
+	capture syncCapture
 }
 
 func (g *groupCommit) init() { g.cond.L = &g.mu }
@@ -29,7 +32,9 @@ func (g *groupCommit) close() bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for g.running {
+		g.waiting++
 		g.cond.Wait()
+		g.waiting--
 	}
 	if g.closed {
 		return false
@@ -75,9 +80,9 @@ func (l *Log) Sync() (syncedOffset int64, err error) {
 	}
 }
 
-// syncOnce fsyncs the dirty segments. A segment is marked dirty before the
-// end offset covering its write is published, so every batch below the end
-// offset loaded here is either already durable or in a dirty segment.
+// syncOnce fsyncs the dirty segments: a round captured by captureRound
+// whose files are fsynced one by one, the round BeginSync/Finish also
+// uses when its barrier fails.
 //
 // A failed fsync takes the log offline and the synced offset never moves
 // again: Linux reports a writeback error to one fsync and may then mark the
@@ -85,50 +90,9 @@ func (l *Log) Sync() (syncedOffset int64, err error) {
 // (PostgreSQL's "fsyncgate"). Records the fsync did not cover are never
 // acknowledged to acks=all producers.
 func (l *Log) syncOnce() (int64, error) {
-	if err := l.Offline(); err != nil {
+	c := &l.group.capture
+	if err := l.captureRound(c); err != nil {
 		return 0, err
 	}
-	end := l.endOffset.Load()
-	segs := *l.segs.Load()
-	active := segs[len(segs)-1]
-	for _, s := range segs {
-		if !s.acquire() {
-			continue // deleted by retention meanwhile
-		}
-		err := l.syncSegment(s, s != active)
-		s.release()
-		if err != nil {
-			return 0, l.goOffline(storageError("fsync", err))
-		}
-	}
-	for {
-		cur := l.synced.Load()
-		if end <= cur || l.synced.CompareAndSwap(cur, end) {
-			break
-		}
-	}
-	return max(end, l.synced.Load()), nil
-}
-
-func (l *Log) syncSegment(s *segment, sealed bool) error {
-	if s.dirty.Swap(false) {
-		if err := s.log.Sync(); err != nil {
-			s.dirty.Store(true)
-			return err
-		}
-	}
-	// The .txnindex is not rebuilt from the .log when its segment is
-	// trusted, so it is made as durable as the markers that wrote it.
-	if err := s.syncTxnIndex(); err != nil {
-		return err
-	}
-	// The active segment's index files are rebuilt by recovery anyway;
-	// those of sealed segments are trusted, so they are made durable once.
-	if err := s.persistIndexes(sealed); err != nil {
-		return err
-	}
-	if sealed {
-		s.evictIndexes()
-	}
-	return nil
+	return l.completeRound(c, c.fsyncFiles())
 }

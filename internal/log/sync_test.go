@@ -1,6 +1,7 @@
 package log
 
 import (
+	"os"
 	"runtime"
 	"sync"
 	"testing"
@@ -105,4 +106,30 @@ func waitFor(t *testing.T, cond func() bool) {
 		require.True(t, time.Now().Before(deadline), "condition not reached")
 		runtime.Gosched()
 	}
+}
+
+// TestSyncLeavesActiveIndexesToClose: Sync writes no index entry of the
+// active segment (recovery rebuilds those files after a crash, and Close
+// and roll write them whole), so a flush costs one fsync per partition and
+// no index writes; Close still leaves complete index files behind.
+func TestSyncLeavesActiveIndexesToClose(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Open(dir, Config{IndexIntervalBytes: 1})
+	require.NoError(t, err)
+	for i := range 5 {
+		mustAppend(t, l, makeBatch(t, batchSpec{records: 2, ts: t0.UnixMilli() + int64(i)*10, pid: -1}, "x"))
+	}
+	_, err = l.Sync()
+	require.NoError(t, err)
+	size := func(suffix string) int64 {
+		fi, err := os.Stat(fileName(dir, 0, suffix))
+		require.NoError(t, err)
+		return fi.Size()
+	}
+	assert.Zero(t, size(indexSuffix), "offset index written by Sync")
+	assert.Zero(t, size(timeIndexSuffix), "time index written by Sync")
+
+	require.NoError(t, l.Close())
+	assert.Equal(t, int64(4*offsetEntrySize), size(indexSuffix), "entries after the first batch")
+	assert.Positive(t, size(timeIndexSuffix))
 }
