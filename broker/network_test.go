@@ -183,21 +183,7 @@ func TestStalledClientIsolated(t *testing.T) {
 	stalled := dialRaw(t, b)
 	// A small receive window fills after a few ~260 KiB answers.
 	require.NoError(t, stalled.c.(*net.TCPConn).SetReadBuffer(4<<10))
-	var out []byte
-	for i := range 8 * maxInFlight {
-		out = append(out, frame(fetchReq("t", 0, 0, 0), 12, int32(i))...)
-	}
-	go stalled.c.Write(out) // blocks once the broker stops reading it
-	sc := serverConn(t, b, stalled.c)
-
-	// The stall is in place when every in-flight slot of the connection is
-	// taken and every one of those requests is answered (a fetch with min
-	// bytes 0 is answered at once): the answers wait for a writer blocked
-	// on the socket, and the reader can read nothing more.
-	stalledNow := func() bool {
-		return len(sc.inflight) == maxInFlight && len(sc.turn) == 0 && len(b.queue) == 0
-	}
-	require.Eventually(t, stalledNow, 10*time.Second, time.Millisecond, "the connection never stalled")
+	stalledNow, _ := stallConn(t, b, stalled.c, 8*maxInFlight)
 
 	for range 20 {
 		rc.roundTrip(metadataReq(false, "t"), 12)
@@ -205,6 +191,29 @@ func TestStalledClientIsolated(t *testing.T) {
 		require.Zero(t, code)
 	}
 	assert.True(t, stalledNow(), "the other connection was served while this one stayed stalled")
+}
+
+// stallConn writes n pipelined fetches of topic t on c, which reads
+// nothing, and waits until the stall is in place: every in-flight slot of
+// the connection taken and every one of those requests answered (a fetch
+// with min bytes 0 is answered at once), so the answers wait for a writer
+// blocked on the socket and the reader can read nothing more. stalledNow
+// reports whether that still holds; wrote gets the write's result once the
+// client reads again.
+func stallConn(t testing.TB, b *Broker, c net.Conn, n int) (stalledNow func() bool, wrote <-chan error) {
+	t.Helper()
+	var out []byte
+	for i := range n {
+		out = append(out, frame(fetchReq("t", 0, 0, 0), 12, int32(i))...)
+	}
+	w := make(chan error, 1)
+	go func() { _, err := c.Write(out); w <- err }() // blocks once the broker stops reading
+	sc := serverConn(t, b, c)
+	stalledNow = func() bool {
+		return len(sc.inflight) == maxInFlight && len(sc.turn) == 0 && len(b.queue) == 0
+	}
+	require.Eventually(t, stalledNow, 10*time.Second, time.Millisecond, "the connection never stalled")
+	return stalledNow, w
 }
 
 // serverConn finds the broker's side of the client connection c.

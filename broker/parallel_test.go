@@ -2,6 +2,7 @@ package broker
 
 import (
 	"io/fs"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,11 +14,16 @@ import (
 	"github.com/skiffkit/skiff/internal/log/vfs"
 )
 
-// slowSyncFS is the OS filesystem with an fsync that takes a while and
-// counts how many run at once.
+// slowSyncFS is the OS filesystem with an fsync that counts how many run
+// at once. Once armed, the next fsync holds until a second one runs (or
+// 5 s pass, which only a flusher that fsyncs one at a time lets happen), so
+// overlap is seen whenever the flusher allows it.
 type slowSyncFS struct {
 	vfs.FS
 	running, most atomic.Int64
+	armed         atomic.Bool
+	overlap       chan struct{} // closed once two fsyncs ran at once
+	overlapOnce   sync.Once
 }
 
 type slowSyncFile struct {
@@ -38,7 +44,18 @@ func (f *slowSyncFile) Sync() error {
 	defer f.fs.running.Add(-1)
 	for m := f.fs.most.Load(); n > m && !f.fs.most.CompareAndSwap(m, n); m = f.fs.most.Load() {
 	}
-	time.Sleep(5 * time.Millisecond) // a disk, not a hope: only widens the overlap
+	if n > 1 {
+		f.fs.overlapOnce.Do(func() { close(f.fs.overlap) })
+	}
+	if f.fs.armed.CompareAndSwap(true, false) {
+		select {
+		case <-f.fs.overlap:
+		case <-time.After(5 * time.Second):
+		}
+	}
+	// A disk's latency, so that a flusher starting every fsync at once
+	// would have more than storageParallelism running.
+	time.Sleep(5 * time.Millisecond)
 	return f.File.Sync()
 }
 
@@ -46,7 +63,7 @@ func (f *slowSyncFile) Sync() error {
 // fsyncs a few at a time, not one goroutine (and, blocked in fsync, one OS
 // thread) per partition, and still covers every partition.
 func TestFlusherBoundsParallelFsyncs(t *testing.T) {
-	fsys := &slowSyncFS{FS: vfs.Default}
+	fsys := &slowSyncFS{FS: vfs.Default, overlap: make(chan struct{})}
 	cfg := Config{Logger: discardLogger(), Fsync: FsyncInterval, FlushInterval: time.Hour}
 	cfg.logFS = fsys
 	b := startBroker(t, cfg)
@@ -59,6 +76,7 @@ func TestFlusherBoundsParallelFsyncs(t *testing.T) {
 		b.flush.appended(p)
 	}
 	fsys.most.Store(0)
+	fsys.armed.Store(true)
 	b.flush.syncDirty()
 	for _, p := range parts {
 		assert.Equal(t, p.log.EndOffset(), p.log.SyncedOffset(), "partition %d", p.index)

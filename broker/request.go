@@ -3,6 +3,7 @@ package broker
 import (
 	"fmt"
 	"sync/atomic"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -78,7 +79,17 @@ func (r *request) respond(resp kmsg.Response) {
 	if r.authzDone != nil {
 		r.authzDone(resp)
 	}
-	frame := r.encodeResponse(resp)
+	if r.timed() { // request_percentage (throttle_request.go)
+		if d := r.c.b.throttleRequest(r, resp); d > 0 {
+			r.c.b.purg.Watch(nil, &heldAnswer{r: r, frame: r.encodeResponse(resp), answered: true}, time.Now().Add(d))
+			return
+		}
+	}
+	r.sendFrame(r.encodeResponse(resp))
+}
+
+// sendFrame hands an answered request's encoded answer to the writer.
+func (r *request) sendFrame(frame *[]byte) {
 	r.c.unwritten.Add(int64(len(*frame)))
 	r.c.send(response{seq: r.seq, frame: frame})
 }

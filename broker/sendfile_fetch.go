@@ -134,7 +134,7 @@ func (o *fetchOp) respondRegions(resp *kmsg.FetchResponse) {
 	resp.SetVersion(r.version)
 	f := encodeFetchFrame(r.corr, resp, z.parts, z.slices)
 	z.reset() // what the frame did not take: partitions no longer in resp
-	if t := r.c.b.quotas.table(fetchQuota); t != nil && r.c.b.fetchThrottled(r, t, resp, f.size, o.sess) {
+	if t := r.c.b.quotas.table(fetchQuota); (t != nil || r.timed()) && r.c.b.fetchThrottled(r, t, resp, f.size, o.sess) {
 		f.release() // the throttled answer went out instead
 		return
 	}

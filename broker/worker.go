@@ -29,7 +29,7 @@ func (b *Broker) workerLoop() {
 	for {
 		select {
 		case r := <-b.queue:
-			b.serve(w, r)
+			b.serveTurns(w, r)
 		case <-b.expired.ready:
 			if op, ok := b.expired.pop(); ok {
 				b.expire(op)
@@ -40,42 +40,51 @@ func (b *Broker) workerLoop() {
 	}
 }
 
-// serve handles one request, applying injected faults first, and then
-// hands the connection its next request.
-func (b *Broker) serve(w *worker, r *request) {
-	if r.c.closed() {
-		b.finish(r) // nobody left to answer
-		return
+// serveTurns serves r and then the requests of its connection read
+// meanwhile (conn_turn.go).
+func (b *Broker) serveTurns(w *worker, r *request) {
+	for r != nil {
+		r = b.serve(w, r)
 	}
+}
+
+// serve handles one request, applying injected faults first, and returns
+// the connection's next request when the reader already read it (see
+// conn.endTurn): the caller serves it next.
+func (b *Broker) serve(w *worker, r *request) *request {
+	if r.c.closed() {
+		return b.finish(r) // nobody left to answer
+	}
+	b.startRequestTime(r) // request_percentage (throttle_request.go)
 	if b.cfg.Faults != nil {
 		f := b.cfg.Faults(r.key, r.version)
 		switch {
 		case f.Drop:
 			r.drop()
-			b.finish(r)
-			return
+			return b.finish(r)
 		case f.Delay > 0:
 			b.delay(r, f.Delay, f.ErrCode) // keeps the turn until handled
-			return
+			return nil
 		case f.ErrCode != 0:
 			b.answerError(r, f.ErrCode)
-			b.finish(r)
-			return
+			return b.finish(r)
 		}
 	}
 	b.handle(w, r)
-	b.finish(r)
+	return b.finish(r)
 }
 
 // finish ends a request's time with the worker, once its handler returned
 // (an answer may still wait in the purgatory, but it holds only its
 // response): the frame goes back to its pool, its bytes back to
-// queued.max.request.bytes, and the connection's next request may go.
-func (b *Broker) finish(r *request) {
+// queued.max.request.bytes, and the connection's turn passes to its next
+// request, which finish returns when the reader already read it.
+func (b *Broker) finish(r *request) *request {
+	r.endRequestTime() // request_percentage (throttle_request.go)
 	r.releaseFrame()
 	b.queueBytes.release(int64(r.size))
 	r.size = 0
-	r.c.endTurn()
+	return r.c.endTurn()
 }
 
 // handle dispatches r to its API. A panic here is a bug: it is logged with
@@ -160,12 +169,16 @@ func (d *delayedRequest) OnComplete()       {}
 
 // OnExpire runs on a worker (the purgatory hands expired ops to them).
 func (d *delayedRequest) OnExpire() {
-	defer d.b.finish(d.r)
+	w := newWorker()
+	d.b.startRequestTime(d.r) // the delay was no handler's time
 	if d.code != 0 {
 		d.b.answerError(d.r, d.code)
-		return
+	} else {
+		d.b.handle(w, d.r)
 	}
-	d.b.handle(newWorker(), d.r)
+	if next := d.b.finish(d.r); next != nil {
+		d.b.serveTurns(w, next)
+	}
 }
 
 func (b *Broker) delay(r *request, d time.Duration, code int16) {
