@@ -145,7 +145,9 @@ func (b *Broker) appendPartition(r *request, p *partition, rp *kmsg.ProduceReque
 // partition failed), now, or once fsynced.
 func (b *Broker) respondProduce(r *request, req *kmsg.ProduceRequest, resp *kmsg.ProduceResponse, pending []pendingSync, failed bool, now time.Time) kmsg.Response {
 	if req.Acks == 0 {
-		if failed {
+		// authzDone is set when the authorizer took denied topics out
+		// of the request: those failed too.
+		if failed || r.authzDone != nil {
 			r.drop()
 		} else {
 			r.skip()

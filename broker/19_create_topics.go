@@ -19,6 +19,7 @@ func handleCreateTopics(b *Broker, w *worker, r *request) kmsg.Response {
 	for _, rt := range req.Topics {
 		seen[rt.Topic]++
 	}
+	quota := b.newMutationQuota(r, createTopicsStrictVersion)
 	for i := range req.Topics {
 		rt := &req.Topics[i]
 		st := kmsg.NewCreateTopicsResponseTopic()
@@ -49,11 +50,11 @@ func handleCreateTopics(b *Broker, w *worker, r *request) kmsg.Response {
 			if b.topics.byName(rt.Topic) != nil || isInternalTopic(rt.Topic) {
 				err = fmt.Errorf("%w: %s", kerr.TopicAlreadyExists, rt.Topic)
 			}
-		} else {
+		} else if err = quota.record(n); err == nil {
 			t, err = b.topics.create(rt.Topic, n, configs)
 		}
 		if err != nil {
-			if !errors.Is(err, kerr.TopicAlreadyExists) {
+			if !errors.Is(err, kerr.TopicAlreadyExists) && !errors.Is(err, kerr.ThrottlingQuotaExceeded) {
 				b.log.Warn("create topic failed", "topic", rt.Topic, "err", err)
 			}
 			fail(err)
@@ -69,7 +70,8 @@ func handleCreateTopics(b *Broker, w *worker, r *request) kmsg.Response {
 		}
 		resp.Topics = append(resp.Topics, st)
 	}
-	return resp
+	d := quota.throttle(r, createTopicsClientThrottle, func(ms int32) { resp.ThrottleMillis = ms })
+	return b.holdAnswer(r, resp, d)
 }
 
 // checkCreateTopic validates one topic of a CreateTopics request and

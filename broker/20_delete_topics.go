@@ -12,6 +12,7 @@ import (
 func handleDeleteTopics(b *Broker, w *worker, r *request) kmsg.Response {
 	req := r.kreq.(*kmsg.DeleteTopicsRequest)
 	resp := req.ResponseKind().(*kmsg.DeleteTopicsResponse)
+	quota := b.newMutationQuota(r, deleteTopicsStrictVersion)
 	one := func(name *string, id [16]byte) {
 		st := kmsg.NewDeleteTopicsResponseTopic()
 		st.Topic, st.TopicID = name, id
@@ -31,7 +32,9 @@ func handleDeleteTopics(b *Broker, w *worker, r *request) kmsg.Response {
 		}
 		if err == nil {
 			st.Topic, st.TopicID = kmsg.StringPtr(t.name), t.id
-			err = b.topics.delete(t)
+			if err = quota.record(int32(len(t.parts))); err == nil {
+				err = b.topics.delete(t)
+			}
 		}
 		if err != nil {
 			st.ErrorCode = kerr.Code(err)
@@ -50,5 +53,6 @@ func handleDeleteTopics(b *Broker, w *worker, r *request) kmsg.Response {
 			one(t.Topic, t.TopicID)
 		}
 	}
-	return resp
+	d := quota.throttle(r, deleteTopicsClientThrottle, func(ms int32) { resp.ThrottleMillis = ms })
+	return b.holdAnswer(r, resp, d)
 }

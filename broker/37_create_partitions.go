@@ -22,21 +22,23 @@ func handleCreatePartitions(b *Broker, w *worker, r *request) kmsg.Response {
 	for _, rt := range req.Topics {
 		seen[rt.Topic]++
 	}
+	quota := b.newMutationQuota(r, createPartitionsStrictVersion)
 	for _, rt := range req.Topics {
 		st := kmsg.NewCreatePartitionsResponseTopic()
 		st.Topic = rt.Topic
-		if err := b.createPartitions(&rt, seen[rt.Topic] > 1, req.ValidateOnly); err != nil {
-			if !errors.Is(err, kerr.InvalidPartitions) && !errors.Is(err, kerr.UnknownTopicOrPartition) {
+		if err := b.createPartitions(&rt, seen[rt.Topic] > 1, req.ValidateOnly, quota); err != nil {
+			if !errors.Is(err, kerr.InvalidPartitions) && !errors.Is(err, kerr.UnknownTopicOrPartition) && !errors.Is(err, kerr.ThrottlingQuotaExceeded) {
 				b.log.Warn("create partitions failed", "topic", rt.Topic, "err", err)
 			}
 			st.ErrorCode, st.ErrorMessage = kerr.Code(err), kmsg.StringPtr(err.Error())
 		}
 		resp.Topics = append(resp.Topics, st)
 	}
-	return resp
+	d := quota.throttle(r, createPartitionsClientThrottle, func(ms int32) { resp.ThrottleMillis = ms })
+	return b.holdAnswer(r, resp, d)
 }
 
-func (b *Broker) createPartitions(rt *kmsg.CreatePartitionsRequestTopic, dup, validateOnly bool) error {
+func (b *Broker) createPartitions(rt *kmsg.CreatePartitionsRequestTopic, dup, validateOnly bool, quota *mutationQuota) error {
 	if dup {
 		return fmt.Errorf("%w: topic %s appears more than once", kerr.InvalidRequest, rt.Topic)
 	}
@@ -68,6 +70,9 @@ func (b *Broker) createPartitions(rt *kmsg.CreatePartitionsRequestTopic, dup, va
 	}
 	if validateOnly {
 		return nil
+	}
+	if err := quota.record(rt.Count - have); err != nil {
+		return err
 	}
 	_, err := b.topics.addPartitions(t, rt.Count)
 	return err

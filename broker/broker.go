@@ -230,6 +230,9 @@ func (b *Broker) acceptLoop(l *listener) {
 			continue
 		}
 		backoff = 5 * time.Millisecond
+		if !b.admitConnection(nc) { // connection_creation_rate (throttle_conn_rate.go)
+			continue
+		}
 		b.serveOn(nc, l)
 	}
 }

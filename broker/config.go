@@ -234,6 +234,11 @@ type Config struct {
 	// QuotaWindowSize is quota.window.size.seconds, each sample's span
 	// (whole milliseconds are used). Zero means 1s.
 	QuotaWindowSize time.Duration
+	// MaxConnectionCreationRate is max.connection.creation.rate: the
+	// connections per second the broker accepts, over all listeners and
+	// clients; beyond it the accept loop waits (KIP-612). Zero means no
+	// limit, Kafka's default.
+	MaxConnectionCreationRate int
 
 	// TransactionMaxTimeout is transaction.max.timeout.ms: InitProducerId
 	// asking for a longer transaction timeout gets
@@ -401,6 +406,9 @@ func (c Config) validate() error {
 	}
 	if c.GroupMinSessionTimeout < 0 || c.GroupMaxSessionTimeout < 0 {
 		errs = append(errs, fmt.Errorf("GroupMinSessionTimeout %v, GroupMaxSessionTimeout %v: must be positive", c.GroupMinSessionTimeout, c.GroupMaxSessionTimeout))
+	}
+	if c.MaxConnectionCreationRate < 0 {
+		errs = append(errs, fmt.Errorf("MaxConnectionCreationRate %d: must be >= 0", c.MaxConnectionCreationRate))
 	}
 	if c.QuotaWindowNum < 0 || c.QuotaWindowSize < 0 {
 		errs = append(errs, fmt.Errorf("QuotaWindowNum %d, QuotaWindowSize %v: must be positive", c.QuotaWindowNum, c.QuotaWindowSize))

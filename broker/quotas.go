@@ -35,8 +35,10 @@ type quotaEntry struct {
 }
 
 // quotaStore keeps the client quotas durably. They are stored, described
-// and altered with Kafka's semantics, and producer_byte_rate and
-// consumer_byte_rate are enforced (throttle.go).
+// and altered with Kafka's semantics, and all are enforced: the byte rates
+// (throttle.go), controller_mutation_rate (throttle_mutation.go),
+// request_percentage (throttle_request.go) and connection_creation_rate
+// (throttle_conn_rate.go).
 type quotaStore struct {
 	dir     string
 	mu      sync.Mutex // guards entries and the file
@@ -46,7 +48,10 @@ type quotaStore struct {
 	// from entries on every change, so a quota altered live applies to
 	// the next request.
 	tables atomic.Pointer[[numQuotaKinds]*quotaTable]
-	th     throttler
+	// ips is the connection_creation_rate quotas, nil when none
+	// (throttle_conn_rate.go).
+	ips atomic.Pointer[ipQuotaTable]
+	th  throttler
 }
 
 // publish makes entries the enforced quotas. s.mu is held (or s is not
@@ -54,6 +59,7 @@ type quotaStore struct {
 func (s *quotaStore) publish() {
 	t := newQuotaTables(s.entries)
 	s.tables.Store(&t)
+	s.ips.Store(newIPQuotaTable(s.entries))
 }
 
 // table returns kind k's quotas, nil when none is configured: the fast

@@ -32,12 +32,14 @@ import (
 type quotaKind int
 
 const (
-	produceQuota quotaKind = iota // producer_byte_rate
-	fetchQuota                    // consumer_byte_rate
+	produceQuota    quotaKind = iota // producer_byte_rate
+	fetchQuota                       // consumer_byte_rate
+	controllerQuota                  // controller_mutation_rate (KIP-599, throttle_mutation.go)
+	requestQuota                     // request_percentage (KIP-124, throttle_request.go)
 	numQuotaKinds
 )
 
-var quotaKindKeys = [numQuotaKinds]string{"producer_byte_rate", "consumer_byte_rate"}
+var quotaKindKeys = [numQuotaKinds]string{"producer_byte_rate", "consumer_byte_rate", "controller_mutation_rate", "request_percentage"}
 
 func (k quotaKind) String() string { return quotaKindKeys[k] }
 
@@ -219,14 +221,47 @@ func quotaKeyOf(ent []quotaEntity) (quotaKey, bool) {
 
 // quotaSensors are one kind's rate sensors by metric tags.
 type quotaSensors struct {
-	mu        sync.Mutex // guards byTags, lastSweep and every sensor's state
-	byTags    map[quotaTags]*sampledRate
+	mu    sync.Mutex // guards rates and every sensor's state
+	rates sensorMap[sampledRate]
+}
+
+// sensorMap holds sensors by metric tags and drops those idle for
+// sensorExpiry, at most once a minute, as Kafka expires inactive sensors.
+type sensorMap[S any] struct {
+	byTags    map[quotaTags]*S
 	lastSweep int64
 }
 
-// throttler holds the sensors of every kind.
+// get returns tg's sensor, made by fresh when there is none; lastUsed
+// tells when a sensor last recorded.
+func (m *sensorMap[S]) get(tg quotaTags, now int64, lastUsed func(*S) int64, fresh func() *S) *S {
+	if now-m.lastSweep >= time.Minute.Milliseconds() {
+		m.lastSweep = now
+		for k, s := range m.byTags {
+			if now-lastUsed(s) >= sensorExpiry.Milliseconds() {
+				delete(m.byTags, k)
+			}
+		}
+	}
+	s := m.byTags[tg]
+	if s == nil {
+		if m.byTags == nil {
+			m.byTags = map[quotaTags]*S{}
+		}
+		s = fresh()
+		m.byTags[tg] = s
+	}
+	return s
+}
+
+// throttler holds the sensors of every kind: sampled rates for the byte
+// rates and request time, token buckets for controller mutations, and the
+// per-IP connection rates (throttle_conn_rate.go), whose sensors are keyed
+// by the client tag holding the IP.
 type throttler struct {
 	sensors [numQuotaKinds]quotaSensors
+	buckets mutationBuckets
+	ips     quotaSensors
 }
 
 // quotaRateConfig is the sensors' window configuration, Kafka's defaults
@@ -278,24 +313,8 @@ func (th *throttler) maxValueInWindow(cfg rateConfig, t *quotaTable, user, clien
 	return v * float64(cfg.samples-1) * float64(cfg.windowMs) / 1000
 }
 
-// sensor returns the sensor for tg, creating it, and drops the sensors
-// idle for sensorExpiry, at most once a minute. s.mu is held.
+// sensor returns the sensor for tg, creating it. s.mu is held.
 func (s *quotaSensors) sensor(tg quotaTags, now int64) *sampledRate {
-	if now-s.lastSweep >= time.Minute.Milliseconds() {
-		s.lastSweep = now
-		for k, r := range s.byTags {
-			if now-r.lastRecordMs >= sensorExpiry.Milliseconds() {
-				delete(s.byTags, k)
-			}
-		}
-	}
-	r := s.byTags[tg]
-	if r == nil {
-		if s.byTags == nil {
-			s.byTags = map[quotaTags]*sampledRate{}
-		}
-		r = &sampledRate{lastRecordMs: now}
-		s.byTags[tg] = r
-	}
-	return r
+	return s.rates.get(tg, now, func(r *sampledRate) int64 { return r.lastRecordMs },
+		func() *sampledRate { return &sampledRate{lastRecordMs: now} })
 }

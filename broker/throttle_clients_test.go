@@ -185,20 +185,8 @@ func TestQuotaFetchThrottle(t *testing.T) {
 			p.send(preq, 9)
 			p.recv(preq, 9)
 
-			fetch := func() *kmsg.FetchRequest {
-				req := kmsg.NewPtrFetchRequest()
-				req.ReplicaID, req.MaxWaitMillis, req.MinBytes, req.MaxBytes = -1, 0, 1, 50<<20
-				req.SessionEpoch = -1
-				rt := kmsg.NewFetchRequestTopic()
-				rt.Topic = "q"
-				rp := kmsg.NewFetchRequestTopicPartition()
-				rp.PartitionMaxBytes = 10 << 20
-				rt.Partitions = append(rt.Partitions, rp)
-				req.Topics = append(req.Topics, rt)
-				return req
-			}
 			free := dialQuota(t, b, "free")
-			req := fetch()
+			req := plainFetch("q")
 			free.send(req, version)
 			resp, size := free.recv(req, version)
 			require.Len(t, resp.(*kmsg.FetchResponse).Topics, 1)
@@ -431,4 +419,19 @@ func TestQuotaConsumerKgo(t *testing.T) {
 	assert.True(t, after, "KIP-219: throttled after the response")
 	// About 600 KB at 200 KiB/s less one window's burst.
 	assert.GreaterOrEqual(t, took, time.Second)
+}
+
+// plainFetch reads partition 0 of topic from offset 0 without a fetch
+// session and without waiting, up to 10 MiB.
+func plainFetch(topic string) *kmsg.FetchRequest {
+	req := kmsg.NewPtrFetchRequest()
+	req.ReplicaID, req.MaxWaitMillis, req.MinBytes, req.MaxBytes = -1, 0, 1, 50<<20
+	req.SessionEpoch = -1
+	rt := kmsg.NewFetchRequestTopic()
+	rt.Topic = topic
+	rp := kmsg.NewFetchRequestTopicPartition()
+	rp.PartitionMaxBytes = 10 << 20
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	return req
 }

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"math"
 	"strings"
 	"time"
 
@@ -79,17 +80,23 @@ type heldAnswer struct {
 	r     *request
 	resp  kmsg.Response
 	frame *[]byte // an encoded answer (fetch) instead of resp
+	// answered: frame is the answer of a request respond already marked
+	// answered (its request_percentage hold, throttle_request.go).
+	answered bool
 }
 
 func (h *heldAnswer) TryComplete() bool { return false }
 func (h *heldAnswer) OnComplete()       {}
 
 func (h *heldAnswer) OnExpire() {
-	if h.frame != nil {
+	switch {
+	case h.answered:
+		h.r.sendFrame(h.frame)
+	case h.frame != nil:
 		h.r.respondFrame(h.frame)
-		return
+	default:
+		h.r.respond(h.resp)
 	}
-	h.r.respond(h.resp)
 }
 
 // fetchQuotaBytes is the most a fetch may read for r's client:
@@ -110,16 +117,17 @@ func (b *Broker) fetchQuotaBytes(r *request) int {
 const maxInt = int(^uint(0) >> 1)
 
 // respondFetch answers a fetch, recording its response size against the
-// client's consumer_byte_rate. Over the quota the answer is Kafka's
-// throttled fetch response (FetchContext.getThrottledResponse): no
+// client's consumer_byte_rate and its handler time against its
+// request_percentage (throttle_request.go). Over either quota the answer is
+// Kafka's throttled fetch response (FetchContext.getThrottledResponse): no
 // partitions, the top-level error and session id kept, throttle_time_ms
-// set; its bytes are taken back out of the sensor (unrecordQuotaSensor), so
-// that what the client did not get does not count. KIP-219: the empty
-// answer lets a consumer's other work (heartbeats, rebalances on other
-// connections) go on while it waits.
+// set to the larger throttle; its bytes are taken back out of the byte-rate
+// sensor (unrecordQuotaSensor), so that what the client did not get does
+// not count. KIP-219: the empty answer lets a consumer's other work
+// (heartbeats, rebalances on other connections) go on while it waits.
 func (b *Broker) respondFetch(r *request, resp *kmsg.FetchResponse, sess *fetchContext) {
 	t := b.quotas.table(fetchQuota)
-	if t == nil {
+	if t == nil && !r.timed() {
 		sess.commit()
 		r.respond(resp)
 		return
@@ -136,12 +144,14 @@ func (b *Broker) respondFetch(r *request, resp *kmsg.FetchResponse, sess *fetchC
 }
 
 // fetchThrottled records a fetch answer of frameSize bytes (size prefix
-// included) against r's consumer_byte_rate in t. Within the quota it
-// returns false and the caller sends its answer; over it, it takes the
-// bytes back out, answers r itself with the throttled response and mutes
-// the connection, and the caller drops its answer. The zero-copy path
+// included) against r's consumer_byte_rate in t (nil: none configured)
+// and r's handler time against its request_percentage. Within both quotas
+// it returns false and the caller sends its answer; over either, as
+// Kafka's handleFetchRequest, it takes the bytes back out, answers r itself
+// with the throttled response carrying the larger throttle and mutes the
+// connection, and the caller drops its answer. The zero-copy path
 // (sendfile_fetch.go) uses it with its frame's size, so sendfile fetches
-// are held to the same quota.
+// are held to the same quotas.
 //
 // A throttled answer leaves the fetch session as it was (Kafka's
 // getThrottledResponse): a full fetch's new session is dropped, an
@@ -150,13 +160,18 @@ func (b *Broker) fetchThrottled(r *request, t *quotaTable, resp *kmsg.FetchRespo
 	size := float64(frameSize - 4) // without the size prefix
 	now := time.Now()
 	user, w := r.c.quotaUser(), b.quotaWindow()
-	ms := b.quotas.th.record(w, fetchQuota, t, user, r.clientID, size, now)
+	ms := b.requestThrottleMs(r, now)
+	if t != nil {
+		ms = max(ms, b.quotas.th.record(w, fetchQuota, t, user, r.clientID, size, now))
+	}
 	if ms <= 0 {
 		return false
 	}
-	b.quotas.th.unrecord(w, fetchQuota, t, user, r.clientID, size, now)
+	if t != nil {
+		b.quotas.th.unrecord(w, fetchQuota, t, user, r.clientID, size, now)
+	}
 	sess.throttled(resp) // no partitions, the session untouched
-	resp.ThrottleMillis = int32(ms)
+	resp.ThrottleMillis = int32(min(ms, math.MaxInt32))
 	frame := r.encodeResponse(resp)
 	d := time.Duration(ms) * time.Millisecond
 	r.c.throttleUntil(now.Add(d))
@@ -176,8 +191,7 @@ func (r *request) respondFrame(frame *[]byte) {
 		framePool.put(frame)
 		return
 	}
-	r.c.unwritten.Add(int64(len(*frame)))
-	r.c.send(response{seq: r.seq, frame: frame})
+	r.sendFrame(frame)
 }
 
 // throttleUntil mutes c until end (KIP-219): its reader takes no further

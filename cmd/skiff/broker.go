@@ -53,6 +53,7 @@ func brokerMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		retention  = fs.Duration("retention", 7*24*time.Hour, "log.retention.ms; negative keeps data forever")
 		retBytes   = fs.Int64("retention-bytes", -1, "log.retention.bytes per partition; -1 means no limit")
 		maxMsg     = fs.Int("message-max-bytes", 1048588, "message.max.bytes")
+		connRate   = fs.Int("max-connection-creation-rate", 0, "max.connection.creation.rate: new connections per second over all listeners, beyond which the broker waits before accepting (KIP-612); 0 means no limit")
 		sendfile   = fs.Bool("sendfile", true, "send fetched record batches from the segment files with sendfile(2) on plaintext listeners (false: copy, as on TLS)")
 		// Kafka's default is 3 s, meant for production groups whose
 		// members start one after another; for development it is a
@@ -109,6 +110,7 @@ func brokerMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		RetentionMs:                *retention,
 		RetentionBytes:             *retBytes,
 		MessageMaxBytes:            int32(*maxMsg),
+		MaxConnectionCreationRate:  *connRate,
 		DisableSendfile:            !*sendfile,
 		GroupInitialRebalanceDelay: delay,
 		GroupMinSessionTimeout:     *minSession,
