@@ -14,6 +14,24 @@ import (
 // the request sets AllowAutoTopicCreation.
 func handleMetadata(b *Broker, w *worker, r *request) kmsg.Response {
 	req := r.kreq.(*kmsg.MetadataRequest)
+	resp := b.metadata(r, req)
+	// KIP-430: every supported operation, as Kafka reports without an
+	// authorizer; an active authorizer narrows these after the handler.
+	if req.IncludeTopicAuthorizedOperations {
+		ops := allOps(aclResTopic)
+		for i := range resp.Topics {
+			if t := &resp.Topics[i]; t.ErrorCode == 0 {
+				t.AuthorizedOperations = ops
+			}
+		}
+	}
+	if req.IncludeClusterAuthorizedOperations {
+		resp.AuthorizedOperations = allOps(aclResCluster)
+	}
+	return resp
+}
+
+func (b *Broker) metadata(r *request, req *kmsg.MetadataRequest) *kmsg.MetadataResponse {
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
 
 	br := kmsg.NewMetadataResponseBroker()

@@ -5,12 +5,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// clusterOperations are the operations Kafka's authorizer can grant on the
-// cluster resource (AclOperation codes), reported as a bitfield when a
-// DescribeCluster asks (KIP-430). Without an authorizer denying anything,
-// every one is allowed.
-var clusterOperations = []int8{3, 4, 7, 8, 10, 11, 12} // CREATE, ALTER, CLUSTER_ACTION, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS, IDEMPOTENT_WRITE
-
 // handleDescribeCluster (KIP-700) names this node as the only broker and
 // the controller. Asking for controller endpoints (v1 endpoint type 2) is
 // UNSUPPORTED_ENDPOINT_TYPE, as a Kafka broker answers: controllers are
@@ -32,11 +26,8 @@ func handleDescribeCluster(b *Broker, w *worker, r *request) kmsg.Response {
 	br.NodeID, br.Host, br.Port = b.nodeID(), b.advHost, b.advPort
 	resp.Brokers = []kmsg.DescribeClusterResponseBroker{br}
 	if req.IncludeClusterAuthorizedOperations {
-		var ops int32
-		for _, op := range clusterOperations {
-			ops |= 1 << op
-		}
-		resp.ClusterAuthorizedOperations = ops
+		// The authorizer narrows this when one is active.
+		resp.ClusterAuthorizedOperations = allOps(aclResCluster)
 	}
 	return resp
 }

@@ -338,20 +338,37 @@ func (z *authzCtx) allowedAnyOfType(op, resType int8) bool {
 // resource, for the authorized_operations fields of Metadata,
 // DescribeCluster and DescribeGroups.
 func (z *authzCtx) authorizedOps(resType int8, name string) int32 {
-	var ops []int8
-	switch resType {
-	case aclResTopic:
-		ops = []int8{aclOpRead, aclOpWrite, aclOpCreate, aclOpDelete, aclOpAlter, aclOpDescribe, aclOpDescribeConfigs, aclOpAlterConfigs}
-	case aclResGroup:
-		ops = []int8{aclOpRead, aclOpDescribe, aclOpDelete}
-	case aclResCluster:
-		ops = []int8{aclOpCreate, aclOpClusterAction, aclOpDescribeConfigs, aclOpAlterConfigs, aclOpIdempotentWrite, aclOpAlter, aclOpDescribe}
-	}
 	var bits int32
-	for _, op := range ops {
+	for _, op := range supportedOps(resType) {
 		if d := z.ix.decide(z, op, resType, name); z.super || d == decisionAllow || d == decisionNone && z.a.allowIfNone {
 			bits |= 1 << op
 		}
+	}
+	return bits
+}
+
+// supportedOps are the operations Kafka's authorizer can grant on a
+// resource type (AclEntry.supportedOperations), reported as a bitfield when
+// a request asks for authorized operations (KIP-430).
+func supportedOps(resType int8) []int8 {
+	switch resType {
+	case aclResTopic:
+		return []int8{aclOpRead, aclOpWrite, aclOpCreate, aclOpDelete, aclOpAlter, aclOpDescribe, aclOpDescribeConfigs, aclOpAlterConfigs}
+	case aclResGroup:
+		return []int8{aclOpRead, aclOpDescribe, aclOpDelete}
+	case aclResCluster:
+		return []int8{aclOpCreate, aclOpClusterAction, aclOpDescribeConfigs, aclOpAlterConfigs, aclOpIdempotentWrite, aclOpAlter, aclOpDescribe}
+	}
+	return nil
+}
+
+// allOps is the bitfield of every supported operation: what Kafka reports
+// when no authorizer is configured, and what the default mode allows on a
+// resource no ACL names.
+func allOps(resType int8) int32 {
+	var bits int32
+	for _, op := range supportedOps(resType) {
+		bits |= 1 << op
 	}
 	return bits
 }

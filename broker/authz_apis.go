@@ -101,15 +101,10 @@ func (b *Broker) authorize(r *request) bool {
 		if b.allTopicsAllowed(z, aclOpWrite, len(req.Topics), func(i int) (string, [16]byte) { return req.Topics[i].Topic, req.Topics[i].TopicID }) {
 			break // the produce path: no reflection, no allocation
 		}
-		if r.withhold("Topics", topicCheck(aclOpWrite)) && req.Acks == 0 {
-			// Kafka closes an acks=0 producer's connection when a
-			// partition failed, so it notices; the allowed partitions
-			// are not appended here (the client must resend them anyway
-			// on a new connection, not knowing which failed).
-			r.authzDone = nil
-			r.drop()
-			return true
-		}
+		// The allowed topics are appended, as Kafka does. An acks=0
+		// request that lost any topic here has its connection closed
+		// once they are (respondProduce sees the pending authzDone).
+		r.withhold("Topics", topicCheck(aclOpWrite))
 	case *kmsg.FetchRequest:
 		if (req.ReplicaID >= 0 || req.ReplicaState.ID >= 0) && !z.allowedCluster(aclOpClusterAction) {
 			// A follower's fetch: every partition is refused.
