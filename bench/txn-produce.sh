@@ -48,7 +48,10 @@ for _ in $(seq 200); do
 done
 [[ -n $addr ]] || { echo "broker did not start:" >&2; cat "$work/broker.out" >&2; exit 1; }
 
-settings=(--client "$CLIENT" --brokers "$addr" --records "$RECORDS" --keys 0 --value-size "$VALUE_SIZE" --linger "$LINGER")
+# Every producer setting explicit, as in the other comparisons (franz-go
+# would otherwise pick its own defaults, snappy among them).
+settings=(--client "$CLIENT" --brokers "$addr" --records "$RECORDS" --keys 0 --value-size "$VALUE_SIZE" --linger "$LINGER"
+	--compression none --acks all --idempotent=true --batch-size 16384 --buffer-memory 33554432 --max-in-flight 5)
 echo "broker $addr, $PARTITIONS partitions; per run: ${settings[*]:2}; transactions of $TXN_RECORDS"
 
 field() { sed -n "s|.* $1=\([0-9.]*\).*|\1|p"; }

@@ -1,6 +1,7 @@
 package txncoord
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -36,11 +37,18 @@ type liveTxn struct {
 	liveBytes int64
 }
 
-// txnStore is the durable transaction log. Appends are synchronous: the
-// caller's entries are one frame, written and fsynced before append
-// returns, because the coordinator answers only after that. Unlike the
-// offsets log there is no group commit: transactional requests are a few
-// per transaction, not one per consumed batch.
+// txnStore is the durable transaction log. An append returns once its
+// frame is written and fsynced, because the coordinator answers only after
+// that; appends for different transactional ids share fsyncs (group
+// commit): each writes its frame at once under mu, and the first to wait
+// for durability fsyncs for everyone written so far while the others wait
+// for it or write theirs for the next round.
+//
+// A failed fsync fails the store for good, as a failed fsync takes a
+// partition's log offline: the kernel may have dropped the pages, so a
+// later fsync that succeeds proves nothing (PostgreSQL's "fsyncgate"). The
+// frames not known durable are truncated away and every append waiting on
+// them fails.
 //
 // mu guards everything; it is a leaf lock (the coordinator never holds its
 // own lock while appending, see Coordinator.transit).
@@ -52,18 +60,32 @@ type txnStore struct {
 	file framelog.Log
 
 	mu        sync.Mutex
+	cond      sync.Cond // on mu: a sync round ended, or an append left
 	f         *os.File
 	size      int64
 	buf       []byte
 	live      map[string]*liveTxn
 	liveBytes int64
 	closed    bool
+	// Group commit: frames written, frames durable (and the log size they
+	// end at), whether a round runs, the appends between their write and
+	// their return, and the error that failed the store.
+	written, synced uint64
+	syncedSize      int64
+	syncing         bool
+	inflight        int
+	failed          error
 	// compactMin is the smallest log that is compacted; after a failed
 	// compaction the next try waits until the log reaches retryAt.
 	compactMin int64
 	retryAt    int64
-	// failWrite, set by tests, makes the next appends fail with its error.
-	failWrite error
+	// Set by tests: failWrite makes the next appends fail with its error;
+	// beforeSync runs before each fsync (without mu) and its error, if
+	// any, stands for the fsync's.
+	failWrite  error
+	beforeSync func() error
+	// syncs counts fsync rounds, for tests.
+	syncs int
 }
 
 // openTxnStore loads dir/transactions.log, truncating a torn or corrupt
@@ -87,7 +109,8 @@ func openTxnStore(dir string, logger *slog.Logger, apply func(*logEntry)) (*txnS
 	if err != nil {
 		return nil, err
 	}
-	s.f, s.size = f, size
+	s.f, s.size, s.syncedSize = f, size, size
+	s.cond.L = &s.mu
 	return s, nil
 }
 
@@ -136,27 +159,91 @@ func entrySize(e *logEntry) int {
 	return len(appendEntry(scratch[:0], e))
 }
 
-// append writes entries as one frame and fsyncs it. On error nothing of the
-// frame remains in the file, so the log stays valid.
+// append writes entries as one frame and returns once it is durable. On
+// error nothing of the frame remains in the file, so the log stays valid.
 func (s *txnStore) append(entries []logEntry) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
+	switch {
+	case s.closed:
 		return ErrClosed
-	}
-	if s.failWrite != nil {
+	case s.failed != nil:
+		return s.failed
+	case s.failWrite != nil:
 		return fmt.Errorf("transaction log %s: append: %w", s.path, s.failWrite)
 	}
 	s.buf = appendFrame(s.buf[:0], entries)
-	if err := s.file.Append(s.f, s.size, s.buf); err != nil {
-		return err
+	off := s.size
+	if _, err := s.f.WriteAt(s.buf, off); err != nil {
+		// Frames written before this one stay: they are complete.
+		if terr := s.f.Truncate(off); terr != nil {
+			err = errors.Join(err, terr)
+		}
+		return fmt.Errorf("transaction log %s: append: %w", s.path, err)
 	}
 	s.size += int64(len(s.buf))
+	s.written++
+	seq := s.written
+	s.inflight++
+	defer func() {
+		s.inflight--
+		s.cond.Broadcast() // close waits for inflight to drain
+	}()
+	if err := s.awaitSync(seq); err != nil {
+		return err
+	}
 	for i := range entries {
 		e := entries[i] // the live set keeps its own copy
 		s.track(&e)
 	}
-	s.maybeCompact()
+	// Compaction rewrites the log from the live set, so it waits until no
+	// written frame is still untracked.
+	if s.inflight == 1 {
+		s.maybeCompact()
+	}
+	return nil
+}
+
+// awaitSync returns once frame seq is durable, running the fsync round
+// itself when none is running. Callers hold mu; it is released during the
+// fsync, so other appends write their frames meanwhile.
+func (s *txnStore) awaitSync(seq uint64) error {
+	for s.synced < seq {
+		if s.failed != nil {
+			return s.failed
+		}
+		if s.syncing {
+			s.cond.Wait()
+			continue
+		}
+		s.syncing = true
+		target, size, f, before := s.written, s.size, s.f, s.beforeSync
+		s.mu.Unlock()
+		var err error
+		if before != nil {
+			err = before()
+		}
+		if err == nil {
+			err = f.Sync()
+		}
+		s.mu.Lock()
+		s.syncing = false
+		s.syncs++
+		if err != nil {
+			s.failed = fmt.Errorf("transaction log %s: fsync: %w", s.path, err)
+			// Best effort: the frames after the last durable one are
+			// answered as failed, so they should not come back at a
+			// restart either.
+			if terr := s.f.Truncate(s.syncedSize); terr != nil {
+				s.logger.Error("transaction log: truncate after failed fsync", "path", s.path, "err", terr)
+			}
+			s.size = s.syncedSize
+			s.logger.Error("transaction log: fsync failed; the transaction coordinator is unavailable until restart", "path", s.path, "err", err)
+		} else {
+			s.synced, s.syncedSize = target, size
+		}
+		s.cond.Broadcast()
+	}
 	return nil
 }
 
@@ -210,11 +297,13 @@ func (s *txnStore) compact() error {
 	s.f.Close()
 	s.f = f
 	s.size = int64(len(out))
+	s.syncedSize = s.size // Replace wrote it durably
 	s.retryAt = 0
 	return nil
 }
 
-// close closes the file; later appends fail with ErrClosed.
+// close closes the file once the appends in progress have returned;
+// later appends fail with ErrClosed.
 func (s *txnStore) close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -222,5 +311,8 @@ func (s *txnStore) close() error {
 		return nil
 	}
 	s.closed = true
+	for s.inflight > 0 {
+		s.cond.Wait()
+	}
 	return s.f.Close()
 }
