@@ -53,22 +53,11 @@ type resetFlags struct {
 }
 
 func groupsMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	const cmd = "skiff groups"
-	if len(args) == 0 {
-		subcommandUsage(stderr, cmd, groupsForms)
-		return 2
-	}
-	if isHelpArg(args[0]) {
-		subcommandUsage(stdout, cmd, groupsForms)
-		return 0
-	}
-	sub, args := args[0], args[1:]
-	form, ok := findForm(groupsForms, sub)
+	sub, fs, args, code, ok := chooseSubcommand("skiff groups", groupsForms, args, stdout, stderr)
 	if !ok {
-		return usageErr(stderr, cmd, "unknown subcommand %q (want %s)", sub, strings.Join(subNames(groupsForms), ", "))
+		return code
 	}
-	name := cmd + " " + sub
-	fs := newFlagSet(name, form, stdout, stderr)
+	name := fs.Name()
 	cf := addClusterFlags(fs)
 	var asJSON *bool
 	var rf resetFlags
@@ -109,33 +98,18 @@ func groupsMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			return usageErr(stderr, name, "%v", err)
 		}
 	}
-	acfg, err := cf.config(stderr)
-	if err != nil {
-		return usageErr(stderr, name, "%v", err)
-	}
-	adm, err := cf.connect(ctx, acfg, stderr)
-	if err != nil {
-		fmt.Fprintf(stderr, "%s: %s\n", name, humanError(err))
-		return 1
-	}
-	defer adm.Close(context.Background())
-	ctx, cancel := context.WithTimeout(ctx, *cf.timeout)
-	defer cancel()
-	switch sub {
-	case "list":
-		err = groupsList(ctx, adm, *asJSON, stdout)
-	case "describe":
-		err = groupsDescribe(ctx, adm, names, *asJSON, stdout)
-	case "reset-offsets":
-		err = groupsReset(ctx, adm, names[0], spec, topics, *rf.execute, *asJSON, stdout, stderr)
-	case "delete":
-		err = groupsDelete(ctx, adm, names, stdout)
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "%s: %s\n", name, humanError(err))
-		return 1
-	}
-	return 0
+	return cf.run(ctx, name, stderr, func(ctx context.Context, adm *admin.Client) error {
+		switch sub {
+		case "list":
+			return groupsList(ctx, adm, *asJSON, stdout)
+		case "describe":
+			return groupsDescribe(ctx, adm, names, *asJSON, stdout)
+		case "reset-offsets":
+			return groupsReset(ctx, adm, names[0], spec, topics, *rf.execute, *asJSON, stdout, stderr)
+		default: // delete
+			return groupsDelete(ctx, adm, names, stdout)
+		}
+	})
 }
 
 // errNoSuchGroup is returned by describe for a group the coordinator does

@@ -47,22 +47,11 @@ var topicsForms = []usageText{
 }
 
 func topicsMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	const cmd = "skiff topics"
-	if len(args) == 0 {
-		subcommandUsage(stderr, cmd, topicsForms)
-		return 2
-	}
-	if isHelpArg(args[0]) {
-		subcommandUsage(stdout, cmd, topicsForms)
-		return 0
-	}
-	sub, args := args[0], args[1:]
-	form, ok := findForm(topicsForms, sub)
+	sub, fs, args, code, ok := chooseSubcommand("skiff topics", topicsForms, args, stdout, stderr)
 	if !ok {
-		return usageErr(stderr, cmd, "unknown subcommand %q (want %s)", sub, strings.Join(subNames(topicsForms), ", "))
+		return code
 	}
-	name := cmd + " " + sub
-	fs := newFlagSet(name, form, stdout, stderr)
+	name := fs.Name()
 	cf := addClusterFlags(fs)
 	var (
 		partitions  *int
@@ -106,37 +95,22 @@ func topicsMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	case sub == "add-partitions" && *partitions < 1:
 		return usageErr(stderr, name, "--partitions N (the new total, at least 1) is required")
 	}
-	acfg, err := cf.config(stderr)
-	if err != nil {
-		return usageErr(stderr, name, "%v", err)
-	}
-	adm, err := cf.connect(ctx, acfg, stderr)
-	if err != nil {
-		fmt.Fprintf(stderr, "%s: %s\n", name, humanError(err))
-		return 1
-	}
-	defer adm.Close(context.Background())
-	ctx, cancel := context.WithTimeout(ctx, *cf.timeout)
-	defer cancel()
-	switch sub {
-	case "list":
-		err = topicsList(ctx, adm, *asJSON, stdout)
-	case "create":
-		err = topicsCreate(ctx, adm, names[0], int32(*partitions), int16(*replication), sets, stdout)
-	case "delete":
-		err = topicsDelete(ctx, adm, names, stdout)
-	case "describe":
-		err = topicsDescribe(ctx, adm, names, *asJSON, stdout)
-	case "alter-config":
-		err = topicsAlterConfig(ctx, adm, names[0], sets, deletes, stdout)
-	case "add-partitions":
-		err = topicsAddPartitions(ctx, adm, names[0], int32(*partitions), stdout)
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "%s: %s\n", name, humanError(err))
-		return 1
-	}
-	return 0
+	return cf.run(ctx, name, stderr, func(ctx context.Context, adm *admin.Client) error {
+		switch sub {
+		case "list":
+			return topicsList(ctx, adm, *asJSON, stdout)
+		case "create":
+			return topicsCreate(ctx, adm, names[0], int32(*partitions), int16(*replication), sets, stdout)
+		case "delete":
+			return topicsDelete(ctx, adm, names, stdout)
+		case "describe":
+			return topicsDescribe(ctx, adm, names, *asJSON, stdout)
+		case "alter-config":
+			return topicsAlterConfig(ctx, adm, names[0], sets, deletes, stdout)
+		default: // add-partitions
+			return topicsAddPartitions(ctx, adm, names[0], int32(*partitions), stdout)
+		}
+	})
 }
 
 func findForm(forms []usageText, sub string) (usageText, bool) {
@@ -193,6 +167,28 @@ func (f clusterFlags) connect(ctx context.Context, cfg admin.Config, stderr io.W
 		return nil, err
 	}
 	return admin.New(cfg)
+}
+
+// run connects an admin client as the flags say and calls fn with it,
+// under --timeout, and returns the exit code of the subcommand name:
+// 2 for a configuration mistake, 1 when the cluster or fn failed.
+func (f clusterFlags) run(ctx context.Context, name string, stderr io.Writer, fn func(context.Context, *admin.Client) error) int {
+	acfg, err := f.config(stderr)
+	if err != nil {
+		return usageErr(stderr, name, "%v", err)
+	}
+	adm, err := f.connect(ctx, acfg, stderr)
+	if err == nil {
+		defer adm.Close(context.Background())
+		ctx, cancel := context.WithTimeout(ctx, *f.timeout)
+		defer cancel()
+		err = fn(ctx, adm)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %s\n", name, humanError(err))
+		return 1
+	}
+	return 0
 }
 
 // topicJSON is one topic in --json output.

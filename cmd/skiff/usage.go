@@ -118,6 +118,28 @@ func plural(n int, noun string) string {
 	return fmt.Sprintf("%d %ss", n, noun)
 }
 
+// chooseSubcommand takes the subcommand of cmd (topics, groups) from args
+// and returns it with a flag set named "cmd sub" for its form and the
+// arguments after it. Without a subcommand it prints the command's help,
+// to stdout when asked for and to stderr otherwise; ok is false when the
+// caller should exit with code.
+func chooseSubcommand(cmd string, forms []usageText, args []string, stdout, stderr io.Writer) (sub string, fs *cmdFlags, rest []string, code int, ok bool) {
+	if len(args) == 0 {
+		subcommandUsage(stderr, cmd, forms)
+		return "", nil, nil, 2, false
+	}
+	if isHelpArg(args[0]) {
+		subcommandUsage(stdout, cmd, forms)
+		return "", nil, nil, 0, false
+	}
+	sub, rest = args[0], args[1:]
+	form, found := findForm(forms, sub)
+	if !found {
+		return "", nil, nil, usageErr(stderr, cmd, "unknown subcommand %q (want %s)", sub, strings.Join(subNames(forms), ", ")), false
+	}
+	return sub, newFlagSet(cmd+" "+sub, form, stdout, stderr), rest, 0, true
+}
+
 // subcommandUsage is the help of a command with subcommands (topics,
 // groups): each form with an example.
 func subcommandUsage(w io.Writer, name string, forms []usageText) {
