@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // kgo's consumer uses fetch sessions by default; these tests run it through
@@ -170,8 +172,11 @@ func TestFetchSessionKgoManyPartitions(t *testing.T) {
 	assert.Positive(t, st.incrementals)
 	assert.NotContains(t, sc.logs.String(), "resetting", "the session was never reset")
 
-	// Idle fetches of the session list nothing; a full fetch lists all
-	// 200 partitions.
+	// Idle fetches of the session list nothing; the fetches that brought
+	// partitions into it listed them all between them. kgo starts fetching
+	// a partition once its start offset is known, so its very first fetch
+	// may list only a few (it did: 622 bytes once, against 1-7 KB usually);
+	// the largest fetch before the idle ones is the one to compare with.
 	mu.Lock()
 	idle := len(fetchSizes) + 1 // the one in flight may carry offsets
 	mu.Unlock()
@@ -182,9 +187,9 @@ func TestFetchSessionKgoManyPartitions(t *testing.T) {
 	}, 10*time.Second, 10*time.Millisecond)
 	mu.Lock()
 	defer mu.Unlock()
-	first, idleMax := fetchSizes[0], slices.Max(fetchSizes[idle:])
-	t.Logf("fetch request bytes: first (full) %d, idle incremental %d", first, idleMax)
-	assert.Less(t, idleMax*20, first, "incremental fetches list only what changed")
+	listing, idleMax := slices.Max(fetchSizes[:idle]), slices.Max(fetchSizes[idle:])
+	t.Logf("fetch request bytes: largest listing partitions %d, idle incremental %d", listing, idleMax)
+	assert.Less(t, idleMax*20, listing, "incremental fetches list only what changed")
 }
 
 // brokerWriteHook calls f with each request's key and bytes written.
@@ -256,11 +261,16 @@ func TestFetchSessionKgoReconnect(t *testing.T) {
 	assert.Positive(t, st.incrementals)
 }
 
-// TestFetchSessionKgoEviction: with one slot, a second consumer with more
-// partitions evicts the first one's established session; the first gets
-// FETCH_SESSION_ID_NOT_FOUND on its next fetch, tries a new session, is
-// declined (the cache holds the young bigger one) and goes on with full
-// fetches: both read everything.
+// TestFetchSessionKgoEviction: with one slot, a bigger session evicts a kgo
+// consumer's established one; the consumer gets FETCH_SESSION_ID_NOT_FOUND
+// on its next fetch, starts over (with a new session or, declined, with
+// full fetches) and reads everything once.
+//
+// The bigger session comes from a raw Fetch, not a second kgo consumer:
+// kgo can send its first fetch before all of its partitions' offsets are
+// loaded, and a first fetch no bigger than the established session is
+// declined, after which kgo never tries a session again (this failed CI
+// once).
 func TestFetchSessionKgoEviction(t *testing.T) {
 	const evictMin = 300 * time.Millisecond
 	b := startBroker(t, Config{FetchSessionCacheSlots: 1, FetchSessionEvictionMin: evictMin})
@@ -282,21 +292,19 @@ func TestFetchSessionKgoEviction(t *testing.T) {
 		return false
 	}, 10*time.Second, 10*time.Millisecond)
 
-	bc := newSessionConsumer(t, b, "eb")
-	produceParts(t, prod, "eb", partRange(0, 4), 0, 1)
-	bc.pollUntil(4)
-	require.Eventually(t, func() bool { return b.fetchSessions.stats().evictions >= 1 }, 10*time.Second, 5*time.Millisecond)
+	big := sessFetch{parts: map[int32]int64{0: 0, 1: 0, 2: 0, 3: 0}}
+	resp := dialRaw(t, b).roundTrip(big.request("eb", [16]byte{}), 12).(*kmsg.FetchResponse)
+	require.Zero(t, resp.ErrorCode)
+	assert.Positive(t, resp.SessionID, "four partitions evict an established session of two")
+	assert.GreaterOrEqual(t, b.fetchSessions.stats().evictions, 1)
+	require.Eventually(t, func() bool { return strings.Contains(a.logs.String(), "SessionIDNotFound") },
+		10*time.Second, 5*time.Millisecond, "a is told its session is gone")
 
 	produceParts(t, prod, "ea", partRange(0, 2), 1, 3)
-	produceParts(t, prod, "eb", partRange(0, 4), 1, 3)
 	a.pollUntil(6)
-	bc.pollUntil(12)
-	wantA, wantB := map[int32][]string{}, map[int32][]string{}
+	wantA := map[int32][]string{}
 	wantRecords(partRange(0, 2), 0, 3, wantA)
-	wantRecords(partRange(0, 4), 0, 3, wantB)
 	assert.Equal(t, wantA, a.got)
-	assert.Equal(t, wantB, bc.got)
-	assert.Contains(t, a.logs.String(), "SessionIDNotFound", "a was told its session is gone")
 	assert.Equal(t, 1, b.fetchSessions.stats().sessions)
 }
 
