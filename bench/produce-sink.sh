@@ -16,12 +16,18 @@
 #	bench/produce-sink.sh                              # 3 rounds x 500k, 3 partitions, no compression
 #	ROUNDS=5 PARTITIONS=1000 bench/produce-sink.sh     # the 1,000-partition case (10,000 keys)
 #	COMPRESSION=zstd VALUES=json bench/produce-sink.sh
+#	SKIFF_OLD=/tmp/skiff-main PARTITIONS=1000 RECORDS=2000000 bench/produce-sink.sh
+#	                                                   # this tree's skiff against another build
+#	                                                   # of it (skiff-old) instead of kgo
 #
 # Settings (environment, with defaults): ROUNDS=3 RECORDS=500000
 # PARTITIONS=3 KEYS=10000 VALUES=random VALUE_SIZE=100 COMPRESSION=none
 # ACKS=all IDEMPOTENT=true LINGER=5ms BATCH_SIZE=16384
-# BUFFER_MEMORY=33554432 MAX_IN_FLIGHT=5 SKIFF= (a prebuilt skiff binary to
-# use instead of building this tree, to compare two builds).
+# BUFFER_MEMORY=33554432 MAX_IN_FLIGHT=5 PRODUCERS=1 SKIFF= (a prebuilt
+# skiff binary to use instead of building this tree) SKIFF_OLD= (a second
+# skiff build: its producer, "skiff-old", then runs in kgo's place, so the
+# ratios compare two builds of skiff's client, alternating as above; with
+# a loaded machine compare CPU per record at like records/batch).
 set -euo pipefail
 
 ROUNDS=${ROUNDS:-3}
@@ -37,6 +43,9 @@ LINGER=${LINGER:-5ms}
 BATCH_SIZE=${BATCH_SIZE:-16384}
 BUFFER_MEMORY=${BUFFER_MEMORY:-33554432}
 MAX_IN_FLIGHT=${MAX_IN_FLIGHT:-5}
+PRODUCERS=${PRODUCERS:-1}
+other=kgo
+[[ -n ${SKIFF_OLD:-} ]] && other=skiff-old
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
@@ -55,6 +64,9 @@ if [[ -n ${SKIFF:-} ]]; then
 else
 	(cd "$root" && go build -o "$work/skiff" ./cmd/skiff)
 fi
+if [[ -n ${SKIFF_OLD:-} ]]; then
+	cp "$SKIFF_OLD" "$work/skiff-old"
+fi
 
 "$work/skiff" sink --listen 127.0.0.1:0 --partitions "$PARTITIONS" >"$work/sink.out" 2>&1 &
 sink_pid=$!
@@ -69,6 +81,7 @@ done
 settings=(--brokers "$addr" --records "$RECORDS" --keys "$KEYS" --values "$VALUES" --value-size "$VALUE_SIZE"
 	--compression "$COMPRESSION" --acks "$ACKS" --idempotent="$IDEMPOTENT" --linger "$LINGER"
 	--batch-size "$BATCH_SIZE" --buffer-memory "$BUFFER_MEMORY" --max-in-flight "$MAX_IN_FLIGHT")
+((PRODUCERS > 1)) && settings+=(--producers "$PRODUCERS")
 # The load average says how much of the machine other work took: records/s
 # of both clients falls, and their ratio moves, as it rises.
 loadavg() { cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || uptime; }
@@ -78,17 +91,23 @@ echo "load average at start: $(loadavg)"
 field() { sed -n "s|.* $1=\([0-9.]*\).*|\1|p"; }
 results=$work/results
 for round in $(seq "$ROUNDS"); do
-	order=(skiff kgo)
-	((round % 2 == 0)) && order=(kgo skiff)
+	order=(skiff "$other")
+	((round % 2 == 0)) && order=("$other" skiff)
 	for client in "${order[@]}"; do
+		bin=$work/skiff
+		flag=$client
+		if [[ $client == skiff-old ]]; then
+			bin=$work/skiff-old
+			flag=skiff
+		fi
 		# A fresh topic per run: each producer starts from sequence 0.
-		line=$("$work/skiff" bench-produce --client "$client" --topic "bench-$round-$client" "${settings[@]}")
-		echo "round $round: $line"
+		line=$("$bin" bench-produce --client "$flag" --topic "bench-$round-$client" "${settings[@]}")
+		echo "round $round ($client): $line"
 		echo "$round $client $(field records/s <<<"$line") $(field cpu-ns/record <<<"$line") $(field allocs/record <<<"$line") $(field records/batch <<<"$line")" >>"$results"
 	done
 done
 
-awk '
+awk -v other="$other" '
 	{ rate[$1, $2] = $3; cpuof[$1, $2] = $4; v[$2] = v[$2] " " $3; cpu[$2] = cpu[$2] " " $4; allocs[$2] = allocs[$2] " " $5; rpb[$2] = rpb[$2] " " $6; if ($1 > n) n = $1 }
 	function median(list,   a, n, i, j, t) {
 		n = split(list, a, " ")
@@ -103,20 +122,21 @@ awk '
 	}
 	END {
 		for (r = 1; r <= n; r++) {
-			ratio = rate[r, "skiff"] / rate[r, "kgo"]; ratios = ratios " " ratio
-			cratio = cpuof[r, "kgo"] / cpuof[r, "skiff"]; cratios = cratios " " cratio
-			printf "round %s: skiff/kgo records/s %.2f, kgo/skiff CPU per record %.2f\n", r, ratio, cratio
+			ratio = rate[r, "skiff"] / rate[r, other]; ratios = ratios " " ratio
+			cratio = cpuof[r, other] / cpuof[r, "skiff"]; cratios = cratios " " cratio
+			printf "round %s: skiff/%s records/s %.2f, %s/skiff CPU per record %.2f\n", r, other, ratio, other, cratio
 		}
-		printf "%-6s %12s %14s %18s %14s\n", "client", "records/s", "allocs/record", "CPU ns/record", "records/batch"
-		printf "%-6s %12.0f %14.3f %18.0f %14.1f\n", "skiff", median(v["skiff"]), median(allocs["skiff"]), median(cpu["skiff"]), median(rpb["skiff"])
-		printf "%-6s %12.0f %14.3f %18.0f %14.1f\n", "kgo", median(v["kgo"]), median(allocs["kgo"]), median(cpu["kgo"]), median(rpb["kgo"])
-		printf "median of %d rounds (range): skiff/kgo records/s %.2f (%s); kgo/skiff CPU per record %.2f (%s)\n", n, median(ratios), span(ratios), median(cratios), span(cratios)
+		printf "%-9s %12s %14s %18s %14s\n", "client", "records/s", "allocs/record", "CPU ns/record", "records/batch"
+		printf "%-9s %12.0f %14.3f %18.0f %14.1f\n", "skiff", median(v["skiff"]), median(allocs["skiff"]), median(cpu["skiff"]), median(rpb["skiff"])
+		printf "%-9s %12.0f %14.3f %18.0f %14.1f\n", other, median(v[other]), median(allocs[other]), median(cpu[other]), median(rpb[other])
+		printf "median of %d rounds (range): skiff/%s records/s %.2f (%s); %s/skiff CPU per record %.2f (%s)\n", n, other, median(ratios), span(ratios), other, median(cratios), span(cratios)
 	}' "$results"
 
 echo "load average at end: $(loadavg)"
 
-# The sink's own count: every timed record plus one warm-up record per run.
+# The sink's own count: every timed record plus one warm-up record per
+# run and producer.
 kill -INT "$sink_pid"
 wait "$sink_pid" || true
 sink_pid=
-echo "sink: $(tail -n 1 "$work/sink.out") (expected $((ROUNDS * 2 * (RECORDS + 1))) records)"
+echo "sink: $(tail -n 1 "$work/sink.out") (expected $((ROUNDS * 2 * (RECORDS + PRODUCERS))) records)"
