@@ -217,7 +217,7 @@ func (c *conn) readLoop() {
 		var pooled *[]byte
 		if n >= 2 {
 			if key, err := rd.Peek(2); err == nil && int16(binary.BigEndian.Uint16(key)) == produceKey {
-				pooled = reqPool.get()
+				pooled = reqPool.get(int(n))
 			}
 		}
 		var start []byte

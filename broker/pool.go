@@ -43,13 +43,11 @@ var (
 	// once the log appended them (the log copies nothing and keeps no
 	// reference), so the frame can carry the connection's next produce
 	// instead of garbage. A client producing to many partitions sends
-	// requests of several MB (kgo at 1,000 partitions: about 2 MB, issue
-	// 14): dropping those made every such request grow a fresh frame from
-	// 64 KiB by doubling (ReadBody), copying and faulting in about twice
-	// its size. 8 MiB keeps them, as framePool keeps fetch responses; what
-	// the pool holds is bounded by what was in flight at once
-	// (queued.max.request.bytes).
-	reqPool = newBufPool(64<<10, 8<<20)
+	// requests of several MB (kgo at 1,000 partitions: about 4 MB, issue
+	// 14; up to 16 MB when batches of 16 KiB fill), so frames up to 16
+	// MiB are kept, on a free list the collector does not empty
+	// (frame_pool.go), holding at most 64 MiB.
+	reqPool = newFramesPool(64<<10, 16<<20, 64<<20)
 
 	// framePool recycles response frames once the writer has written them.
 	// The largest are Fetch responses; 8 MiB keeps those of consumers with
