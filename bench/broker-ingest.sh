@@ -41,7 +41,22 @@
 # binary to use instead of building this tree; BROKER_SKIFF= the same for
 # the broker process alone), BASE_SKIFF= (a second build of the broker,
 # run beside the first as target "base" in the same rounds, so two builds
-# compare on the same machine load: BASE_SKIFF=/tmp/skiff-main).
+# compare on the same machine load: BASE_SKIFF=/tmp/skiff-main),
+# KEEP_DATA= (1: keep every run's records, see below).
+#
+# Each run into a broker starts on a fresh topic: the run before's topic is
+# deleted and created again, outside the timed part, so the broker's page
+# cache stays about one run's data. On this project's VM that matters more
+# than anything the broker does: the hypervisor (PVM, with the kernel's free
+# page reporting, page_reporting_order=11) takes back guest memory the
+# moment it is free, and the first write to such a page faults on the host.
+# Once the page cache grew past what recent runs had freed (about 2 GB),
+# copying batches into it (copy_folio_from_iter_atomic) went from 4.5% to
+# 47% of the broker's CPU in perf, its CPU per record up by 1.6x, for both
+# clients and any build; a machine whose memory stays backed (bare metal,
+# the usual cloud VM) does not pay that, and neither does the sink, which
+# stores nothing. KEEP_DATA=1 reuses one topic per client across rounds, as
+# before, to see that effect.
 set -euo pipefail
 
 ROUNDS=${ROUNDS:-3}
@@ -63,6 +78,7 @@ CPUPROFILE=${CPUPROFILE:-}
 SKIFF=${SKIFF:-}
 BROKER_SKIFF=${BROKER_SKIFF:-}
 BASE_SKIFF=${BASE_SKIFF:-}
+KEEP_DATA=${KEEP_DATA:-}
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
@@ -173,10 +189,15 @@ for round in $(seq "$ROUNDS"); do
 		[[ $target == base ]] && addr=$base_addr pid=$base_pid
 		producers=()
 		((conns > 1)) && producers=(--producers "$conns")
+		# One topic per client: every run is a new producer id, so
+		# sequences start at 0 anyway, and the broker keeps PARTITIONS x
+		# clients partitions however many rounds run. Unless KEEP_DATA,
+		# the run starts on an empty topic (see the top).
+		if [[ $target != sink && -z $KEEP_DATA ]]; then
+			"$work/skiff" topics delete "bench-$client-$parts" --brokers "$addr" >/dev/null
+			"$work/skiff" topics create "bench-$client-$parts" --brokers "$addr" --partitions "$parts" >/dev/null
+		fi
 		cpu0=$(cpu_of "$pid") mcpu0=$(machine_cpu)
-		# One topic per client, reused across rounds: every run is a new
-		# producer id, so sequences start at 0 anyway, and the broker
-		# keeps PARTITIONS x clients partitions however many rounds run.
 		line=$("$work/skiff" bench-produce --client "$client" --brokers "$addr" --topic "bench-$client-$parts" "${settings[@]}" "${producers[@]}")
 		cpu1=$(cpu_of "$pid") mcpu1=$(machine_cpu)
 		rate=$(field records/s <<<"$line")
