@@ -42,7 +42,7 @@ func TestPoolsDropOversizedBuffers(t *testing.T) {
 // TestReqPoolKeepsWideProduceFrames: the produce request of a client writing
 // to 1,000 partitions is 2–5 MB (issue 14's ingest with kgo); the pool must
 // keep such a frame across garbage collections, or every request allocates,
-// zeroes and faults in a fresh one (a sync.Pool kept 6 of 35).
+// zeroes and faults in a fresh one (as with the sync.Pool it used to be).
 func TestReqPoolKeepsWideProduceFrames(t *testing.T) {
 	p := newFramesPool(reqPool.initial, reqPool.max, reqPool.limit)
 	wide := make([]byte, 0, 5<<20)
