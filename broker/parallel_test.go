@@ -2,7 +2,6 @@ package broker
 
 import (
 	"io/fs"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,15 +14,24 @@ import (
 )
 
 // slowSyncFS is the OS filesystem with an fsync that counts how many run
-// at once. Once armed, the next fsync holds until a second one runs (or
-// 5 s pass, which only a flusher that fsyncs one at a time lets happen), so
-// overlap is seen whenever the flusher allows it.
+// at once. Once armed, the next fsync holds until either more than
+// storageParallelism run at once (a flusher without the bound) or every
+// other fsync of the round has finished (a flusher with it), so both
+// the bound and the overlap below it are seen without timing; only a
+// flusher that fsyncs one at a time makes it wait, 10 s, and fail.
 type slowSyncFS struct {
 	vfs.FS
-	running, most atomic.Int64
-	armed         atomic.Bool
-	overlap       chan struct{} // closed once two fsyncs ran at once
-	overlapOnce   sync.Once
+	running, most, done atomic.Int64
+	others              int64 // the fsyncs of the round besides the armed one
+	armed               atomic.Bool
+	changed             chan struct{} // a token after each change of running or done
+}
+
+func (s *slowSyncFS) note() {
+	select {
+	case s.changed <- struct{}{}:
+	default:
+	}
 }
 
 type slowSyncFile struct {
@@ -40,30 +48,34 @@ func (s *slowSyncFS) OpenFile(name string, flag int, perm fs.FileMode) (vfs.File
 }
 
 func (f *slowSyncFile) Sync() error {
-	n := f.fs.running.Add(1)
-	defer f.fs.running.Add(-1)
-	for m := f.fs.most.Load(); n > m && !f.fs.most.CompareAndSwap(m, n); m = f.fs.most.Load() {
+	s := f.fs
+	n := s.running.Add(1)
+	for m := s.most.Load(); n > m && !s.most.CompareAndSwap(m, n); m = s.most.Load() {
 	}
-	if n > 1 {
-		f.fs.overlapOnce.Do(func() { close(f.fs.overlap) })
-	}
-	if f.fs.armed.CompareAndSwap(true, false) {
-		select {
-		case <-f.fs.overlap:
-		case <-time.After(5 * time.Second):
+	s.note()
+	if s.armed.CompareAndSwap(true, false) {
+		timeout := time.After(10 * time.Second)
+	wait:
+		for s.running.Load() <= storageParallelism && s.done.Load() < s.others {
+			select {
+			case <-s.changed:
+			case <-timeout:
+				break wait
+			}
 		}
 	}
-	// A disk's latency, so that a flusher starting every fsync at once
-	// would have more than storageParallelism running.
-	time.Sleep(5 * time.Millisecond)
-	return f.File.Sync()
+	err := f.File.Sync()
+	s.running.Add(-1)
+	s.done.Add(1)
+	s.note()
+	return err
 }
 
 // TestFlusherBoundsParallelFsyncs: a round over many dirty partitions
 // fsyncs a few at a time, not one goroutine (and, blocked in fsync, one OS
 // thread) per partition, and still covers every partition.
 func TestFlusherBoundsParallelFsyncs(t *testing.T) {
-	fsys := &slowSyncFS{FS: vfs.Default, overlap: make(chan struct{})}
+	fsys := &slowSyncFS{FS: vfs.Default, changed: make(chan struct{}, 1)}
 	cfg := Config{Logger: discardLogger(), Fsync: FsyncInterval, FlushInterval: time.Hour}
 	cfg.logFS = fsys
 	b := startBroker(t, cfg)
@@ -76,6 +88,8 @@ func TestFlusherBoundsParallelFsyncs(t *testing.T) {
 		b.flush.appended(p)
 	}
 	fsys.most.Store(0)
+	fsys.done.Store(0)
+	fsys.others = partitions - 1
 	fsys.armed.Store(true)
 	b.flush.syncDirty()
 	for _, p := range parts {
