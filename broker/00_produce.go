@@ -27,12 +27,13 @@ import (
 // nothing else changes.
 //
 // The steps: validateProduce (request-wide checks), appendProduce (each
-// partition: produceTopic, appendPartition), respondProduce.
+// partition: produceTopic, then the worker's log.Appender, then appended),
+// respondProduce.
 func handleProduce(b *Broker, w *worker, r *request) kmsg.Response {
 	req := r.kreq.(*kmsg.ProduceRequest)
 	now := time.Now()
 	failCode := validateProduce(req)
-	resp, pending, failed := b.appendProduce(r, req, failCode, now)
+	resp, pending, failed := b.appendProduce(w, r, req, failCode, now)
 	hold := b.throttleProduce(r, resp) // producer_byte_rate (throttle_conn.go)
 	return b.holdAnswer(r, b.respondProduce(r, req, resp, pending, failed, now), hold)
 }
@@ -51,10 +52,15 @@ func validateProduce(req *kmsg.ProduceRequest) int16 {
 // for each), building the response. pending lists the appended partitions
 // an acks=all answer must wait for (FsyncAlways); failed reports whether
 // any partition failed.
-func (b *Broker) appendProduce(r *request, req *kmsg.ProduceRequest, failCode int16, now time.Time) (resp *kmsg.ProduceResponse, pending []pendingSync, failed bool) {
+//
+// The appends go through the worker's log.Appender: every partition's
+// set is validated and prepared first, then all are written together (one
+// io_submit on Linux rather than a pwrite per partition) and published.
+func (b *Broker) appendProduce(w *worker, r *request, req *kmsg.ProduceRequest, failCode int16, now time.Time) (resp *kmsg.ProduceResponse, pending []pendingSync, failed bool) {
 	resp = req.ResponseKind().(*kmsg.ProduceResponse)
 	waitAll := req.Acks == -1 && b.cfg.Fsync == FsyncAlways
 	resp.Topics = make([]kmsg.ProduceResponseTopic, 0, len(req.Topics))
+	w.appends = w.appends[:0]
 	for ti := range req.Topics {
 		rt := &req.Topics[ti]
 		st := kmsg.NewProduceResponseTopic()
@@ -82,17 +88,40 @@ func (b *Broker) appendProduce(r *request, req *kmsg.ProduceRequest, failCode in
 					sp.ErrorCode = code
 					break
 				}
-				if last, ok := b.appendPartition(r, p, rp, sp, now); ok && waitAll {
-					pending = append(pending, pendingSync{p: p, ti: len(resp.Topics), pi: pi, last: last})
-				}
-			}
-			if sp.ErrorCode != 0 {
-				failed = true
+				id := w.app.Add(p.log, rp.Records, now)
+				w.appends = append(w.appends, partitionAppend{p: p, rp: rp, sp: sp, ti: len(resp.Topics), pi: pi, id: id})
 			}
 		}
 		resp.Topics = append(resp.Topics, st)
 	}
+	w.app.Flush()
+	for i := range w.appends {
+		a := &w.appends[i]
+		info, err := w.app.Result(a.id)
+		if last, ok := b.appended(r, a.p, a.rp, a.sp, info, err); ok && waitAll {
+			pending = append(pending, pendingSync{p: a.p, ti: a.ti, pi: a.pi, last: last})
+		}
+	}
+	w.app.Reset()
+	clear(w.appends)
+	for i := range resp.Topics {
+		for j := range resp.Topics[i].Partitions {
+			if resp.Topics[i].Partitions[j].ErrorCode != 0 {
+				failed = true
+			}
+		}
+	}
 	return resp, pending, failed
+}
+
+// partitionAppend is one partition of a Produce request between its
+// Appender.Add and the Flush that wrote it.
+type partitionAppend struct {
+	p      *partition
+	rp     *kmsg.ProduceRequestTopicPartition
+	sp     *kmsg.ProduceResponseTopicPartition
+	ti, pi int // sp's place in the response
+	id     int // the Appender's number for it
 }
 
 // produceTopic resolves a request topic: by id from v13 on, else by name,
@@ -117,10 +146,10 @@ func (b *Broker) produceTopic(r *request, rt *kmsg.ProduceRequestTopic) (*topic,
 	return t, kerr.UnknownTopicOrPartition.Code
 }
 
-// appendPartition appends one record set to p's log, filling sp. It
-// returns the last offset appended, and false when the append failed.
-func (b *Broker) appendPartition(r *request, p *partition, rp *kmsg.ProduceRequestTopicPartition, sp *kmsg.ProduceResponseTopicPartition, now time.Time) (int64, bool) {
-	info, err := p.log.Append(rp.Records, now)
+// appended fills sp with the outcome of appending rp's record set to p
+// and, when records went in, wakes what waits for them. It returns the
+// last offset appended, and false when the append failed.
+func (b *Broker) appended(r *request, p *partition, rp *kmsg.ProduceRequestTopicPartition, sp *kmsg.ProduceResponseTopicPartition, info log.AppendInfo, err error) (int64, bool) {
 	if err != nil {
 		sp.ErrorCode = produceErrorCode(err)
 		if r.version >= 8 {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/skiffkit/skiff/internal/batch"
+	"github.com/skiffkit/skiff/internal/log"
 	"github.com/skiffkit/skiff/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -14,6 +15,10 @@ import (
 // request so the produce path validates batches without allocating.
 type worker struct {
 	dec batch.Decoder
+	// app writes a Produce request's batches together (log.Appender);
+	// appends holds the request's partitions meanwhile.
+	app     log.Appender
+	appends []partitionAppend
 }
 
 func newWorker() *worker {
@@ -93,6 +98,10 @@ func (b *Broker) finish(r *request) *request {
 func (b *Broker) handle(w *worker, r *request) {
 	defer func() {
 		if v := recover(); v != nil {
+			// Appends prepared before the panic still hold their logs'
+			// mutexes: write and release them.
+			w.app.Flush()
+			w.app.Reset()
 			b.bugs.Add(1)
 			b.log.Error("bug: panic handling request", "api_key", r.key, "version", r.version,
 				"client", r.clientID, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))

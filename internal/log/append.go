@@ -55,56 +55,83 @@ func (l *Log) Append(recordSet []byte, now time.Time) (AppendInfo, error) {
 
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	info, err := l.appendLocked(recordSet, headers, now)
+	w, err := l.prepareLocked(recordSet, headers, now)
+	info := w.info
+	if err == nil && w.act != nil {
+		n, werr := w.act.log.WriteAt(recordSet, w.pos)
+		info, err = l.finishLocked(&w, headers, n, werr)
+	}
 	if err != nil && !errors.Is(err, ErrClosed) {
 		err = fmt.Errorf("log %s: append: %w", l.dir, err)
 	}
 	return info, err
 }
 
-// appendLocked is Append after validation, under mu: check the producers,
-// roll when due, assign offsets, write, then index and publish.
-func (l *Log) appendLocked(recordSet []byte, headers []batch.Header, now time.Time) (AppendInfo, error) {
-	info := AppendInfo{LogAppendTime: -1}
+// preparedWrite is an append between prepareLocked and finishLocked: its
+// offsets are assigned and its bytes are due at pos of act. mu stays held
+// in between.
+type preparedWrite struct {
+	act     *segment // nil when nothing is to be written (a duplicate)
+	pos     int64
+	end     int64 // offset after the last record
+	records int64
+	set     []byte
+	info    AppendInfo // the answer once written
+}
+
+// prepareLocked is Append after validation, under mu, up to the write:
+// check the producers, roll when due, assign offsets, and make room in the
+// segment (preallocate, zeros ahead). With a nil error and a nil w.act,
+// w.info answers the append (a duplicate); with w.act set the caller
+// writes w.set at w.pos and calls finishLocked, still under mu.
+func (l *Log) prepareLocked(recordSet []byte, headers []batch.Header, now time.Time) (w preparedWrite, err error) {
+	w.info = AppendInfo{LogAppendTime: -1}
 	if l.closed {
-		return info, ErrClosed
+		return w, ErrClosed
 	}
 	if err := l.Offline(); err != nil {
-		return info, err
+		return w, err
 	}
 	l.maybeExpireProducers(now)
-	info.LogStartOffset = l.logStart.Load()
-	if dup, err := l.checkProducers(headers, &info); dup || err != nil {
-		return info, err
+	w.info.LogStartOffset = l.logStart.Load()
+	if dup, err := l.checkProducers(headers, &w.info); dup || err != nil {
+		return w, err
 	}
 
 	next := l.endOffset.Load()
-	var records int64
 	for i := range headers {
-		records += int64(headers[i].LastOffsetDelta) + 1
+		w.records += int64(headers[i].LastOffsetDelta) + 1
 	}
-	act, err := l.maybeRoll(len(recordSet), next, next+records-1, now)
+	act, err := l.maybeRoll(len(recordSet), next, next+w.records-1, now)
 	if err != nil {
-		return info, err
+		return w, err
 	}
 	nowMs := now.UnixMilli()
-	end := l.assignOffsets(recordSet, headers, next, nowMs)
-	pos, err := l.write(act, recordSet)
-	if err != nil {
-		return info, err
-	}
-	l.index(act, pos, headers)
-	act.size.Store(pos + int64(len(recordSet)))
-	l.size.Add(int64(len(recordSet)))
-	l.endOffset.Store(end)
-
-	info.BaseOffset = next
-	info.LastOffset = end - 1
-	info.NumRecords = int(records)
+	w.end = l.assignOffsets(recordSet, headers, next, nowMs)
+	w.pos = l.beforeWrite(act, int64(len(recordSet)))
+	w.act, w.set = act, recordSet
+	w.info.BaseOffset = next
+	w.info.LastOffset = w.end - 1
+	w.info.NumRecords = int(w.records)
 	if l.cfg.LogAppendTime {
-		info.LogAppendTime = nowMs
+		w.info.LogAppendTime = nowMs
 	}
-	return info, nil
+	return w, nil
+}
+
+// finishLocked ends a prepared append whose write returned n, werr: on
+// success it indexes the batches and publishes them (segment size, log
+// size, end offset); a failed write takes the log offline (afterWrite).
+// Caller holds mu.
+func (l *Log) finishLocked(w *preparedWrite, headers []batch.Header, n int, werr error) (AppendInfo, error) {
+	if err := l.afterWrite(w.act, w.pos, n, werr); err != nil {
+		return AppendInfo{LogAppendTime: -1, LogStartOffset: w.info.LogStartOffset}, err
+	}
+	l.index(w.act, w.pos, headers)
+	w.act.size.Store(w.pos + int64(len(w.set)))
+	l.size.Add(int64(len(w.set)))
+	l.endOffset.Store(w.end)
+	return w.info, nil
 }
 
 // checkProducers runs the idempotent producer checks of every batch. A
@@ -188,20 +215,33 @@ func (l *Log) assignOffsets(recordSet []byte, headers []batch.Header, next, nowM
 }
 
 // write appends recordSet to the end of act in one pwrite and returns the
-// position it starts at. A failed write takes the log offline, as Kafka
-// takes a failed log directory offline, and nothing of it is acknowledged:
-// the segment size and the end offset, which readers and the high
-// watermark follow, are not moved. A partial write is cut off so the file
-// ends at a batch boundary; if even that fails, recovery does it on the
-// next open (a torn batch fails its CRC).
+// position it starts at (beforeWrite, the write, afterWrite).
 func (l *Log) write(act *segment, recordSet []byte) (pos int64, err error) {
-	pos = act.size.Load()
-	act.preallocate(pos+int64(len(recordSet)), l.cfg.SegmentBytes)
-	act.zeroAhead(pos, int64(len(recordSet)), l.cfg.SegmentBytes)
+	pos = l.beforeWrite(act, int64(len(recordSet)))
 	n, err := act.log.WriteAt(recordSet, pos)
+	return pos, l.afterWrite(act, pos, n, err)
+}
+
+// beforeWrite makes room for n bytes at the end of act (preallocate, zeros
+// ahead) and returns the position they go to.
+func (l *Log) beforeWrite(act *segment, n int64) (pos int64) {
+	pos = act.size.Load()
+	act.preallocate(pos+n, l.cfg.SegmentBytes)
+	act.zeroAhead(pos, n, l.cfg.SegmentBytes)
+	return pos
+}
+
+// afterWrite settles a write at pos that wrote n bytes and returned err.
+// A failed write takes the log offline, as Kafka takes a failed log
+// directory offline, and nothing of it is acknowledged: the segment size
+// and the end offset, which readers and the high watermark follow, are not
+// moved. A partial write is cut off so the file ends at a batch boundary;
+// if even that fails, recovery does it on the next open (a torn batch
+// fails its CRC).
+func (l *Log) afterWrite(act *segment, pos int64, n int, err error) error {
 	if err == nil {
 		act.dirty.Store(true)
-		return pos, nil
+		return nil
 	}
 	if n > 0 || act.zeroed > pos {
 		act.zeroed = 0
@@ -209,7 +249,7 @@ func (l *Log) write(act *segment, recordSet []byte) (pos int64, err error) {
 			err = errors.Join(err, fmt.Errorf("undo partial write: %w", terr))
 		}
 	}
-	return pos, l.goOffline(storageError("write", err))
+	return l.goOffline(storageError("write", err))
 }
 
 // index adds the batches written at pos to the segment's indexes and the

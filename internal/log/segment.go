@@ -50,6 +50,9 @@ func parseFileName(name, suffix string) (int64, bool) {
 type segment struct {
 	base int64
 	log  vfs.File
+	// fd is log's descriptor for the Appender's AIO writes, -1 when log
+	// is not the operating system's file (a test's fault-injecting vfs).
+	fd   int
 	idx  vfs.File
 	tidx vfs.File
 
@@ -107,6 +110,7 @@ func openSegmentFiles(fsys vfs.FS, dir string, base int64, create bool) (*segmen
 	if s.log, err = fsys.OpenFile(fileName(dir, base, logSuffix), flag, 0o644); err != nil {
 		return nil, err
 	}
+	s.fd = fileDescriptor(s.log)
 	// Index files are rebuildable, so they are always created when missing.
 	if s.idx, err = fsys.OpenFile(fileName(dir, base, indexSuffix), os.O_RDWR|os.O_CREATE, 0o644); err != nil {
 		s.log.Close()
