@@ -21,7 +21,9 @@
 #   - with several CONNECTIONS values, each one's broker rate against the
 #     first's; with several PARTITIONS values likewise (the issue's "keeps
 #     >= 60% of its 3-partition rate at 1,000 partitions", measured in one
-#     run with the partition counts alternating),
+#     run with the partition counts alternating), and the sink's rate
+#     (and BASE_SKIFF's) the same way: how far the client itself falls
+#     at 1,000 partitions on the same machine,
 # and the broker's RSS after the last run and its peak (VmHWM).
 #
 # Usage (from anywhere in the repository):
@@ -219,15 +221,15 @@ awk -v conns="$CONNECTIONS" -v partitions="$PARTITIONS" '
 		for (i = 2; i <= k; i++) for (j = i; j > 1 && a[j-1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
 		return k % 2 ? a[(k+1)/2] : (a[k/2] + a[k/2+1]) / 2
 	}
-	# versus: the broker records/s of case y against case x, per round and
+	# versus: the records/s of target t in case y against case x, per round and
 	# their median (both ran in every round, alternating).
-	function versus(c, x, y, what,   r, per, ratios, ratio) {
+	function versus(c, t, x, y, what,   r, per, ratios, ratio) {
 		per = ""; ratios = ""
 		for (r = 1; r <= n; r++) {
-			ratio = rate[r, c, "broker", y] / rate[r, c, "broker", x]
+			ratio = rate[r, c, t, y] / rate[r, c, t, x]
 			ratios = ratios " " ratio; per = per sprintf(" %.2f", ratio)
 		}
-		printf "  %-5s broker %s: per round%s; median %.2f\n", c, what, per, median(ratios)
+		printf "  %-5s %-6s %s: per round%s; median %.2f\n", c, t, what, per, median(ratios)
 	}
 	END {
 		ncs = split(conns, cs, " ")
@@ -251,9 +253,16 @@ awk -v conns="$CONNECTIONS" -v partitions="$PARTITIONS" '
 				}
 			}
 			for (q = 1; q <= nps; q++) for (k = 2; k <= ncs; k++)
-				versus(c, cs[1] ":" ps[q], cs[k] ":" ps[q], sprintf("with %s connections / with %s (%s partitions)", cs[k], cs[1], ps[q]))
-			for (k = 1; k <= ncs; k++) for (q = 2; q <= nps; q++)
-				versus(c, cs[k] ":" ps[1], cs[k] ":" ps[q], sprintf("at %s partitions / at %s (%s connections)", ps[q], ps[1], cs[k]))
+				versus(c, "broker", cs[1] ":" ps[q], cs[k] ":" ps[q], sprintf("with %s connections / with %s (%s partitions)", cs[k], cs[1], ps[q]))
+			# The same for the sink and base: how far the client itself
+			# (and the other build) falls, on the same machine, in the
+			# same rounds.
+			for (k = 1; k <= ncs; k++) for (q = 2; q <= nps; q++) {
+				what = sprintf("at %s partitions / at %s (%s connections)", ps[q], ps[1], cs[k])
+				versus(c, "broker", cs[k] ":" ps[1], cs[k] ":" ps[q], what)
+				versus(c, "sink", cs[k] ":" ps[1], cs[k] ":" ps[q], what)
+				if ((c, "base", cs[k] ":" ps[1]) in cpu) versus(c, "base", cs[k] ":" ps[1], cs[k] ":" ps[q], what)
+			}
 		}
 	}' "$results"
 echo "  broker RSS now $(broker_mem VmRSS) MiB, peak $(broker_mem VmHWM) MiB"
