@@ -284,8 +284,11 @@ func (c *Client) dial(slot *connSlot, key connKey, addr string) {
 		delete(c.dialFails, node)
 	}
 	slot.cn, slot.err = cn, err
-	close(slot.ready)
 	c.mu.Unlock()
+	// ready closes last: whoever waited for this connection then also
+	// sees the reachability state and its log lines ("broker reachable
+	// again"), not only the connection.
+	defer close(slot.ready)
 	if failed != nil {
 		failed.fail(err)
 	}
