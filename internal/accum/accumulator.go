@@ -190,10 +190,9 @@ func (a *Accumulator[M]) partitionFor(topic string, id int32) *partition[M] {
 		}
 		parts = tp.parts
 	}
-	grown := make([]*partition[M], max(len(parts), int(id)+1))
-	copy(grown, parts)
 	p := &partition[M]{acc: a, topic: topic, id: id, ident: noIdentity}
 	p.slot = a.addSlot(len(*a.all.Load()))
+	grown := growParts(parts, id)
 	grown[id] = p
 	next := make(map[string]*topicParts[M], len(old)+1)
 	for k, v := range old {
@@ -201,11 +200,35 @@ func (a *Accumulator[M]) partitionFor(topic string, id int32) *partition[M] {
 	}
 	tp := &topicParts[M]{name: topic, parts: grown}
 	next[topic] = tp
-	all := append(append([]*partition[M](nil), *a.all.Load()...), p)
+	// In place when there is room: see growParts.
+	all := append(*a.all.Load(), p)
 	a.all.Store(&all)
 	a.topics.Store(&next)
 	a.lastTopic.Store(tp)
 	return p
+}
+
+// growParts returns parts with room for index id, reusing its array when
+// id is past its end and within its capacity. That is safe although
+// lock-free readers hold snapshots of parts: a snapshot reads only below
+// its own length, and an element past it is written once, under topicMu,
+// before the snapshot that covers it is published. An id inside parts
+// (a gap, nil so far) is visible to them, so that case copies. Growing one
+// partition at a time by copying made a producer's first record to each
+// of 1,000 partitions cost O(n²) copies and allocations: with 200
+// producers at 1,000 partitions, 46% of the client's CPU (perf, issue 14).
+func growParts[M any](parts []*partition[M], id int32) []*partition[M] {
+	n := int(id) + 1
+	switch {
+	case n > len(parts) && n <= cap(parts):
+		return parts[:n]
+	case n > len(parts):
+		grown := make([]*partition[M], n, max(n, 2*cap(parts)))
+		copy(grown, parts)
+		return grown
+	default:
+		return append([]*partition[M](nil), parts...)
+	}
 }
 
 // get is partition id's queue, nil if none.
