@@ -1,3 +1,5 @@
+//go:build linux && (amd64 || arm64)
+
 package log
 
 import (
@@ -6,6 +8,8 @@ import (
 	"runtime"
 	"syscall"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // Linux native AIO (io_setup, io_submit, io_getevents) for the Appender's
@@ -25,13 +29,19 @@ import (
 // FMODE_BUF_WASYNC), so io_uring hands every write to its io-wq worker
 // threads instead of doing it inline.
 
+// The system call numbers differ between architectures (amd64: 206-209,
+// arm64: 0-4), so they come from x/sys. The iocb layout below is that of
+// 64-bit little-endian Linux; other architectures use aio_other.go.
 const (
-	sysIOSetup     = 206
-	sysIODestroy   = 207
-	sysIOGetevents = 208
-	sysIOSubmit    = 209
+	sysIOSetup     = unix.SYS_IO_SETUP
+	sysIODestroy   = unix.SYS_IO_DESTROY
+	sysIOGetevents = unix.SYS_IO_GETEVENTS
+	sysIOSubmit    = unix.SYS_IO_SUBMIT
 
 	iocbCmdPwrite = 1
+
+	// aioSupported says this build has the AIO path.
+	aioSupported = true
 
 	// aioEvents is one context's capacity, and so the most writes one
 	// io_submit carries (the Appender flushes at maxPendingWrites).

@@ -1,8 +1,11 @@
-//go:build !linux
+//go:build !linux || !(amd64 || arm64)
 
 package log
 
-// Without Linux native AIO the Appender writes with one pwrite per batch.
+// Without Linux native AIO (or on an architecture aio_linux.go does not
+// lay its iocb out for) the Appender writes with one pwrite per batch.
+
+const aioSupported = false
 
 type aioContext struct{}
 

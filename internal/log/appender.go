@@ -24,9 +24,17 @@ var (
 	// aioBroken is set once io_setup failed (no AIO in the kernel, a
 	// seccomp filter, fs.aio-max-nr reached): writes go one pwrite each.
 	aioBroken atomic.Bool
-	// aioWrites counts the writes submitted through AIO, for tests.
+	// aioWrites counts the writes submitted through AIO (AIOWrites).
 	aioWrites atomic.Int64
 )
+
+// AIOWrites is the number of writes Appenders have submitted through Linux
+// AIO since the process started; tests outside the package check with it
+// that a path they drive really batches its writes.
+func AIOWrites() int64 { return aioWrites.Load() }
+
+// AIOSupported says this build has the AIO path (Linux on amd64 or arm64).
+const AIOSupported = aioSupported
 
 // An Appender appends record sets to many logs and writes them together:
 // a Produce request's batches, one per partition, go to the kernel in one
@@ -46,7 +54,10 @@ type Appender struct {
 	pending []appendSlot // prepared, holding their log's mu
 	results []appendResult
 	writes  []aioWrite
-	hdrs    [][maxBatchesPerAppend]batch.Header
+	// hdrs[i] holds the headers of pending[i] (validate appends into it).
+	// When hdrs grows, pending slots keep pointing into the old array,
+	// which nothing writes any more: their headers stay theirs.
+	hdrs [][maxBatchesPerAppend]batch.Header
 }
 
 type appendSlot struct {
